@@ -1,0 +1,38 @@
+# Set-up and everyday commands. Everything installs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-test system-test-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Runs the shipped example job: copies conf.example/data to demo/target.
+demo: install
+	@rm -rf demo/target
+	@code=0; $(BIN)/filetransfer -c conf.example/filetransfer.cfg example || code=$$?; \
+	echo "exit code: $$code"; echo "files in demo/target:"; \
+	cd demo/target 2>/dev/null && find . -type f | sort; exit $$code
+
+# The servers the tests start (OpenSSH sshd) come from the system's packages.
+system-test-deps:
+	@sh tests/install-system-deps.sh
+
+test: install-test system-test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,113 @@
+"""The `filetransfer` command: parses the command line, runs the library, turns
+the outcome into an exit code. No transfer logic lives here.
+
+Exit codes: 0 success (also: not ready, already running), 1 finished with file
+errors, 2 failure, 3 configuration error, 4 command-line error, 5 terminated,
+9 unexpected internal error.
+"""
+
+import sys
+import traceback
+
+import click
+
+EXIT_USAGE = 4
+EXIT_TERMINATED = 5
+EXIT_INTERNAL = 9
+
+EPILOG = """\b
+Forms:
+  filetransfer [-v | -vv] [-c CONFIG] JOBID   run the job JOBID
+
+\b
+Exit codes: 0 success (also: not ready, already running), 1 finished with
+file errors, 2 failure (connect/transfer), 3 configuration error,
+4 command-line error, 5 terminated, 9 internal error.
+"""
+
+
+def _say(message: str) -> None:
+    click.echo(f'filetransfer: {message}', err=True)
+
+
+def _report_error(error: BaseException, verbose: int, always: bool = False) -> None:
+    if always or verbose:
+        _say(str(error) or type(error).__name__)
+    if verbose >= 2:
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+
+
+def run_job(config_file: str, job_id: str, verbose: int) -> int:
+    """Runs one job and returns the exit code."""
+    import filetransfer
+    from filetransfer import ConfigError, Error, Terminated
+
+    try:
+        filetransfer.set_sigterm_handler()
+        run, _ = filetransfer.configure(config_file, job_id)
+        result, code = run()
+    except ConfigError as error:
+        _report_error(error, verbose, always=True)
+        return error.code
+    except Error as error:
+        _report_error(error, verbose)
+        return error.code
+    except (Terminated, KeyboardInterrupt) as error:
+        _report_error(error if isinstance(error, Terminated) else Terminated('interrupted'),
+                      verbose)
+        return EXIT_TERMINATED
+    except Exception as error:
+        _say(f'internal error: {type(error).__name__}: {error}')
+        if verbose >= 2:
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        return EXIT_INTERNAL
+    if code and verbose:
+        _say(f'finished with errors: {result}')
+    return code
+
+
+def _version() -> str:
+    from filetransfer import __version__
+    return __version__
+
+
+@click.command(context_settings={'help_option_names': ['-h', '--help']}, epilog=EPILOG,
+               no_args_is_help=False)
+@click.option('-v', '--verbose', count=True,
+              help='Print the error message to stderr (-vv: also the stack trace).')
+@click.option('-c', '--config', 'config_file', envvar='FILETRANSFER_CFG', metavar='CONFIG',
+              help='Application configuration file (default: $FILETRANSFER_CFG).')
+@click.version_option(None, '-V', '--version', prog_name='filetransfer',
+                      message='%(prog)s %(version)s', package_name='filetransfer')
+@click.argument('args', nargs=-1, metavar='JOBID')
+def command(verbose, config_file, args):
+    """Run a file transfer job described by INI files."""
+    if len(args) != 1:
+        raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
+    if not config_file:
+        raise click.UsageError('no application configuration: use -c CONFIG or set '
+                               'FILETRANSFER_CFG')
+    return run_job(config_file, args[0], verbose)
+
+
+def main(argv=None) -> None:
+    """Entry point of the console script."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = command.main(args, prog_name='filetransfer', standalone_mode=False)
+    except click.UsageError as error:
+        if error.ctx is None:   # failed before click knew the command: say how to use it
+            click.echo(f'Usage: filetransfer {command.options_metavar} JOBID\n'
+                       "Try 'filetransfer -h' for help.\n", err=True)
+        error.show()
+        code = EXIT_USAGE
+    except click.ClickException as error:
+        error.show()
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        code = EXIT_TERMINATED
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == '__main__':
+    main()

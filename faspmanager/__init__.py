@@ -1,0 +1,1 @@
+"""Drive IBM Aspera's ascp: transfer orders, sessions, management-port events."""

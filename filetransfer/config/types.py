@@ -1,0 +1,146 @@
+"""Value types of config options.
+
+Each type is a callable taking the raw string and returning the parsed value; it
+raises ``ValueError`` whose text says what was expected. The loader adds the file,
+section, option and the raw value to that text.
+"""
+
+import logging
+import re
+
+_TRUE = {'yes', 'true', 'on', '1'}
+_FALSE = {'no', 'false', 'off', '0'}
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def boolean(raw: str) -> bool:
+    word = raw.lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError('expected yes/no')
+
+
+def non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError('expected a whole number >= 0') from None
+    if value < 0:
+        raise ValueError('expected a whole number >= 0')
+    return value
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError('expected a whole number > 0') from None
+    if value <= 0:
+        raise ValueError('expected a whole number > 0')
+    return value
+
+
+def non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError('expected a number >= 0') from None
+    if not value >= 0 or value == float('inf'):
+        raise ValueError('expected a number >= 0')
+    return value
+
+
+def port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError('expected a port number 1-65535') from None
+    if not 1 <= value <= 65535:
+        raise ValueError('expected a port number 1-65535')
+    return value
+
+
+_HOST_RE = re.compile(r'^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]/@]+))'
+                      r'(?::(?P<port>\d+))?$')
+
+
+def host_port(raw: str) -> tuple[str, int | None]:
+    """``name[:port]`` or ``[ipv6]:port``; the port is None when not given."""
+    match = _HOST_RE.match(raw)
+    if not match:
+        raise ValueError('expected name[:port]')
+    number = match['port']
+    return match['v6'] or match['name'], port(number) if number else None
+
+
+def comma_list(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(','))
+    if not all(items):
+        raise ValueError('expected a comma-separated list without empty items')
+    return items
+
+
+def log_level(raw: str) -> int:
+    level = logging.getLevelName(raw.upper())
+    if not isinstance(level, int):
+        raise ValueError('expected a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)')
+    return level
+
+
+def log_format(raw: str) -> str:
+    record = logging.LogRecord('filetransfer', logging.INFO, __file__, 0, 'message', None, None)
+    try:
+        logging.Formatter(raw).format(record)
+    except (ValueError, KeyError, TypeError):
+        raise ValueError('expected a logging format such as %(asctime)s %(message)s') from None
+    return raw
+
+
+_LOCK_NAME_RE = re.compile(r'^[\w.-]+$')
+
+
+def single_instance(raw: str) -> bool | str:
+    """yes/no, or the name of a lock shared by every job naming it."""
+    try:
+        return boolean(raw)
+    except ValueError:
+        pass
+    if not _LOCK_NAME_RE.match(raw) or raw in ('.', '..'):
+        raise ValueError('expected yes/no or a lock name (letters, digits, _ . -)')
+    return raw
+
+
+_ADDRESS_RE = re.compile(r'^[^@\s,<>]+@[^@\s,<>]+$')
+
+
+def addresses(raw: str) -> tuple[str, ...]:
+    """Comma-separated email addresses (``user@domain``)."""
+    items = comma_list(raw)
+    for item in items:
+        if not _ADDRESS_RE.match(item):
+            raise ValueError('expected comma-separated email addresses (user@domain)')
+    return items
+
+
+def choice(*values: str):
+    """One of ``values``, compared case-insensitively; returns the canonical spelling."""
+    canonical = {value.lower(): value for value in values}
+
+    def parse(raw: str) -> str:
+        try:
+            return canonical[raw.lower()]
+        except KeyError:
+            raise ValueError('expected one of ' + ', '.join(values)) from None
+
+    parse.__name__ = 'choice'
+    return parse
+
+
+def temp(raw: str):
+    from ..tempnames import TempNames
+    return TempNames.parse(raw)

@@ -1,0 +1,179 @@
+"""Copies the selected files of a source endpoint to a target endpoint, one file at
+a time, counting each failure on its side and going on with the next file."""
+
+import contextlib
+import datetime
+import logging
+import os
+import time
+
+from . import endpoints
+from .endpoints.base import SourceReader, SourceReadError, unsafe_path_reason
+from .errors import ConfigError, NotReadyError
+from .result import FileTags, JobResult
+from .selection import Selection
+
+log = logging.getLogger(__name__)
+
+
+def error_text(exc: BaseException) -> str:
+    """A one-line description of an error, without a Python type name for OS errors."""
+    if isinstance(exc, SourceReadError):
+        exc = exc.error
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class _FileFailed(Exception):
+    """One file failed; ``tag`` tells on which side."""
+
+    def __init__(self, tag: FileTags, text: str):
+        super().__init__(text)
+        self.tag, self.text = tag, text
+
+
+def _discard(target, relpath):
+    try:
+        target.remove(relpath)
+    except Exception as exc:  # the original failure matters more; keep a trace of this one
+        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+
+
+def _rate(size: int, seconds: float) -> str:
+    if seconds < 0.5:   # too short for a meaningful rate
+        return ''
+    return f', {size / seconds / 1e6:.1f} MB/s'
+
+
+class Copier:
+    """One pass over the source. ``done`` holds paths transferred by earlier tries
+    of the same job; they are skipped and new successes are added to it."""
+
+    def __init__(self, source_cfg: dict, target_cfg: dict, *, ready_file: str | None = None,
+                 done: set | None = None):
+        self.source_cfg = source_cfg
+        self.target_cfg = target_cfg
+        self.temp = target_cfg.get('temp')
+        self.delete = source_cfg.get('delete', False)
+        self.ready_file = ready_file
+        self.done = done if done is not None else set()
+        self.selection = Selection(source_cfg['files'], source_cfg['ignore'],
+                                   source_cfg['recursive'],
+                                   exclude_names=[ready_file] if ready_file else [])
+
+    def run(self, result: JobResult, on_start=None) -> JobResult:
+        """Transfers the files into ``result``; ``on_start`` is called once the
+        source is open and ready. Raises NotReadyError, ConnectError, TransferError,
+        ConfigError."""
+        self._refuse_same_directory()
+        with contextlib.ExitStack() as stack:
+            source = stack.enter_context(endpoints.create(self.source_cfg, 'source'))
+            if self.ready_file and not source.exists(self.ready_file):
+                raise NotReadyError(f'ready file {self.ready_file} not present')
+            if on_start:
+                on_start()
+            target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
+            entries = [entry for entry in source.walk(self.selection.descend)
+                       if self.selection.wants(entry.path) and entry.path not in self.done]
+            log.debug('%d file(s) selected', len(entries))
+            for entry in entries:
+                self._copy(source, target, entry, result)
+            if self.ready_file and not result.error_cnt:
+                self._remove_ready_file(source, result)
+        return result
+
+    def _refuse_same_directory(self):
+        if self.source_cfg['type'] == self.target_cfg['type'] == 'LOCAL':
+            paths = [os.path.realpath(cfg['path']) for cfg in (self.source_cfg, self.target_cfg)]
+            if paths[0] == paths[1]:
+                raise ConfigError(f'[source] path and [target] path are the same directory '
+                                  f'({self.source_cfg["path"]})')
+
+    def _copy(self, source, target, entry, result):
+        path = entry.path
+        unsafe = unsafe_path_reason(path)
+        if unsafe:
+            return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
+        started = time.monotonic()
+        try:
+            size = self._write(source, target, entry)
+            self.done.add(path)
+            if self.delete:
+                self._delete_source(source, target, path, size)
+        except _FileFailed as failure:
+            return self._failed(result, path, failure.tag, failure.text)
+        seconds = time.monotonic() - started
+        result.files_cnt += 1
+        if result.file_list is not None:
+            result.file_list.append((path, datetime.timedelta(seconds=seconds), FileTags.TRANSF))
+        log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
+                 _rate(size, seconds))
+        return None
+
+    def _write(self, source, target, entry) -> int:
+        """Writes one file under its final name (through its temp name, if any)."""
+        path = entry.path
+        written_as = self.temp.temp_path(path) if self.temp else path
+        try:
+            raw = source.open_read(path)
+        except OSError as exc:
+            raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
+        try:
+            with raw:
+                size = target.write(written_as, SourceReader(raw))
+        except SourceReadError as exc:
+            raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
+        except OSError as exc:
+            raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        # The written file is ours: whatever goes wrong before it is in place removes it.
+        try:
+            if size != entry.size:
+                raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
+                                                   f'(listed {entry.size} bytes, read {size})')
+            if written_as != path:
+                target.rename(written_as, path)
+        except OSError as exc:
+            _discard(target, written_as)
+            raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        except BaseException:
+            _discard(target, written_as)
+            raise
+        return size
+
+    @staticmethod
+    def _delete_source(source, target, path, size):
+        """Deletes a transferred source file once its copy is complete in place."""
+        try:
+            target_size = target.size(path)
+        except OSError as exc:
+            target_size = error_text(exc)
+        if target_size != size:
+            raise _FileFailed(FileTags.TGTERR, f'transferred, but the target copy has '
+                                               f'{target_size} bytes, not {size}; '
+                                               'source not deleted')
+        try:
+            if source.size(path) != size:
+                raise OSError(0, 'it changed during the transfer')
+            source.remove(path)
+        except OSError as exc:
+            raise _FileFailed(FileTags.SRCERR, 'transferred, but the source was not '
+                                               f'deleted: {error_text(exc)}') from None
+
+    def _failed(self, result, path, tag, text):
+        if tag is FileTags.SRCERR:
+            result.src_error_cnt += 1
+            side = 'source'
+        else:
+            result.tgt_error_cnt += 1
+            side = 'target'
+        if result.file_list is not None:
+            result.file_list.append((path, text, tag))
+        log.error('%s error: %s: %s', side, path, text)
+
+    def _remove_ready_file(self, source, result):
+        try:
+            source.remove(self.ready_file)
+        except OSError as exc:
+            self._failed(result, self.ready_file, FileTags.SRCERR,
+                         f'ready file not deleted: {error_text(exc)}')

@@ -1,0 +1,162 @@
+"""The interface between the job runner and a protocol.
+
+An endpoint is one side of a transfer: a directory on the local disk or on a
+server. The runner never touches a protocol directly; it lists, reads, writes,
+renames and removes files through these methods, with paths relative to the
+endpoint's root directory and separated by '/'.
+
+Error contract, so the runner can count per file and stop only when it must:
+
+- A problem with one file (missing, permission denied, disk full ...) raises
+  ``OSError``; the runner counts it and goes on with the next file.
+- A problem with the connection or the root directory raises ``ConnectError``
+  (while opening) or ``TransferError`` (later); the runner ends the try.
+- A read error of the source data while a target writes it surfaces as
+  ``SourceReadError`` (see `SourceReader`), so it is counted on the source side.
+"""
+
+import abc
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator
+
+CHUNK_SIZE = 1 << 20
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file found on the source: relative path, size in bytes, mtime (epoch s)."""
+
+    path: str
+    size: int
+    mtime: float | None = None
+
+
+class SourceReadError(Exception):
+    """Reading the source failed while the target was writing; wraps the OSError."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class SourceReader:
+    """Wraps a source file object so its read errors are told apart from write errors."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.raw.read(size)
+        except OSError as exc:
+            raise SourceReadError(exc) from exc
+
+    def readinto(self, buffer) -> int:
+        try:
+            return self.raw.readinto(buffer)
+        except OSError as exc:
+            raise SourceReadError(exc) from exc
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+
+def copy_stream(reader, writer, progress: Progress | None = None) -> int:
+    """Copies ``reader`` to ``writer`` in chunks; returns the number of bytes."""
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    total = 0
+    readinto = getattr(reader, 'readinto', None)
+    while True:
+        if readinto is not None:
+            count = readinto(buffer)
+            data = view[:count]
+        else:
+            data = reader.read(CHUNK_SIZE)
+            count = len(data)
+        if not count:
+            return total
+        writer.write(data)
+        total += count
+        if progress:
+            progress(count)
+
+
+class Endpoint(abc.ABC):
+    """One side of a transfer. ``role`` is 'source' or 'target'."""
+
+    def __init__(self, config: dict, role: str):
+        self.config = config
+        self.role = role
+
+    # -- life cycle -----------------------------------------------------------
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connects and checks the root directory (a target creates it).
+
+        Raises ConnectError."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Releases the connection; never raises."""
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- source side ----------------------------------------------------------
+    @abc.abstractmethod
+    def walk(self, descend: Callable[[str], bool]) -> Iterator[FileEntry]:
+        """Yields the regular files of the root; enters a sub-directory only when
+        ``descend(relative_dir)`` is true."""
+
+    @abc.abstractmethod
+    def exists(self, relpath: str) -> bool:
+        """Whether a file exists (used for the ready file)."""
+
+    @abc.abstractmethod
+    def open_read(self, relpath: str) -> BinaryIO:
+        """Opens a file for reading (a context manager with read())."""
+
+    # -- target side ----------------------------------------------------------
+    @abc.abstractmethod
+    def write(self, relpath: str, reader, progress: Progress | None = None) -> int:
+        """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
+        creating missing parent directories and replacing an existing file.
+        Returns the number of bytes written."""
+
+    @abc.abstractmethod
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        """Renames a file, replacing ``new_relpath`` if it exists and creating its
+        parent directories."""
+
+    @abc.abstractmethod
+    def size(self, relpath: str) -> int | None:
+        """The size of a file, None if it does not exist."""
+
+    # -- both sides -----------------------------------------------------------
+    @abc.abstractmethod
+    def remove(self, relpath: str) -> None:
+        """Deletes a file."""
+
+
+def unsafe_path_reason(relpath: str) -> str | None:
+    """Why a relative path coming from a listing must not be used, or None.
+
+    Names from a server are untrusted: they must stay below the root directory.
+    """
+    if not relpath:
+        return 'empty name'
+    if '\0' in relpath:
+        return 'NUL in name'
+    if relpath.startswith('/') or '\\' in relpath:
+        return 'absolute path or backslash in name'
+    parts = relpath.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+        return "'.', '..' or empty component in path"
+    return None

@@ -1,0 +1,201 @@
+"""A directory on the local file system.
+
+Copies between local files use the kernel's copy path (copy_file_range, then
+sendfile), so the data never passes through Python. Symbolic links on the source
+are followed only when they resolve to a regular file inside the source directory;
+links to directories are not entered (no loops), other links are skipped with a
+warning.
+"""
+
+import errno
+import logging
+import os
+import stat
+
+from ..errors import ConnectError
+from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError, copy_stream
+
+log = logging.getLogger(__name__)
+
+KERNEL_CHUNK = 16 * CHUNK_SIZE
+_NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
+                   errno.ENOTSUP, errno.EBADF, errno.EPERM}
+
+
+def describe(config: dict) -> str:
+    return config['path']
+
+
+class LocalEndpoint(Endpoint):
+    def __init__(self, config: dict, role: str):
+        super().__init__(config, role)
+        self.root = config['path']
+        self._real_root = None
+
+    def open(self) -> None:
+        if self.role == 'target':
+            try:
+                os.makedirs(self.root, exist_ok=True)
+            except OSError as exc:
+                raise ConnectError(f'cannot create target directory {self.root}: '
+                                   f'{exc.strerror}') from None
+        if not os.path.isdir(self.root):
+            what = 'does not exist' if not os.path.exists(self.root) else 'is not a directory'
+            raise ConnectError(f'{self.role} directory {self.root} {what}')
+        self._real_root = os.path.realpath(self.root)
+
+    def close(self) -> None:
+        pass
+
+    def _path(self, relpath: str) -> str:
+        return os.path.join(self.root, relpath)
+
+    # -- source side ----------------------------------------------------------
+    def walk(self, descend):
+        yield from self._walk('', descend)
+
+    def _walk(self, reldir, descend):
+        try:
+            with os.scandir(self._path(reldir) if reldir else self.root) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            if not reldir:
+                raise ConnectError(f'cannot list source directory {self.root}: '
+                                   f'{exc.strerror}') from None
+            log.warning('cannot list directory %s: %s', self._path(reldir), exc.strerror)
+            return
+        for entry in entries:
+            relpath = f'{reldir}/{entry.name}' if reldir else entry.name
+            try:
+                if entry.is_symlink():
+                    file_stat = self._linked_file(entry.path)
+                    if file_stat is not None:
+                        yield FileEntry(relpath, file_stat.st_size, file_stat.st_mtime)
+                elif entry.is_dir(follow_symlinks=False):
+                    if descend(relpath):
+                        yield from self._walk(relpath, descend)
+                elif entry.is_file(follow_symlinks=False):
+                    file_stat = entry.stat(follow_symlinks=False)
+                    yield FileEntry(relpath, file_stat.st_size, file_stat.st_mtime)
+            except OSError as exc:
+                log.warning('cannot read %s: %s', entry.path, exc.strerror)
+
+    def _linked_file(self, path):
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, self._real_root]) != self._real_root:
+            log.warning('skipping symbolic link %s: it points outside %s', path, self.root)
+            return None
+        try:
+            file_stat = os.stat(real)
+        except OSError:
+            log.warning('skipping dangling symbolic link %s', path)
+            return None
+        if not stat.S_ISREG(file_stat.st_mode):
+            return None
+        return file_stat
+
+    def exists(self, relpath: str) -> bool:
+        return os.path.isfile(self._path(relpath))
+
+    def open_read(self, relpath: str):
+        return open(self._path(relpath), 'rb')
+
+    # -- target side ----------------------------------------------------------
+    def write(self, relpath: str, reader, progress=None) -> int:
+        path = self._path(relpath)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        in_fd = _fileno(reader)
+        if in_fd is not None:
+            _refuse_same_file(in_fd, path)
+        with open(path, 'wb') as out:
+            try:
+                if in_fd is not None:
+                    copied = _kernel_copy(in_fd, out.fileno(), progress)
+                    if copied is not None:
+                        return copied
+                return copy_stream(reader, out, progress)
+            except BaseException:
+                _unlink_quietly(path)
+                raise
+
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        new_path = self._path(new_relpath)
+        os.makedirs(os.path.dirname(new_path), exist_ok=True)
+        os.replace(self._path(relpath), new_path)
+
+    def size(self, relpath: str) -> int | None:
+        try:
+            file_stat = os.stat(self._path(relpath))
+        except FileNotFoundError:
+            return None
+        return file_stat.st_size if stat.S_ISREG(file_stat.st_mode) else None
+
+    def remove(self, relpath: str) -> None:
+        os.unlink(self._path(relpath))
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        log.warning('could not remove partial file %s: %s', path, exc.strerror)
+
+
+def _fileno(reader):
+    try:
+        return reader.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _refuse_same_file(in_fd, path):
+    try:
+        target = os.stat(path)
+    except FileNotFoundError:
+        return
+    source = os.fstat(in_fd)
+    if (source.st_dev, source.st_ino) == (target.st_dev, target.st_ino):
+        raise OSError(errno.EINVAL, 'source and target are the same file', path)
+
+
+def _kernel_copy(in_fd: int, out_fd: int, progress):
+    """Copies with copy_file_range/sendfile; None when the kernel cannot (nothing
+    written then), so the caller falls back to a read/write loop."""
+    start = os.lseek(in_fd, 0, os.SEEK_CUR)
+    total = 0
+    for copy in (_copy_file_range, _sendfile):
+        try:
+            while True:
+                count = copy(in_fd, out_fd, start + total)
+                if not count:
+                    return total
+                total += count
+                if progress:
+                    progress(count)
+        except OSError as exc:
+            if total == 0 and exc.errno in _NO_KERNEL_COPY:
+                continue
+            _raise_read_error_if_source(in_fd, start + total)
+            raise
+    return None
+
+
+def _copy_file_range(in_fd, out_fd, offset):
+    return os.copy_file_range(in_fd, out_fd, KERNEL_CHUNK, offset)
+
+
+def _sendfile(in_fd, out_fd, offset):
+    return os.sendfile(out_fd, in_fd, offset, KERNEL_CHUNK)
+
+
+def _raise_read_error_if_source(in_fd, offset):
+    """After a failed kernel copy: if the source cannot be read there, it is a
+    source error."""
+    try:
+        os.pread(in_fd, 1, offset)
+    except OSError as exc:
+        raise SourceReadError(exc) from exc
+
+
+def create(config: dict, role: str) -> Endpoint:
+    return LocalEndpoint(config, role)

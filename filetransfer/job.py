@@ -1,0 +1,197 @@
+"""A job: its configuration, one run with lock, ready file and retries, and the
+report at the end (log line, notification)."""
+
+import configparser
+import datetime
+import logging
+import time
+from collections.abc import Mapping
+
+from . import config, endpoints, logs
+from .config import schema
+from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
+                     Terminated, TransferError)
+from .locks import single_instance
+from .report import JobReport, exit_code_of
+from .result import FileTags, JobResult
+from .copier import Copier
+
+log = logging.getLogger('filetransfer.job')
+
+MAX_RETRY_WAIT = 60
+
+
+def retry_wait(seconds: float) -> None:
+    """Waits between tries (a separate function so tests can watch the waits)."""
+    time.sleep(seconds)
+
+
+class Job:
+    """One configured job. ``job_cfg`` is None when the job file is broken."""
+
+    def __init__(self, app: config.Config, job_id: str, job_cfg: config.Config | None,
+                 log_file: str | None = None):
+        self.app = app
+        self.job_id = job_id
+        self.cfg = job_cfg
+        self.log_file = log_file
+        self.report: JobReport | None = None
+        options = job_cfg['job'] if job_cfg else {}
+        self.name = options.get('name') or job_id
+        self.info = options.get('info')
+        collect = options.get('collect_data')
+        self.collect_data = app['global']['collect_data'] if collect is None else collect
+        self.source = endpoints.describe(job_cfg['source']) if job_cfg else '?'
+        self.target = endpoints.describe(job_cfg['target']) if job_cfg else '?'
+
+    def run(self, exc: BaseException | None = None) -> tuple[JobResult, int]:
+        """Runs the job (or only reports ``exc``); returns the result and 0 or 1.
+
+        Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
+        NotReadyError, Terminated, or ``exc``.
+        """
+        started = datetime.datetime.now()
+        result = JobResult(file_list=[] if self.collect_data else None)
+        try:
+            if exc is not None:
+                raise exc
+            lock_name = self.cfg['job']['single_instance']
+            if lock_name:
+                lock_name = self.job_id if lock_name is True else lock_name
+                with single_instance(self.app['global']['locks_dir'], lock_name):
+                    self._tries(result)
+            else:
+                self._tries(result)
+        except (SingleInstanceError, NotReadyError) as quiet:
+            log.debug('job %s not run: %s', self.job_id, quiet)
+            raise
+        except KeyboardInterrupt:
+            error = Terminated('interrupted')
+            self._finish(started, result, error)
+            raise error from None
+        except BaseException as error:
+            self._finish(started, result, error)
+            raise
+        return result, self._finish(started, result, None)
+
+    def report_config_error(self, error: ConfigError) -> None:
+        """Logs and notifies a configuration error found before the run."""
+        now = datetime.datetime.now()
+        self._finish(now, JobResult(), error)
+
+    def _tries(self, result: JobResult) -> None:
+        options = self.cfg['job']
+        retries = options['retries']
+        done = set()
+        for attempt in range(retries + 1):
+            transfer = Copier(self.cfg['source'], self.cfg['target'],
+                                ready_file=options['ready_file'], done=done)
+            try:
+                transfer.run(result, on_start=self._log_start if attempt == 0 else None)
+                return
+            except (ConnectError, TransferError) as exc:
+                if attempt == retries:
+                    raise
+                wait = min(2 ** attempt, MAX_RETRY_WAIT)
+                log.warning('try %d of %d failed: %s; trying again in %d s',
+                            attempt + 1, retries + 1, exc, wait)
+                retry_wait(wait)
+                _keep_successes(result)
+
+    def _log_start(self) -> None:
+        log.info('job %s (%s) started: %s -> %s', self.job_id, self.name,
+                 self.source, self.target)
+
+    def _finish(self, started, result, error) -> int:
+        code = exit_code_of(error, result)
+        self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
+                                started, datetime.datetime.now(), result, code, error,
+                                self.log_file)
+        duration = self.report.duration.total_seconds()
+        if error is None:
+            log.info('job %s finished: %s in %.1f s (exit code %d)',
+                     self.job_id, result, duration, code)
+        elif code == 9:
+            log.critical('job %s failed with an unexpected error: %s: %s (exit code 9)',
+                         self.job_id, type(error).__name__, error, exc_info=error)
+        else:
+            log.error('job %s %s: %s; %s in %.1f s (exit code %d)', self.job_id,
+                      'terminated' if code == 5 else 'failed', error, result, duration, code)
+        return code
+
+
+def _keep_successes(result: JobResult) -> None:
+    """Before another try: only the files already transferred stay in the result."""
+    result.src_error_cnt = result.tgt_error_cnt = 0
+    if result.file_list is not None:
+        result.file_list[:] = [item for item in result.file_list if item[2] is FileTags.TRANSF]
+
+
+def _extra_config(app, job_cfg, kwargs) -> configparser.ConfigParser:
+    extra = configparser.ConfigParser(**kwargs)
+    merged = {}
+    for sections in (app.extra, job_cfg.extra):
+        for name, items in sections.items():
+            merged.setdefault(name, {}).update(items)
+    extra.read_dict(merged)
+    return extra
+
+
+def _setup_logging(app, job_id, job_cfg) -> str | None:
+    options = job_cfg['job'] if job_cfg else {}
+    try:
+        return logs.setup(app['logging'], job_id, level=options.get('log_level'),
+                          disabled=options.get('log_disabled'))
+    except OSError as exc:
+        raise ConfigError(f'{app.path}: [logging] log_dir: cannot create the log file '
+                          f'for job {job_id}: {exc.strerror}') from None
+
+
+def load(cfg_file, job_id: str) -> Job:
+    """Loads the configuration of a job and sets up its logging.
+
+    A broken job file is logged and notified, then raised as ConfigError.
+    """
+    app = config.load_app(cfg_file)
+    try:
+        job_cfg, error = config.load_job(app, job_id), None
+    except ConfigError as exc:
+        job_cfg, error = None, exc
+    job = Job(app, job_id, job_cfg, _setup_logging(app, job_id, job_cfg))
+    if error is not None:
+        job.report_config_error(error)
+        raise error
+    return job
+
+
+def configure(cfg_file, job_id: str, **kwargs):
+    """Configures a job; returns its ``run`` function and the extra configuration
+    (the ``x:`` sections of both files, the job file winning, built with ``kwargs``
+    passed to ConfigParser). Raises ConfigError."""
+    job = load(cfg_file, job_id)
+    return job.run, _extra_config(job.app, job.cfg, kwargs)
+
+
+def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
+    """Transfers files as a job's [source] and [target] sections describe.
+
+    ``src_cfg`` and ``tgt_cfg`` are dicts, or ``src_cfg`` is a ConfigParser holding
+    both sections. Remote endpoints carry their host options inline (no host_id).
+    Raises ConfigError, ConnectError, TransferError.
+    """
+    where = 'transfer()'
+    if isinstance(src_cfg, configparser.ConfigParser):
+        sections = []
+        for name in ('source', 'target'):
+            if not src_cfg.has_section(name):
+                raise ConfigError(f'{where}: [{name}]: required section is missing')
+            sections.append(src_cfg[name])
+        source_items, target_items = sections
+    elif isinstance(src_cfg, Mapping) and isinstance(tgt_cfg, Mapping):
+        source_items, target_items = src_cfg, tgt_cfg
+    else:
+        raise ConfigError(f'{where}: expected two dicts or one ConfigParser')
+    source = config.endpoint_from_mapping(where, 'source', source_items, schema.SOURCE)
+    target = config.endpoint_from_mapping(where, 'target', target_items, schema.TARGET)
+    result = JobResult(file_list=[] if collect_data else None)
+    return Copier(source, target).run(result)

@@ -1,0 +1,25 @@
+"""The single-instance lock of a job: a file lock in ``locks_dir``."""
+
+import contextlib
+import os
+
+from .errors import SingleInstanceError
+
+
+@contextlib.contextmanager
+def single_instance(locks_dir: str, name: str):
+    """Holds the lock ``name`` for the block; raises SingleInstanceError when another
+    process holds it. The lock goes away with the process, even on SIGKILL."""
+    from filelock import FileLock, Timeout   # only jobs that lock pay for the import
+
+    os.makedirs(locks_dir, exist_ok=True)
+    lock = FileLock(os.path.join(locks_dir, name + '.lock'), timeout=0, mode=0o600,
+                    thread_local=False, preserve_lock_file=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SingleInstanceError(f'lock {name!r} is held by another running instance') from None
+    try:
+        yield
+    finally:
+        lock.release()

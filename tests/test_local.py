@@ -1,0 +1,115 @@
+"""The local endpoint and the per-file rules of the copier."""
+
+import os
+
+import pytest
+
+import filetransfer
+from filetransfer import FileTags
+from filetransfer.endpoints.base import FileEntry
+from filetransfer.endpoints.local import LocalEndpoint
+from helpers import make_files, tree
+
+
+def run(src, dst, **source):
+    return filetransfer.transfer({'path': str(src), 'files': '*', **source},
+                                 {'path': str(dst)}, collect_data=True)
+
+
+def test_symlinks_inside_followed_outside_skipped(tmp_path):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    make_files(src, {'real.txt': 'R', 'dir/x.txt': 'X'})
+    (tmp_path / 'secret.txt').write_text('S')
+    os.symlink(src / 'real.txt', src / 'inside.txt')
+    os.symlink(tmp_path / 'secret.txt', src / 'outside.txt')
+    os.symlink(src / 'missing', src / 'dangling.txt')
+    os.symlink(src / 'dir', src / 'linkdir')
+    result = run(src, dst, recursive='yes')
+    assert result.error_cnt == 0
+    assert tree(dst) == {'real.txt': b'R', 'inside.txt': b'R', 'dir/x.txt': b'X'}
+
+
+def test_file_vanishing_after_listing_is_a_source_error(tmp_path, monkeypatch):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    make_files(src, {'a.txt': 'A'})
+    original = LocalEndpoint.walk
+
+    def walk(self, descend):
+        yield from original(self, descend)
+        yield FileEntry('gone.txt', 3)
+
+    monkeypatch.setattr(LocalEndpoint, 'walk', walk)
+    result = run(src, dst)
+    assert (result.files_cnt, result.src_error_cnt, result.tgt_error_cnt) == (1, 1, 0)
+    assert result.file_list[1] == ('gone.txt', 'No such file or directory', FileTags.SRCERR)
+
+
+def test_file_changing_during_transfer_is_removed_and_not_deleted(tmp_path, monkeypatch):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    make_files(src, {'a.txt': 'AAAA'})
+
+    def walk(self, descend):
+        yield FileEntry('a.txt', 2)    # the size when listed; 4 bytes when read
+
+    monkeypatch.setattr(LocalEndpoint, 'walk', walk)
+    result = filetransfer.transfer({'path': str(src), 'files': '*', 'delete': 'yes'},
+                                   {'path': str(dst), 'temp': 'dot'}, collect_data=True)
+    assert result.src_error_cnt == 1
+    assert 'changed while being transferred' in result.file_list[0][1]
+    assert tree(dst) == {} and tree(src) == {'a.txt': b'AAAA'}
+
+
+@pytest.mark.parametrize('name', ['../escape.txt', '/etc/passwd', 'a/../../x', 'nul\0.txt'])
+def test_unsafe_names_from_a_listing_are_refused(tmp_path, monkeypatch, name):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    make_files(src, {'a.txt': 'A'})
+
+    def walk(self, descend):
+        yield FileEntry(name, 1)
+
+    monkeypatch.setattr(LocalEndpoint, 'walk', walk)
+    result = run(src, dst)
+    assert result.src_error_cnt == 1 and result.file_list[0][1].startswith('refused name')
+    assert not (tmp_path / 'escape.txt').exists() and tree(dst) == {}
+
+
+def test_partial_file_removed_when_the_target_write_fails(tmp_path):
+    """The data source fails after the first chunk: the started file is removed."""
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    os.makedirs(src)
+    endpoint = LocalEndpoint({'path': str(dst)}, 'target')
+    endpoint.open()
+
+    class BrokenReader:
+        def __init__(self):
+            self.calls = 0
+
+        def readinto(self, buffer):
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError(5, 'Input/output error')
+            buffer[:3] = b'abc'
+            return 3
+
+    with pytest.raises(OSError):
+        endpoint.write('f.bin', BrokenReader())
+    assert tree(dst) == {}
+
+
+def test_same_file_is_refused(tmp_path):
+    src = tmp_path / 'src'
+    make_files(src, {'a.txt': 'A'})
+    endpoint = LocalEndpoint({'path': str(src)}, 'target')
+    endpoint.open()
+    with open(src / 'a.txt', 'rb') as reader, pytest.raises(OSError, match='same file'):
+        endpoint.write('a.txt', reader)
+    assert (src / 'a.txt').read_text() == 'A'
+
+
+def test_large_file_copy_is_identical(tmp_path):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    data = os.urandom(1 << 20) * 40 + os.urandom(12345)
+    make_files(src, {'big.bin': data})
+    result = run(src, dst)
+    assert result.files_cnt == 1
+    assert (dst / 'big.bin').read_bytes() == data
