@@ -57,6 +57,7 @@ BAD_APP_VALUES = [
     ('mail', 'host', 'smtp.example.com:70000', 'expected a port number'),
     ('mail', 'security', 'SSL', 'expected one of STARTTLS, TLS'),
     ('notify', 'error', 'root', 'expected comma-separated email addresses'),
+    ('mail', 'from_addr', 'a@b.c, d@e.f', 'expected an email address'),
     ('global', 'job_dir', 'x', "unknown option (did you mean 'jobs_dir'?)"),
 ]
 

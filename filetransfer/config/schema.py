@@ -64,7 +64,7 @@ APP = {
         'security': Option(t.choice('STARTTLS', 'TLS')),
         'user': TEXT,
         'password': SECRET,
-        'from_addr': Option(t.addresses),
+        'from_addr': Option(t.address),
     },
     'notify': {**NOTIFY, 'mail_cfg': Option(default='default')},
 }

@@ -118,6 +118,13 @@ def single_instance(raw: str) -> bool | str:
 _ADDRESS_RE = re.compile(r'^[^@\s,<>]+@[^@\s,<>]+$')
 
 
+def address(raw: str) -> str:
+    """One email address (``user@domain``)."""
+    if not _ADDRESS_RE.match(raw):
+        raise ValueError('expected an email address (user@domain)')
+    return raw
+
+
 def addresses(raw: str) -> tuple[str, ...]:
     """Comma-separated email addresses (``user@domain``)."""
     items = comma_list(raw)
