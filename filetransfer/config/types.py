@@ -25,24 +25,22 @@ def boolean(raw: str) -> bool:
     raise ValueError('expected yes/no')
 
 
-def non_negative_int(raw: str) -> int:
+def _whole_number(raw: str, low: int, high: int | None, expected: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError('expected a whole number >= 0') from None
-    if value < 0:
-        raise ValueError('expected a whole number >= 0')
+        raise ValueError(expected) from None
+    if value < low or high is not None and value > high:
+        raise ValueError(expected)
     return value
+
+
+def non_negative_int(raw: str) -> int:
+    return _whole_number(raw, 0, None, 'expected a whole number >= 0')
 
 
 def positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError('expected a whole number > 0') from None
-    if value <= 0:
-        raise ValueError('expected a whole number > 0')
-    return value
+    return _whole_number(raw, 1, None, 'expected a whole number > 0')
 
 
 def non_negative_float(raw: str) -> float:
@@ -56,13 +54,7 @@ def non_negative_float(raw: str) -> float:
 
 
 def port(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError('expected a port number 1-65535') from None
-    if not 1 <= value <= 65535:
-        raise ValueError('expected a port number 1-65535')
-    return value
+    return _whole_number(raw, 1, 65535, 'expected a port number 1-65535')
 
 
 _HOST_RE = re.compile(r'^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]/@]+))'
