@@ -66,8 +66,8 @@ def _describe_error(exc: BaseException) -> str:
         return f'{exc.smtp_code} {_text(exc.smtp_error)}'
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f'certificate verify failed: {exc.verify_message}'
-    if isinstance(exc, TimeoutError):
-        return 'timed out'
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return 'timed out'   # smtplib reports a timeout as "connection unexpectedly closed"
     if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -141,8 +141,10 @@ def _send_report(app, job_cfg, report: JobReport) -> None:
     try:
         send(mail, message, to)
     except Exception as exc:
-        log.error('notification mail to %s not sent: %s: %s', ', '.join(to), where,
-                  _describe_error(exc))
+        reason = _describe_error(exc)
+        if reason == 'timed out':
+            reason = f'no answer within {mail["timeout"]:g} s (timeout)'
+        log.error('notification mail to %s not sent: %s: %s', ', '.join(to), where, reason)
         return
     log.info('notification mail sent to %s through %s', ', '.join(to), where)
 

@@ -37,7 +37,8 @@ class Received:
 
     @property
     def text(self) -> str:
-        return self.message.get_content()
+        """The decoded text, with the line ends of the wire (CRLF) as \\n."""
+        return self.message.get_content().replace('\r\n', '\n')
 
 
 class _Collector:
@@ -49,8 +50,9 @@ class _Collector:
         login = session.auth_data.login.decode() if session.authenticated else None
         with self.lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content, session.ssl is not None,
-                                          login))
+                                          envelope.original_content,
+                                          server.transport.get_extra_info('ssl_object')
+                                          is not None, login))
         return '250 OK: queued'
 
 
@@ -79,8 +81,8 @@ class MailServer:
             options['authenticator'] = _authenticator
             if kind == 'starttls':
                 options.update(tls_context=context, require_starttls=True)
-            else:
-                options.update(ssl_context=context)
+            else:   # aiosmtpd only knows STARTTLS as TLS: say AUTH is safe here
+                options.update(ssl_context=context, auth_require_tls=False)
         self._controller = Controller(self._collector, hostname=self.host, port=self.port,
                                       **options)
 
