@@ -148,6 +148,13 @@ def _error_message(report: JobReport) -> str:
     return str(error) or type(error).__name__
 
 
+def _strftime(fmt: str, when: datetime.datetime) -> str:
+    try:
+        return when.strftime(fmt)
+    except ValueError as exc:   # some C libraries refuse some formats
+        raise TemplateError(f'DATETIME_FORMAT: {exc}') from None
+
+
 def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
     """The placeholder values for one run."""
     time_format, duration_format = entries['DATETIME_FORMAT'], entries['DURATION_FORMAT']
@@ -158,8 +165,8 @@ def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
         'status': entries['STATUS_OK' if report.exit_code == 0 else 'STATUS_ERR'],
         'statstr': entries[_STAT_KEYS[report.status]],
         'exitcode': str(report.exit_code),
-        'starttime': report.started.strftime(time_format),
-        'endtime': report.ended.strftime(time_format),
+        'starttime': _strftime(time_format, report.started),
+        'endtime': _strftime(time_format, report.ended),
         'duration': format_duration(duration_format, report.duration),
         'info': report.info or '',
         'source': report.source,

@@ -54,7 +54,17 @@ def build_message(from_addr: str, to: list[str], subject: str, text: str):
     return message
 
 
-def _describe_error(exc: BaseException) -> str:
+def _server(mail: dict) -> tuple[str, int]:
+    host, port = mail['host']
+    return host, port or DEFAULT_PORTS[mail['security']]
+
+
+def _where(mail: dict) -> str:
+    host, port = _server(mail)
+    return f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
+
+
+def _describe_error(exc: BaseException, timeout: float) -> str:
     import smtplib
     import ssl
 
@@ -66,8 +76,9 @@ def _describe_error(exc: BaseException) -> str:
         return f'{exc.smtp_code} {_text(exc.smtp_error)}'
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f'certificate verify failed: {exc.verify_message}'
+    # smtplib reports a timeout while reading as "connection unexpectedly closed"
     if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
-        return 'timed out'   # smtplib reports a timeout as "connection unexpectedly closed"
+        return f'no answer within {timeout:g} s (timeout)'
     if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -85,7 +96,11 @@ def _tls_context(mail: dict):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    return ssl.create_default_context(cafile=mail['ca_file'] or None)
+    ca_file = mail['ca_file'] or None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:   # only a ca_file can make this fail
+        raise OSError(f'[mail] ca_file {ca_file}: {exc.strerror or exc}') from None
 
 
 def send(mail: dict, message, to: list[str]) -> None:
@@ -95,10 +110,8 @@ def send(mail: dict, message, to: list[str]) -> None:
     """
     import smtplib
 
-    host, port = mail['host']
-    security = mail['security']
-    port = port or DEFAULT_PORTS[security]
-    timeout = mail['timeout']
+    host, port = _server(mail)
+    security, timeout = mail['security'], mail['timeout']
     if security == 'TLS':
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(mail))
     else:
@@ -110,7 +123,7 @@ def send(mail: dict, message, to: list[str]) -> None:
             smtp.login(mail['user'], reveal(mail['password']))
         refused = smtp.send_message(message, mail['from_addr'], to)
     for address, (code, reply) in refused.items():
-        log.warning('notification mail: %s:%d refused %s: %s %s', host, port, address, code,
+        log.warning('notification mail: %s refused %s: %s %s', _where(mail), address, code,
                     _text(reply))
 
 
@@ -119,8 +132,8 @@ def send_report(app, job_cfg, report: JobReport) -> None:
     raises) when that fails."""
     try:
         _send_report(app, job_cfg, report)
-    except Exception as exc:   # a mail problem must never change the job's outcome
-        log.error('notification mail not sent: %s', _describe_error(exc))
+    except Exception:   # a bug here must not change the job's outcome either
+        log.exception('notification mail not sent: unexpected error')
 
 
 def _send_report(app, job_cfg, report: JobReport) -> None:
@@ -136,15 +149,11 @@ def _send_report(app, job_cfg, report: JobReport) -> None:
     name = template_name(app['notify'], job_notify)
     subject, text = mailtemplate.render_named(name, app['global']['mail_cfgs_dir'], report)
     message = build_message(mail['from_addr'], to, subject, text)
-    host, port = mail['host']
-    where = f'{host}:{port or DEFAULT_PORTS[mail["security"]]}'
     try:
         send(mail, message, to)
-    except Exception as exc:
-        reason = _describe_error(exc)
-        if reason == 'timed out':
-            reason = f'no answer within {mail["timeout"]:g} s (timeout)'
-        log.error('notification mail to %s not sent: %s: %s', ', '.join(to), where, reason)
+    except Exception as exc:   # smtplib, ssl and socket errors; a mail never fails the job
+        log.error('notification mail to %s not sent: %s: %s', ', '.join(to), _where(mail),
+                  _describe_error(exc, mail['timeout']))
         return
-    log.info('notification mail sent to %s through %s', ', '.join(to), where)
+    log.info('notification mail sent to %s through %s', ', '.join(to), _where(mail))
 

@@ -355,3 +355,43 @@ def test_smtplib_is_imported_only_to_send(ws):
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           cwd=ws.root)
     assert (done.stdout, done.returncode) == ('False False False\n', 0), done.stderr
+
+
+def test_missing_ca_file_is_named(ws, smtpd_starttls):
+    make_files(ws.src, {'a.txt': 'A'})
+    missing = os.path.join(ws.root, 'no-ca.pem')
+    use_mail(ws, smtpd_starttls, security='STARTTLS', ca_file=missing)
+    ws.write_job()
+    assert ws.run('job1').returncode == 0
+    assert f'[mail] ca_file {missing}: No such file or directory' in ws.log_text()
+
+
+def test_a_refused_recipient_does_not_stop_the_others(ws, smtpd):
+    make_files(ws.src, {'a.txt': 'A'})
+    use_mail(ws, smtpd, {'done': 'nobody@example.com, ops@example.com'})
+    ws.write_job()
+    assert ws.run('job1').returncode == 0
+    assert only_message(smtpd).rcpt_tos == ['ops@example.com']
+    log = ws.log_text()
+    assert (f'WARNING  notification mail: {smtpd.host}:{smtpd.port} refused nobody@example.com: '
+            '550 5.1.1 no such mailbox') in log
+    use_mail(ws, smtpd, {'done': 'nobody@example.com'})
+    assert ws.run('job1').returncode == 0
+    assert len(smtpd.messages) == 1
+    assert ('all recipients refused: nobody@example.com: 550 5.1.1 no such mailbox'
+            in ws.log_text())
+
+
+@pytest.mark.parametrize('section,option,value,expected', [
+    ('mail', 'verify_cert', 'sometimes', 'expected yes/no'),
+    ('mail', 'timeout', '0', 'expected a number > 0'),
+    ('mail', 'timeout', 'soon', 'expected a number > 0'),
+    ('notify', 'mail_cfg', 'a/b', 'expected a file name without "/"'),
+    ('notify', 'mail_cfg', '..', 'expected a file name without "/"'),
+])
+def test_bad_mail_options_name_file_section_option(ws, section, option, value, expected):
+    ws.write_app({'mail': {'host': 'localhost', 'from_addr': 'ft@example.com'},
+                  section: {option: value}})
+    with pytest.raises(filetransfer.ConfigError) as info:
+        filetransfer.config.load_app(ws.app_cfg)
+    assert str(info.value) == f"{ws.app_cfg}: [{section}] {option}: {expected}, got '{value}'"

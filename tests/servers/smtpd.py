@@ -15,6 +15,7 @@ from .selfsigned import ServerCert
 
 USER = 'mailer'
 PASSWORD = 'smtp-Secret-4711'
+REFUSED_PREFIX = 'nobody'     # the server refuses recipients whose address starts so
 
 
 @dataclass
@@ -45,6 +46,12 @@ class _Collector:
     def __init__(self):
         self.messages: list[Received] = []
         self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith(REFUSED_PREFIX):
+            return '550 5.1.1 no such mailbox'
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
 
     async def handle_DATA(self, server, session, envelope):
         login = session.auth_data.login.decode() if session.authenticated else None
