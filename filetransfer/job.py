@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs
+from . import config, endpoints, logs, notify
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
@@ -77,7 +77,7 @@ class Job:
     def report_config_error(self, error: ConfigError) -> None:
         """Logs and notifies a configuration error found before the run."""
         now = datetime.datetime.now()
-        self._finish(now, JobResult(), error)
+        self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
 
     def _tries(self, result: JobResult) -> None:
         options = self.cfg['job']
@@ -107,6 +107,7 @@ class Job:
         self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
                                 started, datetime.datetime.now(), result, code, error,
                                 self.log_file)
+        notify.send_report(self.app, self.cfg, self.report)
         duration = self.report.duration.total_seconds()
         if error is None:
             log.info('job %s finished: %s in %.1f s (exit code %d)',

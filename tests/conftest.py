@@ -44,3 +44,63 @@ def live_sshd(sshd):
     if sshd.proc is None or sshd.proc.poll() is not None:
         sshd.start()
     return sshd
+
+
+@pytest.fixture(scope='session')
+def smtp_cert(tmp_path_factory):
+    """A throw-away CA and a server certificate for 127.0.0.1 (servers/selfsigned.py)."""
+    from servers.selfsigned import make_server_cert
+    return make_server_cert(str(tmp_path_factory.mktemp('smtp-cert')))
+
+
+def _mail_server(kind, cert=None):
+    from servers import smtpd as smtpd_module
+    from servers.common import unavailable
+
+    if not smtpd_module.available():
+        unavailable('aiosmtpd is not installed (make test installs it)')
+    server = smtpd_module.MailServer(kind, cert)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope='session')
+def _smtpd_plain():
+    server = _mail_server('plain')
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
+def _smtpd_starttls(smtp_cert):
+    server = _mail_server('starttls', smtp_cert)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
+def _smtpd_tls(smtp_cert):
+    server = _mail_server('tls', smtp_cert)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtpd(_smtpd_plain):
+    """A real plain SMTP server (aiosmtpd), its mailbox empty (servers/smtpd.py)."""
+    _smtpd_plain.clear()
+    return _smtpd_plain
+
+
+@pytest.fixture
+def smtpd_starttls(_smtpd_starttls):
+    """A real SMTP server requiring STARTTLS, with login, certificate of smtp_cert."""
+    _smtpd_starttls.clear()
+    return _smtpd_starttls
+
+
+@pytest.fixture
+def smtpd_tls(_smtpd_tls):
+    """A real SMTP server speaking implicit TLS, with login, certificate of smtp_cert."""
+    _smtpd_tls.clear()
+    return _smtpd_tls

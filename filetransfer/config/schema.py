@@ -30,7 +30,7 @@ DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
 ADDRESSES = Option(t.addresses, ())
 
 NOTIFY = {
-    'mail_cfg': TEXT,
+    'mail_cfg': Option(t.file_name),
     'success': ADDRESSES,
     'error': ADDRESSES,
     'done': ADDRESSES,
@@ -65,8 +65,11 @@ APP = {
         'user': TEXT,
         'password': SECRET,
         'from_addr': Option(t.address),
+        'verify_cert': Option(t.boolean, True),
+        'ca_file': TEXT,
+        'timeout': Option(t.positive_float, 30.0),
     },
-    'notify': {**NOTIFY, 'mail_cfg': Option(default='default')},
+    'notify': {**NOTIFY, 'mail_cfg': Option(t.file_name, 'default')},
 }
 APP_REQUIRED = ('global',)
 

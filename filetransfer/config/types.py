@@ -53,6 +53,16 @@ def non_negative_float(raw: str) -> float:
     return value
 
 
+def positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError('expected a number > 0') from None
+    if not value > 0 or value == float('inf'):
+        raise ValueError('expected a number > 0')
+    return value
+
+
 def port(raw: str) -> int:
     return _whole_number(raw, 1, 65535, 'expected a port number 1-65535')
 
@@ -104,6 +114,13 @@ def single_instance(raw: str) -> bool | str:
         pass
     if not _LOCK_NAME_RE.match(raw) or raw in ('.', '..'):
         raise ValueError('expected yes/no or a lock name (letters, digits, _ . -)')
+    return raw
+
+
+def file_name(raw: str) -> str:
+    """A plain file name: no directory part."""
+    if raw in ('.', '..') or '/' in raw or '\0' in raw:
+        raise ValueError('expected a file name without "/"')
     return raw
 
 

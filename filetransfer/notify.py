@@ -1,0 +1,159 @@
+"""The notification mail of a job run: who receives it, the MIME message, SMTP.
+
+`send_report` is called once per run with the run's report. A mail that cannot
+be sent is logged; it never raises and never changes the exit code.
+smtplib and email are imported only when a mail is sent.
+"""
+
+import logging
+
+from . import mailtemplate
+from .report import JobReport
+from .secret import reveal
+
+log = logging.getLogger('filetransfer.notify')
+
+DEFAULT_PORTS = {None: 25, 'STARTTLS': 25, 'TLS': 465}
+
+
+def recipients(app_notify: dict, job_notify: dict | None, success: bool) -> list[str]:
+    """The addresses to mail: ``success`` (or ``error``) and ``done`` of the
+    application and of the job, in that order, each address once (compared
+    without regard to case)."""
+    lists = [app_notify, job_notify or {}]
+    wanted = ('success' if success else 'error', 'done')
+    found, seen = [], set()
+    for notify in lists:
+        for key in wanted:
+            for address in notify.get(key) or ():
+                if address.lower() not in seen:
+                    seen.add(address.lower())
+                    found.append(address)
+    return found
+
+
+def template_name(app_notify: dict, job_notify: dict | None) -> str:
+    """The job's mail_cfg when set, else the application's."""
+    return (job_notify or {}).get('mail_cfg') or app_notify.get('mail_cfg') or 'default'
+
+
+def build_message(from_addr: str, to: list[str], subject: str, text: str):
+    """A MIME text message (UTF-8) with Date and Message-ID."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    message = EmailMessage()
+    message['From'] = from_addr
+    message['To'] = ', '.join(to)
+    message['Subject'] = subject
+    message['Date'] = formatdate(localtime=True)
+    message['Message-ID'] = make_msgid(domain=from_addr.rpartition('@')[2])
+    message['Auto-Submitted'] = 'auto-generated'   # RFC 3834: no replies from robots
+    plain = text.isascii() and max(map(len, text.splitlines() or [''])) <= 998
+    message.set_content(text, charset='utf-8', cte='7bit' if plain else 'quoted-printable')
+    return message
+
+
+def _server(mail: dict) -> tuple[str, int]:
+    host, port = mail['host']
+    return host, port or DEFAULT_PORTS[mail['security']]
+
+
+def _where(mail: dict) -> str:
+    host, port = _server(mail)
+    return f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
+
+
+def _describe_error(exc: BaseException, timeout: float) -> str:
+    import smtplib
+    import ssl
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return 'all recipients refused: ' + '; '.join(
+            f'{address}: {code} {_text(reply)}' for address, (code, reply)
+            in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f'{exc.smtp_code} {_text(exc.smtp_error)}'
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f'certificate verify failed: {exc.verify_message}'
+    # smtplib reports a timeout while reading as "connection unexpectedly closed"
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f'no answer within {timeout:g} s (timeout)'
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _text(reply) -> str:
+    return reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else str(reply)
+
+
+def _tls_context(mail: dict):
+    import ssl
+
+    if not mail['verify_cert']:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    ca_file = mail['ca_file'] or None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:   # only a ca_file can make this fail
+        raise OSError(f'[mail] ca_file {ca_file}: {exc.strerror or exc}') from None
+
+
+def send(mail: dict, message, to: list[str]) -> None:
+    """Sends ``message`` through the SMTP server of the [mail] section.
+
+    Raises OSError or smtplib.SMTPException.
+    """
+    import smtplib
+
+    host, port = _server(mail)
+    security, timeout = mail['security'], mail['timeout']
+    if security == 'TLS':
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(mail))
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if security == 'STARTTLS':
+            smtp.starttls(context=_tls_context(mail))
+        if mail['user']:
+            smtp.login(mail['user'], reveal(mail['password']))
+        refused = smtp.send_message(message, mail['from_addr'], to)
+    for address, (code, reply) in refused.items():
+        log.warning('notification mail: %s refused %s: %s %s', _where(mail), address, code,
+                    _text(reply))
+
+
+def send_report(app, job_cfg, report: JobReport) -> None:
+    """Mails the outcome of one run to the recipients that apply; logs (never
+    raises) when that fails."""
+    try:
+        _send_report(app, job_cfg, report)
+    except Exception:   # a bug here must not change the job's outcome either
+        log.exception('notification mail not sent: unexpected error')
+
+
+def _send_report(app, job_cfg, report: JobReport) -> None:
+    job_notify = job_cfg['notify'] if job_cfg else None
+    to = recipients(app['notify'], job_notify, report.exit_code == 0)
+    if not to:
+        return
+    mail = app['mail']
+    if 'mail' not in app.present:
+        log.warning('notification mail not sent to %s: no [mail] section in %s',
+                    ', '.join(to), app.path)
+        return
+    name = template_name(app['notify'], job_notify)
+    subject, text = mailtemplate.render_named(name, app['global']['mail_cfgs_dir'], report)
+    message = build_message(mail['from_addr'], to, subject, text)
+    try:
+        send(mail, message, to)
+    except Exception as exc:   # smtplib, ssl and socket errors; a mail never fails the job
+        log.error('notification mail to %s not sent: %s: %s', ', '.join(to), _where(mail),
+                  _describe_error(exc, mail['timeout']))
+        return
+    log.info('notification mail sent to %s through %s', ', '.join(to), _where(mail))
+
