@@ -67,6 +67,11 @@ APP = {
         'from_addr': Option(t.address),
     },
     'notify': {**NOTIFY, 'mail_cfg': Option(default='default')},
+    'daemon': {                      # required by `filetransfer daemon` only
+        'jobs': Option(t.job_ids),   # required when the section is present
+        'interval': Option(t.positive_float, 60.0),
+        'pidfile': TEXT,             # required when the section is present
+    },
 }
 APP_REQUIRED = ('global',)
 

@@ -55,6 +55,16 @@ def non_negative_float(raw: str) -> float:
     return value
 
 
+def positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError('expected a number > 0') from None
+    if not 0 < value < float('inf'):
+        raise ValueError('expected a number > 0')
+    return value
+
+
 def port(raw: str) -> int:
     try:
         value = int(raw)
@@ -82,6 +92,17 @@ def comma_list(raw: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in raw.split(','))
     if not all(items):
         raise ValueError('expected a comma-separated list without empty items')
+    return items
+
+
+def job_ids(raw: str) -> tuple[str, ...]:
+    """Comma-separated job ids, or ``*`` alone for every job."""
+    items = comma_list(raw)
+    if '*' in items and len(items) > 1:
+        raise ValueError("expected job ids or '*' alone")
+    for item in items:
+        if item != '*' and ('/' in item or item in ('.', '..') or item.startswith('-')):
+            raise ValueError('expected comma-separated job ids (file names without "/")')
     return items
 
 
