@@ -50,11 +50,12 @@ class _FileFailed(Exception):
         self.tag, self.text = tag, text
 
 
-def _discard(target, relpath):
+def _discard(target, relpath, missing_ok=False):
     try:
         target.remove(relpath)
     except Exception as exc:  # the original failure matters more; keep a trace of this one
-        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        if not (missing_ok and isinstance(exc, FileNotFoundError)):
+            log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
 
 
 def _rate(size: int, seconds: float) -> str:
@@ -173,6 +174,11 @@ class Copier:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C) maybe just after the endpoint created the
+            # file and before it could guard it: leave nothing behind.
+            _discard(target, written_as, missing_ok=True)
+            raise
         # The written file is ours: whatever goes wrong before it is in place removes it.
         try:
             if size != entry.size:
