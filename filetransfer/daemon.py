@@ -1,4 +1,40 @@
-"""The hot-folder daemon (see run())."""
+"""The hot-folder daemon: runs the jobs of the [daemon] section whenever their
+source is ready, scanning every ``interval`` seconds.
+
+Each job runs in a child process forked from the daemon, one at a time per job,
+jobs side by side. A child is a normal run of the job (lock, retries, log file,
+mail); it ends, so its memory, connections and logging set-up go with it, and a
+crash or a hang in one job cannot take the daemon or another job down. The
+daemon itself only reads config files, forks and waits.
+
+Signals reach the daemon through sigtimedwait() (they are blocked, never
+handled asynchronously): SIGTERM or SIGINT stop it (running jobs get SIGTERM
+once, clean up their current file and end; then the pidfile is removed),
+SIGHUP reloads the application configuration and reopens the daemon's log.
+Job files and the hosts file are read at every scan.
+"""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+from . import config, logs
+from .errors import ConfigError, Error, Terminated
+from .pidfile import AlreadyRunning, PidFile, running_pid
+
+log = logging.getLogger('filetransfer.daemon')
+
+LOG_NAME = 'daemon.log'
+NOTHING_DONE = 100       # exit status of a job child that found nothing to do
+STOP_TIMEOUT = 120.0     # seconds `stop()` waits for the daemon to end
+START_TIMEOUT = 60.0     # seconds `start()` waits for the detached daemon to confirm
+UMASK = 0o022            # the detached daemon's umask (systemd's default too)
+_WATCHED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+
+__all__ = ['AlreadyRunning', 'load_settings', 'start', 'status', 'stop',
+           'unsuitable_reason']
 
 
 def unsuitable_reason(job_cfg) -> str | None:
@@ -8,3 +44,434 @@ def unsuitable_reason(job_cfg) -> str | None:
         return None
     return (f'{job_cfg.path}: [source] delete: the daemon needs delete = yes or a '
             '[job] ready_file, or every scan sends the same files again')
+
+
+def load_settings(cfg_file) -> config.Config:
+    """The application configuration, which must have a [daemon] section."""
+    app = config.load_app(cfg_file)
+    if 'daemon' not in app.present:
+        raise ConfigError(f'{app.path}: [daemon]: required section is missing '
+                          '(filetransfer daemon needs its jobs and pidfile options)')
+    return app
+
+
+def _pidfile_path(app) -> str:
+    return os.path.abspath(app['daemon']['pidfile'])
+
+
+def _running(app) -> int | None:
+    path = _pidfile_path(app)
+    try:
+        return running_pid(path)
+    except OSError as exc:
+        raise ConfigError(f'{app.path}: [daemon] pidfile: cannot read {path}: '
+                          f'{exc.strerror}') from None
+
+
+def status(cfg_file) -> int | None:
+    """The pid of the running daemon, None when it does not run."""
+    return _running(load_settings(cfg_file))
+
+
+def stop(cfg_file, timeout: float = STOP_TIMEOUT) -> int | None:
+    """Sends SIGTERM to the daemon and waits for its end; returns its pid, None
+    when it was not running. Raises Error when it is still running after ``timeout``."""
+    app = load_settings(cfg_file)
+    path = _pidfile_path(app)
+    pid = _running(app)
+    if pid is None:
+        return None
+    if pid <= 0:
+        raise Error(f'the pidfile {path} is locked but holds no pid')
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while _running(app) is not None:
+        if time.monotonic() > deadline:
+            raise Error(f'the daemon (pid {pid}) is still running after {timeout:.0f} s')
+        time.sleep(0.02)
+    return pid
+
+
+def start(cfg_file, foreground: bool = False) -> int:
+    """Starts the daemon. Detached: returns the daemon's pid once its pidfile is
+    written. In the foreground: runs until SIGTERM/SIGINT, then returns 0.
+
+    Raises AlreadyRunning, ConfigError, Error.
+    """
+    cfg_file = os.path.abspath(cfg_file)
+    app = load_settings(cfg_file)
+    pid = _running(app)
+    if pid is not None:
+        raise AlreadyRunning(_pidfile_path(app), pid)
+    daemon = Daemon(cfg_file, app)
+    if foreground:
+        daemon.serve()
+        return 0
+    settings = app['logging']
+    if not settings['log_dir'] and not settings['disabled']:
+        raise ConfigError(f'{app.path}: [logging] log_dir: required to run the daemon '
+                          'detached (its output goes nowhere); or use --foreground')
+    return _detach(daemon)
+
+
+def _detach(daemon: 'Daemon') -> int:
+    """Forks the daemon off as a well-behaved Unix daemon (python-daemon: double
+    fork, setsid, umask, closed descriptors, stdio on /dev/null); the working
+    directory is kept, for the relative paths of the configuration. Waits until
+    the daemon reports that its pidfile is written."""
+    import daemon as python_daemon   # only the detaching command pays for the import
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        try:
+            message = _read_message(read_end)
+        finally:
+            os.close(read_end)
+            os.waitpid(pid, 0)
+        return _parse_message(message)
+    os.close(read_end)
+    outcome = _Outcome(write_end)
+    code = 9
+    try:
+        context = python_daemon.DaemonContext(
+            working_directory=os.getcwd(), umask=UMASK, detach_process=True,
+            files_preserve=[write_end],
+            signal_map={signal.SIGTSTP: None, signal.SIGTTIN: None, signal.SIGTTOU: None})
+        context.open()
+        daemon.serve(ready=lambda: outcome.tell(f'started {os.getpid()}'))
+        code = 0
+    except AlreadyRunning as exc:
+        outcome.tell(f'running {exc.pid} {exc.path}')
+    except ConfigError as exc:
+        outcome.tell(f'error 3 {exc}')
+    except BaseException as exc:
+        outcome.tell(f'error 9 {type(exc).__name__}: {exc}')
+    finally:
+        os._exit(code)
+
+
+class _Outcome:
+    """Sends the start-up outcome to the waiting command, once: the descriptor
+    is closed after that (its number may then be reused by another file)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def tell(self, message: str) -> None:
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
+        try:
+            os.write(fd, message.encode())
+        except OSError:   # the command is gone
+            pass
+        os.close(fd)
+
+
+def _read_message(fd: int) -> str:
+    import select
+
+    data = b''
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise Error(f'the daemon did not confirm its start within {START_TIMEOUT:.0f} s')
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return data.decode(errors='replace')
+        data += chunk
+
+
+def _parse_message(message: str) -> int:
+    word, _, rest = message.partition(' ')
+    if word == 'started':
+        return int(rest)
+    if word == 'running':
+        pid, _, path = rest.partition(' ')
+        raise AlreadyRunning(path, int(pid))
+    if word == 'error':
+        code, _, text = rest.partition(' ')
+        raise ConfigError(text) if code == '3' else Error(f'the daemon failed to start: {text}')
+    raise Error('the daemon ended during its start; see its log')
+
+
+class Daemon:
+    """The scan loop. ``serve()`` runs it in the current process."""
+
+    def __init__(self, cfg_file: str, app: config.Config):
+        self.cfg_file = cfg_file
+        self.app = app
+        self.pidfile = PidFile(_pidfile_path(app))
+        self.children: dict[int, str] = {}   # pid -> job id
+        self.running: dict[str, int] = {}    # job id -> pid
+        self.problems: dict[str, str] = {}   # job id -> problem logged last
+        self.stopping = False
+        self.scans = 0
+
+    # -- life cycle -----------------------------------------------------------
+    def serve(self, ready=None) -> None:
+        """Runs until SIGTERM/SIGINT. ``ready`` is called once the pidfile is
+        written and logging is set up. Raises AlreadyRunning, ConfigError."""
+        signal.signal(signal.SIGCHLD, _ignore)   # a handler, so SIGCHLD is queued
+        signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
+        try:
+            stale = self.pidfile.acquire()
+        except OSError as exc:
+            raise ConfigError(f'{self.app.path}: [daemon] pidfile: cannot create '
+                              f'{self.pidfile.path}: {exc.strerror}') from None
+        try:
+            self._setup_logging()
+            if stale:
+                log.warning('replaced a stale pidfile (pid %d is not running)', stale)
+            log.info('daemon started (pid %d): %s', os.getpid(), self._describe())
+            if ready:
+                ready()
+            try:
+                self._loop()
+            except BaseException as exc:
+                log.critical('daemon failed: %s: %s', type(exc).__name__, exc, exc_info=exc)
+                raise
+        finally:
+            self._stop_children()
+            log.info('daemon stopped')
+            self.pidfile.release()
+            _close_handlers()
+
+    def _describe(self) -> str:
+        options = self.app['daemon']
+        return (f"jobs {', '.join(options['jobs'])}, scan every {options['interval']:g} s, "
+                f'pidfile {self.pidfile.path}')
+
+    def _setup_logging(self) -> None:
+        settings = self.app['logging']
+        if settings['disabled']:
+            handler = logging.NullHandler()
+        elif settings['log_dir']:
+            try:
+                os.makedirs(settings['log_dir'], exist_ok=True)
+                handler = logs.PrivateFileHandler(os.path.join(settings['log_dir'], LOG_NAME),
+                                                  encoding='utf-8')
+            except OSError as exc:
+                raise ConfigError(f'{self.app.path}: [logging] log_dir: cannot open the '
+                                  f'daemon log: {exc.strerror}') from None
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(settings['msg_format']))
+        _close_handlers()
+        log.addHandler(handler)
+        log.setLevel(settings['log_level'])
+        log.propagate = False
+
+    def _loop(self) -> None:
+        next_scan = time.monotonic()
+        while not self.stopping:
+            now = time.monotonic()
+            if now >= next_scan:
+                self._scan()
+                next_scan = now + self.app['daemon']['interval']
+            info = signal.sigtimedwait(_WATCHED, max(0.0, next_scan - time.monotonic()))
+            if info is not None:
+                if info.si_signo == signal.SIGHUP:
+                    self._reload()
+                    next_scan = time.monotonic()
+                elif info.si_signo in (signal.SIGTERM, signal.SIGINT):
+                    log.info('stopping on %s', signal.Signals(info.si_signo).name)
+                    self.stopping = True
+            self._reap()
+
+    def _reload(self) -> None:
+        try:
+            app = load_settings(self.cfg_file)
+        except ConfigError as exc:
+            log.error('reload failed, the configuration in use stays: %s', exc)
+            return
+        if _pidfile_path(app) != self.pidfile.path:
+            log.warning('[daemon] pidfile changed: it takes effect at the next start')
+        self.app = app
+        self.problems.clear()   # report every problem again under the new configuration
+        try:
+            self._setup_logging()
+        except ConfigError as exc:
+            log.error('%s', exc)
+        log.info('configuration reloaded: %s', self._describe())
+
+    # -- scans ----------------------------------------------------------------
+    def _job_ids(self) -> list[str]:
+        ids = self.app['daemon']['jobs']
+        if ids != ('*',):
+            return list(ids)
+        try:
+            found = config.job_ids(self.app)
+        except ConfigError as exc:
+            self._problem('*', str(exc))
+            return []
+        self._fixed('*')
+        return found
+
+    def _scan(self) -> None:
+        self.scans += 1
+        ids = self._job_ids()
+        started = 0
+        for job_id in ids:
+            if job_id in self.running:
+                continue
+            try:
+                job_cfg = config.load_job(self.app, job_id)
+            except ConfigError as exc:
+                if self._problem(job_id, str(exc)):
+                    self._spawn(job_id)   # the run reports it as usual (job log, mail)
+                continue
+            reason = unsuitable_reason(job_cfg)
+            if reason:
+                self._problem(job_id, reason)
+                continue
+            self._fixed(job_id)
+            self._spawn(job_id)
+            started += 1
+        log.debug('scan %d: %d job(s), %d checked for work, %d running',
+                  self.scans, len(ids), started, len(self.running))
+
+    def _problem(self, job_id: str, text: str) -> bool:
+        """Logs a job's problem once (until it changes); True when it is new."""
+        if self.problems.get(job_id) == text:
+            return False
+        self.problems[job_id] = text
+        what = 'jobs' if job_id == '*' else f'job {job_id}'
+        log.error('%s not run: %s (checked again at every scan)', what, text)
+        return True
+
+    def _fixed(self, job_id: str) -> None:
+        if self.problems.pop(job_id, None) is not None:
+            log.info('%s: the problem is gone', 'jobs' if job_id == '*' else f'job {job_id}')
+
+    # -- job processes --------------------------------------------------------
+    def _spawn(self, job_id: str) -> None:
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.error('job %s not started: cannot fork: %s', job_id, exc.strerror)
+            return
+        if pid == 0:
+            _child(self.app, job_id)   # never returns
+        self.children[pid] = job_id
+        self.running[job_id] = pid
+
+    def _reap(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                self._ended(pid, os.waitstatus_to_exitcode(status))
+
+    def _ended(self, pid: int, code: int) -> None:
+        job_id = self.children.pop(pid)
+        del self.running[job_id]
+        if code == NOTHING_DONE:
+            log.debug('job %s: nothing to do', job_id)
+        elif code == 0:
+            log.info('job %s finished (exit code 0)', job_id)
+        elif code in (1, 5):
+            log.warning('job %s %s (exit code %d)', job_id,
+                        'had file errors' if code == 1 else 'was terminated', code)
+        elif code < 0:
+            log.error('job %s (pid %d) was killed by signal %s', job_id, pid,
+                      signal.Signals(-code).name)
+        else:
+            log.error('job %s failed (exit code %d); it runs again at the next scan',
+                      job_id, code)
+
+    def _stop_children(self) -> None:
+        """Each running job gets SIGTERM once and cleans up its current file."""
+        if not self.children:
+            return
+        log.info('waiting for %d running job(s) to clean up and end', len(self.children))
+        for pid in self.children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.children):
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                status = 0
+            self._ended(pid, os.waitstatus_to_exitcode(status))
+
+
+def _ignore(signum, frame):
+    pass
+
+
+def _close_handlers() -> None:
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _terminate_once(signum, frame):
+    # A second SIGTERM must not interrupt the clean-up the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(f'terminated by signal {signal.Signals(signum).name}')
+
+
+def _child(app, job_id: str) -> None:
+    """The job process: a normal run of the job, then os._exit with its code."""
+    code = 9
+    try:
+        os.setpgid(0, 0)   # a Ctrl-C on the daemon's terminal reaches the daemon only
+        for handler in list(log.handlers):
+            log.removeHandler(handler)   # the daemon's log is the daemon's
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate_once)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        code = run_job(app, job_id)
+    except Terminated:
+        code = 5
+    except BaseException as exc:   # a last resort: the process must end here
+        logging.getLogger('filetransfer').critical('job %s: %s: %s', job_id,
+                                                   type(exc).__name__, exc, exc_info=exc)
+    finally:
+        logs.shutdown()
+        os._exit(code)
+
+
+def run_job(app, job_id: str) -> int:
+    """Runs a job if its source is ready; returns its exit code, NOTHING_DONE
+    when there was nothing to do (not ready, or another instance holds its lock)."""
+    from . import job as job_module
+    from .errors import ConnectError, NotReadyError, SingleInstanceError, TransferError
+
+    job = None
+    try:
+        job = job_module.load(app, job_id)
+        try:
+            if not job.has_work():   # quietly: no log file for a scan without work
+                return NOTHING_DONE
+        except (ConnectError, TransferError):
+            pass   # the run reports it, with its retries
+        _, code = job.run()
+        return code
+    except (NotReadyError, SingleInstanceError):
+        return NOTHING_DONE
+    except Error as exc:
+        return exc.code
+    except Terminated:
+        return 5
+    except KeyboardInterrupt:
+        return 5
+    except Exception as exc:
+        if job is None or job.report is None:   # else the job's report logged it
+            logging.getLogger('filetransfer').critical(
+                'job %s failed with an unexpected error: %s: %s', job_id,
+                type(exc).__name__, exc, exc_info=exc)
+        return 9
