@@ -5,6 +5,8 @@ endpoint."""
 
 import click
 
+from . import subcommands
+
 
 def _summary(result, config_file: str, connect: bool) -> str:
     parts = [config_file]
@@ -23,7 +25,8 @@ def _summary(result, config_file: str, connect: bool) -> str:
               help='Application configuration file (default: $FILETRANSFER_CFG).')
 @click.option('--connect', is_flag=True,
               help='Also open every source and target the jobs use (log in to servers).')
-@click.argument('job_ids', nargs=-1, metavar='[JOBID]...')
+@click.argument('job_ids', nargs=-1, metavar='[JOBID]...',
+                shell_complete=subcommands.complete_job_ids)
 def command(config_file, connect, job_ids):
     """Check the application configuration, the hosts file and the jobs (all, or
     the named ones) without transferring. Prints one line per problem.

@@ -55,20 +55,34 @@ def _completed_subcommand() -> str | None:
 
 
 def complete_job_id(ctx: click.Context, param, incomplete: str):
-    """Completes a job id from the jobs directory of the configuration (and the
-    subcommand names in the first position)."""
-    from click.shell_completion import CompletionItem
-
+    """Completes the JOBID of the job form: a job id of the configuration, and a
+    subcommand name when it is the first word."""
     from click.core import ParameterSource
 
     first_word = not ctx.params.get(param.name) and not ctx.params.get('verbose') and \
         ctx.get_parameter_source('config_file') is not ParameterSource.COMMANDLINE
     names = list(SUBCOMMANDS) if first_word else []
-    config_file = ctx.params.get('config_file') or os.environ.get('FILETRANSFER_CFG')
-    if config_file:
-        try:
-            from filetransfer import config
-            names += config.job_ids(config.load_app(config_file))
-        except Exception:   # completion must never print an error into the shell
-            pass
+    return _items(names + _job_ids(ctx), incomplete)
+
+
+def complete_job_ids(ctx: click.Context, param, incomplete: str):
+    """Completes job ids (of `check`)."""
+    return _items(_job_ids(ctx), incomplete)
+
+
+def _items(names, incomplete):
+    from click.shell_completion import CompletionItem
+
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _job_ids(ctx: click.Context) -> list[str]:
+    """The job ids of the configuration given so far (-c or FILETRANSFER_CFG)."""
+    config_file = ctx.params.get('config_file') or os.environ.get('FILETRANSFER_CFG')
+    if not config_file:
+        return []
+    try:
+        from filetransfer import config
+        return config.job_ids(config.load_app(config_file))
+    except Exception:   # completion must never print an error into the shell
+        return []

@@ -6,6 +6,9 @@ import os
 import pty
 import select
 import subprocess
+import sys
+
+import pytest
 
 from helpers import command_argv, make_files, tree
 from procs import make_sparse
@@ -154,3 +157,12 @@ def test_jobs_named_like_subcommands_run_with_c_or_double_dash(ws):
     done = subprocess.run(command_argv('--', 'daemon'), capture_output=True, text=True,
                           env={**os.environ, 'FILETRANSFER_CFG': ws.app_cfg})
     assert done.returncode == 0 and tree(ws.dst) == {'a.txt': b'A'}
+
+
+@pytest.mark.parametrize('args', [['-h'], ['daemon', '-h'], ['check', '-h'], ['-V']])
+def test_help_imports_nothing_heavy(args):
+    code = ('import sys\nfrom cli.main import main\ntry:\n    main(%r)\nexcept SystemExit:\n'
+            '    pass\nprint(sorted(name for name in ("daemon", "paramiko", "filelock", '
+            '"filetransfer.daemon", "filetransfer.check") if name in sys.modules))' % args)
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == '[]'
