@@ -7,6 +7,12 @@ mail); it ends, so its memory, connections and logging set-up go with it, and a
 crash or a hang in one job cannot take the daemon or another job down. The
 daemon itself only reads config files, forks and waits.
 
+A job that fails is tried again after one interval, then after twice as long
+each time it fails again (up to MAX_RETRY_DELAY), so a server that is down is
+not reported at every scan. A broken job file is logged once (again when the
+problem changes) and reported by one run of the job (its log, mail); the daemon
+checks it again at every scan.
+
 Signals reach the daemon through sigtimedwait() (they are blocked, never
 handled asynchronously): SIGTERM or SIGINT stop it (running jobs get SIGTERM
 once, clean up their current file and end; then the pidfile is removed),
@@ -28,6 +34,7 @@ log = logging.getLogger('filetransfer.daemon')
 
 LOG_NAME = 'daemon.log'
 NOTHING_DONE = 100       # exit status of a job child that found nothing to do
+MAX_RETRY_DELAY = 600.0  # seconds: the longest wait before a failed job runs again
 STOP_TIMEOUT = 120.0     # seconds `stop()` waits for the daemon to end
 START_TIMEOUT = 60.0     # seconds `start()` waits for the detached daemon to confirm
 UMASK = 0o022            # the detached daemon's umask (systemd's default too)
@@ -211,6 +218,8 @@ class Daemon:
         self.children: dict[int, str] = {}   # pid -> job id
         self.running: dict[str, int] = {}    # job id -> pid
         self.problems: dict[str, str] = {}   # job id -> problem logged last
+        self.failures: dict[str, int] = {}   # job id -> failed runs in a row
+        self.not_before: dict[str, float] = {}   # job id -> monotonic time of next try
         self.stopping = False
         self.scans = 0
 
@@ -246,7 +255,7 @@ class Daemon:
     def _describe(self) -> str:
         options = self.app['daemon']
         return (f"jobs {', '.join(options['jobs'])}, scan every {options['interval']:g} s, "
-                f'pidfile {self.pidfile.path}')
+                f"pidfile {options['pidfile']}")
 
     def _setup_logging(self) -> None:
         settings = self.app['logging']
@@ -295,6 +304,8 @@ class Daemon:
             log.warning('[daemon] pidfile changed: it takes effect at the next start')
         self.app = app
         self.problems.clear()   # report every problem again under the new configuration
+        self.not_before.clear()   # and try failed jobs at once: something may be fixed
+        self.failures.clear()
         try:
             self._setup_logging()
         except ConfigError as exc:
@@ -319,7 +330,7 @@ class Daemon:
         ids = self._job_ids()
         started = 0
         for job_id in ids:
-            if job_id in self.running:
+            if job_id in self.running or time.monotonic() < self.not_before.get(job_id, 0):
                 continue
             try:
                 job_cfg = config.load_job(self.app, job_id)
@@ -374,19 +385,29 @@ class Daemon:
     def _ended(self, pid: int, code: int) -> None:
         job_id = self.children.pop(pid)
         del self.running[job_id]
-        if code == NOTHING_DONE:
-            log.debug('job %s: nothing to do', job_id)
-        elif code == 0:
-            log.info('job %s finished (exit code 0)', job_id)
-        elif code in (1, 5):
-            log.warning('job %s %s (exit code %d)', job_id,
-                        'had file errors' if code == 1 else 'was terminated', code)
-        elif code < 0:
-            log.error('job %s (pid %d) was killed by signal %s', job_id, pid,
-                      signal.Signals(-code).name)
+        if code in (0, NOTHING_DONE, 3, 5):
+            self.failures.pop(job_id, None)
+            if code == NOTHING_DONE:
+                log.debug('job %s: nothing to do', job_id)
+            elif code == 0:
+                log.info('job %s finished (exit code 0)', job_id)
+            elif code == 5:
+                log.warning('job %s was terminated (exit code 5)', job_id)
+            return
+        # Failed: tried again later, sooner after a first failure than after many,
+        # so a server that is down does not cause a report at every scan.
+        failures = self.failures.get(job_id, 0) + 1
+        self.failures[job_id] = failures
+        interval = self.app['daemon']['interval']
+        delay = min(interval * 2 ** (failures - 1), max(interval, MAX_RETRY_DELAY))
+        self.not_before[job_id] = time.monotonic() + delay
+        if code < 0:
+            what = f'was killed by signal {signal.Signals(-code).name}'
+        elif code == 1:
+            what = 'had file errors (exit code 1)'
         else:
-            log.error('job %s failed (exit code %d); it runs again at the next scan',
-                      job_id, code)
+            what = f'failed (exit code {code})'
+        log.error('job %s %s; tried again in %g s', job_id, what, delay)
 
     def _stop_children(self) -> None:
         """Each running job gets SIGTERM once and cleans up its current file."""

@@ -177,7 +177,8 @@ def test_broken_and_failing_jobs_do_not_stop_the_daemon(hot):
     later = os.path.join(ws.root, 'later')   # a job failing until its source appears
     ws.write_job('failing', job={'ready_file': 'READY'}, source={'path': later},
                  target={'path': os.path.join(ws.root, 'out2')})
-    hot.wait_log('job failing failed (exit code 2); it runs again at the next scan')
+    hot.wait_log('job failing failed (exit code 2); tried again in 0.2 s')
+    hot.wait_log('job failing failed (exit code 2); tried again in 0.4 s')
     make_files(later, {'late.txt': 'L', 'READY': ''})
     wait_for(lambda: tree(os.path.join(ws.root, 'out2')) == {'late.txt': b'L'}, timeout=30)
 
