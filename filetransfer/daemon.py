@@ -108,8 +108,7 @@ def start(cfg_file, foreground: bool = False) -> int:
 
     Raises AlreadyRunning, ConfigError, Error.
     """
-    cfg_file = os.path.abspath(cfg_file)
-    app = load_settings(cfg_file)
+    app = load_settings(cfg_file)   # relative paths stay valid: the daemon keeps its cwd
     pid = _running(app)
     if pid is not None:
         raise AlreadyRunning(_pidfile_path(app), pid)

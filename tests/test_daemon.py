@@ -60,8 +60,11 @@ class Hot:
         wait_for(lambda: self.log().count(' scan ') >= now + more, timeout=30)
 
     def kill_leftover(self):
+        """After a failed test: no daemon and no job process may outlive it."""
         pid = running_pid(self.pidfile)
         if pid:
+            for child in _children(pid):
+                os.kill(child, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
 
 
