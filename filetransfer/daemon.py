@@ -36,7 +36,6 @@ LOG_NAME = 'daemon.log'
 NOTHING_DONE = 100       # exit status of a job child that found nothing to do
 MAX_RETRY_DELAY = 600.0  # seconds: the longest wait before a failed job runs again
 STOP_TIMEOUT = 120.0     # seconds `stop()` waits for the daemon to end
-START_TIMEOUT = 60.0     # seconds `start()` waits for the detached daemon to confirm
 UMASK = 0o022            # the detached daemon's umask (systemd's default too)
 _WATCHED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
 
@@ -120,91 +119,8 @@ def start(cfg_file, foreground: bool = False) -> int:
     if not settings['log_dir'] and not settings['disabled']:
         raise ConfigError(f'{app.path}: [logging] log_dir: required to run the daemon '
                           'detached (its output goes nowhere); or use --foreground')
-    return _detach(daemon)
-
-
-def _detach(daemon: 'Daemon') -> int:
-    """Forks the daemon off as a well-behaved Unix daemon (python-daemon: double
-    fork, setsid, umask, closed descriptors, stdio on /dev/null); the working
-    directory is kept, for the relative paths of the configuration. Waits until
-    the daemon reports that its pidfile is written."""
-    import daemon as python_daemon   # only the detaching command pays for the import
-
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(write_end)
-        try:
-            message = _read_message(read_end)
-        finally:
-            os.close(read_end)
-            os.waitpid(pid, 0)
-        return _parse_message(message)
-    os.close(read_end)
-    outcome = _Outcome(write_end)
-    code = 9
-    try:
-        context = python_daemon.DaemonContext(
-            working_directory=os.getcwd(), umask=UMASK, detach_process=True,
-            files_preserve=[write_end],
-            signal_map={signal.SIGTSTP: None, signal.SIGTTIN: None, signal.SIGTTOU: None})
-        context.open()
-        daemon.serve(ready=lambda: outcome.tell(f'started {os.getpid()}'))
-        code = 0
-    except AlreadyRunning as exc:
-        outcome.tell(f'running {exc.pid} {exc.path}')
-    except ConfigError as exc:
-        outcome.tell(f'error 3 {exc}')
-    except BaseException as exc:
-        outcome.tell(f'error 9 {type(exc).__name__}: {exc}')
-    finally:
-        os._exit(code)
-
-
-class _Outcome:
-    """Sends the start-up outcome to the waiting command, once: the descriptor
-    is closed after that (its number may then be reused by another file)."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def tell(self, message: str) -> None:
-        if self.fd is None:
-            return
-        fd, self.fd = self.fd, None
-        try:
-            os.write(fd, message.encode())
-        except OSError:   # the command is gone
-            pass
-        os.close(fd)
-
-
-def _read_message(fd: int) -> str:
-    import select
-
-    data = b''
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise Error(f'the daemon did not confirm its start within {START_TIMEOUT:.0f} s')
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return data.decode(errors='replace')
-        data += chunk
-
-
-def _parse_message(message: str) -> int:
-    word, _, rest = message.partition(' ')
-    if word == 'started':
-        return int(rest)
-    if word == 'running':
-        pid, _, path = rest.partition(' ')
-        raise AlreadyRunning(path, int(pid))
-    if word == 'error':
-        code, _, text = rest.partition(' ')
-        raise ConfigError(text) if code == '3' else Error(f'the daemon failed to start: {text}')
-    raise Error('the daemon ended during its start; see its log')
+    from .detach import detach
+    return detach(daemon.serve, UMASK)
 
 
 class Daemon:
