@@ -11,6 +11,8 @@ import traceback
 
 import click
 
+from . import subcommands
+
 EXIT_USAGE = 4
 EXIT_TERMINATED = 5
 EXIT_INTERNAL = 9
@@ -18,6 +20,10 @@ EXIT_INTERNAL = 9
 EPILOG = """\b
 Forms:
   filetransfer [-v | -vv] [-c CONFIG] JOBID   run the job JOBID
+  filetransfer [-c CONFIG] --dry-run JOBID    show what the job would transfer
+  filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]
+  filetransfer check [-c CONFIG] [--connect] [JOBID...]
+  (a job named like a command: filetransfer -c CONFIG daemon, or -- daemon)
 
 \b
 Exit codes: 0 success (also: not ready, already running), 1 finished with
@@ -37,15 +43,25 @@ def _report_error(error: BaseException, verbose: int, always: bool = False) -> N
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
 
 
-def run_job(config_file: str, job_id: str, verbose: int) -> int:
-    """Runs one job and returns the exit code."""
+def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
+            as_json: bool = False) -> int:
+    """Runs one job (or its dry run) and returns the exit code."""
+    from .jobview import JobView
+
+    view = JobView(job_id, as_json=as_json and not dry_run)
+    return view.finish(_run_job(view, config_file, verbose, dry_run, as_json))
+
+
+def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool) -> int:
     import filetransfer
     from filetransfer import ConfigError, Error, Terminated
 
     try:
         filetransfer.set_sigterm_handler()
-        run, _ = filetransfer.configure(config_file, job_id)
-        result, code = run()
+        if dry_run:
+            from .dryrun import dry_run as show_plan
+            return show_plan(config_file, view.job_id, as_json)
+        result, code = view.run(config_file)
     except ConfigError as error:
         _report_error(error, verbose, always=True)
         return error.code
@@ -79,26 +95,35 @@ def _version() -> str:
               help='Application configuration file (default: $FILETRANSFER_CFG).')
 @click.version_option(None, '-V', '--version', prog_name='filetransfer',
                       message='%(prog)s %(version)s', package_name='filetransfer')
-@click.argument('args', nargs=-1, metavar='JOBID')
-def command(verbose, config_file, args):
+@click.option('--dry-run', is_flag=True,
+              help='Show what the job would transfer and delete now, without writing.')
+@click.option('--json', 'as_json', is_flag=True,
+              help='Print the result (counts, files, exit code) as JSON on stdout.')
+@click.argument('args', nargs=-1, metavar='JOBID', shell_complete=subcommands.complete_job_id)
+def command(verbose, config_file, dry_run, as_json, args):
     """Run a file transfer job described by INI files."""
     if len(args) != 1:
         raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
     if not config_file:
         raise click.UsageError('no application configuration: use -c CONFIG or set '
                                'FILETRANSFER_CFG')
-    return run_job(config_file, args[0], verbose)
+    return run_job(config_file, args[0], verbose, dry_run, as_json)
 
 
 def main(argv=None) -> None:
     """Entry point of the console script."""
     args = sys.argv[1:] if argv is None else list(argv)
+    # A subcommand name as the first word selects it; `-c CONFIG NAME` or `-- NAME`
+    # still runs the job NAME.
+    chosen, prog_name, args = subcommands.select(command, args)
     try:
-        code = command.main(args, prog_name='filetransfer', standalone_mode=False)
+        code = chosen.main(args, prog_name=prog_name, standalone_mode=False,
+                           complete_var=subcommands.COMPLETE_VAR)
     except click.UsageError as error:
         if error.ctx is None:   # failed before click knew the command: say how to use it
-            click.echo(f'Usage: filetransfer {command.options_metavar} JOBID\n'
-                       "Try 'filetransfer -h' for help.\n", err=True)
+            usage = f'{command.options_metavar} JOBID' if chosen is command else '[OPTIONS]'
+            click.echo(f'Usage: {prog_name} {usage}\n'
+                       f"Try '{prog_name} -h' for help.\n", err=True)
         error.show()
         code = EXIT_USAGE
     except click.ClickException as error:

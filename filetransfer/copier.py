@@ -8,7 +8,7 @@ import os
 import time
 
 from . import endpoints
-from .endpoints.base import SourceReader, SourceReadError, unsafe_path_reason
+from .endpoints.base import FileEntry, SourceReader, SourceReadError, unsafe_path_reason
 from .errors import ConfigError, NotReadyError
 from .result import FileTags, JobResult
 from .selection import Selection
@@ -25,6 +25,23 @@ def error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class ProgressObserver:
+    """Told about the progress of a run (for a progress display); does nothing
+    itself. ``start`` gets the selected files, ``advance`` byte counts."""
+
+    def start(self, entries: list[FileEntry]) -> None:
+        pass
+
+    def file_start(self, entry: FileEntry) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def file_end(self, entry: FileEntry) -> None:
+        pass
+
+
 class _FileFailed(Exception):
     """One file failed; ``tag`` tells on which side."""
 
@@ -33,11 +50,12 @@ class _FileFailed(Exception):
         self.tag, self.text = tag, text
 
 
-def _discard(target, relpath):
+def _discard(target, relpath, missing_ok=False):
     try:
         target.remove(relpath)
     except Exception as exc:  # the original failure matters more; keep a trace of this one
-        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        if not (missing_ok and isinstance(exc, FileNotFoundError)):
+            log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
 
 
 def _rate(size: int, seconds: float) -> str:
@@ -51,7 +69,8 @@ class Copier:
     of the same job; they are skipped and new successes are added to it."""
 
     def __init__(self, source_cfg: dict, target_cfg: dict, *, ready_file: str | None = None,
-                 done: set | None = None):
+                 done: set | None = None, progress: 'ProgressObserver | None' = None):
+        self.progress = progress
         self.source_cfg = source_cfg
         self.target_cfg = target_cfg
         self.temp = target_cfg.get('temp')
@@ -74,14 +93,37 @@ class Copier:
             if on_start:
                 on_start()
             target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
-            entries = [entry for entry in source.walk(self.selection.descend)
-                       if self.selection.wants(entry.path) and entry.path not in self.done]
+            entries = list(self._selected(source))
             log.debug('%d file(s) selected', len(entries))
+            if self.progress:
+                self.progress.start(entries)
             for entry in entries:
                 self._copy(source, target, entry, result)
             if self.ready_file and not result.error_cnt:
                 self._remove_ready_file(source, result)
         return result
+
+    def _selected(self, source):
+        return (entry for entry in source.walk(self.selection.descend)
+                if self.selection.wants(entry.path) and entry.path not in self.done)
+
+    def plan(self) -> list[FileEntry]:
+        """The files a run would transfer now, without writing anything (the target
+        is not contacted). Raises NotReadyError, ConnectError, TransferError,
+        ConfigError."""
+        self._refuse_same_directory()
+        with endpoints.create(self.source_cfg, 'source') as source:
+            if self.ready_file and not source.exists(self.ready_file):
+                raise NotReadyError(f'ready file {self.ready_file} not present')
+            return list(self._selected(source))
+
+    def has_work(self) -> bool:
+        """Whether a run would do something: the ready file is present or, for a job
+        without one, at least one file is selected. Raises ConnectError, TransferError."""
+        with endpoints.create(self.source_cfg, 'source') as source:
+            if self.ready_file:
+                return source.exists(self.ready_file)
+            return any(True for _ in self._selected(source))
 
     def _refuse_same_directory(self):
         if self.source_cfg['type'] == self.target_cfg['type'] == 'LOCAL':
@@ -96,6 +138,8 @@ class Copier:
         if unsafe:
             return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
         started = time.monotonic()
+        if self.progress:
+            self.progress.file_start(entry)
         try:
             size = self._write(source, target, entry)
             self.done.add(path)
@@ -103,6 +147,9 @@ class Copier:
                 self._delete_source(source, target, path, size)
         except _FileFailed as failure:
             return self._failed(result, path, failure.tag, failure.text)
+        finally:
+            if self.progress:
+                self.progress.file_end(entry)
         seconds = time.monotonic() - started
         result.files_cnt += 1
         if result.file_list is not None:
@@ -121,11 +168,17 @@ class Copier:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         try:
             with raw:
-                size = target.write(written_as, SourceReader(raw))
+                size = target.write(written_as, SourceReader(raw),
+                                    self.progress.advance if self.progress else None)
         except SourceReadError as exc:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C) maybe just after the endpoint created the
+            # file and before it could guard it: leave nothing behind.
+            _discard(target, written_as, missing_ok=True)
+            raise
         # The written file is ours: whatever goes wrong before it is in place removes it.
         try:
             if size != entry.size:

@@ -36,6 +36,7 @@ class Job:
         self.cfg = job_cfg
         self.log_file = log_file
         self.report: JobReport | None = None
+        self.progress = None   # a copier.ProgressObserver for a progress display
         options = job_cfg['job'] if job_cfg else {}
         self.name = options.get('name') or job_id
         self.info = options.get('info')
@@ -74,6 +75,20 @@ class Job:
             raise
         return result, self._finish(started, result, None)
 
+    def plan(self) -> list:
+        """Dry run: the files (FileEntry) a run would transfer now; nothing is
+        written, no lock taken. Raises NotReadyError, ConnectError, TransferError,
+        ConfigError."""
+        return self._copier().plan()
+
+    def has_work(self) -> bool:
+        """Whether a run now would do something (see Copier.has_work)."""
+        return self._copier().has_work()
+
+    def _copier(self) -> Copier:
+        return Copier(self.cfg['source'], self.cfg['target'],
+                      ready_file=self.cfg['job']['ready_file'])
+
     def report_config_error(self, error: ConfigError) -> None:
         """Logs and notifies a configuration error found before the run."""
         now = datetime.datetime.now()
@@ -85,7 +100,8 @@ class Job:
         done = set()
         for attempt in range(retries + 1):
             transfer = Copier(self.cfg['source'], self.cfg['target'],
-                                ready_file=options['ready_file'], done=done)
+                                ready_file=options['ready_file'], done=done,
+                                progress=self.progress)
             try:
                 transfer.run(result, on_start=self._log_start if attempt == 0 else None)
                 return
@@ -149,11 +165,12 @@ def _setup_logging(app, job_id, job_cfg) -> str | None:
 
 
 def load(cfg_file, job_id: str) -> Job:
-    """Loads the configuration of a job and sets up its logging.
+    """Loads the configuration of a job and sets up its logging. ``cfg_file`` is
+    the application configuration file, or that file already loaded (a Config).
 
     A broken job file is logged and notified, then raised as ConfigError.
     """
-    app = config.load_app(cfg_file)
+    app = cfg_file if isinstance(cfg_file, config.Config) else config.load_app(cfg_file)
     try:
         job_cfg, error = config.load_job(app, job_id), None
     except ConfigError as exc:

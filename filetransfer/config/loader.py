@@ -120,6 +120,10 @@ def load_app(path) -> Config:
             missing = 'password' if mail['user'] else 'user'
             raise ConfigError(f'{_where(path, "mail", missing)}: '
                               'user and password must be given together')
+    if 'daemon' in app.present:
+        for name in ('jobs', 'pidfile'):
+            if not app['daemon'][name]:
+                raise ConfigError(f'{_where(path, "daemon", name)}: required option is missing')
     return app
 
 
@@ -204,6 +208,20 @@ def job_path(app: Config, job_id: str) -> str:
         raise ConfigError(f'invalid job id {job_id!r}: expected a file name without "/"')
     glob = app['global']
     return os.path.join(glob['jobs_dir'], job_id + glob['job_cfg_ext'])
+
+
+def job_ids(app: Config) -> list[str]:
+    """The ids of the job files in ``jobs_dir`` (hidden files left out), sorted."""
+    glob = app['global']
+    folder, ext = glob['jobs_dir'], glob['job_cfg_ext']
+    try:
+        names = os.listdir(folder)
+    except OSError as exc:
+        raise ConfigError(f'{_where(app.path, "global", "jobs_dir")}: cannot list '
+                          f'{folder}: {exc.strerror}') from None
+    return sorted(name[:-len(ext)] for name in names
+                  if name.endswith(ext) and len(name) > len(ext) and not name.startswith('.')
+                  and os.path.isfile(os.path.join(folder, name)))
 
 
 def load_job(app: Config, job_id: str) -> Config:

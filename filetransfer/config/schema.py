@@ -70,6 +70,11 @@ APP = {
         'timeout': Option(t.positive_float, 30.0),
     },
     'notify': {**NOTIFY, 'mail_cfg': Option(t.file_name, 'default')},
+    'daemon': {                      # required by `filetransfer daemon` only
+        'jobs': Option(t.job_ids),   # required when the section is present
+        'interval': Option(t.positive_float, 60.0),
+        'pidfile': TEXT,             # required when the section is present
+    },
 }
 APP_REQUIRED = ('global',)
 

@@ -87,6 +87,17 @@ def comma_list(raw: str) -> tuple[str, ...]:
     return items
 
 
+def job_ids(raw: str) -> tuple[str, ...]:
+    """Comma-separated job ids, or ``*`` alone for every job."""
+    items = comma_list(raw)
+    if '*' in items and len(items) > 1:
+        raise ValueError("expected job ids or '*' alone")
+    for item in items:
+        if item != '*' and ('/' in item or item in ('.', '..') or item.startswith('-')):
+            raise ValueError('expected comma-separated job ids (file names without "/")')
+    return items
+
+
 def log_level(raw: str) -> int:
     level = logging.getLevelName(raw.upper())
     if not isinstance(level, int):

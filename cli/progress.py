@@ -1,0 +1,91 @@
+"""A one-line progress display on a terminal: which file, how far, how fast.
+
+It is shown only when stderr is a terminal, so nothing of it reaches cron mails,
+journals or redirected output. The line is redrawn in place and cleared after
+each file; the log keeps the permanent record.
+"""
+
+import shutil
+import sys
+import time
+
+from filetransfer.copier import ProgressObserver
+
+REDRAW_INTERVAL = 0.1   # seconds between redraws while a file is written
+
+
+def human(count: float) -> str:
+    """A byte count for people: 950 B, 1.2 MB, 3.4 GB."""
+    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
+        if count < 1000 or unit == 'TB':
+            return f'{count:.0f} {unit}' if unit == 'B' else f'{count:.1f} {unit}'
+        count /= 1000
+    return ''   # not reached
+
+
+class TerminalProgress(ProgressObserver):
+    """Draws the progress of the current file on ``stream`` (a terminal)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.count = self.index = 0
+        self.entry = None
+        self.written = 0
+        self.started = self.drawn = 0.0
+        self.shown = False
+
+    def start(self, entries):
+        self.count, self.index = len(entries), 0
+
+    def file_start(self, entry):
+        self.index += 1
+        self.entry, self.written = entry, 0
+        self.started = time.monotonic()
+        self._draw()
+
+    def advance(self, count):
+        self.written += count
+        if time.monotonic() - self.drawn >= REDRAW_INTERVAL:
+            self._draw()
+
+    def file_end(self, entry):
+        self._draw()
+        self.close()
+
+    def close(self) -> None:
+        """Clears the line (also after an interruption)."""
+        if self.shown:
+            self._write('\r\x1b[K')
+            self.shown = False
+
+    def _draw(self):
+        now = time.monotonic()
+        self.drawn = now
+        size = self.entry.size
+        percent = 100 * self.written / size if size else 100
+        seconds = now - self.started
+        rate = f'  {human(self.written / seconds)}/s' if seconds > 0 and self.written else ''
+        text = (f'[{self.index}/{self.count}] {self.entry.path}  {percent:3.0f}%  '
+                f'{human(self.written)} of {human(size)}{rate}')
+        width = shutil.get_terminal_size().columns - 1
+        if len(text) > width > 0:
+            text = text[:width]
+        self._write('\r\x1b[K' + text)
+        self.shown = True
+
+    def _write(self, text):
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):   # a closed terminal must not fail the transfer
+            pass
+
+
+def for_terminal(stream=None) -> TerminalProgress | None:
+    """A progress display when ``stream`` (default stderr) is a terminal, else None."""
+    stream = stream or sys.stderr
+    try:
+        is_terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        is_terminal = False
+    return TerminalProgress(stream) if is_terminal else None

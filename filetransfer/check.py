@@ -1,0 +1,135 @@
+"""Checks the configuration without transferring anything: the application file,
+every host of the hosts file, the jobs (all or the named ones), the jobs the
+daemon runs; with ``connect``, it also opens every source and target the jobs use.
+
+A loader error stops at the first problem of a file, so there is at most one
+problem per file (per host for the hosts file).
+"""
+
+from dataclasses import dataclass, field
+
+from . import config, endpoints
+from .errors import ConfigError, ConnectError, Error
+
+CONFIG_PROBLEM = 3
+UNREACHABLE = 2
+
+
+@dataclass
+class Finding:
+    """One line of the check: a problem (``code`` 3 or 2) or a plain fact (0)."""
+
+    text: str
+    code: int = CONFIG_PROBLEM
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    hosts: int = 0
+    jobs: int = 0
+    endpoints: int = 0
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.code]
+
+    @property
+    def exit_code(self) -> int:
+        """3 for any configuration problem, else 2 for an unreachable endpoint, else 0."""
+        return max((finding.code for finding in self.findings), default=0)
+
+    def add(self, text: str, code: int = CONFIG_PROBLEM) -> None:
+        self.findings.append(Finding(text, code))
+
+
+def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
+    """Checks the configuration (see the module doc); ``job_ids`` limits the jobs."""
+    result = CheckResult()
+    try:
+        app = config.load_app(cfg_file)
+    except ConfigError as error:
+        result.add(str(error))
+        return result
+    _check_hosts(app, result)
+    daemon_jobs = app['daemon']['jobs'] if 'daemon' in app.present else ()
+    if job_ids:
+        ids = list(dict.fromkeys(job_ids))
+    else:
+        try:
+            ids = config.job_ids(app)
+        except ConfigError as error:
+            result.add(str(error))
+            ids = []
+        for job_id in daemon_jobs:
+            if job_id != '*' and job_id not in ids:
+                result.add(f"{app.path}: [daemon] jobs: no job file for {job_id!r} "
+                           f"({config.job_path(app, job_id)})")
+    jobs = {}
+    for job_id in ids:
+        result.jobs += 1
+        try:
+            jobs[job_id] = _check_job(app, job_id, '*' in daemon_jobs or job_id in daemon_jobs)
+        except ConfigError as error:
+            result.add(str(error))
+    if connect:
+        _connect(jobs, result)
+    return result
+
+
+def _check_hosts(app, result):
+    hosts_cfg = app['global']['hosts_cfg']
+    if not hosts_cfg:
+        return
+    try:
+        parser = config.read_ini(hosts_cfg)
+    except ConfigError as error:
+        result.add(str(error))
+        return
+    for host_id in parser.sections():
+        result.hosts += 1
+        try:
+            config.parse_host(hosts_cfg, host_id, dict(parser.items(host_id)), app)
+        except ConfigError as error:
+            result.add(str(error))
+
+
+def _check_job(app, job_id, run_by_daemon):
+    from .copier import Copier
+    from .daemon import unsuitable_reason
+
+    job_cfg = config.load_job(app, job_id)
+    try:
+        Copier(job_cfg['source'], job_cfg['target'])._refuse_same_directory()
+    except ConfigError as error:   # the run's message does not name the file
+        raise ConfigError(f'{job_cfg.path}: {error}') from None
+    if run_by_daemon:
+        reason = unsuitable_reason(job_cfg)
+        if reason:
+            raise ConfigError(reason)
+    return job_cfg
+
+
+def _connect(jobs, result):
+    """Opens each distinct source and target once, as a run would (a missing
+    target directory is created, as the run would create it)."""
+    seen = {}
+    for job_id, job_cfg in jobs.items():
+        for role in ('source', 'target'):
+            key = (role, endpoints.describe(job_cfg[role]))
+            seen.setdefault(key, (job_cfg[role], []))[1].append(job_id)
+    for (role, name), (endpoint_cfg, job_ids) in seen.items():
+        result.endpoints += 1
+        where = f"{role} {name} (job {', '.join(job_ids)})"
+        try:
+            endpoint = endpoints.create(endpoint_cfg, role)
+            endpoint.open()
+            endpoint.close()
+        except (ConnectError, Error) as error:
+            result.add(f'{where}: unreachable: {error}', UNREACHABLE)
+        except Exception as error:   # an endpoint that fails unexpectedly is a finding too
+            result.add(f'{where}: cannot be checked: {type(error).__name__}: {error}',
+                       UNREACHABLE)
+        else:
+            key_status = ', host key known' if endpoint_cfg['type'] == 'SFTP' else ''
+            result.add(f'{where}: reachable{key_status}', 0)
