@@ -95,14 +95,9 @@ def _check_hosts(app, result):
 
 
 def _check_job(app, job_id, run_by_daemon):
-    from .copier import Copier
     from .daemon import unsuitable_reason
 
     job_cfg = config.load_job(app, job_id)
-    try:
-        Copier(job_cfg['source'], job_cfg['target'])._refuse_same_directory()
-    except ConfigError as error:   # the run's message does not name the file
-        raise ConfigError(f'{job_cfg.path}: {error}') from None
     if run_by_daemon:
         reason = unsuitable_reason(job_cfg)
         if reason:

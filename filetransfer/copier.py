@@ -4,12 +4,11 @@ a time, counting each failure on its side and going on with the next file."""
 import contextlib
 import datetime
 import logging
-import os
 import time
 
 from . import endpoints
 from .endpoints.base import FileEntry, SourceReader, SourceReadError, unsafe_path_reason
-from .errors import ConfigError, NotReadyError
+from .errors import NotReadyError
 from .result import FileTags, JobResult
 from .selection import Selection
 
@@ -85,7 +84,6 @@ class Copier:
         """Transfers the files into ``result``; ``on_start`` is called once the
         source is open and ready. Raises NotReadyError, ConnectError, TransferError,
         ConfigError."""
-        self._refuse_same_directory()
         with contextlib.ExitStack() as stack:
             source = stack.enter_context(endpoints.create(self.source_cfg, 'source'))
             if self.ready_file and not source.exists(self.ready_file):
@@ -111,7 +109,6 @@ class Copier:
         """The files a run would transfer now, without writing anything (the target
         is not contacted). Raises NotReadyError, ConnectError, TransferError,
         ConfigError."""
-        self._refuse_same_directory()
         with endpoints.create(self.source_cfg, 'source') as source:
             if self.ready_file and not source.exists(self.ready_file):
                 raise NotReadyError(f'ready file {self.ready_file} not present')
@@ -124,13 +121,6 @@ class Copier:
             if self.ready_file:
                 return source.exists(self.ready_file)
             return any(True for _ in self._selected(source))
-
-    def _refuse_same_directory(self):
-        if self.source_cfg['type'] == self.target_cfg['type'] == 'LOCAL':
-            paths = [os.path.realpath(cfg['path']) for cfg in (self.source_cfg, self.target_cfg)]
-            if paths[0] == paths[1]:
-                raise ConfigError(f'[source] path and [target] path are the same directory '
-                                  f'({self.source_cfg["path"]})')
 
     def _copy(self, source, target, entry, result):
         path = entry.path

@@ -211,5 +211,6 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
         raise ConfigError(f'{where}: expected two dicts or one ConfigParser')
     source = config.endpoint_from_mapping(where, 'source', source_items, schema.SOURCE)
     target = config.endpoint_from_mapping(where, 'target', target_items, schema.TARGET)
+    config.refuse_same_directory(where, source, target)
     result = JobResult(file_list=[] if collect_data else None)
     return Copier(source, target).run(result)

@@ -202,6 +202,15 @@ def _endpoint(job_path, section, options, app, hosts_cache) -> dict:
     return {**host, **options}
 
 
+def refuse_same_directory(where, source: dict, target: dict) -> None:
+    """A local source and target in the same directory would overwrite (and, with
+    delete, remove) the very files being read."""
+    if source['type'] == target['type'] == 'LOCAL' and \
+            os.path.realpath(source['path']) == os.path.realpath(target['path']):
+        raise ConfigError(f'{where}: [source] path and [target] path are the same '
+                          f'directory ({source["path"]})')
+
+
 def job_path(app: Config, job_id: str) -> str:
     if (not job_id or job_id in ('.', '..') or '/' in job_id or '\0' in job_id
             or job_id.startswith('-')):
@@ -241,6 +250,7 @@ def load_job(app: Config, job_id: str) -> Config:
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)
+    refuse_same_directory(path, job['source'], job['target'])
     return job
 
 
