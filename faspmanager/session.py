@@ -165,6 +165,7 @@ class Session:
         self._done = threading.Event()
         self._result: SessionResult | None = None
         self._terminal: mgmt.Message | None = None
+        self._last_type: str | None = None
         self._last_message = time.monotonic()
         self._user_str = uuid.uuid4().hex
 
@@ -401,6 +402,7 @@ class Session:
                 break
             for message in messages:
                 self._last_message = time.monotonic()
+                self._last_type = message.type
                 if message.type in ('DONE', 'ERROR'):
                     terminal_at = self._last_message
                 self._handle(message)
@@ -536,9 +538,10 @@ class Session:
             elif problem:
                 reason, retryable = f'{problem}{self._tail()}', True
             elif terminal is None:
-                last = 'no message at all' if not self._session_up.is_set() and \
-                    self._stats['session_id'] is None else 'no DONE or ERROR message'
-                reason = f'ascp ended with {last} (exit status {status}){self._tail()}'
+                last = f'its last message was {self._last_type}' if self._last_type \
+                    else 'it sent no message'
+                reason = f'ascp ended with no DONE or ERROR message ({last}, exit status ' \
+                         f'{status}){self._tail()}'
                 retryable = True
             elif terminal.type == 'ERROR':
                 code = terminal.get('Code')
