@@ -8,6 +8,8 @@ SessionResult. faspmanager logs to the logger ``faspmanager``. See README.md, se
 "faspmanager", for what is decided where ascp's behaviour is not documented.
 """
 
+import logging
+
 from .ascp import find_ascp
 from .errors import (AuthenticationError, ErrorCode, InvalidPathError, ProtocolError,
                      SessionStartError, SessionStateError, StreamStateError, is_retryable)
@@ -19,6 +21,8 @@ from .orders import (BaseTransferOrder, FileDownload, FileUpload, PersistentDown
                      PersistentUpload, StreamUpload)
 from .session import (PersistentSession, Session, SessionResult, Stream, StreamSession,
                       TransferEvent, session)
+
+logging.getLogger('faspmanager').addHandler(logging.NullHandler())
 
 __all__ = [
     'AuthenticationError', 'BaseTransferOrder', 'CipherType', 'ErrorCode', 'FileChecksumType',

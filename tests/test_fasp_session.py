@@ -295,6 +295,24 @@ def test_cancel(live_sshd, tmp_path):
     assert recorder.types()[-1] == 'ERROR'
 
 
+def test_cancel_of_a_persistent_session(live_sshd, tmp_path):
+    make_sparse(str(tmp_path / 'src' / 'big.bin'), 64 * 1024 * 1024)
+    recorder = Recorder()
+    order = fm.PersistentUpload(**key_auth(live_sshd), options=options(
+        live_sshd, destination_root=str(tmp_path / 'dst'), create_dirs=True,
+        target_rate_kbps=2000))
+    with fm.session(order, ascp_path=emulator(), listener=recorder) as session:
+        session.start()
+        session.add_source(str(tmp_path / 'src' / 'big.bin'), 'big.bin')
+        session.add_source(str(tmp_path / 'src' / 'big.bin'), 'queued.bin')
+        recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
+        assert session.cancel() is True
+        result = session.finish()
+    assert result.error_code() == 28
+    assert result.failed_files() == [str(tmp_path / 'src' / 'big.bin')]
+    assert not (tmp_path / 'dst' / 'queued.bin').exists()
+
+
 def test_auth_failure_is_code_19(live_sshd, tmp_path):
     (tmp_path / 'a.txt').write_text('a')
     recorder = Recorder()
