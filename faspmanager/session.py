@@ -259,6 +259,8 @@ class Session:
                 self._conn.sendall(mgmt.done_command(linger=True))
             except OSError as exc:
                 log.debug('DONE not delivered to ascp: %s', exc)
+        if threading.current_thread() is self._reader and not self._done.is_set():
+            raise SessionStateError('finish() cannot wait inside a listener')
         self._done.wait()
         return self._result
 
@@ -311,7 +313,7 @@ class Session:
         if self._started and not self._done.is_set():
             log.warning('closing a session whose ascp has not finished: stopping ascp')
             self._kill()
-        if self._reader is not None:
+        if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(self.exit_timeout + 5)
         if not self._done.is_set():
             self._conclude_now('the session was closed before ascp finished', retryable=False)
@@ -530,6 +532,8 @@ class Session:
             self._output_thread.join(2)
         with self._lock:
             self._stats['exit_status'] = status
+            if self._done.is_set():       # already concluded (closed from a listener)
+                return
             terminal = self._terminal
             failed_files = [name for name, entry in self._files.items()
                             if entry['state'] == FileState.FAILED]

@@ -550,3 +550,23 @@ def test_processes_are_waited_for(live_sshd, tmp_path):
         session.finish()
         pid = session.pid
     assert wait_for(lambda: _gone(pid), timeout=10)
+
+
+def test_close_from_a_listener(live_sshd, tmp_path):
+    refused = []
+
+    def listener(event):
+        if event.event_type is fm.TransferEventType.STATS and not refused:
+            try:
+                session.finish()
+            except fm.SessionStateError as exc:
+                refused.append(exc)
+            session.close()
+
+    session = _slow_upload(live_sshd, tmp_path, listener)
+    session.start()
+    result = session.finish()
+    assert refused and 'inside a listener' in str(refused[0])
+    assert result.failed() and 'closed' in result.reason()
+    assert session.finish() is result
+    assert _gone(session.pid)

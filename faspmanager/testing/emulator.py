@@ -13,9 +13,9 @@ Emulated: ``--mode``, ``-l``/``-m`` and the RATE command (a token bucket), CANCE
 (PUT/WRITE/CLOSE), ``--file-list``, ``--file-pair-list``, ``-d``, ``--overwrite``, ``-k``
 resume, ``--partial-file-suffix``, ``-E``/``-N``, ``--exclude-newer-than``/
 ``--exclude-older-than``, ``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
-``--remove-empty-directories``, ``--file-checksum``, ``-p`` and the
-``--preserve-*-time`` switches, ``--symbolic-links=skip``, ``--precalculate-job-size``,
-``-@`` byte ranges, ``--dest64``, ``-q``.
+``--remove-empty-directories``, ``--remove-empty-source-directory``, ``--file-checksum``,
+``-p`` and the ``--preserve-*-time`` switches, ``--symbolic-links=skip``,
+``--precalculate-job-size``, ``-@`` byte ranges, ``--dest64``, ``-q``, ``-A``.
 
 Not emulated (accepted, validated where ascp would refuse a value, then ignored): the
 FASP protocol itself (UDP, ``-O``, ``-Z``, ``-X``, ``-g``/``-G``, encryption and ``-c``,
