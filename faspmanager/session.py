@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import shlex
 import signal
 import socket
@@ -231,10 +230,14 @@ class Session:
 
     def _accept(self, listener: socket.socket) -> socket.socket:
         deadline = time.monotonic() + self.connect_timeout
+        listener.settimeout(0.05)
         while True:
-            ready, _, _ = select.select([listener], [], [], 0.05)
-            if ready:
+            try:
                 sock, _ = listener.accept()
+            except socket.timeout:
+                pass
+            else:
+                sock.settimeout(None)
                 return sock
             status = self._proc.poll()
             if status is not None:

@@ -169,6 +169,8 @@ class Emulator:
         self.manager_gone = False
         self.commands: queue.Queue = queue.Queue(maxsize=8)
         self.counters = Counters()
+        self.arg_scans = self.path_scans = self.scan_failures = 0
+        self.irregular = self.excluded = 0
         self.failures: list[int] = []
         self.file_bytes = 0
         self.interrupted = False
@@ -179,6 +181,7 @@ class Emulator:
         self.min_rate = cmdline.parse_rate(args.get('-m', '0'))[0]
         self.target_kbps = self._kbps(args.get('-l', '10000'))
         self.bucket = TokenBucket(self.target_kbps * 125 if self.target_kbps else None)
+        self._dest_was_remote = False
         self._configure_paths()
         self.src_fs = self.dst_fs = LocalFS()
         self.remote: SftpFS | None = None
@@ -231,8 +234,6 @@ class Emulator:
             self.sources = [prefix + src for src in self.sources]
         self.src_base = args.get('--src-base') or (
             _b64(args.get('--src-base64'), '--src-base64') if args.has('--src-base64') else None)
-
-    _dest_was_remote = False
 
     def _split_remote(self, path: str) -> str:
         """``[user@]host:path`` -> path (remembering host and user)."""
@@ -304,8 +305,6 @@ class Emulator:
         if not self.args.has('-q'):
             print(f'Completed: {self.file_bytes} bytes transferred, {c.passed} file(s)')
         return 0
-
-    arg_scans = path_scans = scan_failures = irregular = excluded = 0
 
     def _error(self, code: int, description: str | None = None) -> int:
         description = description or describe(code)
