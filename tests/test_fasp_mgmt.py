@@ -5,7 +5,7 @@ import pytest
 from faspmanager import mgmt
 from faspmanager.errors import ProtocolError
 
-# Verbatim from IBM's ibm-cos-sdk-java AsperaTransactionProgressTest (facts file, 2e); the
+# Verbatim from IBM's ibm-cos-sdk-java test AsperaTransactionProgressTest; the
 # captures carry no final empty line after the last message, so one is added.
 CAPTURED = b"""FASPMGR 2
 Type: INIT
@@ -60,7 +60,7 @@ TransfersAttempted: 1
 
 """
 
-# The commands of the facts file, 2f and 2g (bytes as the Go SDK's tests give them).
+# Commands to ascp, bytes as the tests of IBM's Go FASP manager SDK give them.
 STREAM = (b'FASPMGR 4\nType: PUT\nDestination: out/a.bin\n\n'
           b'FASPMGR 4\nType: WRITE\nDestination: out/a.bin\nOffset: 0\nSize: 5\n\nab\n\nc\n\n'
           b'FASPMGR 4\nType: CLOSE\nDestination: out/a.bin\n\n')

@@ -11,7 +11,7 @@ from faspmanager import ascp as ascp_module
 from faspmanager.testing import cmdline
 
 # Each option with a sample value and the argv items real ascp takes for it, spelled as
-# in the facts file (section 1, from ascp --help, IBM's aspera-cli and the Go SDK).
+# in ascp's --help, IBM's aspera-cli and IBM's Go FASP manager SDK.
 # None: the option reaches ascp through the environment only.
 HTTP = fm.HttpFallbackOptions(http_port=8080, https_key_filename='key.pem',
                               https_cert_filename='cert.pem', http_proxy_address_host='proxy',
