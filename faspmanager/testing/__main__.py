@@ -1,0 +1,7 @@
+"""``python -m faspmanager.testing``: the ascp emulator."""
+
+import sys
+
+from .emulator import main
+
+sys.exit(main())

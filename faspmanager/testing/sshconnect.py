@@ -1,0 +1,80 @@
+"""The emulator's SSH login (paramiko, imported here only), with ascp's error codes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+
+from ..errors import ErrorCode
+from .fs import SftpFS
+
+CONNECT_TIMEOUT = 20
+
+
+def fingerprints(key_blob: bytes) -> set[str]:
+    """The spellings of a host key's fingerprint ``--check-sshfp`` accepts: SHA-1 and
+    MD5 hex (with or without colons, any case) and OpenSSH's ``SHA256:base64``."""
+    sha1 = hashlib.sha1(key_blob).hexdigest()
+    md5 = hashlib.md5(key_blob).hexdigest()
+    sha256 = base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip('=')
+    return {sha1, md5, f'SHA256:{sha256}'}
+
+
+def _normalize(fingerprint: str) -> str:
+    text = fingerprint.strip()
+    if text.upper().startswith('SHA256:'):
+        return 'SHA256:' + text[7:].rstrip('=')
+    if text.upper().startswith(('SHA1:', 'MD5:')):
+        text = text.split(':', 1)[1]
+    return text.replace(':', '').lower()
+
+
+def connect(host: str, port: int, user: str, password: str | None, keys: list[str],
+            fingerprint: str | None) -> SftpFS:
+    """An SFTP connection, or SessionFailure with ascp's code: 12 (cannot connect),
+    13 (timeout), 19 (authentication), 51 (host key does not match --check-sshfp)."""
+    import paramiko
+
+    from .emulator import SessionFailure
+
+    class HostKeyCheck(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            if fingerprint is not None and \
+                    _normalize(fingerprint) not in fingerprints(key.asbytes()):
+                raise SessionFailure(ErrorCode.INSECURE_CONNECTION,
+                                     f'Host key of {hostname} does not match '
+                                     f'the fingerprint given with --check-sshfp')
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(HostKeyCheck())
+    try:
+        client.connect(host, port, username=user, password=password,
+                       key_filename=list(keys) or None, passphrase=password if keys else None,
+                       look_for_keys=False, allow_agent=False, timeout=CONNECT_TIMEOUT,
+                       banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
+        sftp = client.open_sftp()
+    except SessionFailure:
+        client.close()
+        raise
+    except paramiko.AuthenticationException as exc:
+        client.close()
+        raise SessionFailure(ErrorCode.AUTH, f'Authentication failed for {user}@{host}: '
+                                             f'{exc}') from None
+    except (socket.timeout, TimeoutError):
+        client.close()
+        raise SessionFailure(ErrorCode.TRANSFER_TIMEOUT,
+                             f'Timeout establishing SSH connection to {host}:{port}') from None
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        transport = client.get_transport()
+        unauthenticated = transport is not None and transport.is_active() and \
+            not transport.is_authenticated()
+        client.close()
+        if unauthenticated:         # e.g. a key file that cannot be read or decrypted
+            raise SessionFailure(ErrorCode.AUTH, f'Authentication failed for {user}@{host}: '
+                                                 f'{exc}') from None
+        reason = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
+        raise SessionFailure(ErrorCode.TRANSFER_ERROR,
+                             f'Failed to open SSH connection to {host}:{port}: '
+                             f'{reason}') from None
+    return SftpFS(client, sftp)

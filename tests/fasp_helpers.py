@@ -1,0 +1,60 @@
+"""Shared by the faspmanager tests: the installed ascp emulator, orders for the test sshd,
+and a listener recording events."""
+
+import threading
+
+import pytest
+
+import faspmanager as fm
+from faspmanager.testing import emulator_path
+
+
+def emulator() -> str:
+    path = emulator_path()
+    if path is None:
+        pytest.fail('the ascp-emulator console script is not installed (run make test)')
+    return path
+
+
+def key_auth(sshd) -> dict:
+    return {'dest_user': sshd.user, 'dest_host': sshd.host,
+            'dest_identity': sshd.client_keys['ed25519']}
+
+
+def download_auth(sshd) -> dict:
+    return {'source_user': sshd.user, 'source_host': sshd.host,
+            'source_identity': sshd.client_keys['ed25519']}
+
+
+def options(sshd, **kwargs) -> fm.TransferOptions:
+    kwargs.setdefault('tcp_port', sshd.port)
+    kwargs.setdefault('target_rate_kbps', 800000)
+    return fm.TransferOptions(**kwargs)
+
+
+class Recorder:
+    """A listener keeping every event; ``wait_for`` blocks (bounded) for one."""
+
+    def __init__(self):
+        self.events = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event):
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def types(self):
+        with self._cond:
+            return [event.event_type.value for event in self.events]
+
+    def wait_for(self, predicate, timeout=30.0):
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(predicate(e) for e in self.events),
+                                       timeout):
+                raise AssertionError(f'no such event within {timeout} s; got {self.types()}')
+            return next(e for e in self.events if predicate(e))
+
+    def of_type(self, name):
+        with self._cond:
+            return [event for event in self.events if event.event_type.value == name]
