@@ -156,33 +156,33 @@ class Copier:
             raw = source.open_read(path)
         except OSError as exc:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
+        # After a failure the endpoint has already removed what it started writing;
+        # once write() returned, the file is ours and any failure removes it; an
+        # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either.
+        written = False
         try:
             with raw:
                 size = target.write(written_as, SourceReader(raw),
                                     self.progress.advance if self.progress else None)
-        except SourceReadError as exc:
-            raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
-        except OSError as exc:
-            raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
-        except BaseException:
-            # Interrupted (SIGTERM, Ctrl-C) maybe just after the endpoint created the
-            # file and before it could guard it: leave nothing behind.
-            _discard(target, written_as, missing_ok=True)
-            raise
-        # The written file is ours: whatever goes wrong before it is in place removes it.
-        try:
+            written = True
             if size != entry.size:
                 raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
                                                    f'(listed {entry.size} bytes, read {size})')
             if written_as != path:
                 target.rename(written_as, path)
+            return size
+        except SourceReadError as exc:
+            raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
-            _discard(target, written_as)
+            if written:
+                _discard(target, written_as)
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
-        except BaseException:
+        except _FileFailed:
             _discard(target, written_as)
             raise
-        return size
+        except BaseException:
+            _discard(target, written_as, missing_ok=True)
+            raise
 
     @staticmethod
     def _delete_source(source, target, path, size):
