@@ -87,9 +87,9 @@ class FaspBatch:
         self.events = queue.SimpleQueue()
         self.names = {}              # uploads: ascp's File -> relative path
         self.running = {}            # relative path -> (FileEntry, started, written)
-        self.started = set()         # files ascp began to write
-        self.reported = set()        # files with a final event (STOP, SKIP, FILEERROR)
-        self.finished = set()        # files transferred or skipped
+        # kept by the listener: files ascp began to write, those with a final event
+        # (STOP, SKIP, FILEERROR of the file), those transferred or skipped
+        self.started, self.reported, self.finished = set(), set(), set()
         self.failed_codes = set()    # codes of the failures booked per file
         self.root_error = None       # downloads: ascp's error about the source directory
         self.last_end = time.monotonic()
@@ -118,7 +118,6 @@ class FaspBatch:
             raise
         finally:
             session.close()
-            self._drain()
             self._clean_up(interrupted=result is None or not result.ok())
         self._log_summary(result)
         yield from self._conclude(result)
@@ -164,8 +163,27 @@ class FaspBatch:
                                              f'{exc}')) from None
 
     def _listen(self, event) -> None:
-        """The session's listener (its reader thread): events go to the job's thread."""
-        self.events.put((event, time.monotonic()))
+        """The session's listener (its reader thread): events go to the job's thread,
+        after the bookkeeping the clean-up relies on, done here because a signal
+        never interrupts this thread."""
+        at = time.monotonic()
+        stats = event.file_stats
+        kind = event.event_type.value
+        if stats is not None:
+            path = self._relpath(stats['name'])
+            if kind == 'STATS':
+                self.started.add(path)
+            elif kind in ('STOP', 'SKIP'):
+                self.finished.add(path)
+                self.reported.add(path)
+            elif kind == 'FILEERROR' and not self._session_failure(stats['error_code']):
+                self.reported.add(path)
+        self.events.put((event, at))
+
+    @staticmethod
+    def _session_failure(code) -> bool:
+        """Whether a file's error is the whole session's (connection, cancel)."""
+        return code in CONNECT_CODES or code == USER_CANCEL
 
     def _follow(self, session):
         """Handles the events in order until ascp has ended; yields the outcomes."""
@@ -200,15 +218,6 @@ class FaspBatch:
         while session.state() is running and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def _drain(self) -> None:
-        """The events still queued (after an interruption): only their bookkeeping."""
-        while True:
-            try:
-                event, at = self.events.get_nowait()
-            except queue.Empty:
-                return
-            self._handle(event, at)
-
     # -- events -----------------------------------------------------------------
     def _relpath(self, name: str) -> str:
         if name in self.names:
@@ -237,16 +246,13 @@ class FaspBatch:
         if entry is not None and self.batch.progress:
             self.batch.progress.file_end(entry)
         size = stats['size'] or 0
-        code, description = stats['error_code'], stats['error_description']
-        if kind == 'FILEERROR' and (code in CONNECT_CODES or code == USER_CANCEL):
-            return None         # the session's failure, reported at its end
-        self.reported.add(path)
         if kind == 'STOP':
-            self.finished.add(path)
             return FileOutcome(path, size, at - started)
         if kind == 'SKIP':
-            self.finished.add(path)
             return FileOutcome(path, size, skipped=True)
+        code, description = stats['error_code'], stats['error_description']
+        if self._session_failure(code):
+            return None         # reported with the session's end
         self.failed_codes.add(code)
         text = f'{description or "failed"} (ascp error {code})'
         return FileOutcome(path, size, error=text, side=self._side(code, path))
@@ -257,7 +263,6 @@ class FaspBatch:
         if path not in self.running:
             entry = FileEntry(path, stats['size'] or 0)
             self.running[path] = (entry, at, 0)
-            self.started.add(path)
             if progress:
                 progress.file_start(entry)
         entry, started, before = self.running[path]
