@@ -297,25 +297,27 @@ def test_a_wrong_ascp_path_is_a_configuration_error_exit_3(ws, live_sshd, remote
     assert f"{ws.hosts_cfg}: [fasp] ascp_path: expected an executable ascp" in done.stderr
 
 
-@pytest.mark.parametrize('direction', ['upload', 'download'])
+@pytest.mark.parametrize('direction, temp', [
+    ('upload', 'ext:.part'), ('upload', None), ('download', 'ext:.part')])
 def test_sigterm_cancels_the_session_stops_ascp_and_leaves_nothing(
-        ws, live_sshd, remote, tmp_path, direction):
+        ws, live_sshd, remote, tmp_path, direction, temp):
     wrapper = AscpWrapper(tmp_path)
     hosts(ws, live_sshd, ascp_path=wrapper.path, target_rate_kbps='4000')  # 500 kB/s
+    temp_option = {'temp': temp} if temp else {}
     if direction == 'upload':
         make_sparse(os.path.join(ws.src, 'big.bin'), 8 << 20)
         ws.write_job(job={'single_instance': 'yes'}, source={'delete': 'yes'},
-                     target={'host_id': 'fasp', 'path': remote, 'temp': 'ext:.part'})
+                     target={'host_id': 'fasp', 'path': remote, **temp_option})
         source, target = ws.src, remote
     else:
         make_sparse(os.path.join(remote, 'big.bin'), 8 << 20)
         ws.write_job(job={'single_instance': 'yes'},
                      source={'host_id': 'fasp', 'path': remote, 'files': '*',
-                             'delete': 'yes'},
-                     target={'temp': 'ext:.part'})
+                             'delete': 'yes'}, target=temp_option)
         source, target = remote, ws.dst
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
-    partial = os.path.join(target, 'big.bin.part')
+    written_as = 'big.bin.part' if temp else 'big.bin'
+    partial = os.path.join(target, written_as)
     assert wait_for(lambda: os.path.exists(partial), proc=proc), proc.communicate()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 5
@@ -325,7 +327,7 @@ def test_sigterm_cancels_the_session_stops_ascp_and_leaves_nothing(
     assert os.path.getsize(os.path.join(source, 'big.bin')) == 8 << 20
     log = ws.log_text()
     assert 'FASP: stopping ascp' in log and 'job job1 terminated' in log
-    assert 'removed the unfinished big.bin.part from the target' in log
+    assert f'removed the unfinished {written_as} from the target' in log
 
 
 def test_lost_connection_is_tried_again_without_the_files_already_done(
@@ -364,6 +366,19 @@ def test_lost_connection_is_tried_again_without_the_files_already_done(
     assert '/a.csv' not in first and second[second.index('/a.csv') - 1] == '-E'
     log = caplog.text     # the test's logging comes first: no log file
     assert log.count('transferred a.csv') == 1 and '(code 16)' in log
+
+
+def test_progress_on_a_terminal(ws, live_sshd, remote):
+    from test_operator_cli import _run_on_terminal
+
+    make_sparse(os.path.join(remote, 'big.bin'), 4 << 20)
+    make_files(remote, {'small.txt': 'x'})
+    hosts(ws, live_sshd)
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'files': '*'})
+    code, shown = _run_on_terminal(ws, 'job1')
+    text = shown.decode()
+    assert code == 0 and '[1] big.bin' in text and '[2] small.txt' in text
+    assert 'of 4.2 MB' in text and '100%' in text and text.endswith('\r\x1b[K')
 
 
 # -- configuration, check, dry run -------------------------------------------------------
@@ -422,3 +437,51 @@ def test_check_connect_and_dry_run(ws, live_sshd, remote, tmp_path):
     done = ws.run('--dry-run', 'up')
     assert done.returncode == 0 and '  a.csv  (1 bytes)' in done.stdout
     assert tree(ws.dst) == {} and 'READY' in tree(remote)
+
+
+# -- the shipped examples ------------------------------------------------------------------
+
+def test_the_example_jobs_run_through_the_emulator(live_sshd, tmp_path):
+    """conf.example/jobs/fasp-upload.cfg and fasp-download.cfg as shipped, with the
+    partner's server being the test sshd (host options and remote paths replaced)."""
+    import configparser
+    import pathlib
+    import shutil
+
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    shutil.copytree(repo / 'conf.example', tmp_path / 'conf.example')
+    incoming, outgoing = tmp_path / 'incoming', tmp_path / 'outgoing'
+
+    def rewrite(name, section, **values):
+        path = tmp_path / 'conf.example' / name
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path)
+        for key, value in values.items():
+            assert key in parser[section] or key == 'ascp_path', (name, key)
+            parser[section][key] = value
+        with open(path, 'w') as fh:
+            parser.write(fh)
+
+    rewrite('hosts.cfg', 'partner-fasp', host=f'{live_sshd.host}:{live_sshd.port}',
+            user=live_sshd.user, key_file=live_sshd.client_keys['ed25519'],
+            ascp_path=emulator())
+    rewrite('jobs/fasp-upload.cfg', 'target', path=str(incoming))
+    rewrite('jobs/fasp-download.cfg', 'source', path=str(outgoing))
+    make_files(outgoing, {'a.csv': 'A', 'sub/b.csv': 'B', 'archive/old.csv': 'O',
+                          '.tmp.csv': 'T', 'notes.txt': 'N'})
+
+    def run(job_id):
+        return subprocess.run(command_argv('-c', 'conf.example/filetransfer.cfg', job_id),
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    done = run('fasp-upload')
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / 'conf.example' / 'data'
+    assert tree(incoming) == {path: content for path, content in tree(data).items()
+                              if path.endswith(('.txt', '.csv')) and '.cache' not in path}
+    assert sorted(tree(incoming)) == ['prices.csv', 'reports/notes.txt', 'reports/regions.csv',
+                                      'summary.txt']
+    done = run('fasp-download')
+    assert done.returncode == 0, done.stderr
+    assert tree(tmp_path / 'demo' / 'fasp-inbox') == {'a.csv': b'A', 'sub/b.csv': b'B'}
+    assert sorted(tree(outgoing)) == ['.tmp.csv', 'archive/old.csv', 'notes.txt']

@@ -90,7 +90,8 @@ class FaspEndpoint(BatchEndpoint):
         try:
             self.ascp_path = faspmanager.find_ascp(self.config.get('ascp_path'))
         except FileNotFoundError as exc:
-            raise not_retryable(ConnectError(exc.strerror or str(exc))) from None
+            raise not_retryable(ConnectError(f"{exc.strerror or exc}; install ascp or set "
+                                             "the FASP host's ascp_path")) from None
         self.ssh = SshSide(self.config)
         self.ssh.login()
         log.debug('FASP %s %s: ascp %s, SSH login as %s', self.role, self.root,

@@ -241,10 +241,13 @@ class FaspBatch:
         if kind == 'STATS':
             self._progress(path, stats, at)
             return None
-        entry, started, _ = self.running.pop(path, (None, self.last_end, 0))
+        entry, started, before = self.running.pop(path, (None, self.last_end, 0))
         self.last_end = at
-        if entry is not None and self.batch.progress:
-            self.batch.progress.file_end(entry)
+        progress = self.batch.progress
+        if entry is not None and progress:
+            if kind == 'STOP' and (stats['written'] or 0) > before:
+                progress.advance(stats['written'] - before)
+            progress.file_end(entry)
         size = stats['size'] or 0
         if kind == 'STOP':
             return FileOutcome(path, size, at - started)
