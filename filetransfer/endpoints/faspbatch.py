@@ -66,8 +66,12 @@ def credentials(config: dict) -> tuple:
     return secret or None, key_file or None
 
 
-def _mbps(count: int, seconds: float) -> str:
-    return f'{count * 8 / seconds / 1e6:.1f} Mbit/s' if seconds > 0 else 'n/a'
+def _bitrate(count: int, seconds: float) -> str:
+    """A rate in bits per second, as ascp's rates are given."""
+    if seconds <= 0:
+        return 'n/a'
+    bits = count * 8 / seconds
+    return f'{bits / 1e6:.1f} Mbit/s' if bits >= 1e6 else f'{bits / 1e3:.1f} kbit/s'
 
 
 class FaspBatch:
@@ -355,4 +359,4 @@ class FaspBatch:
         log.info('FASP session with %s: %d file(s) transferred, %d failed, %d skipped, '
                  '%d bytes in %.2f s, average %s', self.label, stats['files_complete'],
                  stats['files_failed'], stats['files_skipped'], count, seconds,
-                 _mbps(count, seconds))
+                 _bitrate(count, seconds))
