@@ -118,8 +118,10 @@ class Copier:
             self.progress.start(entries or [])
         batch = Batch(entries, self.selection, frozenset(self.done), self.temp, self.delete,
                       self.progress)
-        for outcome in remote.transfer_batch(local, batch):
-            self._book(result, outcome)
+        # closing(): an interruption while booking stops the batch at once
+        with contextlib.closing(remote.transfer_batch(local, batch)) as outcomes:
+            for outcome in outcomes:
+                self._book(result, outcome)
 
     def _book(self, result, outcome: FileOutcome):
         path = outcome.path

@@ -485,3 +485,26 @@ def test_the_example_jobs_run_through_the_emulator(live_sshd, tmp_path):
     assert done.returncode == 0, done.stderr
     assert tree(tmp_path / 'demo' / 'fasp-inbox') == {'a.csv': b'A', 'sub/b.csv': b'B'}
     assert sorted(tree(outgoing)) == ['.tmp.csv', 'archive/old.csv', 'notes.txt']
+
+
+def test_a_name_ascp_cannot_take_is_a_source_error(ws, live_sshd, remote):
+    make_files(ws.src, {'a.txt': 'A', 'two\nlines.txt': 'B'})
+    hosts(ws, live_sshd)
+    ws.write_job(target={'host_id': 'fasp', 'path': remote})
+    code, data = json_run(ws, 'job1')
+    assert code == 1 and (data['files_cnt'], data['src_error_cnt']) == (1, 1)
+    assert tree(remote) == {'a.txt': b'A'}
+
+
+def test_faspmanager_is_imported_only_when_a_fasp_job_runs(ws):
+    import sys
+    write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': 'aspera.example.com',
+                                      'user': 'u', 'key_file': '/k'}})
+    ws.write_job(source={'host_id': 'fasp', 'path': 'out', 'files': '*.csv'})
+    code = ('import sys\nfrom filetransfer import check, config\n'
+            f'app = config.load_app({ws.app_cfg!r})\nconfig.load_job(app, "job1")\n'
+            f'assert not check.check({ws.app_cfg!r}).problems\n'
+            'print(sorted(m for m in ("faspmanager", "paramiko") if m in sys.modules))')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '[]'

@@ -16,6 +16,7 @@ nothing: its partial file (``temp = ext:.X``, ascp's partial-file suffix), or wi
 ``temp`` the file ascp had begun to write, is removed (on the FASP host over SFTP).
 """
 
+import dataclasses
 import logging
 import os
 import posixpath
@@ -104,6 +105,8 @@ class FaspBatch:
         session as a whole fails (see the module doc)."""
         import faspmanager
 
+        if self.upload:
+            yield from self._refuse_unlisted_names()
         order = self._order()
         if order is None:
             log.info('FASP: no file to send to %s', self.label)
@@ -125,6 +128,17 @@ class FaspBatch:
             self._clean_up(interrupted=result is None or not result.ok())
         self._log_summary(result)
         yield from self._conclude(result)
+
+    def _refuse_unlisted_names(self):
+        """Names a file-pair list cannot hold (a line break) are failed up front."""
+        kept = []
+        for entry in self.batch.entries:
+            if '\n' in entry.path or '\r' in entry.path:
+                yield FileOutcome(entry.path, entry.size, side='source',
+                                  error='a name with a line break cannot be given to ascp')
+            else:
+                kept.append(entry)
+        self.batch = dataclasses.replace(self.batch, entries=kept)
 
     def _order(self):
         import faspmanager
