@@ -297,6 +297,28 @@ def test_a_wrong_ascp_path_is_a_configuration_error_exit_3(ws, live_sshd, remote
     assert f"{ws.hosts_cfg}: [fasp] ascp_path: expected an executable ascp" in done.stderr
 
 
+def test_other_session_failures_exit_2(ws, live_sshd, remote, tmp_path):
+    """ascp's error 6 (the target is a file, not a directory) is a TransferError that
+    another try cannot fix; an ascp that cannot even start is named."""
+    make_files(ws.src, {'a.txt': 'A'})
+    hosts(ws, live_sshd)
+    a_file = os.path.join(remote, 'plain-file')
+    make_files(remote, {'plain-file': 'x'})
+    ws.write_job(job={'retries': '1'}, target={'host_id': 'fasp', 'path': a_file})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 2
+    assert f'FASP transfer with {live_sshd.user}@' in done.stderr and '(code 6)' in done.stderr
+    assert 'not tried again' in ws.log_text()
+
+    broken = AscpWrapper(tmp_path, body='sys.argv.append("--no-such-option")')
+    hosts(ws, live_sshd, ascp_path=broken.path)
+    ws.write_job(target={'host_id': 'fasp', 'path': remote})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 2
+    assert f'cannot run ascp ({broken.path}): ascp exited with status 1 before connecting' \
+        in done.stderr and "unrecognized option '--no-such-option'" in done.stderr
+
+
 @pytest.mark.parametrize('direction, temp', [
     ('upload', 'ext:.part'), ('upload', None), ('download', 'ext:.part')])
 def test_sigterm_cancels_the_session_stops_ascp_and_leaves_nothing(
