@@ -518,6 +518,24 @@ def test_a_name_ascp_cannot_take_is_a_source_error(ws, live_sshd, remote):
     assert tree(remote) == {'a.txt': b'A'}
 
 
+def test_ssh_fingerprint_spellings():
+    import base64
+    import hashlib
+
+    from filetransfer.endpoints.faspssh import fingerprint, fingerprint_matches
+    blob = b'ssh-ed25519 key blob'
+    sha1, md5 = hashlib.sha1(blob).hexdigest(), hashlib.md5(blob).hexdigest()
+    sha256 = base64.b64encode(hashlib.sha256(blob).digest()).decode()
+    assert fingerprint(blob) == 'SHA256:' + sha256.rstrip('=')
+    for spelling in ('SHA256:' + sha256, fingerprint(blob), sha1, sha1.upper(),
+                     ':'.join(sha1[i:i + 2] for i in range(0, 40, 2)), 'MD5:' + md5,
+                     'SHA1:' + sha1):
+        assert fingerprint_matches(spelling, blob), spelling
+    assert not fingerprint_matches(sha1[:-1] + '0' if sha1[-1] != '0' else sha1[:-1] + '1',
+                                   blob)
+    assert not fingerprint_matches('SHA256:' + 'A' * 43, blob)
+
+
 def test_faspmanager_is_imported_only_when_a_fasp_job_runs(ws):
     import sys
     write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': 'aspera.example.com',
