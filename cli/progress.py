@@ -65,7 +65,8 @@ class TerminalProgress(ProgressObserver):
         percent = 100 * self.written / size if size else 100
         seconds = now - self.started
         rate = f'  {human(self.written / seconds)}/s' if seconds > 0 and self.written else ''
-        text = (f'[{self.index}/{self.count}] {self.entry.path}  {percent:3.0f}%  '
+        count = f'/{self.count}' if self.count else ''   # a FASP download: unknown
+        text = (f'[{self.index}{count}] {self.entry.path}  {percent:3.0f}%  '
                 f'{human(self.written)} of {human(size)}{rate}')
         width = shutil.get_terminal_size().columns - 1
         if len(text) > width > 0:

@@ -7,7 +7,8 @@ import logging
 import time
 
 from . import endpoints
-from .endpoints.base import FileEntry, SourceReader, SourceReadError, unsafe_path_reason
+from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
+                             SourceReadError, unsafe_path_reason)
 from .errors import NotReadyError
 from .result import FileTags, JobResult
 from .selection import Selection
@@ -91,15 +92,48 @@ class Copier:
             if on_start:
                 on_start()
             target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
-            entries = list(self._selected(source))
-            log.debug('%d file(s) selected', len(entries))
-            if self.progress:
-                self.progress.start(entries)
-            for entry in entries:
-                self._copy(source, target, entry, result)
+            if isinstance(source, BatchEndpoint) or isinstance(target, BatchEndpoint):
+                self._run_batch(source, target, result)
+            else:
+                entries = list(self._selected(source))
+                log.debug('%d file(s) selected', len(entries))
+                if self.progress:
+                    self.progress.start(entries)
+                for entry in entries:
+                    self._copy(source, target, entry, result)
             if self.ready_file and not result.error_cnt:
                 self._remove_ready_file(source, result)
         return result
+
+    def _run_batch(self, source, target, result):
+        """The whole pass in one operation of the batch endpoint (FASP), its per-file
+        outcomes booked like those of the per-file copy."""
+        if isinstance(target, BatchEndpoint):
+            remote, local = target, source
+            entries = list(self._selected(source))
+            log.debug('%d file(s) selected', len(entries))
+        else:
+            remote, local, entries = source, target, None
+        if self.progress:
+            self.progress.start(entries or [])
+        batch = Batch(entries, self.selection, frozenset(self.done), self.temp, self.delete,
+                      self.progress)
+        # closing(): an interruption while booking stops the batch at once
+        with contextlib.closing(remote.transfer_batch(local, batch)) as outcomes:
+            for outcome in outcomes:
+                self._book(result, outcome)
+
+    def _book(self, result, outcome: FileOutcome):
+        path = outcome.path
+        if outcome.skipped:
+            self.done.add(path)
+            log.info('skipped %s: the target has it already', path)
+        elif outcome.error is not None:
+            tag = FileTags.SRCERR if outcome.side == 'source' else FileTags.TGTERR
+            self._failed(result, path, tag, outcome.error)
+        else:
+            self.done.add(path)
+            self._transferred(result, path, outcome.size, outcome.seconds)
 
     def _selected(self, source):
         return (entry for entry in source.walk(self.selection.descend)
@@ -140,13 +174,16 @@ class Copier:
         finally:
             if self.progress:
                 self.progress.file_end(entry)
-        seconds = time.monotonic() - started
+        self._transferred(result, path, size, time.monotonic() - started)
+        return None
+
+    @staticmethod
+    def _transferred(result, path, size, seconds):
         result.files_cnt += 1
         if result.file_list is not None:
             result.file_list.append((path, datetime.timedelta(seconds=seconds), FileTags.TRANSF))
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
                  _rate(size, seconds))
-        return None
 
     def _write(self, source, target, entry) -> int:
         """Writes one file under its final name (through its temp name, if any)."""

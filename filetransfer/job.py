@@ -108,6 +108,10 @@ class Job:
             except (ConnectError, TransferError) as exc:
                 if attempt == retries:
                     raise
+                if not getattr(exc, 'retryable', True):   # e.g. a FASP login refused
+                    log.warning('try %d of %d failed: %s; not tried again (another try '
+                                'cannot help)', attempt + 1, retries + 1, exc)
+                    raise
                 wait = min(2 ** attempt, MAX_RETRY_WAIT)
                 log.warning('try %d of %d failed: %s; trying again in %d s',
                             attempt + 1, retries + 1, exc, wait)
@@ -212,5 +216,6 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     source = config.endpoint_from_mapping(where, 'source', source_items, schema.SOURCE)
     target = config.endpoint_from_mapping(where, 'target', target_items, schema.TARGET)
     config.refuse_same_directory(where, source, target)
+    config.check_endpoint_types(where, source, target)
     result = JobResult(file_list=[] if collect_data else None)
     return Copier(source, target).run(result)

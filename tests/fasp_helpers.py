@@ -1,6 +1,9 @@
-"""Shared by the faspmanager tests: the installed ascp emulator, orders for the test sshd,
-and a listener recording events."""
+"""Shared by the faspmanager and FASP job tests: the installed ascp emulator, orders for
+the test sshd, a listener recording events, a wrapper recording how ascp was run."""
 
+import json
+import os
+import sys
 import threading
 
 import pytest
@@ -58,3 +61,35 @@ class Recorder:
     def of_type(self, name):
         with self._cond:
             return [event for event in self.events if event.event_type.value == name]
+
+
+WRAPPER = '''#!{python}
+import json, os, sys
+with open({record!r}, 'a') as fh:
+    fh.write(json.dumps({{'pid': os.getpid(), 'argv': sys.argv[1:],
+                         'password': os.environ.get('ASPERA_SCP_PASS')}}) + '\\n')
+{body}
+os.execv({emulator!r}, [{emulator!r}] + sys.argv[1:])
+'''
+
+
+class AscpWrapper:
+    """An executable to use as ascp_path: it records each run (pid, argv, the password
+    it got in ASPERA_SCP_PASS) in ``runs``, runs ``body`` (Python, may change
+    ``sys.argv`` or ``os.environ``), then becomes the ascp emulator (same pid)."""
+
+    def __init__(self, folder, body=''):
+        self.path = str(folder / 'ascp-wrapper')
+        self.record = str(folder / 'ascp-runs.jsonl')
+        with open(self.path, 'w') as fh:
+            fh.write(WRAPPER.format(python=sys.executable, record=self.record, body=body,
+                                    emulator=emulator()))
+        os.chmod(self.path, 0o755)
+
+    @property
+    def runs(self) -> list[dict]:
+        try:
+            with open(self.record) as fh:
+                return [json.loads(line) for line in fh]
+        except FileNotFoundError:
+            return []

@@ -11,7 +11,7 @@ between local paths. Host keys are accepted unless ``--check-sshfp`` names one.
 Emulated: ``--mode``, ``-l``/``-m`` and the RATE command (a token bucket), CANCEL,
 ``--keepalive`` with START (byte ranges included) and DONE, ``--faspmgr-io`` streams
 (PUT/WRITE/CLOSE), ``--file-list``, ``--file-pair-list``, ``-d``, ``--overwrite``, ``-k``
-resume, ``--partial-file-suffix``, ``-E``/``-N``, ``--exclude-newer-than``/
+resume, ``--partial-file-suffix``, ``-E``/``-N`` (see filters.py), ``--exclude-newer-than``/
 ``--exclude-older-than``, ``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
 ``--remove-empty-directories``, ``--remove-empty-source-directory``, ``--file-checksum``,
 ``-p`` and the ``--preserve-*-time`` switches, ``--symbolic-links=skip``,
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import fnmatch
 import hashlib
 import os
 import queue
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 
 from .. import mgmt
 from ..errors import ErrorCode, ProtocolError, describe
-from . import cmdline
+from . import cmdline, filters
 from .fs import LocalFS, SftpFS
 from .ratelimit import Cancelled, TokenBucket
 
@@ -520,12 +519,11 @@ class Emulator:
         return dirs
 
     def _excluded(self, rel: str, entry) -> bool:
-        """-E/-N rules in command-line order, the first match decides; files matching
-        no rule are included. Patterns match the name or the relative path."""
-        name = rel.rsplit('/', 1)[-1]
-        for flag, pattern in self.args.rules:
-            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(rel, pattern):
-                return flag == '-E'
+        """-E/-N rules in command-line order, the first match decides; entries matching
+        no rule are included (see filters.py for the pattern syntax)."""
+        decision = filters.decide(self.args.rules, rel, entry.is_dir)
+        if decision is not None:
+            return decision
         if not entry.is_dir:
             newer, older = self.args.get('--exclude-newer-than'), \
                 self.args.get('--exclude-older-than')

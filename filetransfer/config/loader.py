@@ -172,6 +172,8 @@ def _check_host(path, section, host, app):
         if not host['password'] and not host['key_file']:
             raise ConfigError(f'{_where(path, section, "password")}: '
                               'required when no key_file is given')
+        from ..endpoints import fasp
+        fasp.check_host(path, section, host)
     elif not host['password']:
         raise ConfigError(f'{_where(path, section, "password")}: required option is missing')
 
@@ -209,6 +211,13 @@ def refuse_same_directory(where, source: dict, target: dict) -> None:
             os.path.realpath(source['path']) == os.path.realpath(target['path']):
         raise ConfigError(f'{where}: [source] path and [target] path are the same '
                           f'directory ({source["path"]})')
+
+
+def check_endpoint_types(where, source: dict, target: dict) -> None:
+    """What a job may do with its types of endpoints (FASP: endpoints/fasp.py)."""
+    if 'FASP' in (source['type'], target['type']):
+        from ..endpoints import fasp
+        fasp.check_job(where, source, target)
 
 
 def job_path(app: Config, job_id: str) -> str:
@@ -251,6 +260,7 @@ def load_job(app: Config, job_id: str) -> Config:
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)
     refuse_same_directory(path, job['source'], job['target'])
+    check_endpoint_types(path, job['source'], job['target'])
     return job
 
 

@@ -13,11 +13,17 @@ Error contract, so the runner can count per file and stop only when it must:
   (while opening) or ``TransferError`` (later); the runner ends the try.
 - A read error of the source data while a target writes it surfaces as
   ``SourceReadError`` (see `SourceReader`), so it is counted on the source side.
+
+An endpoint that moves many files in one operation between itself and a local
+directory (FASP: one ascp session) is a `BatchEndpoint`: the runner hands it the
+whole pass and books the per-file outcomes it yields like its own.
 """
 
 import abc
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
+
+from ..selection import Selection
 
 CHUNK_SIZE = 1 << 20
 
@@ -143,6 +149,51 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def remove(self, relpath: str) -> None:
         """Deletes a file."""
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What a batch did with one file (path relative to the roots): transferred
+    (``error`` None), ``skipped`` (the target has it already), or failed with
+    ``error`` on ``side`` ('source' or 'target')."""
+
+    path: str
+    size: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    side: str = 'target'
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A whole pass handed to a `BatchEndpoint`.
+
+    ``entries`` are the files chosen on a local source when the batch endpoint is the
+    target; None when it is the source and chooses the files itself by ``selection``
+    (which leaves out the ready file), without those in ``done`` (transferred by an
+    earlier try). ``temp`` is the target's TempNames or None, ``delete`` whether
+    each transferred source file is deleted, ``progress`` a copier.ProgressObserver
+    or None."""
+
+    entries: list[FileEntry] | None
+    selection: Selection
+    done: frozenset = frozenset()
+    temp: object = None
+    delete: bool = False
+    progress: object = None
+
+
+class BatchEndpoint(Endpoint):
+    """An endpoint that moves a whole pass between itself and a local directory in
+    one operation instead of file by file."""
+
+    @abc.abstractmethod
+    def transfer_batch(self, local: Endpoint, batch: Batch) -> Iterator[FileOutcome]:
+        """Transfers the batch between ``local`` and this endpoint, yielding each
+        file's outcome as soon as it is known. When the operation as a whole fails it
+        raises ConnectError or TransferError, after the outcomes known by then; an
+        interruption (SIGTERM, Ctrl-C) stops it, leaving no partial file behind."""
 
 
 def unsafe_path_reason(relpath: str) -> str | None:

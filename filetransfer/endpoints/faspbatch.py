@@ -1,0 +1,376 @@
+"""One ascp session moving a job's whole pass between the local disk and a FASP host,
+its management events turned into per-file outcomes.
+
+Uploads send exactly the files the job chose, as a file-pair list (relative paths
+kept). Downloads let ascp walk the remote directory with include/exclude rules built
+from the job's patterns (faspfilters). Per file, STOP is a transferred file, SKIP one
+the target has already (ascp's overwrite policy), FILEERROR a failed one, counted on
+the source or the target side by its error code.
+
+The end of the session decides the rest: ascp's authentication and connection errors
+(19, 12-18, 44, 45, and 51 for a host key that does not match) are ConnectError,
+failures of single files leave the job to finish with file errors, anything else is a
+TransferError; each carries ``retryable`` (ascp's own list). An interruption (SIGTERM,
+Ctrl-C) cancels the session and stops ascp. A file that did not finish leaves
+nothing: its partial file (``temp = ext:.X``, ascp's partial-file suffix), or without
+``temp`` the file ascp had begun to write, is removed (on the FASP host over SFTP).
+"""
+
+import dataclasses
+import logging
+import os
+import posixpath
+import queue
+import time
+
+from ..errors import ConnectError, TransferError
+from . import faspfilters
+from .base import FileEntry, FileOutcome, unsafe_path_reason
+from .faspssh import label, not_retryable
+
+log = logging.getLogger(__name__)
+
+CONNECT_CODES = frozenset({12, 13, 14, 15, 16, 17, 18, 19, 44, 45, 51})
+SOURCE_CODES = frozenset({4, 21, 35, 43, 63})  # missing, not regular, read, stat, link loop
+NO_PERMS, SOME_FILE_ERRS, USER_CANCEL = 5, 27, 28
+RESUME_CHECKS = {'off': 'OFF', 'attributes': 'FILE_ATTRIBUTES', 'sparse': 'SPARSE_CHECKSUM',
+                 'full': 'FULL_CHECKSUM'}
+CANCEL_WAIT = 5.0       # seconds ascp gets to stop after CANCEL before it is killed
+POLL = 0.2              # seconds between looks at the session while no event comes
+
+
+def transfer_options(config: dict, **extra):
+    """The host's FASP options as faspmanager.TransferOptions, one to one, plus
+    ``extra`` options of the job."""
+    import faspmanager
+
+    cipher = config.get('cipher')
+    return faspmanager.TransferOptions(
+        target_rate_kbps=config.get('target_rate_kbps'),
+        min_rate_kbps=config.get('min_rate_kbps'),
+        policy=config.get('policy'),
+        cipher=None if cipher == 'none' else cipher,
+        encryption=False if cipher == 'none' else None,
+        udp_port=config.get('udp_port'),
+        tcp_port=config['port'],
+        resume_check=RESUME_CHECKS.get(config.get('resume')),
+        overwrite_policy=config.get('overwrite'),
+        check_ssh_fingerprint=config.get('ssh_fingerprint'),
+        **extra)
+
+
+def credentials(config: dict) -> tuple:
+    """(secret, identity) for an order: ascp takes one secret, the SSH password or
+    the passphrase of the key file."""
+    key_file = config.get('key_file')
+    secret = (config.get('key_pass') if key_file else None) or config.get('password')
+    return secret or None, key_file or None
+
+
+def _bitrate(count: int, seconds: float) -> str:
+    """A rate in bits per second, as ascp's rates are given."""
+    if seconds <= 0:
+        return 'n/a'
+    bits = count * 8 / seconds
+    return f'{bits / 1e6:.1f} Mbit/s' if bits >= 1e6 else f'{bits / 1e3:.1f} kbit/s'
+
+
+class FaspBatch:
+    """A batch (filetransfer.endpoints.base.Batch) run as one ascp session; ``run()``
+    yields the outcomes. ``ssh`` (faspssh.SshSide) cleans up on the FASP host."""
+
+    def __init__(self, config: dict, local_root: str, batch, ascp_path: str, ssh):
+        self.config = config
+        self.batch = batch
+        self.upload = batch.entries is not None
+        self.ascp_path = ascp_path
+        self.ssh = ssh
+        self.label = label(config)
+        self.remote_root = config['path']
+        self.local_root = os.path.abspath(local_root)
+        self.suffix = batch.temp.value if batch.temp is not None else ''
+        self.events = queue.SimpleQueue()
+        self.names = {}              # uploads: ascp's File -> relative path
+        self.running = {}            # relative path -> (FileEntry, started, written)
+        # kept by the listener: files ascp began to write, those with a final event
+        # (STOP, SKIP, FILEERROR of the file), those transferred or skipped
+        self.started, self.reported, self.finished = set(), set(), set()
+        self.failed_codes = set()    # codes of the failures booked per file
+        self.root_error = None       # downloads: ascp's error about the source directory
+        self.last_end = time.monotonic()
+
+    # -- the session ------------------------------------------------------------
+    def run(self):
+        """Yields a FileOutcome per file; raises ConnectError or TransferError when the
+        session as a whole fails (see the module doc)."""
+        import faspmanager
+
+        if self.upload:
+            yield from self._refuse_unlisted_names()
+        order = self._order()
+        if order is None:
+            log.info('FASP: no file to send to %s', self.label)
+            return
+        session = faspmanager.session(order, ascp_path=self.ascp_path, listener=self._listen)
+        if self.config.get('timeout'):
+            session.connect_timeout = session.idle_timeout = self.config['timeout']
+        self._log_start(order)
+        result = None
+        try:
+            self._start(session)
+            yield from self._follow(session)
+            result = session.finish()
+        except BaseException:
+            self._cancel(session)
+            raise
+        finally:
+            session.close()
+            self._clean_up(interrupted=result is None or not result.ok())
+        self._log_summary(result)
+        yield from self._conclude(result)
+
+    def _refuse_unlisted_names(self):
+        """Names a file-pair list cannot hold (a line break) are failed up front."""
+        kept = []
+        for entry in self.batch.entries:
+            if '\n' in entry.path or '\r' in entry.path:
+                yield FileOutcome(entry.path, entry.size, side='source',
+                                  error='a name with a line break cannot be given to ascp')
+            else:
+                kept.append(entry)
+        self.batch = dataclasses.replace(self.batch, entries=kept)
+
+    def _order(self):
+        import faspmanager
+
+        secret, identity = credentials(self.config)
+        job_options = {'create_dirs': True, 'partial_file_suffix': self.suffix or None,
+                       'remove_files_after_transfer': self.batch.delete or None}
+        user, host = self.config['user'], self.config['host']
+        if self.upload:
+            entries = self.batch.entries
+            if not entries:
+                return None
+            sources = [os.path.join(self.local_root, entry.path) for entry in entries]
+            self.names = dict(zip(sources, (entry.path for entry in entries)))
+            options = transfer_options(self.config, destination_root=self.remote_root,
+                                       **job_options)
+            return faspmanager.FileUpload(sources, user, host,
+                                          dest_paths=[entry.path for entry in entries],
+                                          dest_pass=secret, dest_identity=identity,
+                                          options=options)
+        selection = self.batch.selection
+        rules = faspfilters.build(selection.files, selection.ignore, selection.recursive,
+                                  skip=[*sorted(selection.exclude_names),
+                                        *sorted(self.batch.done)])
+        options = transfer_options(self.config, destination_root=self.local_root,
+                                   source_base=self.remote_root, extra_options=rules,
+                                   **job_options)
+        return faspmanager.FileDownload(self.remote_root, user, host, source_pass=secret,
+                                        source_identity=identity, options=options)
+
+    def _start(self, session) -> None:
+        import faspmanager
+
+        try:
+            session.start()
+        except FileNotFoundError as exc:
+            raise not_retryable(ConnectError(exc.strerror or str(exc))) from None
+        except faspmanager.SessionStartError as exc:
+            raise not_retryable(ConnectError(f'cannot run ascp ({self.ascp_path}): '
+                                             f'{exc}')) from None
+
+    def _listen(self, event) -> None:
+        """The session's listener (its reader thread): events go to the job's thread,
+        after the bookkeeping the clean-up relies on, done here because a signal
+        never interrupts this thread."""
+        at = time.monotonic()
+        stats = event.file_stats
+        kind = event.event_type.value
+        if stats is not None:
+            path = self._relpath(stats['name'])
+            if kind == 'STATS':
+                self.started.add(path)
+            elif kind in ('STOP', 'SKIP'):
+                self.finished.add(path)
+                self.reported.add(path)
+            elif kind == 'FILEERROR' and not self._session_failure(stats['error_code']):
+                self.reported.add(path)
+        self.events.put((event, at))
+
+    @staticmethod
+    def _session_failure(code) -> bool:
+        """Whether a file's error is the whole session's (connection, cancel)."""
+        return code in CONNECT_CODES or code == USER_CANCEL
+
+    def _follow(self, session):
+        """Handles the events in order until ascp has ended; yields the outcomes."""
+        import faspmanager
+
+        while True:
+            try:
+                event, at = self.events.get(timeout=POLL)
+            except queue.Empty:
+                if session.state() is not faspmanager.SessionState.RUNNING:
+                    return
+                continue
+            outcome = self._handle(event, at)
+            if outcome is not None:
+                yield outcome
+            if event.event_type.value in ('DONE', 'ERROR'):
+                return          # ascp's last word; finish() waits for it to exit
+
+    def _cancel(self, session) -> None:
+        """Interrupted: asks ascp to cancel, gives it a moment, then close() stops it."""
+        import faspmanager
+
+        running = faspmanager.SessionState.RUNNING
+        if session.state() is not running:
+            return
+        log.warning('FASP: stopping ascp (transfer with %s interrupted)', self.label)
+        try:
+            session.cancel()
+        except Exception as exc:    # ascp is stopped by close() anyway
+            log.debug('CANCEL not delivered to ascp: %s', exc)
+        deadline = time.monotonic() + CANCEL_WAIT
+        while session.state() is running and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    # -- events -----------------------------------------------------------------
+    def _relpath(self, name: str) -> str:
+        if name in self.names:
+            return self.names[name]
+        path = os.path.normpath(name)
+        if os.path.isabs(path):
+            path = os.path.relpath(path, self.local_root)
+        return path.replace(os.sep, '/')
+
+    def _handle(self, event, at) -> FileOutcome | None:
+        kind = event.event_type.value
+        stats = event.file_stats
+        if stats is None or kind not in ('STATS', 'STOP', 'SKIP', 'FILEERROR'):
+            return None
+        name = stats['name']
+        if not self.upload and kind == 'FILEERROR' and \
+                posixpath.normpath(name) == posixpath.normpath(self.remote_root):
+            self.root_error = (stats['error_code'], stats['error_description'])
+            return None
+        path = self._relpath(name)
+        if kind == 'STATS':
+            self._progress(path, stats, at)
+            return None
+        entry, started, before = self.running.pop(path, (None, self.last_end, 0))
+        self.last_end = at
+        progress = self.batch.progress
+        if entry is not None and progress:
+            if kind == 'STOP' and (stats['written'] or 0) > before:
+                progress.advance(stats['written'] - before)
+            progress.file_end(entry)
+        size = stats['size'] or 0
+        if kind == 'STOP':
+            return FileOutcome(path, size, at - started)
+        if kind == 'SKIP':
+            return FileOutcome(path, size, skipped=True)
+        code, description = stats['error_code'], stats['error_description']
+        if self._session_failure(code):
+            return None         # reported with the session's end
+        self.failed_codes.add(code)
+        text = f'{description or "failed"} (ascp error {code})'
+        return FileOutcome(path, size, error=text, side=self._side(code, path))
+
+    def _progress(self, path: str, stats: dict, at: float) -> None:
+        progress = self.batch.progress
+        written = stats['written'] or 0
+        if path not in self.running:
+            entry = FileEntry(path, stats['size'] or 0)
+            self.running[path] = (entry, at, 0)
+            if progress:
+                progress.file_start(entry)
+        entry, started, before = self.running[path]
+        self.running[path] = (entry, started, max(before, written))
+        if progress and written > before:
+            progress.advance(written - before)
+
+    def _side(self, code, path: str) -> str:
+        """Where a file failed: 'source' or 'target'. A permission problem is looked
+        up on the local side."""
+        if code in SOURCE_CODES:
+            return 'source'
+        if code != NO_PERMS:
+            return 'target'
+        local = os.path.join(self.local_root, path)
+        if self.upload:
+            return 'source' if not os.access(local, os.R_OK) else 'target'
+        folder = os.path.dirname(local)
+        while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+            folder = os.path.dirname(folder)
+        return 'target' if not os.access(folder, os.W_OK) else 'source'
+
+    # -- the end ------------------------------------------------------------------
+    def _clean_up(self, interrupted: bool) -> None:
+        """Removes what the files that did not finish left on the target."""
+        leftovers = [path for path in sorted(self.started - self.finished)
+                     if not unsafe_path_reason(path)]
+        if interrupted and self.upload and self.suffix:
+            # ascp may have opened the next file's partial file before telling
+            pending = [entry.path for entry in self.batch.entries
+                       if entry.path not in self.reported]
+            if pending and pending[0] not in leftovers:
+                leftovers.append(pending[0])
+        for path in leftovers:
+            written_as = path + self.suffix
+            try:
+                if self.upload:
+                    self.ssh.remove(posixpath.join(self.remote_root, written_as))
+                else:
+                    os.remove(os.path.join(self.local_root, written_as))
+            except FileNotFoundError:
+                continue
+            except Exception as exc:   # the failure itself matters more; say what stays
+                where = self.label if self.upload else 'the local target'
+                log.warning('could not remove %s from %s: %s', written_as, where,
+                            getattr(exc, 'strerror', None) or exc)
+            else:
+                log.info('removed the unfinished %s from the target', written_as)
+        if leftovers and self.upload:
+            self.ssh.close()
+
+    def _conclude(self, result):
+        """Outcomes for files ascp said nothing about, or the session's failure."""
+        reason = result.reason()
+        if self.root_error is not None:
+            code, description = self.root_error
+            raise not_retryable(ConnectError(
+                f'source directory {self.remote_root} on {self.label}: '
+                f'{description or "not readable"} (ascp error {code})'))
+        code = result.error_code()
+        file_level = bool(self.failed_codes) and \
+            (code is None or code == SOME_FILE_ERRS or code in self.failed_codes)
+        if result.ok() or file_level:
+            for entry in self.batch.entries or ():
+                if entry.path not in self.reported:
+                    yield FileOutcome(entry.path, entry.size,
+                                      error=f'not transferred: {reason or "ascp said nothing"}')
+            return
+        error_class = ConnectError if code in CONNECT_CODES else TransferError
+        where = self.label if error_class is ConnectError else f'FASP transfer with {self.label}'
+        error = error_class(f'{where}: {reason}')
+        error.retryable = result.retryable()
+        raise error
+
+    def _log_start(self, order) -> None:
+        rate = order.options.opts['target_rate_kbps']
+        if self.upload:
+            what = f'sending {len(self.batch.entries)} file(s) to {self.label} {self.remote_root}'
+        else:
+            what = f'receiving from {self.label} {self.remote_root}'
+        log.info('FASP: %s with %s, target rate %d kbit/s', what, self.ascp_path, rate)
+
+    def _log_summary(self, result) -> None:
+        stats = result.stats()
+        seconds = (stats.get('elapsed_usec') or 0) / 1e6
+        count = stats.get('transfer_bytes') or 0
+        log.info('FASP session with %s: %d file(s) transferred, %d failed, %d skipped, '
+                 '%d bytes in %.2f s, average %s', self.label, stats['files_complete'],
+                 stats['files_failed'], stats['files_skipped'], count, seconds,
+                 _bitrate(count, seconds))
