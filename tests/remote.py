@@ -1,7 +1,5 @@
 """Helpers for jobs against the test servers: host sections, remote job files."""
 
-import os
-import resource
 import subprocess
 import sys
 
@@ -44,6 +42,3 @@ def max_rss_kib(ws, *args, timeout=600) -> tuple[subprocess.CompletedProcess, in
     lines = done.stderr.strip().splitlines()
     return done, int(lines[-1])
 
-
-assert resource  # the probe above runs in a child; keep the import visible for readers
-os.environ.setdefault('FILETRANSFER_TESTS', '1')
