@@ -11,8 +11,9 @@ Variants, chosen by `FtpServer` options:
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
 - ``throttle``: bytes per second for data connections (long transfers).
-- ``hostile``: every listing shows the given entries (names like ``../x``) and
-  every RETR returns ``HOSTILE_DATA``, whatever the name.
+- ``hostile``: every listing shows the given entries (names like ``../x``),
+  every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
+  the name.
 
 Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
@@ -173,6 +174,12 @@ def _handler_class(options: dict):
             def ftp_RETR(self, file):
                 self.push_dtp_data(HOSTILE_DATA, cmd='RETR')
                 return file
+
+            def ftp_SIZE(self, path):
+                self.respond(f'213 {len(HOSTILE_DATA)}')
+
+            def ftp_DELE(self, path):
+                self.respond('250 File removed.')
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(options['user'], options['password'], options['home'],
