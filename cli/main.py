@@ -18,6 +18,8 @@ EXIT_INTERNAL = 9
 EPILOG = """\b
 Forms:
   filetransfer [-v | -vv] [-c CONFIG] JOBID   run the job JOBID
+  filetransfer -k [-H] [-p PORT] HOST FILE    add HOST's SSH keys to known-hosts FILE
+  filetransfer -d [-p PORT] HOST FILE         delete HOST from known-hosts FILE
 
 \b
 Exit codes: 0 success (also: not ready, already running), 1 finished with
@@ -79,9 +81,17 @@ def _version() -> str:
               help='Application configuration file (default: $FILETRANSFER_CFG).')
 @click.version_option(None, '-V', '--version', prog_name='filetransfer',
                       message='%(prog)s %(version)s', package_name='filetransfer')
+@click.option('-k', 'fetch_key', is_flag=True, help="Fetch HOST's SSH host key into FILE.")
+@click.option('-d', 'delete_key', is_flag=True, help='Delete HOST from the known-hosts FILE.')
+@click.option('-H', 'hashed', is_flag=True, help='With -k: write the host name hashed.')
+@click.option('-p', 'port', type=click.IntRange(1, 65535), metavar='PORT',
+              help='With -k/-d: the SSH port of HOST (default 22).')
 @click.argument('args', nargs=-1, metavar='JOBID')
-def command(verbose, config_file, args):
+def command(verbose, config_file, fetch_key, delete_key, hashed, port, args):
     """Run a file transfer job described by INI files."""
+    if fetch_key or delete_key or hashed or port is not None:
+        from . import hostkeys
+        return hostkeys.run(fetch_key, delete_key, hashed, port, args)
     if len(args) != 1:
         raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
     if not config_file:
