@@ -3,6 +3,7 @@
 import ftplib
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import uuid
@@ -64,6 +65,33 @@ def test_existing_target_files_are_replaced(ws, ftpd):
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert tree(ftpd.path(folder)) == {'a.txt': b'new', 'b.txt': b'newer'}
+
+
+def test_server_whose_rename_does_not_replace(ws, ftp_server):
+    server = ftp_server(rename_replaces=False)
+    make_files(server.path('up'), {'a.txt': 'old a', 'b.txt': 'old b'})
+    make_files(ws.src, {'a.txt': 'new a', 'b.txt': 'new b', 'c.txt': 'new c'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(target={'host_id': 'srv', 'path': 'up', 'temp': 'dot'})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(server.path('up')) == {'a.txt': b'new a', 'b.txt': b'new b', 'c.txt': b'new c'}
+    renames = [line for line in server.commands() if line.startswith('RNTO')]
+    assert len(renames) == 3 + 3 + 1        # a, b: refused, old aside, new; c: new
+    assert renames[1].startswith('RNTO /up/a.txt.') and renames[1].endswith('.old')
+
+
+def test_refused_download_is_a_source_error_and_the_job_goes_on(ws, ftp_server):
+    server = ftp_server(refuse_retr=['/src/b.txt'])
+    make_files(server.path('src'), {'a.txt': 'A', 'b.txt': 'B', 'c.txt': 'C'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(source={'host_id': 'srv', 'path': 'src', 'delete': 'yes'}, target={'temp': 'dot'})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 1, done.stderr
+    assert '2 file(s) transferred, 1 source error(s), 0 target error(s)' in done.stderr
+    assert tree(ws.dst) == {'a.txt': b'A', 'c.txt': b'C'}
+    assert tree(server.path('src')) == {'b.txt': b'B'}
+    assert 'source error: b.txt: 550 Permission denied.' in ws.log_text()
 
 
 def test_ftps_sends_data_encrypted_or_not(ws, ftp_server):
@@ -265,6 +293,18 @@ def test_server_down(ws, ftp_server):
     server.stop()
     done = ws.run('-v', 'job1')
     assert_failed(done, f'FTP 127.0.0.1:{server.port}: cannot connect: Connection refused')
+
+
+def test_silent_server_times_out_while_connecting(ws, ftpd):
+    with socket.socket() as silent:      # accepts connections (backlog), never speaks
+        silent.bind(('127.0.0.1', 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        make_files(ws.src, {'a.txt': 'A'})
+        write_hosts(ws, srv=ftp_host(ftpd, host=f'127.0.0.1:{port}', timeout='0.5'))
+        ws.write_job(target={'host_id': 'srv', 'path': 'up'})
+        done = ws.run('-v', 'job1')
+    assert_failed(done, f'127.0.0.1:{port}: cannot connect: timed out')
 
 
 @pytest.mark.parametrize('direction', ['up', 'down'])

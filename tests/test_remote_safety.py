@@ -8,7 +8,7 @@ import pytest
 
 from helpers import tree
 from remote import ftp_host, write_hosts
-from servers.hostile_sftp import HOSTILE_DATA, HostileSftpServer
+from servers.paramiko_sftp import HOSTILE_DATA, HostileSftpServer
 
 ESCAPE = f'escape-{uuid.uuid4().hex[:8]}.txt'
 # (name, is a directory, refused as a source error)

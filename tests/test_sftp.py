@@ -82,6 +82,29 @@ def test_existing_target_files_are_replaced(ws, live_sshd, tmp_path, temp):
     assert tree(remote) == {'a.txt': b'new', 'sub/b.txt': b'newer'}
 
 
+def test_server_without_posix_rename_gets_replacements_in_steps(ws, tmp_path):
+    """SFTP version 3 semantics: a rename never replaces; the old file is moved
+    aside, the new one renamed, the old one removed."""
+    from servers.paramiko_sftp import PlainSftpServer
+    served = tmp_path / 'served'
+    make_files(served, {'up/a.txt': 'old a', 'up/sub/b.txt': 'old b'})
+    server = PlainSftpServer(str(tmp_path), str(served))
+    try:
+        make_files(ws.src, {'a.txt': 'new a', 'sub/b.txt': 'new b', 'c.txt': 'new c'})
+        upload_job(ws, '/up', target={'temp': 'dot'}, type='SFTP',
+                   host=f'127.0.0.1:{server.port}', user=server.user,
+                   password=server.password, known_hosts=server.known_hosts)
+        done = ws.run('-v', 'job1')
+    finally:
+        server.stop()
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(served) == {'up/a.txt': b'new a', 'up/sub/b.txt': b'new b',
+                            'up/c.txt': b'new c'}
+    operations = [operation for operation, _ in server.requests]
+    assert operations.count('posix_rename') == 1          # refused once, then not asked
+    assert operations.count('rename') == 3 + 2 * 2        # a, b: aside, new; c: new
+
+
 def test_ready_file_on_a_local_source_with_a_remote_target(ws, live_sshd, tmp_path):
     remote = tmp_path / 'remote'
     make_files(ws.src, {'a.txt': 'A', 'b.txt': 'B'})
@@ -94,6 +117,21 @@ def test_ready_file_on_a_local_source_with_a_remote_target(ws, live_sshd, tmp_pa
     assert done.returncode == 0, done.stderr
     assert tree(remote) == {'a.txt': b'A', 'b.txt': b'B'}
     assert sorted(os.listdir(ws.src)) == ['a.txt', 'b.txt']
+
+
+def test_ready_file_on_an_sftp_source(ws, live_sshd, tmp_path):
+    remote = tmp_path / 'remote'
+    make_files(remote, {'a.txt': 'A'})
+    write_hosts(ws, srv=sftp_host(live_sshd))
+    ws.write_job(job={'ready_file': 'done.flag'}, source={'host_id': 'srv', 'path': str(remote)})
+    done = ws.run('job1')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert not os.path.exists(ws.dst) and tree(remote) == {'a.txt': b'A'}
+    make_files(remote, {'done.flag': ''})
+    done = ws.run('job1')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(ws.dst) == {'a.txt': b'A'}
+    assert tree(remote) == {'a.txt': b'A'}          # the ready file is deleted
 
 
 def test_per_file_target_error_is_counted_and_the_job_goes_on(ws, live_sshd, tmp_path):

@@ -8,6 +8,8 @@ Variants, chosen by `FtpServer` options:
 - ``mlsd=False``: no MLST/MLSD (clients must parse LIST), and with
   ``list_options=False`` a LIST with options (``LIST -a``) is refused with 501;
   ``size_command=False``: no SIZE command.
+- ``rename_replaces=False``: RNTO refuses an existing name (as some servers do);
+  ``refuse_retr``: server paths whose RETR is refused with 550.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
 - ``throttle``: bytes per second for data connections (long transfers).
@@ -49,6 +51,8 @@ class FtpServer:
     mlsd: bool = True
     list_options: bool = True
     size_command: bool = True
+    rename_replaces: bool = True
+    refuse_retr: tuple = ()
     abrupt_tls_close: bool = False
     throttle: int | None = None
     hostile: list | None = None
@@ -75,6 +79,8 @@ class FtpServer:
                        'password': self.password, 'cert_file': self.cert_file if self.tls
                        else None, 'mlsd': self.mlsd, 'list_options': self.list_options,
                        'size_command': self.size_command,
+                       'rename_replaces': self.rename_replaces,
+                       'refuse_retr': list(self.refuse_retr),
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
         return self
@@ -155,6 +161,18 @@ def _handler_class(options: dict):
                 self.respond('501 Options are not supported.')
                 return
             super().pre_process_command(line, cmd, arg)
+
+        def ftp_RNTO(self, path):
+            if not options['rename_replaces'] and os.path.lexists(path):
+                self.respond('550 File exists.')
+                return None
+            return super().ftp_RNTO(path)
+
+        def ftp_RETR(self, file):
+            if self.fs.fs2ftp(file) in options['refuse_retr']:
+                self.respond('550 Permission denied.')
+                return None
+            return super().ftp_RETR(file)
 
         if hostile:
             def ftp_MLSD(self, path):
