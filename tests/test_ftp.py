@@ -94,6 +94,17 @@ def test_refused_download_is_a_source_error_and_the_job_goes_on(ws, ftp_server):
     assert 'source error: b.txt: 550 Permission denied.' in ws.log_text()
 
 
+def test_upload_cut_short_by_the_server_is_a_target_error(ws, ftp_server):
+    server = ftp_server(lose_data=True)
+    make_files(ws.src, {'a.txt': b'0123456789'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(target={'host_id': 'srv', 'path': 'up'})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 1, done.stderr
+    assert 'target error: a.txt: the server stored 5 bytes of 10' in ws.log_text()
+    assert tree(server.path('up')) == {}
+
+
 def test_ftps_sends_data_encrypted_or_not(ws, ftp_server):
     server = ftp_server(tls=True)
     make_files(ws.src, {'a.txt': 'A'})

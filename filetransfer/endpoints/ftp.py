@@ -280,17 +280,17 @@ class FtpEndpoint(Endpoint):
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
 
     def _end_transfer(self, conn, keep_alive) -> None:
-        """Closes a data connection and reads the transfer's reply (and those of the
+        """Ends a data connection and reads the transfer's reply (and those of the
         NOOPs sent meanwhile). A refused transfer raises ServerFileError."""
         if isinstance(conn, ssl.SSLSocket):
-            self._close_tls(conn, keep_alive)
+            self._send_close_notify(conn, keep_alive)
+        self._linger(conn, keep_alive)
         conn.close()
         self._raise_failed_reply(keep_alive.replies(self._ftp))
 
-    def _close_tls(self, conn, keep_alive) -> None:
-        """Sends TLS close_notify (servers take it as the sign that an upload is
-        complete) without waiting for the server's: that comes only once the server
-        has read everything, and the transfer's reply says the same.
+    def _send_close_notify(self, conn, keep_alive) -> None:
+        """Sends TLS close_notify, which servers take as the sign that an upload is
+        complete, without waiting for the server's (`_linger` takes care of it).
 
         With TLS 1.3 the shutdown fails when the server closed a connection that
         carried no data before the client saw its session ticket: ftplib's trap on
@@ -301,12 +301,29 @@ class FtpEndpoint(Endpoint):
                 conn.unwrap()
                 return
             except ssl.SSLWantReadError:
-                return          # ours is sent; the server's is not waited for
+                return          # ours is sent; the server's comes with its close
             except ssl.SSLWantWriteError:
                 keep_alive.wait(conn, write=True)
             except (OSError, ValueError) as exc:
                 log.debug('%s: TLS shutdown of a data connection: %s', self.where, exc)
                 return
+
+    def _linger(self, conn, keep_alive) -> None:
+        """Half-closes the connection and reads (and drops) what the server still
+        sends until it closes: closing a socket with unread bytes (TLS 1.3 session
+        tickets the server sent during an upload) resets the connection, and the
+        server loses the data still in flight."""
+        conn.settimeout(self.timeout)
+        try:
+            conn.shutdown(socket.SHUT_WR)     # an SSLSocket reads raw bytes from here on
+            while True:
+                keep_alive.wait(conn)
+                if not conn.recv(CHUNK_SIZE):
+                    return
+        except socket.timeout:
+            raise
+        except OSError as exc:   # the server closed first, or reset the connection
+            log.debug('%s: end of a data connection: %s', self.where, _reason(exc))
 
     def _raise_failed_reply(self, replies: list[str]) -> None:
         failed = [reply for reply in replies if reply[:1] in ('4', '5')]
@@ -444,6 +461,7 @@ class FtpEndpoint(Endpoint):
                     self._abandon(conn, keep_alive, exc)
                     raise
                 self._end_transfer(conn, keep_alive)
+                self._check_stored(path, total)
             return total
         except TransferError:
             raise
@@ -457,6 +475,15 @@ class FtpEndpoint(Endpoint):
             self._in_step = False
             self._remove_after_interrupt(path)
             raise
+
+    def _check_stored(self, path: str, sent: int) -> None:
+        """Compares the server's size of an uploaded file with what was sent, where
+        the server has SIZE: a server can report success for a cut-off upload."""
+        if not self._size_command:
+            return
+        stored = self._size(path)
+        if stored is not None and stored != sent:
+            raise ServerFileError(errno.EIO, f'the server stored {stored} bytes of {sent}')
 
     @staticmethod
     def _send(conn, keep_alive, reader, progress) -> int:

@@ -9,7 +9,8 @@ Variants, chosen by `FtpServer` options:
   ``list_options=False`` a LIST with options (``LIST -a``) is refused with 501;
   ``size_command=False``: no SIZE command.
 - ``rename_replaces=False``: RNTO refuses an existing name (as some servers do);
-  ``refuse_retr``: server paths whose RETR is refused with 550.
+  ``refuse_retr``: server paths whose RETR is refused with 550;
+  ``lose_data``: reports success for every upload but keeps half of the file.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
 - ``throttle``: bytes per second for data connections (long transfers).
@@ -53,6 +54,7 @@ class FtpServer:
     size_command: bool = True
     rename_replaces: bool = True
     refuse_retr: tuple = ()
+    lose_data: bool = False
     abrupt_tls_close: bool = False
     throttle: int | None = None
     hostile: list | None = None
@@ -81,6 +83,7 @@ class FtpServer:
                        'size_command': self.size_command,
                        'rename_replaces': self.rename_replaces,
                        'refuse_retr': list(self.refuse_retr),
+                       'lose_data': self.lose_data,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
         return self
@@ -161,6 +164,10 @@ def _handler_class(options: dict):
                 self.respond('501 Options are not supported.')
                 return
             super().pre_process_command(line, cmd, arg)
+
+        def on_file_received(self, file):
+            if options['lose_data']:           # says 226, keeps half of the file
+                os.truncate(file, os.path.getsize(file) // 2)
 
         def ftp_RNTO(self, path):
             if not options['rename_replaces'] and os.path.lexists(path):
