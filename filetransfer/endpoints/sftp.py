@@ -116,19 +116,20 @@ class SftpEndpoint(Endpoint):
         except OSError as exc:
             raise ConnectError(f'cannot connect to {self.where}: {_reason(exc)}') from None
         try:
-            self._transport = paramiko.Transport(sock)
-            self._handshake(known)
-            self._authenticate(key)
-            self._sftp = paramiko.SFTPClient.from_transport(self._transport,
-                                                            window_size=CHANNEL_WINDOW)
-            self._sftp.get_channel().settimeout(self.timeout)
-        except ConnectError:
+            try:
+                self._transport = paramiko.Transport(sock)
+                self._handshake(known)
+                self._authenticate(key)
+                self._sftp = paramiko.SFTPClient.from_transport(self._transport,
+                                                                window_size=CHANNEL_WINDOW)
+                self._sftp.get_channel().settimeout(self.timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(f'{self.where}: SSH connection failed: '
+                                   f'{_reason(exc)}') from None
+            self._open_root()
+        except BaseException:
             self.close()
             raise
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            self.close()
-            raise ConnectError(f'{self.where}: SSH connection failed: {_reason(exc)}') from None
-        self._open_root()
 
     def _key(self):
         path = self.config.get('key_file')
@@ -230,10 +231,8 @@ class SftpEndpoint(Endpoint):
                     raise ConnectError(f'{self.where}: {self.role} directory {path} '
                                        f'{what}') from None
         except TransferError as exc:
-            self.close()
             raise ConnectError(str(exc)) from None
         if not stat.S_ISDIR(mode or 0):
-            self.close()
             raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
 
     def close(self) -> None:
