@@ -1,6 +1,5 @@
 """`filetransfer -k` and `-d` against the real sshd, and the known-hosts rules."""
 
-import os
 import subprocess
 
 import pytest

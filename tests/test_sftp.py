@@ -12,7 +12,6 @@ import pytest
 from helpers import make_files, tree
 from procs import make_sparse, stop_while_writing, wait_for
 from remote import max_rss_kib, sftp_host, write_hosts
-from servers.sshd import _descendants
 
 FILES = {'a.txt': b'A' * 10, 'empty.txt': b'', 'sub/b.bin': os.urandom(2_500_000),
          'sub/deeper/c.csv': b'x,y\n1,2\n'}
@@ -24,7 +23,7 @@ def upload_job(ws, remote, target=None, job=None, **host):
                  target={'host_id': 'srv', 'path': str(remote), **(target or {})})
 
 
-def assert_failed(ws, done, *parts, trace=False):
+def assert_failed(done, *parts, trace=False):
     """Exit 2 with a message holding ``parts`` (and a stack trace only with -vv)."""
     assert done.returncode == 2, done.stderr
     for part in parts:
@@ -203,7 +202,7 @@ def test_encrypted_key_without_or_with_a_wrong_key_pass(ws, live_sshd, tmp_path,
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, key_file=path,
                                                      key_pass=key_pass))
     done = ws.run('-vv', 'job1')
-    assert_failed(ws, done, f'SFTP 127.0.0.1:{live_sshd.port}', expected, trace=True)
+    assert_failed(done, f'SFTP 127.0.0.1:{live_sshd.port}', expected, trace=True)
     assert not (tmp_path / 'remote').exists()
     for secret in (passphrase, 'wrong-Passphrase'):
         assert secret not in done.stderr + ws.log_text()
@@ -213,7 +212,7 @@ def test_key_type_must_match_the_key_file(ws, live_sshd, tmp_path):
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, key_type='RSA'))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, 'holds a key of type Ed25519, but key_type is RSA')
+    assert_failed(done, 'holds a key of type Ed25519, but key_type is RSA')
 
 
 @pytest.mark.parametrize('key_type', ['DSA', None])
@@ -233,7 +232,7 @@ def test_dsa_keys_are_refused_clearly_when_paramiko_cannot_load_them(ws, live_ss
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, key_file=str(path),
                                                      key_type=key_type))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, 'cannot load DSA keys', 'use an RSA, ECDSA or Ed25519 key')
+    assert_failed(done, 'cannot load DSA keys', 'use an RSA, ECDSA or Ed25519 key')
 
 
 def test_wrong_key_is_refused(ws, live_sshd, tmp_path):
@@ -242,7 +241,7 @@ def test_wrong_key_is_refused(ws, live_sshd, tmp_path):
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, key_file=path))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'SFTP 127.0.0.1:{live_sshd.port}',
+    assert_failed(done, f'SFTP 127.0.0.1:{live_sshd.port}',
                   f'the key {path} was refused for user {live_sshd.user}')
 
 
@@ -278,7 +277,7 @@ def test_wrong_password_fails_without_showing_it(ws, live_sshd, password_user):
     upload_job(ws, os.path.join(home, 'never'),
                **sftp_host(live_sshd, user=name, password=wrong, key_file=None))
     done = ws.run('-vv', 'job1')
-    assert_failed(ws, done, f'SFTP 127.0.0.1:{live_sshd.port}',
+    assert_failed(done, f'SFTP 127.0.0.1:{live_sshd.port}',
                   f'authentication failed for user {name}', trace=True)
     log = ws.log_text()
     assert 'authentication failed' in log
@@ -311,7 +310,7 @@ def test_unknown_host_key_is_refused_and_the_fix_is_named(ws, live_sshd, tmp_pat
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, known_hosts=str(known)))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'the host key of [127.0.0.1]:{live_sshd.port} is unknown',
+    assert_failed(done, f'the host key of [127.0.0.1]:{live_sshd.port} is unknown',
                   f'filetransfer -k -p {live_sshd.port} 127.0.0.1 {known}')
     assert known.read_text() == '# nothing for this host yet\n'     # never added
     assert not (tmp_path / 'remote').exists()
@@ -326,7 +325,7 @@ def test_changed_host_key_is_refused(ws, live_sshd, tmp_path):
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, known_hosts=str(known)))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'the host key of [127.0.0.1]:{live_sshd.port} has CHANGED',
+    assert_failed(done, f'the host key of [127.0.0.1]:{live_sshd.port} has CHANGED',
                   f'filetransfer -k -p {live_sshd.port} 127.0.0.1 {known}')
     assert not (tmp_path / 'remote').exists()
 
@@ -356,7 +355,7 @@ def test_missing_known_hosts_file(ws, live_sshd, tmp_path):
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, known_hosts=str(missing)))
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'cannot read known_hosts file {missing}: No such file',
+    assert_failed(done, f'cannot read known_hosts file {missing}: No such file',
                   f'filetransfer -k -p {live_sshd.port} 127.0.0.1 {missing}')
 
 
@@ -367,7 +366,7 @@ def test_server_down(ws, live_sshd, tmp_path):
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd))
     live_sshd.stop()
     done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'cannot connect to SFTP 127.0.0.1:{live_sshd.port}',
+    assert_failed(done, f'cannot connect to SFTP 127.0.0.1:{live_sshd.port}',
                   'Connection refused')
     assert 'exit code 2' in ws.log_text()
 
@@ -381,7 +380,7 @@ def test_silent_server_times_out_while_connecting(ws, live_sshd, tmp_path):
         upload_job(ws, tmp_path / 'remote',
                    **sftp_host(live_sshd, host=f'127.0.0.1:{port}', timeout='0.5'))
         done = ws.run('-v', 'job1')
-    assert_failed(ws, done, f'SFTP 127.0.0.1:{port}', 'timed out')
+    assert_failed(done, f'SFTP 127.0.0.1:{port}', 'timed out')
 
 
 @pytest.mark.parametrize('direction', ['up', 'down'])
@@ -424,7 +423,7 @@ def test_operation_timeout_when_the_server_stops_answering(ws, live_sshd, tmp_pa
     frozen = []
     try:
         wait_for(lambda: (remote / '.big.bin').exists(), proc=proc)
-        frozen = [pid for pid in _descendants(live_sshd.proc.pid) if _comm(pid) == 'sftp-server']
+        frozen = [pid for pid in live_sshd.sessions() if _comm(pid) == 'sftp-server']
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
         stderr = proc.communicate(timeout=60)[1]
