@@ -8,21 +8,20 @@ session, which many servers require.
 
 Listings use MLSD when the server offers it (exact sizes and types), else
 `LIST -a` (or `LIST` when the server rejects the option) in the Unix or DOS
-format. While a data connection runs, a NOOP goes over the idle control
-connection every `keep_alive` seconds so that firewalls keep it open; the
-replies are read once the transfer is over.
+format (see ftplisting.py). While a data connection runs, and while the server
+finishes a transfer, a NOOP goes over the idle control connection every
+`keep_alive` seconds so that firewalls keep it open; their replies are read with
+the transfer's.
 
 Per-file refusals of the server (4xx/5xx replies) are OSErrors; a lost or
 silent connection is a TransferError.
 """
 
-import calendar
 import contextlib
 import errno
 import ftplib
 import logging
 import posixpath
-import re
 import select
 import socket
 import ssl
@@ -31,6 +30,7 @@ import time
 from ..errors import ConnectError, TransferError
 from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
                    shown_name, unsafe_path_reason)
+from .ftplisting import parse_list_line, parse_mlsd_line
 
 log = logging.getLogger(__name__)
 
@@ -667,62 +667,6 @@ class _Download:
 
     def __exit__(self, *exc_info):
         self.close()
-
-
-# -- listings -----------------------------------------------------------------
-
-def _mlsd_time(value: str) -> float | None:
-    match = re.fullmatch(r'(\d{14})(?:\.\d+)?', value or '')
-    if not match:
-        return None
-    try:
-        return calendar.timegm(time.strptime(match[1], '%Y%m%d%H%M%S'))
-    except ValueError:
-        return None
-
-
-def parse_mlsd_line(line: str):
-    """One MLSD line (``fact=value;...; name``) -> (name, kind, size, mtime) or None."""
-    facts_text, sep, name = line.partition(' ')
-    if not sep:
-        return None
-    facts = {}
-    for fact in facts_text.split(';'):
-        key, has_value, value = fact.partition('=')
-        if has_value:
-            facts[key.strip().lower()] = value
-    kind = facts.get('type', '').lower()
-    if kind in ('cdir', 'pdir'):
-        kind, name = 'dir', '.' if kind == 'cdir' else '..'
-    elif kind not in ('file', 'dir'):
-        kind = 'other'
-    try:
-        size = int(facts['size']) if 'size' in facts else None
-    except ValueError:
-        size = None
-    return name, kind, size, _mlsd_time(facts.get('modify'))
-
-
-_UNIX_LIST = re.compile(
-    r'^(?P<type>[-dlpscbD])[-rwxsStTlL?]{9}\S*\s+\d+\s+(?:\S+\s+){1,2}?'
-    r'(?P<size>\d+)\s+[A-Za-z]{3}\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(?P<name>.*)$')
-_DOS_LIST = re.compile(
-    r'^\d{1,2}-\d{1,2}-\d{2,4}\s+\d{1,2}:\d{2}(?:[AaPp][Mm])?\s+'
-    r'(?:(?P<dir><DIR>)|(?P<size>\d+))\s+(?P<name>.*)$')
-
-
-def parse_list_line(line: str):
-    """One LIST line (Unix ``ls -l`` or DOS format) -> (name, kind, size, None) or None."""
-    match = _UNIX_LIST.match(line)
-    if match:
-        kind = {'-': 'file', 'd': 'dir'}.get(match['type'], 'other')
-        return match['name'], kind, int(match['size']), None
-    match = _DOS_LIST.match(line)
-    if match:
-        if match['dir']:
-            return match['name'], 'dir', None, None
-        return match['name'], 'file', int(match['size']), None
-    return None
 
 
 def create(config: dict, role: str) -> Endpoint:
