@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import re
 import socket
@@ -243,11 +244,21 @@ def preferred_algorithms(known_types: list[str], available: tuple) -> list[str]:
     return wanted + [algorithm for algorithm in available if algorithm not in wanted]
 
 
+def quiet_paramiko_logging() -> None:
+    """paramiko logs connection failures, with tracebacks from its own threads, on
+    its logger. Its callers report them as exceptions, so when the program has no
+    handler for them they must not reach stderr through logging's last resort."""
+    logger = logging.getLogger('paramiko')
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 def fetch(host: str, port: int = DEFAULT_PORT, timeout: float = 30.0) -> list[HostKey]:
     """The host keys a server offers (one handshake per key algorithm).
 
     Raises ConnectError when the server cannot be reached or offers no key."""
     import paramiko
+    quiet_paramiko_logging()
 
     keys = []
     for algorithm in FETCH_ALGORITHMS:

@@ -28,9 +28,7 @@ from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace
                    shown_name, unsafe_path_reason)
 
 log = logging.getLogger(__name__)
-# paramiko reports connection failures on its own logger as well; the endpoint's
-# exceptions tell them, so they must not reach stderr through logging's last resort.
-logging.getLogger('paramiko').addHandler(logging.NullHandler())
+hostkeys.quiet_paramiko_logging()
 
 MAX_DEPTH = 256
 REQUEST_SIZE = 32768   # the read size every SFTP server must serve
