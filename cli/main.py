@@ -23,6 +23,8 @@ Forms:
   filetransfer [-c CONFIG] --dry-run JOBID    show what the job would transfer
   filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]
   filetransfer check [-c CONFIG] [--connect] [JOBID...]
+  filetransfer -k [-H] [-p PORT] HOST FILE    add HOST's SSH keys to known-hosts FILE
+  filetransfer -d [-p PORT] HOST FILE         delete HOST from known-hosts FILE
   (a job named like a command: filetransfer -c CONFIG daemon, or -- daemon)
 
 \b
@@ -99,9 +101,18 @@ def _version() -> str:
               help='Show what the job would transfer and delete now, without writing.')
 @click.option('--json', 'as_json', is_flag=True,
               help='Print the result (counts, files, exit code) as JSON on stdout.')
+@click.option('-k', 'fetch_key', is_flag=True, help="Fetch HOST's SSH host key into FILE.")
+@click.option('-d', 'delete_key', is_flag=True, help='Delete HOST from the known-hosts FILE.')
+@click.option('-H', 'hashed', is_flag=True, help='With -k: write the host name hashed.')
+@click.option('-p', 'port', type=click.IntRange(1, 65535), metavar='PORT',
+              help='With -k/-d: the SSH port of HOST (default 22).')
 @click.argument('args', nargs=-1, metavar='JOBID', shell_complete=subcommands.complete_job_id)
-def command(verbose, config_file, dry_run, as_json, args):
+def command(verbose, config_file, dry_run, as_json, fetch_key, delete_key, hashed, port,
+            args):
     """Run a file transfer job described by INI files."""
+    if fetch_key or delete_key or hashed or port is not None:
+        from . import hostkeys
+        return hostkeys.run(fetch_key, delete_key, hashed, port, args)
     if len(args) != 1:
         raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
     if not config_file:

@@ -158,7 +158,7 @@ class Copier:
 
     def _copy(self, source, target, entry, result):
         path = entry.path
-        unsafe = unsafe_path_reason(path)
+        unsafe = entry.refused or unsafe_path_reason(path)
         if unsafe:
             return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
         started = time.monotonic()

@@ -104,3 +104,49 @@ def smtpd_tls(_smtpd_tls):
     """A real SMTP server speaking implicit TLS, with login, certificate of smtp_cert."""
     _smtpd_tls.clear()
     return _smtpd_tls
+
+
+@pytest.fixture(scope='session')
+def tls_files(tmp_path_factory):
+    """(ca_file, server cert+key file, ca_file of another CA) for FTPS servers."""
+    from servers.tlscerts import make_ca, make_server_cert
+
+    folder = str(tmp_path_factory.mktemp('tls'))
+    ca_file, ca_cert, ca_key = make_ca(folder)
+    other_ca, _, _ = make_ca(folder, 'another test CA')
+    return ca_file, make_server_cert(folder, ca_cert, ca_key), other_ca
+
+
+def _ftp_server(root, tls_files, **options):
+    from servers import ftpd
+    from servers.common import unavailable
+
+    if not ftpd.available():
+        unavailable('pyftpdlib and pyopenssl are not installed (make test installs them)')
+    ca_file, cert_file, _ = tls_files
+    server = ftpd.FtpServer(str(root), ca_file=ca_file, cert_file=cert_file, **options)
+    return server.setup().start()
+
+
+@pytest.fixture(scope='session', params=['FTP', 'FTPS'])
+def ftpd(request, tmp_path_factory, tls_files):
+    """A pyftpdlib server shared by the run, once plain FTP and once FTPS."""
+    server = _ftp_server(tmp_path_factory.mktemp(request.param.lower()), tls_files,
+                         tls=request.param == 'FTPS')
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ftp_server(tmp_path_factory, tls_files):
+    """Starts pyftpdlib servers with options (see servers/ftpd.py) for one test."""
+    servers = []
+
+    def start(**options):
+        server = _ftp_server(tmp_path_factory.mktemp('ftpd'), tls_files, **options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -20,6 +20,9 @@ whole pass and books the per-file outcomes it yields like its own.
 """
 
 import abc
+import logging
+import os
+import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -32,11 +35,15 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A file found on the source: relative path, size in bytes, mtime (epoch s)."""
+    """A file found on the source: relative path, size in bytes, mtime (epoch s).
+
+    ``refused`` says why a listed name must not be used (see `listed_name_problem`);
+    the runner counts such an entry as a source error instead of transferring it."""
 
     path: str
     size: int
     mtime: float | None = None
+    refused: str | None = None
 
 
 class SourceReadError(Exception):
@@ -211,3 +218,40 @@ def unsafe_path_reason(relpath: str) -> str | None:
     if any(part in ('', '.', '..') for part in parts):
         return "'.', '..' or empty component in path"
     return None
+
+
+def listed_name_problem(name: str) -> str | None:
+    """Why one name of a directory listing cannot be a file or directory of the
+    tree, or None. '.' and '..' are reported too: callers skip them quietly when a
+    server lists them as directories."""
+    if name in ('', '.', '..'):
+        return f'{name!r} is not a file name'
+    if '/' in name or '\\' in name:
+        return 'path separator in a file name'
+    if any(ord(char) < 32 for char in name):
+        return 'control character in a file name'
+    return None
+
+
+def shown_name(name: str) -> str:
+    """A listed name as logs can show it (control characters escaped)."""
+    return ''.join(char if ord(char) >= 32 else repr(char)[1:-1] for char in name)
+
+
+def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],
+                     source: str, target: str) -> None:
+    """Renames ``source`` over an existing ``target`` on a server that cannot do it
+    in one step: the old file is moved aside first and put back if the rename
+    fails, so neither file is ever lost."""
+    aside = f'{target}.{os.getpid()}-{int(time.time() * 1000)}.old'
+    rename(target, aside)
+    try:
+        rename(source, target)
+    except BaseException:
+        rename(aside, target)
+        raise
+    try:
+        remove(aside)
+    except OSError as exc:
+        logging.getLogger(__name__).warning('could not remove the replaced file %s: %s',
+                                            aside, exc.strerror or exc)

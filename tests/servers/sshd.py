@@ -111,6 +111,10 @@ class SshServer:
                 pass
         self.proc.wait()
 
+    def sessions(self) -> list[int]:
+        """The processes sshd forked for the current sessions (sshd, sftp-server)."""
+        return _descendants(self.proc.pid) if self.proc else []
+
     def ssh_config_options(self) -> list[str]:
         """Options for the OpenSSH client tools (sftp, scp, ssh) to reach this server."""
         return ['-o', f'Port={self.port}',

@@ -1,0 +1,673 @@
+"""A directory on an FTP or FTPS server, through ftplib.
+
+FTPS is explicit TLS (AUTH TLS on port 21): the control connection is encrypted
+before the login, data connections too with `encrypt_data` (PROT P), and the
+server certificate is verified against `ca_file` or the system's CAs unless
+`verify_cert` is off. Data connections reuse the control connection's TLS
+session, which many servers require.
+
+Listings use MLSD when the server offers it (exact sizes and types), else
+`LIST -a` (or `LIST` when the server rejects the option) in the Unix or DOS
+format (see ftplisting.py). While a data connection runs, and while the server
+finishes a transfer, a NOOP goes over the idle control connection every
+`keep_alive` seconds so that firewalls keep it open; their replies are read with
+the transfer's.
+
+Per-file refusals of the server (4xx/5xx replies) are OSErrors; a lost or
+silent connection is a TransferError.
+"""
+
+import contextlib
+import errno
+import ftplib
+import logging
+import posixpath
+import select
+import socket
+import ssl
+import time
+
+from ..errors import ConnectError, TransferError
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
+                   shown_name, unsafe_path_reason)
+from .ftplisting import parse_list_line, parse_mlsd_line
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 256
+CLOSE_TIMEOUT = 10.0
+
+
+class ServerFileError(OSError):
+    """The server refused an operation on one file (a 4xx/5xx reply)."""
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether an error is the server refusing one operation (not a lost connection)."""
+    if isinstance(exc, ftplib.error_temp):
+        return not str(exc).startswith('421')
+    return isinstance(exc, (ServerFileError, ftplib.error_perm))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout):
+        return 'timed out'
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f'certificate verification failed: {exc.verify_message}'
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, EOFError):
+        return 'the server closed the connection'
+    return str(exc).strip() or type(exc).__name__
+
+
+class _FTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            try:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                                session=self.sock.session)
+            except BaseException:
+                conn.close()
+                raise
+        return conn, size
+
+
+class _Replies:
+    """Reads the control connection's lines in place of ftplib's file object, and
+    can tell whether a reply is already buffered (which `select` cannot see)."""
+
+    def __init__(self, sock, encoding: str):
+        self.sock = sock
+        self.encoding = encoding
+        self.buffer = b''
+
+    def buffered(self) -> bool:
+        return bool(self.buffer) or (isinstance(self.sock, ssl.SSLSocket)
+                                     and self.sock.pending() > 0)
+
+    def readline(self, limit: int = -1) -> str:
+        while b'\n' not in self.buffer and (limit < 0 or len(self.buffer) < limit):
+            data = self.sock.recv(8192)
+            if not data:
+                break
+            self.buffer += data
+        end = self.buffer.find(b'\n') + 1 or len(self.buffer)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line.decode(self.encoding, 'replace')
+
+    def close(self) -> None:
+        pass
+
+
+class FtpEndpoint(Endpoint):
+    def __init__(self, config: dict, role: str):
+        super().__init__(config, role)
+        self.tls = config['type'] == 'FTPS'
+        self.host, self.port = config['host'], config['port']
+        self.timeout = config.get('timeout') or None
+        self.keep_alive = config.get('keep_alive') or 0
+        name = f'[{self.host}]' if ':' in self.host else self.host
+        self.where = f'{config["type"]} {name}:{self.port}'
+        self.root = None
+        self._ftp = None
+        self._mlsd = False
+        self._list_a = config.get('dir_a_option', True)
+        self._size_command = True
+        self._dirs = set()
+        self._in_step = True    # False once an interrupt may have left a reply unread
+
+    # -- life cycle -----------------------------------------------------------
+    def open(self) -> None:
+        ftp = _FTP_TLS(context=self._tls_context(), timeout=self.timeout) if self.tls \
+            else ftplib.FTP(timeout=self.timeout)
+        self._ftp = ftp
+        try:
+            self._step('cannot connect', lambda: ftp.connect(self.host, self.port))
+            if self.tls:
+                self._step('explicit TLS (AUTH TLS) failed', ftp.auth)
+            ftp.file = _Replies(ftp.sock, ftp.encoding)   # nothing is buffered at this point
+            password = self.config['password']
+            self._step(f'login failed for user {self.config["user"]}',
+                       lambda: ftp.login(self.config['user'], password.reveal()
+                                         if password else ''))
+            if self.tls and self.config.get('encrypt_data', True):
+                self._step('the server refused encrypted data connections (PROT P); '
+                           'set encrypt_data = no to send data unencrypted', ftp.prot_p)
+            self._step('TYPE I failed', lambda: ftp.voidcmd('TYPE I'))
+            self._features()
+            ftp.set_pasv(self.config.get('passive_mode', True))
+            self._open_root()
+        except BaseException:
+            self.close()
+            raise
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ca_file = self.config.get('ca_file')
+        try:
+            context = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(f'{self.where}: cannot use ca_file {ca_file}: '
+                               f'{_reason(exc)}') from None
+        if not self.config.get('verify_cert', True):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            log.warning('%s: the server certificate is not verified (verify_cert = no): '
+                        'anyone between here and the server can read and change the data',
+                        self.where)
+        return context
+
+    def _step(self, what: str, action):
+        """Runs one step of the connection set-up; any failure is a ConnectError."""
+        try:
+            return action()
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise ConnectError(f'{self.where}: {what}: {_reason(exc)}') from None
+
+    def _features(self) -> None:
+        try:
+            reply = self._ftp.sendcmd('FEAT')
+        except ftplib.error_perm:
+            return
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise ConnectError(f'{self.where}: FEAT failed: {_reason(exc)}') from None
+        features = {line.strip().split(' ')[0].upper() for line in reply.splitlines()[1:-1]}
+        self._mlsd = 'MLST' in features
+        if 'UTF8' in features:
+            with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
+                self._ftp.sendcmd('OPTS UTF8 ON')
+
+    def _open_root(self) -> None:
+        ftp = self._ftp
+        try:
+            with self._guard():
+                # Absolute from here on: the walk and mkdir -p change directories.
+                path = posixpath.normpath(posixpath.join(ftp.pwd(), self.config['path']))
+                if self.role == 'target':
+                    try:
+                        self._makedirs(path)
+                    except OSError as exc:
+                        raise ConnectError(f'{self.where}: cannot create target directory '
+                                           f'{path}: {_reason(exc)}') from None
+                try:
+                    ftp.cwd(path)
+                except ftplib.error_perm as exc:
+                    raise ConnectError(f'{self.where}: {self.role} directory {path} cannot '
+                                       f'be opened: {_reason(exc)}') from None
+                self.root = ftp.pwd()
+        except TransferError as exc:
+            raise ConnectError(str(exc)) from None
+
+    def close(self) -> None:
+        ftp, self._ftp = self._ftp, None
+        if ftp is None:
+            return
+        try:
+            if ftp.sock is not None and self._in_step:
+                ftp.sock.settimeout(min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT))
+                ftp.quit()
+        except (ftplib.Error, OSError, EOFError, ValueError) as exc:
+            log.debug('%s: closing: %s', self.where, _reason(exc))
+        finally:
+            ftp.close()
+
+    # -- helpers --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _guard(self):
+        """Replies refusing one operation become ServerFileError (per file); a lost,
+        closed or silent connection becomes TransferError."""
+        try:
+            yield
+        except ServerFileError:
+            raise
+        except ftplib.error_perm as exc:
+            raise ServerFileError(errno.EIO, _reason(exc)) from None
+        except ftplib.error_temp as exc:
+            if str(exc).startswith('421'):
+                raise TransferError(f'{self.where}: the server closed the connection: '
+                                    f'{_reason(exc)}') from None
+            raise ServerFileError(errno.EAGAIN, _reason(exc)) from None
+        except socket.timeout:
+            raise TransferError(f'{self.where}: no answer within the timeout '
+                                f'({self.timeout} s)') from None
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+
+    def _remote(self, relpath: str) -> str:
+        if relpath:
+            problem = unsafe_path_reason(relpath)
+            if problem:
+                raise ServerFileError(errno.EINVAL, f'refused name: {problem}')
+        path = posixpath.join(self.root, relpath) if relpath else self.root
+        if '\r' in path or '\n' in path:
+            raise ServerFileError(errno.EINVAL, 'FTP cannot carry a line break in a name')
+        return path
+
+    def _makedirs(self, path: str) -> None:
+        """mkdir -p (inside _guard)."""
+        if not path or path in self._dirs:
+            return
+        if self._is_dir(path):
+            self._dirs.add(path)
+            return
+        parent = posixpath.dirname(path.rstrip('/'))
+        if parent and parent != path:
+            self._makedirs(parent)
+        try:
+            self._ftp.mkd(path)
+        except ftplib.error_perm:
+            if not self._is_dir(path):
+                raise
+        self._dirs.add(path)
+
+    def _is_dir(self, path: str) -> bool:
+        try:
+            self._ftp.cwd(path)
+            return True
+        except ftplib.error_perm:
+            return False
+
+    # -- data connections -----------------------------------------------------
+    def _transfer(self, command: str):
+        """Starts a data transfer; returns the connection and a keep-alive."""
+        conn = self._ftp.transfercmd(command)
+        conn.settimeout(self.timeout)
+        return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
+
+    def _end_transfer(self, conn, keep_alive) -> None:
+        """Ends a data connection and reads the transfer's reply (and those of the
+        NOOPs sent meanwhile). A refused transfer raises ServerFileError."""
+        if isinstance(conn, ssl.SSLSocket):
+            self._send_close_notify(conn, keep_alive)
+        self._linger(conn, keep_alive)
+        conn.close()
+        self._raise_failed_reply(keep_alive.replies(self._ftp))
+
+    def _send_close_notify(self, conn, keep_alive) -> None:
+        """Sends TLS close_notify, which servers take as the sign that an upload is
+        complete, without waiting for the server's (`_linger` takes care of it).
+
+        With TLS 1.3 the shutdown fails when the server closed a connection that
+        carried no data before the client saw its session ticket: ftplib's trap on
+        an empty listing. Nothing is lost then: the reply tells success or failure."""
+        conn.setblocking(False)
+        while True:
+            try:
+                conn.unwrap()
+                return
+            except ssl.SSLWantReadError:
+                return          # ours is sent; the server's comes with its close
+            except ssl.SSLWantWriteError:
+                keep_alive.wait(conn, write=True)
+            except (OSError, ValueError) as exc:
+                log.debug('%s: TLS shutdown of a data connection: %s', self.where, exc)
+                return
+
+    def _linger(self, conn, keep_alive) -> None:
+        """Half-closes the connection and reads (and drops) what the server still
+        sends until it closes: closing a socket with unread bytes (TLS 1.3 session
+        tickets the server sent during an upload) resets the connection, and the
+        server loses the data still in flight."""
+        conn.settimeout(self.timeout)
+        try:
+            conn.shutdown(socket.SHUT_WR)     # an SSLSocket reads raw bytes from here on
+            while True:
+                keep_alive.wait(conn)
+                if not conn.recv(CHUNK_SIZE):
+                    return
+        except socket.timeout:
+            raise
+        except OSError as exc:   # the server closed first, or reset the connection
+            log.debug('%s: end of a data connection: %s', self.where, _reason(exc))
+
+    def _raise_failed_reply(self, replies: list[str]) -> None:
+        failed = [reply for reply in replies if reply[:1] in ('4', '5')]
+        if failed:
+            if failed[0].startswith('421'):
+                raise TransferError(f'{self.where}: the server closed the connection: '
+                                    f'{failed[0]}')
+            raise ServerFileError(errno.EIO, failed[0])
+
+    def _retrieve_text(self, command: str) -> list[str]:
+        conn, keep_alive = self._transfer(command)
+        chunks = []
+        try:
+            while True:
+                data = conn.recv(CHUNK_SIZE)
+                if not data:
+                    break
+                chunks.append(data)
+        except BaseException as exc:
+            self._abandon(conn, keep_alive, exc)
+            raise
+        self._end_transfer(conn, keep_alive)
+        return b''.join(chunks).decode('utf-8', 'replace').splitlines()
+
+    def _abandon(self, conn, keep_alive, error: BaseException) -> None:
+        """After ``error`` in the middle of a transfer: closes the data connection
+        and reads the pending replies, so the control connection stays usable.
+
+        When the data connection itself failed and the server's reply says why,
+        that reply is raised as ServerFileError: one file's problem (disk full,
+        aborted by the server), not a lost connection."""
+        conn.close()
+        if isinstance(error, socket.timeout):
+            return      # the server hangs: its replies would not come either
+        try:
+            replies = keep_alive.replies(self._ftp)
+        except (ftplib.Error, OSError, EOFError) as exc:
+            log.debug('%s: after an aborted transfer: %s', self.where, _reason(exc))
+            return
+        if isinstance(error, OSError) and not isinstance(error, ServerFileError):
+            self._raise_failed_reply(replies)
+
+    # -- source side ----------------------------------------------------------
+    def walk(self, descend):
+        with self._guard():
+            yield from self._walk('', descend, 0)
+
+    def _walk(self, reldir, descend, depth):
+        path = self._remote(reldir)
+        try:
+            entries = self._list(path)
+        except (ServerFileError, ftplib.error_perm, ftplib.error_temp) as exc:
+            if not _refused(exc):
+                raise
+            if not reldir:
+                raise ConnectError(f'{self.where}: cannot list source directory '
+                                   f'{path}: {_reason(exc)}') from None
+            log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
+            return
+        for name, kind, size, mtime in sorted(entries, key=lambda entry: entry[0]):
+            relpath = f'{reldir}/{name}' if reldir else name
+            problem = listed_name_problem(name)
+            if problem:
+                if name in ('.', '..'):
+                    continue
+                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
+                if kind == 'dir':
+                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
+                else:
+                    yield FileEntry(shown, size or 0, mtime, refused=problem)
+                continue
+            if kind == 'dir':
+                if descend(relpath):
+                    if depth >= MAX_DEPTH:
+                        log.warning('%s: not entering %s: more than %d levels deep',
+                                    self.where, relpath, MAX_DEPTH)
+                    else:
+                        yield from self._walk(relpath, descend, depth + 1)
+            elif kind == 'file':
+                if size is None:
+                    size = self._size(self._remote(relpath))
+                    if size is None:
+                        log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
+                        continue
+                yield FileEntry(relpath, size, mtime)
+            else:
+                log.debug('%s: skipping %s: not a regular file', self.where, relpath)
+
+    def _list(self, path: str) -> list[tuple]:
+        """(name, 'file'|'dir'|'other', size or None, mtime or None) of a directory."""
+        try:
+            self._ftp.cwd(path)
+        except ftplib.error_perm as exc:
+            raise ServerFileError(errno.ENOENT, _reason(exc)) from None
+        if self._mlsd:
+            return [entry for entry in map(parse_mlsd_line, self._retrieve_text('MLSD'))
+                    if entry]
+        if self._list_a:
+            try:
+                lines = self._retrieve_text('LIST -a')
+            except (ServerFileError, ftplib.error_perm) as exc:
+                log.info('%s: LIST -a refused (%s); using LIST', self.where, _reason(exc))
+                self._list_a = False
+        if not self._list_a:
+            lines = self._retrieve_text('LIST')
+        entries = []
+        for line in lines:
+            entry = parse_list_line(line)
+            if entry:
+                entries.append(entry)
+            elif line.strip() and not line.lower().startswith('total'):
+                log.warning('%s: cannot read this listing line: %r', self.where, line)
+        return entries
+
+    def exists(self, relpath: str) -> bool:
+        return self.size(relpath) is not None
+
+    def open_read(self, relpath: str):
+        with self._guard():
+            conn, keep_alive = self._transfer('RETR ' + self._remote(relpath))
+        return _Download(self, conn, keep_alive)
+
+    # -- target side ----------------------------------------------------------
+    def write(self, relpath: str, reader, progress=None) -> int:
+        path = self._remote(relpath)
+        started = False
+        try:
+            with self._guard():
+                self._makedirs(posixpath.dirname(path))
+                conn, keep_alive = self._transfer('STOR ' + path)
+                started = True
+                try:
+                    total = self._send(conn, keep_alive, reader, progress)
+                except Exception as exc:
+                    self._abandon(conn, keep_alive, exc)
+                    raise
+                self._end_transfer(conn, keep_alive)
+                self._check_stored(path, total)
+            return total
+        except TransferError:
+            raise
+        except Exception:
+            if started:
+                self._remove_partial(path)
+            raise
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C), maybe between a command and its reply:
+            # this connection may be out of step, so a new one removes the file.
+            self._in_step = False
+            self._remove_after_interrupt(path)
+            raise
+
+    def _check_stored(self, path: str, sent: int) -> None:
+        """Compares the server's size of an uploaded file with what was sent, where
+        the server has SIZE: a server can report success for a cut-off upload."""
+        if not self._size_command:
+            return
+        stored = self._size(path)
+        if stored is not None and stored != sent:
+            raise ServerFileError(errno.EIO, f'the server stored {stored} bytes of {sent}')
+
+    @staticmethod
+    def _send(conn, keep_alive, reader, progress) -> int:
+        total = 0
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while True:
+            count = reader.readinto(buffer)
+            if not count:
+                return total
+            conn.sendall(view[:count])
+            total += count
+            keep_alive.tick()
+            if progress:
+                progress(count)
+
+    def _remove_partial(self, path: str) -> None:
+        try:
+            with self._guard():
+                self._ftp.delete(path)
+        except (OSError, TransferError) as exc:
+            log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                        _reason(exc))
+
+    def _remove_after_interrupt(self, path: str) -> None:
+        timeout = min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
+        other = FtpEndpoint({**self.config, 'timeout': timeout}, self.role)
+        try:
+            other.open()
+            other._ftp.delete(path)
+        except ftplib.error_perm:
+            pass      # not created yet
+        except (ConnectError, ftplib.Error, OSError, EOFError) as exc:
+            log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                        _reason(exc))
+        finally:
+            other.close()
+
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        source, target = self._remote(relpath), self._remote(new_relpath)
+        with self._guard():
+            self._makedirs(posixpath.dirname(target))
+            try:
+                self._ftp.rename(source, target)
+            except ftplib.error_perm:
+                if self._size(target) is None:
+                    raise
+                replace_by_steps(self._ftp.rename, self._ftp.delete, source, target)
+
+    def size(self, relpath: str) -> int | None:
+        with self._guard():
+            return self._size(self._remote(relpath))
+
+    def _size(self, path: str) -> int | None:
+        """The size of a file (inside _guard); None when there is no such file."""
+        if self._size_command:
+            try:
+                reply = self._ftp.sendcmd('SIZE ' + path)
+                if reply.startswith('213'):
+                    return int(reply[3:].strip())
+            except ftplib.error_perm as exc:
+                if not str(exc).startswith(('500', '502')):
+                    return None
+            except ValueError:
+                pass
+            self._size_command = False
+            log.info('%s: no usable SIZE command; sizes come from listings', self.where)
+        folder, name = posixpath.split(path)
+        try:
+            entries = self._list(folder)
+        except (ServerFileError, ftplib.error_perm, ftplib.error_temp) as exc:
+            if not _refused(exc):
+                raise
+            return None
+        return next((size for found, kind, size, _ in entries
+                     if found == name and kind == 'file'), None)
+
+    # -- both sides -----------------------------------------------------------
+    def remove(self, relpath: str) -> None:
+        with self._guard():
+            self._ftp.delete(self._remote(relpath))
+
+
+class _KeepAlive:
+    """Sends NOOP on the control connection every ``interval`` seconds of a data
+    transfer, also while waiting for the transfer's final reply (the server may
+    still be busy with data we sent); `replies` reads that reply and the NOOPs'."""
+
+    def __init__(self, ftp, interval: float, timeout: float | None):
+        self.ftp = ftp
+        self.interval = interval
+        self.timeout = timeout
+        self.sent = 0
+        self.last = time.monotonic()
+
+    def tick(self) -> None:
+        if self.interval and time.monotonic() - self.last >= self.interval:
+            self._noop()
+
+    def _noop(self) -> None:
+        self.ftp.putcmd('NOOP')
+        self.sent += 1
+        self.last = time.monotonic()
+
+    def wait(self, sock, write: bool = False, buffered=lambda: False) -> None:
+        """Waits until ``sock`` can be read (or written), sending NOOPs meanwhile;
+        socket.timeout after ``timeout`` seconds of silence. Without keep-alive a
+        wait to read returns at once (the blocking read that follows waits)."""
+        if not write and not self.interval:
+            return
+        silent_since = time.monotonic()
+        while True:
+            if not write and (buffered() or (isinstance(sock, ssl.SSLSocket)
+                                             and sock.pending())):
+                return
+            wait = max(0.0, self.last + self.interval - time.monotonic()) \
+                if self.interval else self.timeout
+            if any(select.select([] if write else [sock], [sock] if write else [], [], wait)):
+                return
+            if self.timeout and time.monotonic() - silent_since >= self.timeout:
+                raise socket.timeout('timed out')
+            self.tick()
+
+    def replies(self, ftp) -> list[str]:
+        """All pending replies, the transfer's first: NOOP replies (200) may come
+        before or after it."""
+        replies = []
+        while len(replies) < self.sent + 1:
+            self.wait(ftp.sock, buffered=ftp.file.buffered)
+            replies.append(ftp.getmultiline())
+        self.sent = 0
+        transfer = [reply for reply in replies if not reply.startswith('200')]
+        noops = [reply for reply in replies if reply.startswith('200')]
+        return transfer + noops
+
+
+class _Download:
+    """A file being retrieved (the copier reads it like a local file)."""
+
+    def __init__(self, endpoint: FtpEndpoint, conn, keep_alive: _KeepAlive):
+        self.endpoint = endpoint
+        self.conn = conn
+        self.keep_alive = keep_alive
+        self.done = False
+
+    def readinto(self, buffer) -> int:
+        if self.done:
+            return 0
+        with self.endpoint._guard():
+            try:
+                self.keep_alive.wait(self.conn)
+                count = self.conn.recv_into(buffer)
+                self.keep_alive.tick()
+            except BaseException as exc:
+                self.done = True
+                self.endpoint._abandon(self.conn, self.keep_alive, exc)
+                raise
+            if not count:
+                self.done = True
+                self.endpoint._end_transfer(self.conn, self.keep_alive)
+        return count
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while True:
+                chunk = self.read(CHUNK_SIZE)
+                if not chunk:
+                    return b''.join(chunks)
+                chunks.append(chunk)
+        buffer = bytearray(size)
+        return bytes(buffer[:self.readinto(buffer)])
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            self.endpoint._abandon(self.conn, self.keep_alive, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def create(config: dict, role: str) -> Endpoint:
+    return FtpEndpoint(config, role)

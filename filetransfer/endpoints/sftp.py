@@ -1,0 +1,583 @@
+"""A directory on an SFTP server, through paramiko.
+
+The server's host key must be in the known-hosts file (see `filetransfer.hostkeys`);
+an unknown or changed key is refused, never added. Logins use a private key
+(`key_file`, its type detected from the file when `key_type` is not given) and/or a
+password. `timeout` bounds the connection set-up and every later request.
+
+A replaced target file is swapped in with the posix-rename@openssh.com extension
+(atomic); servers without it get a rename that moves the old file aside first.
+Symbolic links on a source are followed when they lead to a regular file; linked
+directories are not entered.
+"""
+
+import contextlib
+import errno
+import logging
+import posixpath
+import socket
+import stat
+import time
+
+import paramiko
+from paramiko.sftp import CMD_DATA, CMD_READ, int64
+
+from .. import hostkeys
+from ..errors import ConnectError, TransferError
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
+                   shown_name, unsafe_path_reason)
+
+log = logging.getLogger(__name__)
+hostkeys.quiet_paramiko_logging()
+
+MAX_DEPTH = 256
+REQUEST_SIZE = 32768   # the read size every SFTP server must serve
+READ_AHEAD = 128       # read requests in flight: 4 MiB
+# The SSH channel window must hold all the data in flight, else the server stalls.
+CHANNEL_WINDOW = READ_AHEAD * REQUEST_SIZE
+CLEANUP_TIMEOUT = 10.0
+_KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout):
+        return 'timed out'
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def load_key(path: str, key_type: str | None, passphrase: str | None):
+    """Loads a private key; its type is detected when ``key_type`` is None.
+
+    Raises ValueError with a message for the user (never containing the passphrase)."""
+    dss = getattr(paramiko, _KEY_CLASSES['DSA'], None)   # gone since paramiko 4
+    no_dsa = (f'the installed paramiko {paramiko.__version__} cannot load DSA keys; '
+              'use an RSA, ECDSA or Ed25519 key')
+    if key_type == 'DSA':
+        if dss is None:
+            raise ValueError(f'key_type DSA: {no_dsa}')
+        return _read_key(lambda: dss.from_private_key_file(path, passphrase), path)
+    try:
+        secret = passphrase.encode() if passphrase is not None else None
+        key = _read_key(lambda: paramiko.PKey.from_path(path, secret), path)
+    except paramiko.UnknownKeyType:
+        if dss is not None and key_type is None:
+            return _read_key(lambda: dss.from_private_key_file(path, passphrase), path)
+        raise ValueError(f'key file {path}: unsupported key type ({no_dsa})') from None
+    found = next((name for name, cls in _KEY_CLASSES.items()
+                  if isinstance(key, getattr(paramiko, cls, ()))), None)
+    if key_type and found != key_type:
+        raise ValueError(f'key file {path} holds a key of type {found}, '
+                         f'but key_type is {key_type}')
+    return key
+
+
+def _read_key(loader, path):
+    try:
+        return loader()
+    except paramiko.UnknownKeyType:
+        raise
+    except OSError as exc:
+        raise ValueError(f'cannot read key file {path}: {_reason(exc)}') from None
+    except paramiko.PasswordRequiredException:
+        raise ValueError(f'cannot load key file {path}: it is encrypted: set key_pass') from None
+    except TypeError as exc:   # cryptography: encrypted key without a passphrase, or vice versa
+        hint = 'it is not encrypted, remove key_pass' if 'not encrypted' in str(exc) \
+            else 'it is encrypted: set key_pass'
+        raise ValueError(f'cannot load key file {path}: {hint}') from None
+    except (ValueError, paramiko.SSHException):
+        raise ValueError(f'cannot load key file {path}: wrong key_pass, or not a private '
+                         'key in OpenSSH or PEM format') from None
+
+
+class SftpEndpoint(Endpoint):
+    def __init__(self, config: dict, role: str):
+        super().__init__(config, role)
+        self.host, self.port = config['host'], config['port']
+        self.user = config['user']
+        self.timeout = config.get('timeout') or None
+        name = f'[{self.host}]' if ':' in self.host else self.host
+        self.where = f'SFTP {name}:{self.port}'
+        self.root = None
+        self._transport = None
+        self._sftp = None
+        self._dirs = set()            # target directories known to exist
+        self._posix_rename = True     # until the server refuses it
+
+    # -- life cycle -----------------------------------------------------------
+    def open(self) -> None:
+        key = self._key()
+        known = self._known_hosts()
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise ConnectError(f'cannot connect to {self.where}: {_reason(exc)}') from None
+        try:
+            try:
+                self._transport = paramiko.Transport(sock)
+                self._handshake(known)
+                self._authenticate(key)
+                self._sftp = paramiko.SFTPClient.from_transport(self._transport,
+                                                                window_size=CHANNEL_WINDOW)
+                self._sftp.get_channel().settimeout(self.timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(f'{self.where}: SSH connection failed: '
+                                   f'{_reason(exc)}') from None
+            self._open_root()
+        except BaseException:
+            self.close()
+            raise
+
+    def _key(self):
+        path = self.config.get('key_file')
+        if not path:
+            return None
+        passphrase = self.config.get('key_pass')
+        try:
+            return load_key(path, self.config.get('key_type'),
+                            passphrase.reveal() if passphrase else None)
+        except ValueError as exc:
+            raise ConnectError(f'{self.where}: {exc}') from None
+
+    def _known_hosts(self) -> hostkeys.KnownHosts:
+        path = self.config['known_hosts']
+        try:
+            return hostkeys.KnownHosts.read(path)
+        except OSError as exc:
+            port = '' if self.port == hostkeys.DEFAULT_PORT else f' -p {self.port}'
+            raise ConnectError(f'{self.where}: cannot read known_hosts file {path}: '
+                               f'{_reason(exc)} (create it with: filetransfer -k{port} '
+                               f'{self.host} {path})') from None
+
+    def _handshake(self, known: hostkeys.KnownHosts) -> None:
+        transport = self._transport
+        if self.timeout:
+            transport.banner_timeout = transport.handshake_timeout = self.timeout
+            transport.auth_timeout = self.timeout
+        options = transport.get_security_options()
+        known_types = [key.keytype for key in
+                       known.keys_for(hostkeys.host_name(self.host, self.port))]
+        options.key_types = hostkeys.preferred_algorithms(known_types, options.key_types)
+        started = time.monotonic()
+        try:
+            transport.start_client(timeout=self.timeout)
+            server_key = transport.get_remote_server_key()
+        except paramiko.SSHException:
+            # start_client() gives up silently when its timeout expires; the next call fails
+            if self.timeout and time.monotonic() - started >= self.timeout:
+                raise ConnectError(f'{self.where}: the SSH handshake timed out '
+                                   f'({self.timeout} s)') from None
+            raise
+        problem = known.check(self.host, self.port,
+                              hostkeys.HostKey(server_key.get_name(), server_key.asbytes()))
+        if problem:
+            raise ConnectError(f'{self.where}: {problem}')
+
+    def _authenticate(self, key) -> None:
+        transport, user = self._transport, self.user
+        password = self.config.get('password')
+        if key is not None:
+            try:
+                remaining = transport.auth_publickey(user, key)
+            except paramiko.AuthenticationException:
+                if not password:
+                    raise ConnectError(f'{self.where}: the key {self.config["key_file"]} '
+                                       f'was refused for user {user}') from None
+                log.info('%s: key refused for user %s, trying the password', self.where, user)
+            else:
+                if not remaining:
+                    return
+                if not password:
+                    raise ConnectError(f'{self.where}: the server wants more than the key '
+                                       f'for user {user} ({", ".join(remaining)})')
+        try:
+            transport.auth_password(user, password.reveal())
+        except paramiko.BadAuthenticationType as exc:
+            if 'keyboard-interactive' not in exc.allowed_types:
+                raise ConnectError(f'{self.where}: password logins are not allowed for user '
+                                   f'{user} (allowed: {", ".join(exc.allowed_types)})') from None
+            self._interactive(password)
+        except paramiko.AuthenticationException:
+            raise ConnectError(f'{self.where}: authentication failed for user {user} '
+                               '(wrong password?)') from None
+
+    def _interactive(self, password) -> None:
+        def answer(title, instructions, prompts):
+            return [password.reveal() for _ in prompts]
+        try:
+            self._transport.auth_interactive(self.user, answer)
+        except paramiko.AuthenticationException:
+            raise ConnectError(f'{self.where}: authentication failed for user {self.user} '
+                               '(wrong password?)') from None
+
+    def _open_root(self) -> None:
+        path = self.config['path']
+        try:
+            with self._guard():
+                if self.role == 'target':
+                    try:
+                        self._makedirs(path)
+                    except OSError as exc:
+                        raise ConnectError(f'{self.where}: cannot create target directory '
+                                           f'{path}: {_reason(exc)}') from None
+                try:
+                    self.root = self._sftp.normalize(path)
+                    mode = self._sftp.stat(self.root).st_mode
+                except OSError as exc:
+                    what = 'does not exist' if exc.errno == errno.ENOENT else _reason(exc)
+                    raise ConnectError(f'{self.where}: {self.role} directory {path} '
+                                       f'{what}') from None
+        except TransferError as exc:
+            raise ConnectError(str(exc)) from None
+        if not stat.S_ISDIR(mode or 0):
+            raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
+
+    def close(self) -> None:
+        for thing in (self._sftp, self._transport):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception as exc:   # closing a dead connection may fail; nothing to do
+                    log.debug('%s: closing: %s', self.where, _reason(exc))
+        self._sftp = self._transport = None
+
+    # -- helpers --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _guard(self):
+        """Turns a broken connection into TransferError; a failed request on a
+        working connection stays an OSError (one file's problem)."""
+        try:
+            yield
+        except socket.timeout:
+            raise TransferError(f'{self.where}: no answer within the timeout '
+                                f'({self.timeout} s)') from None
+        except (EOFError, paramiko.SSHException, paramiko.SFTPError) as exc:
+            raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+        except OSError as exc:
+            if self._transport is None or not self._transport.is_active():
+                raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+            raise
+
+    def _remote(self, relpath: str) -> str:
+        if relpath:
+            problem = unsafe_path_reason(relpath)
+            if problem:
+                raise OSError(errno.EINVAL, f'refused name: {problem}')
+        return posixpath.join(self.root, relpath) if relpath else self.root
+
+    def _makedirs(self, path: str) -> None:
+        """mkdir -p; raises OSError."""
+        if not path or path in self._dirs:
+            return
+        if self._is_dir(path):
+            self._dirs.add(path)
+            return
+        parent = posixpath.dirname(path.rstrip('/'))
+        if parent and parent != path:
+            self._makedirs(parent)
+        try:
+            self._sftp.mkdir(path)
+        except OSError:
+            if not self._is_dir(path):   # not created by someone else meanwhile
+                raise
+        self._dirs.add(path)
+
+    def _is_dir(self, path: str) -> bool:
+        try:
+            return stat.S_ISDIR(self._sftp.stat(path).st_mode or 0)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise
+
+    # -- source side ----------------------------------------------------------
+    def walk(self, descend):
+        with self._guard():
+            yield from self._walk('', descend, 0)
+
+    def _walk(self, reldir, descend, depth):
+        path = self._remote(reldir)
+        try:
+            entries = self._sftp.listdir_attr(path)
+        except OSError as exc:
+            if not self._transport.is_active():
+                raise
+            if not reldir:
+                raise ConnectError(f'{self.where}: cannot list source directory '
+                                   f'{path}: {_reason(exc)}') from None
+            log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
+            return
+        for attr in sorted(entries, key=lambda item: item.filename):
+            name = attr.filename
+            relpath = f'{reldir}/{name}' if reldir else name
+            mode = attr.st_mode or 0
+            problem = listed_name_problem(name)
+            if problem:
+                if name in ('.', '..'):
+                    continue
+                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
+                if stat.S_ISDIR(mode):
+                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
+                else:
+                    yield FileEntry(shown, attr.st_size or 0, attr.st_mtime, refused=problem)
+                continue
+            if stat.S_ISLNK(mode):
+                attr = self._follow(relpath)
+                if attr is None:
+                    continue
+                mode = attr.st_mode or 0
+            if stat.S_ISDIR(mode):
+                if descend(relpath):
+                    if depth >= MAX_DEPTH:
+                        log.warning('%s: not entering %s: more than %d levels deep',
+                                    self.where, relpath, MAX_DEPTH)
+                    else:
+                        yield from self._walk(relpath, descend, depth + 1)
+            elif stat.S_ISREG(mode):
+                yield FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
+
+    def _follow(self, relpath):
+        """The attributes of a linked regular file; None (skipped) for anything else."""
+        try:
+            attr = self._sftp.stat(self._remote(relpath))
+        except OSError as exc:
+            if not self._transport.is_active():
+                raise
+            log.warning('%s: skipping dangling symbolic link %s', self.where, relpath)
+            return None
+        if not stat.S_ISREG(attr.st_mode or 0):
+            log.info('%s: skipping symbolic link %s: not a regular file', self.where, relpath)
+            return None
+        return attr
+
+    def exists(self, relpath: str) -> bool:
+        return self.size(relpath) is not None
+
+    def open_read(self, relpath: str):
+        with self._guard():
+            handle = self._sftp.open(self._remote(relpath), 'rb')
+        return _Reader(self._sftp, handle, self._guard)
+
+    # -- target side ----------------------------------------------------------
+    def write(self, relpath: str, reader, progress=None) -> int:
+        path = self._remote(relpath)
+        handle = None
+        try:
+            with self._guard():
+                self._makedirs(posixpath.dirname(path))
+                handle = self._sftp.open(path, 'wb', bufsize=0)
+                handle.set_pipelined(True)
+                total = self._send(handle, reader, progress)
+                handle.close()   # waits for the server's answers to the writes
+            return total
+        except TransferError:
+            raise            # the connection is gone or hangs: nothing can be removed
+        except Exception:
+            if handle is not None:
+                self._remove_partial(path, handle)
+            raise
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
+            # this SFTP session may be out of step, so a new one removes the file.
+            self._remove_after_interrupt(path)
+            raise
+
+    @staticmethod
+    def _send(handle, reader, progress) -> int:
+        total = 0
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while True:
+            count = reader.readinto(buffer)
+            if not count:
+                return total
+            handle.write(bytes(view[:count]))
+            total += count
+            if progress:
+                progress(count)
+
+    def _remove_partial(self, path, handle) -> None:
+        """After a failed write on a working session: closes and removes the file."""
+        try:
+            with self._guard():
+                try:
+                    handle.close()
+                except OSError:
+                    pass   # the write error that brought us here is the one to report
+                self._sftp.remove(path)
+        except (OSError, TransferError) as exc:
+            log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                        _reason(exc))
+
+    def _remove_after_interrupt(self, path) -> None:
+        if self._transport is None or not self._transport.is_active():
+            return
+        try:
+            sftp = paramiko.SFTPClient.from_transport(self._transport)
+            try:
+                sftp.get_channel().settimeout(min(self.timeout or CLEANUP_TIMEOUT,
+                                                  CLEANUP_TIMEOUT))
+                sftp.remove(path)
+            finally:
+                sftp.close()
+        except FileNotFoundError:
+            pass
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if getattr(exc, 'errno', None) != errno.ENOENT:
+                log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                            _reason(exc))
+
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        source, target = self._remote(relpath), self._remote(new_relpath)
+        with self._guard():
+            self._makedirs(posixpath.dirname(target))
+            if self._posix_rename:
+                try:
+                    self._sftp.posix_rename(source, target)
+                    return
+                except OSError as exc:
+                    if not self._transport.is_active():
+                        raise
+                    first = exc
+            try:
+                self._rename_replacing(source, target)
+            except OSError:
+                if self._posix_rename:
+                    raise first from None
+                raise
+            if self._posix_rename:
+                log.debug('%s: posix-rename refused (%s); renaming in steps', self.where,
+                          _reason(first))
+                self._posix_rename = False
+
+    def _rename_replacing(self, source, target):
+        try:
+            self._sftp.rename(source, target)
+        except OSError:
+            if self._size(target) is None:
+                raise
+            replace_by_steps(self._sftp.rename, self._sftp.remove, source, target)
+
+    def size(self, relpath: str) -> int | None:
+        with self._guard():
+            return self._size(self._remote(relpath))
+
+    def _size(self, path):
+        try:
+            attr = self._sftp.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+        return attr.st_size if stat.S_ISREG(attr.st_mode or 0) else None
+
+    # -- both sides -----------------------------------------------------------
+    def remove(self, relpath: str) -> None:
+        with self._guard():
+            self._sftp.remove(self._remote(relpath))
+
+
+class _Reader:
+    """A remote file read with up to READ_AHEAD read requests in flight, in the calling
+    thread. (paramiko's own prefetch runs a thread that, when the reader catches
+    up with it, stops using what it fetched and keeps buffering the whole file.)
+
+    Connection failures become TransferError, so a lost server ends the try
+    instead of counting as one file's error. This uses paramiko's request layer
+    (``_async_request``/``_read_response``), as its SFTPFile does."""
+
+
+    def __init__(self, sftp, handle, guard):
+        self.sftp = sftp
+        self.handle = handle
+        self.guard = guard
+        self.position = 0          # next byte handed out
+        self.requested = 0         # next byte to ask for
+        self.pending = {}          # request number -> (offset, length)
+        self.ready = {}            # offset -> bytes, b'' at the end, or an exception
+        self.eof = False           # the end was handed out
+        self.end_seen = False      # the server said: nothing at or after some offset
+
+    def _request(self, offset: int, length: int) -> None:
+        number = self.sftp._async_request(self, CMD_READ, self.handle.handle, int64(offset),
+                                          int(length))
+        self.pending[number] = (offset, length)
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer to one of our requests."""
+        offset, length = self.pending.pop(number)
+        if kind == CMD_DATA:
+            data = msg.get_string()
+            self.ready[offset] = data
+            if data and len(data) < length:          # a short read: ask for the rest
+                self._request(offset + len(data), length - len(data))
+            elif not data:
+                self.end_seen = True
+            return
+        try:
+            self.sftp._convert_status(msg)
+            self.ready[offset] = IOError(errno.EIO, 'unexpected answer to a read')
+        except EOFError:
+            self.ready[offset] = b''
+            self.end_seen = True
+        except Exception as exc:   # the server's error for this read, raised when reached
+            self.ready[offset] = exc
+
+    def readinto(self, buffer) -> int:
+        filled = 0
+        with self.guard():
+            while filled < len(buffer) and not self.eof:
+                while not self.end_seen and len(self.pending) < READ_AHEAD:
+                    self._request(self.requested, REQUEST_SIZE)
+                    self.requested += REQUEST_SIZE
+                while self.position not in self.ready:
+                    self.sftp._read_response()
+                piece = self.ready.pop(self.position)
+                if isinstance(piece, Exception):
+                    raise piece
+                if not piece:
+                    self.eof = True
+                    break
+                taken = piece[:len(buffer) - filled]
+                buffer[filled:filled + len(taken)] = taken
+                filled += len(taken)
+                self.position += len(taken)
+                if len(taken) < len(piece):
+                    self.ready[self.position] = piece[len(taken):]
+        return filled
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(CHUNK_SIZE):
+                chunks.append(chunk)
+            return b''.join(chunks)
+        buffer = bytearray(size)
+        return bytes(buffer[:self.readinto(buffer)])
+
+    def close(self) -> None:
+        if not self.eof:
+            # Stopped early (an error, SIGTERM): the answers to requests in flight may
+            # never come on a broken session. paramiko closes the handle without
+            # waiting once the object is gone.
+            return
+        try:
+            with self.guard():
+                while self.pending:            # reads past the end, still answered
+                    self.sftp._read_response()
+                self.handle.close()
+        except (OSError, TransferError) as exc:
+            log.debug('closing a remote file: %s', _reason(exc))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def create(config: dict, role: str) -> Endpoint:
+    return SftpEndpoint(config, role)

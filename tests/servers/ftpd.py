@@ -1,0 +1,234 @@
+"""pyftpdlib FTP and FTPS servers on 127.0.0.1, each in a process of its own (so a
+test can kill it like a host going down, or freeze it with SIGSTOP).
+
+Variants, chosen by `FtpServer` options:
+
+- ``tls``: explicit FTPS (AUTH TLS) with a certificate signed by a test CA
+  (``ca_file``); TLS 1.3 is negotiated with Python's ssl.
+- ``mlsd=False``: no MLST/MLSD (clients must parse LIST), and with
+  ``list_options=False`` a LIST with options (``LIST -a``) is refused with 501;
+  ``size_command=False``: no SIZE command.
+- ``rename_replaces=False``: RNTO refuses an existing name (as some servers do);
+  ``refuse_retr``: server paths whose RETR is refused with 550;
+  ``lose_data``: reports success for every upload but keeps half of the file.
+- ``abrupt_tls_close``: data connections end without a TLS close_notify, which
+  makes an empty listing fail in plain ftplib under TLS 1.3.
+- ``throttle``: bytes per second for data connections (long transfers).
+- ``hostile``: every listing shows the given entries (names like ``../x``),
+  every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
+  the name.
+
+Every command the server receives is appended to ``commands.log`` (passwords
+masked), so tests can check what a client sent.
+"""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from .common import free_port, wait_listening
+
+HOSTILE_DATA = b'evil!'
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def available() -> bool:
+    try:
+        import pyftpdlib  # noqa: F401
+        import OpenSSL  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class FtpServer:
+    root: str
+    tls: bool = False
+    mlsd: bool = True
+    list_options: bool = True
+    size_command: bool = True
+    rename_replaces: bool = True
+    refuse_retr: tuple = ()
+    lose_data: bool = False
+    abrupt_tls_close: bool = False
+    throttle: int | None = None
+    hostile: list | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    port: int = 0
+    user: str = 'ftpuser'
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    proc: subprocess.Popen | None = None
+
+    @property
+    def home(self) -> str:
+        return os.path.join(self.root, 'home')
+
+    @property
+    def commands_log(self) -> str:
+        return os.path.join(self.root, 'commands.log')
+
+    def setup(self) -> 'FtpServer':
+        os.makedirs(self.home, exist_ok=True)
+        self.port = self.port or free_port()
+        with open(os.path.join(self.root, 'server.json'), 'w') as fh:
+            json.dump({'port': self.port, 'home': self.home, 'user': self.user,
+                       'password': self.password, 'cert_file': self.cert_file if self.tls
+                       else None, 'mlsd': self.mlsd, 'list_options': self.list_options,
+                       'size_command': self.size_command,
+                       'rename_replaces': self.rename_replaces,
+                       'refuse_retr': list(self.refuse_retr),
+                       'lose_data': self.lose_data,
+                       'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
+                       'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
+        return self
+
+    def start(self) -> 'FtpServer':
+        log = open(os.path.join(self.root, 'server.log'), 'ab')
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'servers.ftpd', os.path.join(self.root, 'server.json')],
+            cwd=_TESTS_DIR, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        wait_listening(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        """Kills the server: every connection breaks, as when a host goes down."""
+        if self.proc and self.proc.poll() is None:
+            self.thaw()
+            self.proc.kill()
+            self.proc.wait()
+
+    def freeze(self) -> None:
+        """The server stops answering, with its connections left open."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def commands(self) -> list[str]:
+        try:
+            with open(self.commands_log, encoding='utf-8') as fh:
+                return fh.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def path(self, *parts) -> str:
+        """The local path of a server path (relative to the FTP root)."""
+        return os.path.join(self.home, *parts)
+
+
+# -- the server process --------------------------------------------------------
+
+def _handler_class(options: dict):
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler, TLS_FTPHandler
+    from pyftpdlib.handlers.ftp.data import DTPHandler
+    from pyftpdlib.handlers.ftps.data import TLS_DTPHandler
+
+    tls = bool(options['cert_file'])
+    base = TLS_FTPHandler if tls else FTPHandler
+    dtp_base = TLS_DTPHandler if tls else DTPHandler
+    dtp_attrs = {}
+    if options['throttle']:
+        dtp_attrs.update(read_limit=options['throttle'], write_limit=options['throttle'])
+        dtp_base = type('Throttled', (ThrottledDTPHandler, dtp_base), {})
+    if options['abrupt_tls_close']:
+        def close(self):    # a TCP close without TLS close_notify
+            DTPHandler.close(self)
+        dtp_attrs['close'] = close
+    dtp = type('TestDTP', (dtp_base,), dtp_attrs)
+
+    commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
+    hostile = options['hostile']
+
+    class Handler(base):
+        dtp_handler = dtp
+        proto_cmds = dict(base.proto_cmds)
+        if not options['mlsd']:
+            proto_cmds.pop('MLSD', None)
+            proto_cmds.pop('MLST', None)
+        if not options['size_command']:
+            proto_cmds.pop('SIZE', None)
+
+        def pre_process_command(self, line, cmd, arg):
+            shown = 'PASS ******' if cmd == 'PASS' else line
+            commands_log.write(shown + '\n')
+            if cmd == 'LIST' and arg.startswith('-') and not options['list_options']:
+                self.respond('501 Options are not supported.')
+                return
+            super().pre_process_command(line, cmd, arg)
+
+        def on_file_received(self, file):
+            if options['lose_data']:           # says 226, keeps half of the file
+                os.truncate(file, os.path.getsize(file) // 2)
+
+        def ftp_RNTO(self, path):
+            if not options['rename_replaces'] and os.path.lexists(path):
+                self.respond('550 File exists.')
+                return None
+            return super().ftp_RNTO(path)
+
+        def ftp_RETR(self, file):
+            if self.fs.fs2ftp(file) in options['refuse_retr']:
+                self.respond('550 Permission denied.')
+                return None
+            return super().ftp_RETR(file)
+
+        if hostile:
+            def ftp_MLSD(self, path):
+                lines = ''.join(f'type={entry["type"]};size={entry.get("size", 0)};'
+                                f'modify=20240101000000; {entry["name"]}\r\n'
+                                for entry in hostile)
+                self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='MLSD')
+                return path
+
+            def ftp_LIST(self, path):
+                lines = ''.join(f'{"d" if entry["type"] == "dir" else "-"}rw-r--r--   1 owner'
+                                f'    group    {entry.get("size", 0):>8} Jan 01 00:00 '
+                                f'{entry["name"]}\r\n' for entry in hostile)
+                self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='LIST')
+                return path
+
+            def ftp_RETR(self, file):
+                self.push_dtp_data(HOSTILE_DATA, cmd='RETR')
+                return file
+
+            def ftp_SIZE(self, path):
+                self.respond(f'213 {len(HOSTILE_DATA)}')
+
+            def ftp_DELE(self, path):
+                self.respond('250 File removed.')
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(options['user'], options['password'], options['home'],
+                        perm='elradfmwMT')
+    Handler.authorizer = authorizer
+    Handler.permit_foreign_addresses = False
+    Handler.auth_failed_timeout = 0.1      # pyftpdlib waits 3 s after a wrong password
+    if tls:
+        Handler.certfile = options['cert_file']
+    return Handler
+
+
+def main(config_path: str) -> None:
+    import logging
+
+    from pyftpdlib.servers import FTPServer
+
+    with open(config_path) as fh:
+        options = json.load(fh)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    server = FTPServer(('127.0.0.1', options['port']), _handler_class(options))
+    server.max_cons = 64
+    server.serve_forever()
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

@@ -1,0 +1,246 @@
+"""SFTP servers made of paramiko's server classes, in threads of the test process,
+for what OpenSSH will not do:
+
+- `HostileSftpServer`: its directory lists the given entries, whatever their names,
+  and every file reads as ``HOSTILE_DATA``.
+- `PlainSftpServer`: a local directory served with plain SFTP version 3 semantics:
+  no posix-rename@openssh.com, and a rename never replaces an existing file.
+
+Both record the requests clients make (``requests``: (operation, path) pairs) and
+log in with a password.
+"""
+
+import errno
+import os
+import socket
+import threading
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+HOSTILE_DATA = b'evil!'
+
+
+class _Auth(paramiko.ServerInterface):
+    def __init__(self, user, password):
+        self.user, self.password = user, password
+
+    def get_allowed_auths(self, username):
+        return 'password'
+
+    def check_auth_password(self, username, password):
+        if (username, password) == (self.user, self.password):
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind, chanid):
+        if kind == 'session':
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+
+class _Handle(paramiko.SFTPHandle):
+    def read(self, offset, length):
+        return HOSTILE_DATA[offset:offset + length]
+
+
+def _attributes(name, is_dir):
+    attr = paramiko.SFTPAttributes()
+    attr.filename = name
+    attr.st_mode = (0o40755 if is_dir else 0o100644)
+    attr.st_size = 0 if is_dir else len(HOSTILE_DATA)
+    attr.st_mtime = attr.st_atime = 1_700_000_000
+    attr.st_uid = attr.st_gid = 0
+    return attr
+
+
+class ParamikoSftpServer:
+    """Listens on 127.0.0.1; ``interface()`` returns the SFTPServerInterface class."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.user, self.password = 'sftpuser', 'sftp-password'
+        self.requests = []          # (operation, path) asked by clients
+        key = ed25519.Ed25519PrivateKey.generate()
+        key_path = os.path.join(root, 'sftp_host_key')
+        with open(key_path, 'wb') as fh:
+            fh.write(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.OpenSSH,
+                                       serialization.NoEncryption()))
+        self.host_key = paramiko.Ed25519Key.from_private_key_file(key_path)
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self.known_hosts = os.path.join(root, 'sftp_known_hosts')
+        with open(self.known_hosts, 'w') as fh:
+            fh.write(f'[127.0.0.1]:{self.port} {self.host_key.get_name()} '
+                     f'{self.host_key.get_base64()}\n')
+        self._transports = []
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stopped:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            transport = paramiko.Transport(sock)
+            transport.add_server_key(self.host_key)
+            transport.set_subsystem_handler('sftp', paramiko.SFTPServer,
+                                            sftp_si=self.interface())
+            self._transports.append(transport)
+            try:
+                transport.start_server(server=_Auth(self.user, self.password))
+            except (paramiko.SSHException, EOFError, OSError):
+                transport.close()
+
+    def stop(self):
+        self._stopped = True
+        self.listener.close()
+        for transport in self._transports:
+            transport.close()
+
+
+    def interface(self):
+        raise NotImplementedError
+
+
+class HostileSftpServer(ParamikoSftpServer):
+    """``entries``: (name, is_dir) pairs shown in the listing of ``path`` (other
+    directories are empty)."""
+
+    def __init__(self, root: str, entries, path: str = '/data'):
+        super().__init__(root)
+        self.path = path
+        self.entries = list(entries)
+
+    def interface(self):
+        return _hostile_interface(self)
+
+
+def _hostile_interface(server: HostileSftpServer):
+    class Interface(paramiko.SFTPServerInterface):
+        def list_folder(self, path):
+            server.requests.append(('list', path))
+            if os.path.normpath(path) != server.path:
+                return []
+            return [_attributes(name, is_dir) for name, is_dir in server.entries]
+
+        def stat(self, path):
+            server.requests.append(('stat', path))
+            known = {name: is_dir for name, is_dir in server.entries}
+            return _attributes(os.path.basename(path), known.get(os.path.basename(path), True))
+
+        lstat = stat
+
+        def open(self, path, flags, attr):
+            server.requests.append(('open', path))
+            return _Handle(flags)
+
+        def remove(self, path):
+            server.requests.append(('remove', path))
+            return paramiko.SFTP_OK
+
+        def canonicalize(self, path):
+            return os.path.normpath('/' + path).replace('//', '/')
+
+    return Interface
+
+
+class PlainSftpServer(ParamikoSftpServer):
+    """Serves the directory ``base`` (paths inside it, '/' = ``base``)."""
+
+    def __init__(self, root: str, base: str):
+        super().__init__(root)
+        self.base = base
+
+    def interface(self):
+        return _plain_interface(self)
+
+
+def _plain_interface(server: PlainSftpServer):
+    def local(path):
+        return os.path.join(server.base, os.path.normpath('/' + path).lstrip('/'))
+
+    def status(exc):
+        return paramiko.SFTPServer.convert_errno(exc.errno)
+
+    def attributes(path, name=None):
+        attr = paramiko.SFTPAttributes.from_stat(os.lstat(path))
+        attr.filename = name or os.path.basename(path)
+        return attr
+
+    class Handle(paramiko.SFTPHandle):
+        pass
+
+    class Interface(paramiko.SFTPServerInterface):
+        def list_folder(self, path):
+            server.requests.append(('list', path))
+            try:
+                folder = local(path)
+                return [attributes(os.path.join(folder, name), name)
+                        for name in os.listdir(folder)]
+            except OSError as exc:
+                return status(exc)
+
+        def stat(self, path):
+            server.requests.append(('stat', path))
+            try:
+                return paramiko.SFTPAttributes.from_stat(os.stat(local(path)))
+            except OSError as exc:
+                return status(exc)
+
+        def lstat(self, path):
+            try:
+                return attributes(local(path))
+            except OSError as exc:
+                return status(exc)
+
+        def open(self, path, flags, attr):
+            server.requests.append(('open', path))
+            try:
+                fd = os.open(local(path), flags, 0o644)
+            except OSError as exc:
+                return status(exc)
+            handle = Handle(flags)
+            mode = {os.O_RDONLY: 'rb', os.O_WRONLY: 'wb'}.get(flags & os.O_ACCMODE, 'r+b')
+            handle.readfile = handle.writefile = os.fdopen(fd, mode)
+            return handle
+
+        def remove(self, path):
+            server.requests.append(('remove', path))
+            try:
+                os.remove(local(path))
+            except OSError as exc:
+                return status(exc)
+            return paramiko.SFTP_OK
+
+        def rename(self, oldpath, newpath):
+            server.requests.append(('rename', newpath))
+            if os.path.lexists(local(newpath)):      # SFTP version 3: never replaces
+                return paramiko.SFTPServer.convert_errno(errno.EEXIST)
+            try:
+                os.rename(local(oldpath), local(newpath))
+            except OSError as exc:
+                return status(exc)
+            return paramiko.SFTP_OK
+
+        def posix_rename(self, oldpath, newpath):
+            server.requests.append(('posix_rename', newpath))
+            return paramiko.SFTP_OP_UNSUPPORTED
+
+        def mkdir(self, path, attr):
+            server.requests.append(('mkdir', path))
+            try:
+                os.mkdir(local(path))
+            except OSError as exc:
+                return status(exc)
+            return paramiko.SFTP_OK
+
+        def canonicalize(self, path):
+            return os.path.normpath('/' + path)
+
+    return Interface
