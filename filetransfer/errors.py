@@ -44,3 +44,10 @@ class Terminated(BaseException):
 
     def __init__(self, *args):
         super().__init__(*(args or ("terminated",)))
+
+
+def not_retryable(error: Error) -> Error:
+    """Marks a ConnectError or TransferError as one that another try of the job
+    cannot fix (a refused login, a wrong host key, a missing program)."""
+    error.retryable = False
+    return error

@@ -240,8 +240,8 @@ def test_login_refused_exit_2_and_not_tried_again(ws, live_sshd, remote, tmp_pat
     ws.write_job(job={'retries': '2'}, target={'host_id': 'fasp', 'path': remote})
     done = ws.run('-v', 'job1')
     assert done.returncode == 2
-    assert f'{live_sshd.user}@{live_sshd.host}:{live_sshd.port}: authentication failed' \
-        in done.stderr
+    assert f'{live_sshd.user}@{live_sshd.host}:{live_sshd.port}: the key ' in done.stderr
+    assert f'was refused for user {live_sshd.user}' in done.stderr
     assert 'not tried again' in ws.log_text() and wrapper.runs == []
 
 
@@ -451,7 +451,7 @@ def test_check_connect_and_dry_run(ws, live_sshd, remote, tmp_path):
     assert f'source {fasp} (job down): reachable' in lines
     assert f'target {fasp} (job up): reachable' in lines
     assert any(line.startswith(f'target {fasp}/in (job refused): unreachable: ') and
-               'authentication failed' in line for line in lines)
+               'was refused for user' in line for line in lines)
     done = ws.run('--dry-run', '--json', 'down')
     assert done.returncode == 0
     assert json.loads(done.stdout)['files'] == [{'path': 'sub/y.csv', 'size': 1},

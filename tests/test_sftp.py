@@ -287,6 +287,24 @@ def test_wrong_password_fails_without_showing_it(ws, live_sshd, password_user):
     assert not os.path.exists(os.path.join(home, 'never'))
 
 
+def test_refused_login_and_unknown_host_key_are_not_tried_again(ws, live_sshd, password_user,
+                                                                tmp_path):
+    """Another try cannot fix them, and repeated wrong passwords can lock the account."""
+    name, password, home = password_user
+    make_files(ws.src, {'a.txt': 'A'})
+    upload_job(ws, os.path.join(home, 'never'), job={'retries': '3'},
+               **sftp_host(live_sshd, user=name, password=password + 'X', key_file=None))
+    done = ws.run('job1', timeout=60)
+    assert done.returncode == 2
+    assert 'not tried again' in ws.log_text() and 'trying again' not in ws.log_text()
+    empty = tmp_path / 'empty_known_hosts'
+    empty.write_text('')
+    upload_job(ws, home, job={'retries': '3'}, **sftp_host(live_sshd, known_hosts=str(empty)))
+    done = ws.run('-v', 'job1', timeout=60)
+    assert done.returncode == 2 and 'filetransfer -k' in done.stderr
+    assert 'trying again' not in ws.log_text()
+
+
 def test_unreadable_source_file_is_a_source_error(ws, live_sshd, password_user, tmp_path):
     name, password, home = password_user
     remote = os.path.join(home, 'unreadable')

@@ -15,10 +15,9 @@ is loaded, without importing faspmanager.
 import errno
 import logging
 import os
-import posixpath
 import shutil
 
-from ..errors import ConfigError, ConnectError
+from ..errors import ConfigError, ConnectError, not_retryable
 from . import faspfilters
 from .base import BatchEndpoint
 
@@ -85,14 +84,14 @@ class FaspEndpoint(BatchEndpoint):
         """Finds ascp and logs in over SSH. Raises ConnectError."""
         import faspmanager
 
-        from .faspssh import SshSide, not_retryable
+        from .faspssh import SshSide
 
         try:
             self.ascp_path = faspmanager.find_ascp(self.config.get('ascp_path'))
         except FileNotFoundError as exc:
             raise not_retryable(ConnectError(f"{exc.strerror or exc}; install ascp or set "
                                              "the FASP host's ascp_path")) from None
-        self.ssh = SshSide(self.config)
+        self.ssh = SshSide(self.config, self.role)
         self.ssh.login()
         log.debug('FASP %s %s: ascp %s, SSH login as %s', self.role, self.root,
                   self.ascp_path, self.ssh.label)
@@ -108,21 +107,18 @@ class FaspEndpoint(BatchEndpoint):
         yield from FaspBatch(self.config, local.config['path'], batch, self.ascp_path,
                              self.ssh).run()
 
-    def _path(self, relpath: str) -> str:
-        return posixpath.join(self.root, relpath)
-
     # -- over SFTP ------------------------------------------------------------
     def walk(self, descend):
-        yield from self.ssh.walk(self.root, descend)
+        yield from self.ssh.walk(descend)
 
     def exists(self, relpath: str) -> bool:
-        return self.ssh.size(self._path(relpath)) is not None
+        return self.ssh.size(relpath) is not None
 
     def size(self, relpath: str) -> int | None:
-        return self.ssh.size(self._path(relpath))
+        return self.ssh.size(relpath)
 
     def remove(self, relpath: str) -> None:
-        self.ssh.remove(self._path(relpath))
+        self.ssh.remove(relpath)
 
     # -- not through ascp -------------------------------------------------------
     def open_read(self, relpath: str):

@@ -23,10 +23,10 @@ import posixpath
 import queue
 import time
 
-from ..errors import ConnectError, TransferError
+from ..errors import ConnectError, TransferError, not_retryable
 from . import faspfilters
 from .base import FileEntry, FileOutcome, unsafe_path_reason
-from .faspssh import label, not_retryable
+from .faspssh import label
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ class FaspBatch:
             written_as = path + self.suffix
             try:
                 if self.upload:
-                    self.ssh.remove(posixpath.join(self.remote_root, written_as))
+                    self.ssh.remove(written_as)
                 else:
                     os.remove(os.path.join(self.local_root, written_as))
             except FileNotFoundError:

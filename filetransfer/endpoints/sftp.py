@@ -23,7 +23,7 @@ import paramiko
 from paramiko.sftp import CMD_DATA, CMD_READ, int64
 
 from .. import hostkeys
-from ..errors import ConnectError, TransferError
+from ..errors import ConnectError, TransferError, not_retryable
 from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
                    shown_name, unsafe_path_reason)
 
@@ -107,8 +107,24 @@ class SftpEndpoint(Endpoint):
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
+        self.login()
+        try:
+            try:
+                self._sftp = paramiko.SFTPClient.from_transport(self._transport,
+                                                                window_size=CHANNEL_WINDOW)
+                self._sftp.get_channel().settimeout(self.timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise self._no_sftp(exc) from None
+            self._open_root()
+        except BaseException:
+            self.close()
+            raise
+
+    def login(self) -> None:
+        """Connects, checks the server's host key and logs in; no SFTP yet.
+        Raises ConnectError (not retryable when another try cannot help)."""
         key = self._key()
-        known = self._known_hosts()
+        self._read_host_keys()
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
@@ -116,18 +132,17 @@ class SftpEndpoint(Endpoint):
         try:
             try:
                 self._transport = paramiko.Transport(sock)
-                self._handshake(known)
+                self._handshake()
                 self._authenticate(key)
-                self._sftp = paramiko.SFTPClient.from_transport(self._transport,
-                                                                window_size=CHANNEL_WINDOW)
-                self._sftp.get_channel().settimeout(self.timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise ConnectError(f'{self.where}: SSH connection failed: '
                                    f'{_reason(exc)}') from None
-            self._open_root()
         except BaseException:
             self.close()
             raise
+
+    def _no_sftp(self, exc) -> ConnectError:
+        return ConnectError(f'{self.where}: SSH connection failed: {_reason(exc)}')
 
     def _key(self):
         path = self.config.get('key_file')
@@ -138,27 +153,35 @@ class SftpEndpoint(Endpoint):
             return load_key(path, self.config.get('key_type'),
                             passphrase.reveal() if passphrase else None)
         except ValueError as exc:
-            raise ConnectError(f'{self.where}: {exc}') from None
+            raise not_retryable(ConnectError(f'{self.where}: {exc}')) from None
 
-    def _known_hosts(self) -> hostkeys.KnownHosts:
+    # The host-key policy: the known-hosts file, never adding a key.
+    def _read_host_keys(self) -> None:
         path = self.config['known_hosts']
         try:
-            return hostkeys.KnownHosts.read(path)
+            self._known = hostkeys.KnownHosts.read(path)
         except OSError as exc:
             port = '' if self.port == hostkeys.DEFAULT_PORT else f' -p {self.port}'
-            raise ConnectError(f'{self.where}: cannot read known_hosts file {path}: '
-                               f'{_reason(exc)} (create it with: filetransfer -k{port} '
-                               f'{self.host} {path})') from None
+            raise not_retryable(ConnectError(
+                f'{self.where}: cannot read known_hosts file {path}: {_reason(exc)} '
+                f'(create it with: filetransfer -k{port} {self.host} {path})')) from None
 
-    def _handshake(self, known: hostkeys.KnownHosts) -> None:
+    def _preferred_key_types(self, offered: list) -> list:
+        known_types = [key.keytype for key in
+                       self._known.keys_for(hostkeys.host_name(self.host, self.port))]
+        return hostkeys.preferred_algorithms(known_types, offered)
+
+    def _host_key_problem(self, server_key) -> str | None:
+        return self._known.check(self.host, self.port,
+                                 hostkeys.HostKey(server_key.get_name(), server_key.asbytes()))
+
+    def _handshake(self) -> None:
         transport = self._transport
         if self.timeout:
             transport.banner_timeout = transport.handshake_timeout = self.timeout
             transport.auth_timeout = self.timeout
         options = transport.get_security_options()
-        known_types = [key.keytype for key in
-                       known.keys_for(hostkeys.host_name(self.host, self.port))]
-        options.key_types = hostkeys.preferred_algorithms(known_types, options.key_types)
+        options.key_types = self._preferred_key_types(options.key_types)
         started = time.monotonic()
         try:
             transport.start_client(timeout=self.timeout)
@@ -169,12 +192,13 @@ class SftpEndpoint(Endpoint):
                 raise ConnectError(f'{self.where}: the SSH handshake timed out '
                                    f'({self.timeout} s)') from None
             raise
-        problem = known.check(self.host, self.port,
-                              hostkeys.HostKey(server_key.get_name(), server_key.asbytes()))
+        problem = self._host_key_problem(server_key)
         if problem:
-            raise ConnectError(f'{self.where}: {problem}')
+            raise not_retryable(ConnectError(f'{self.where}: {problem}'))
 
     def _authenticate(self, key) -> None:
+        """Raises ConnectError, never retried: a refused login will be refused again
+        (and repeating it can get the account locked)."""
         transport, user = self._transport, self.user
         password = self.config.get('password')
         if key is not None:
@@ -182,25 +206,25 @@ class SftpEndpoint(Endpoint):
                 remaining = transport.auth_publickey(user, key)
             except paramiko.AuthenticationException:
                 if not password:
-                    raise ConnectError(f'{self.where}: the key {self.config["key_file"]} '
-                                       f'was refused for user {user}') from None
+                    raise self._refused(f'the key {self.config["key_file"]} was refused '
+                                        f'for user {user}') from None
                 log.info('%s: key refused for user %s, trying the password', self.where, user)
             else:
                 if not remaining:
                     return
                 if not password:
-                    raise ConnectError(f'{self.where}: the server wants more than the key '
-                                       f'for user {user} ({", ".join(remaining)})')
+                    raise self._refused(f'the server wants more than the key for user '
+                                        f'{user} ({", ".join(remaining)})')
         try:
             transport.auth_password(user, password.reveal())
         except paramiko.BadAuthenticationType as exc:
             if 'keyboard-interactive' not in exc.allowed_types:
-                raise ConnectError(f'{self.where}: password logins are not allowed for user '
-                                   f'{user} (allowed: {", ".join(exc.allowed_types)})') from None
+                raise self._refused(f'password logins are not allowed for user {user} '
+                                    f'(allowed: {", ".join(exc.allowed_types)})') from None
             self._interactive(password)
         except paramiko.AuthenticationException:
-            raise ConnectError(f'{self.where}: authentication failed for user {user} '
-                               '(wrong password?)') from None
+            raise self._refused(f'authentication failed for user {user} '
+                                '(wrong password?)') from None
 
     def _interactive(self, password) -> None:
         def answer(title, instructions, prompts):
@@ -208,8 +232,11 @@ class SftpEndpoint(Endpoint):
         try:
             self._transport.auth_interactive(self.user, answer)
         except paramiko.AuthenticationException:
-            raise ConnectError(f'{self.where}: authentication failed for user {self.user} '
-                               '(wrong password?)') from None
+            raise self._refused(f'authentication failed for user {self.user} '
+                                '(wrong password?)') from None
+
+    def _refused(self, text: str) -> ConnectError:
+        return not_retryable(ConnectError(f'{self.where}: {text}'))
 
     def _open_root(self) -> None:
         path = self.config['path']
@@ -343,7 +370,7 @@ class SftpEndpoint(Endpoint):
         """The attributes of a linked regular file; None (skipped) for anything else."""
         try:
             attr = self._sftp.stat(self._remote(relpath))
-        except OSError as exc:
+        except OSError:
             if not self._transport.is_active():
                 raise
             log.warning('%s: skipping dangling symbolic link %s', self.where, relpath)
