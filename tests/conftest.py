@@ -48,9 +48,9 @@ def live_sshd(sshd):
 
 @pytest.fixture(scope='session')
 def smtp_cert(tmp_path_factory):
-    """A throw-away CA and a server certificate for 127.0.0.1 (servers/selfsigned.py)."""
-    from servers.selfsigned import make_server_cert
-    return make_server_cert(str(tmp_path_factory.mktemp('smtp-cert')))
+    """A throw-away CA and a server certificate for 127.0.0.1 (servers/tlscerts.py)."""
+    from servers.tlscerts import make_pki
+    return make_pki(str(tmp_path_factory.mktemp('smtp-cert')))
 
 
 def _mail_server(kind, cert=None):

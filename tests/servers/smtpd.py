@@ -1,7 +1,7 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps the messages it receives.
 
 Kinds: plain; STARTTLS (required before MAIL, with login) and implicit TLS, both
-with a certificate of a throw-away CA (see selfsigned.py).
+with a certificate of a throw-away CA (see tlscerts.py).
 """
 
 import email
@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from .common import free_port
-from .selfsigned import ServerCert
+from .tlscerts import ServerCert
 
 USER = 'mailer'
 PASSWORD = 'smtp-Secret-4711'
@@ -84,7 +84,7 @@ class MailServer:
         options = {'enable_SMTPUTF8': False}   # what we send must be plain 7-bit MIME
         if kind != 'plain':
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(cert.cert_file, cert.key_file)
+            context.load_cert_chain(cert.cert_file)
             options['authenticator'] = _authenticator
             if kind == 'starttls':
                 options.update(tls_context=context, require_starttls=True)

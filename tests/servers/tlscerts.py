@@ -3,6 +3,7 @@
 import datetime
 import ipaddress
 import os
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -67,3 +68,16 @@ def make_server_cert(folder: str, ca_cert, ca_key, hosts=('127.0.0.1', 'localhos
                                    serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption()))
     return path
+
+
+@dataclass
+class ServerCert:
+    ca_file: str      # the CA certificate (PEM): what a client must trust
+    cert_file: str    # the server certificate followed by its private key (PEM)
+
+
+def make_pki(folder: str) -> ServerCert:
+    """A new test CA and a server certificate for 127.0.0.1 and localhost."""
+    os.makedirs(folder, exist_ok=True)
+    ca_file, ca_cert, ca_key = make_ca(folder)
+    return ServerCert(ca_file, make_server_cert(folder, ca_cert, ca_key))
