@@ -50,12 +50,27 @@ class _FileFailed(Exception):
         self.tag, self.text = tag, text
 
 
-def _discard(target, relpath, missing_ok=False):
+def _discard(target, relpath, missing_ok=False) -> bool:
+    """Removes a file the run wrote; whether it is gone."""
     try:
         target.remove(relpath)
+    except OSError as exc:
+        if missing_ok and (isinstance(exc, FileNotFoundError) or _missing(target, relpath)):
+            return True
+        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        return False
     except Exception as exc:  # the original failure matters more; keep a trace of this one
-        if not (missing_ok and isinstance(exc, FileNotFoundError)):
-            log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        return False
+    return True
+
+
+def _missing(target, relpath) -> bool:
+    """Whether a file is surely not on the target (a failed remove may mean that)."""
+    try:
+        return target.size(relpath) is None
+    except Exception:   # OSError, or the connection is gone (TransferError)
+        return False
 
 
 def _rate(size: int, seconds: float) -> str:
@@ -69,8 +84,11 @@ class Copier:
     of the same job; they are skipped and new successes are added to it."""
 
     def __init__(self, source_cfg: dict, target_cfg: dict, *, ready_file: str | None = None,
-                 done: set | None = None, progress: 'ProgressObserver | None' = None):
+                 done: set | None = None, progress: 'ProgressObserver | None' = None,
+                 journal=None):
         self.progress = progress
+        self.journal = journal      # a journal.Journal, or None
+        self.target_key = endpoints.describe(target_cfg)
         self.source_cfg = source_cfg
         self.target_cfg = target_cfg
         self.temp = target_cfg.get('temp')
@@ -99,6 +117,7 @@ class Copier:
                 log.debug('%d file(s) selected', len(entries))
                 if self.progress:
                     self.progress.start(entries)
+                self._remove_leftovers(target, entries)
                 for entry in entries:
                     self._copy(source, target, entry, result)
             if self.ready_file and not result.error_cnt:
@@ -185,10 +204,13 @@ class Copier:
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
                  _rate(size, seconds))
 
+    def _written_as(self, path: str) -> str:
+        return self.temp.temp_path(path) if self.temp else path
+
     def _write(self, source, target, entry) -> int:
         """Writes one file under its final name (through its temp name, if any)."""
         path = entry.path
-        written_as = self.temp.temp_path(path) if self.temp else path
+        written_as = self._written_as(path)
         try:
             raw = source.open_read(path)
         except OSError as exc:
@@ -196,7 +218,9 @@ class Copier:
         # After a failure the endpoint has already removed what it started writing;
         # once write() returned, the file is ours and any failure removes it; an
         # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either.
+        # The journal keeps the name until the file is in place or surely gone.
         written = False
+        self._journal('writing', written_as)
         try:
             with raw:
                 size = target.write(written_as, SourceReader(raw),
@@ -207,19 +231,52 @@ class Copier:
                                                    f'(listed {entry.size} bytes, read {size})')
             if written_as != path:
                 target.rename(written_as, path)
+            self._journal('finished', written_as)
             return size
         except SourceReadError as exc:
+            self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
-            if written:
-                _discard(target, written_as)
+            self._discard(target, written_as, missing_ok=not written)
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
         except _FileFailed:
-            _discard(target, written_as)
+            self._discard(target, written_as)
             raise
         except BaseException:
-            _discard(target, written_as, missing_ok=True)
+            self._discard(target, written_as, missing_ok=True)
             raise
+
+    def _discard(self, target, written_as, missing_ok=False) -> None:
+        if _discard(target, written_as, missing_ok):
+            self._journal('finished', written_as)
+
+    def _journal(self, what: str, written_as: str) -> None:
+        if self.journal is not None:
+            getattr(self.journal, what)(self.target_key, written_as)
+
+    def _remove_leftovers(self, target, entries) -> None:
+        """Removes the unfinished files that killed runs or failed tries left on the
+        target (see journal.py), except those this pass writes again anyway."""
+        if self.journal is None:
+            return
+        for where, path in self.journal.others(self.target_key):
+            log.warning('cannot remove %s from %s, left unfinished by an earlier run: the '
+                        'job writes to %s now', path, where, self.target_key)
+            self.journal.finished(where, path)
+        rewritten = {self._written_as(entry.path) for entry in entries}
+        for path in self.journal.leftovers(self.target_key):
+            if path in rewritten:
+                continue
+            try:
+                target.remove(path)
+            except OSError as exc:
+                if not _missing(target, path):
+                    log.warning('could not remove %s, left unfinished by an earlier run: %s',
+                                path, error_text(exc))
+                    continue
+            else:
+                log.info('removed %s, left unfinished on the target by an earlier run', path)
+            self.journal.finished(self.target_key, path)
 
     @staticmethod
     def _delete_source(source, target, path, size):

@@ -15,6 +15,7 @@ from .locks import single_instance
 from .report import JobReport, exit_code_of
 from .result import FileTags, JobResult
 from .copier import Copier
+from .journal import Journal
 
 log = logging.getLogger('filetransfer.job')
 
@@ -95,13 +96,20 @@ class Job:
         self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
 
     def _tries(self, result: JobResult) -> None:
+        locks_dir = self.app['global']['locks_dir']
+        if not locks_dir:
+            return self._tries_with(result, None)
+        with Journal(locks_dir, self.job_id) as journal:
+            return self._tries_with(result, journal)
+
+    def _tries_with(self, result: JobResult, journal) -> None:
         options = self.cfg['job']
         retries = options['retries']
         done = set()
         for attempt in range(retries + 1):
             transfer = Copier(self.cfg['source'], self.cfg['target'],
                                 ready_file=options['ready_file'], done=done,
-                                progress=self.progress)
+                                progress=self.progress, journal=journal)
             try:
                 transfer.run(result, on_start=self._log_start if attempt == 0 else None)
                 return
