@@ -6,7 +6,7 @@ import datetime
 import logging
 import time
 
-from . import endpoints
+from . import endpoints, resume
 from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
                              SourceReadError, unsafe_path_reason)
 from .errors import NotReadyError
@@ -92,6 +92,7 @@ class Copier:
         self.source_cfg = source_cfg
         self.target_cfg = target_cfg
         self.temp = target_cfg.get('temp')
+        self.resume = resume.wanted(target_cfg)
         self.delete = source_cfg.get('delete', False)
         self.ready_file = ready_file
         self.done = done if done is not None else set()
@@ -110,6 +111,10 @@ class Copier:
             if on_start:
                 on_start()
             target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
+            if self.resume and not resume.possible(source, target):
+                log.info('resume: %s cannot continue files at an offset; each file is '
+                         'written from its start', source.role if not source.resumable
+                         else target.role)
             if isinstance(source, BatchEndpoint) or isinstance(target, BatchEndpoint):
                 self._run_batch(source, target, result)
             else:
@@ -211,20 +216,32 @@ class Copier:
         """Writes one file under its final name (through its temp name, if any)."""
         path = entry.path
         written_as = self._written_as(path)
+        resuming = self.resume and resume.possible(source, target)
         try:
-            raw = source.open_read(path)
+            if resuming:
+                raw, offset = resume.open_source(source, target, entry, written_as)
+            else:
+                raw, offset = source.open_read(path), 0
         except OSError as exc:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         # After a failure the endpoint has already removed what it started writing;
         # once write() returned, the file is ours and any failure removes it; an
-        # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either.
-        # The journal keeps the name until the file is in place or surely gone.
+        # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either,
+        # except that with resume an interruption or a lost connection keeps the
+        # temp file for the next try. The journal keeps the name until the file is
+        # in place or surely gone.
         written = False
         self._journal('writing', written_as)
+        progress = self.progress.advance if self.progress else None
         try:
             with raw:
-                size = target.write(written_as, SourceReader(raw),
-                                    self.progress.advance if self.progress else None)
+                if resuming:
+                    if offset and progress:
+                        progress(offset)
+                    size = offset + target.write(written_as, SourceReader(raw), progress,
+                                                 offset=offset, keep_partial=True)
+                else:
+                    size = target.write(written_as, SourceReader(raw), progress)
             written = True
             if size != entry.size:
                 raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
@@ -243,7 +260,8 @@ class Copier:
             self._discard(target, written_as)
             raise
         except BaseException:
-            self._discard(target, written_as, missing_ok=True)
+            if not resuming:
+                self._discard(target, written_as, missing_ok=True)
             raise
 
     def _discard(self, target, written_as, missing_ok=False) -> None:

@@ -53,6 +53,22 @@ class Setup:
         return True
 
 
+def make_marked(path, size, step=1 << 18) -> None:
+    """A sparse file whose every ``step`` bytes start with their own offset, so
+    that a piece written at a wrong place shows (cheap, unlike random data)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as fh:
+        fh.truncate(size)
+        for offset in range(0, size - 16, step):
+            fh.seek(offset)
+            fh.write(f'{offset:016x}'.encode())
+
+
+def same_file(first, second) -> bool:
+    import filecmp
+    return filecmp.cmp(first, second, shallow=False)
+
+
 def big_size(protocol: str) -> int:
     """A size a transfer of which takes long enough to be caught in the middle."""
     return {'local': 1 << 30, 'SFTP': 96 << 20}.get(protocol, 24 << 20)
@@ -60,9 +76,10 @@ def big_size(protocol: str) -> int:
 
 def setup_job(ws, protocol, direction, tmp_path, *, sshd=None, ftp_server=None, temp='dot',
               job=None, source=None, target=None, host=None, big=None, ftp_options=None,
-              small=True) -> Setup:
+              small=True, marked=False) -> Setup:
     """Writes the hosts file and the job ``job1``: ``SMALL`` files and a sparse
-    ``big.bin`` (``big`` bytes, or random content when ``big`` is bytes) on the
+    ``big.bin`` (``big`` bytes; `make_marked` with ``marked``; that content when
+    ``big`` is bytes) on the
     source side. ``ftp_server`` is the fixture that starts FTP servers; FTP servers
     are throttled to 16 MiB/s unless ``ftp_options`` say otherwise."""
     server = None
@@ -98,6 +115,8 @@ def setup_job(ws, protocol, direction, tmp_path, *, sshd=None, ftp_server=None, 
     size = big if big is not None else big_size(protocol)
     if isinstance(size, bytes):
         make_files(source_dir, {BIG: size})
+    elif size and marked:
+        make_marked(os.path.join(source_dir, BIG), size)
     elif size:
         make_sparse(os.path.join(source_dir, BIG), size)
     job_options = {'single_instance': 'yes', **(job or {})}

@@ -201,7 +201,14 @@ def _endpoint(job_path, section, options, app, hosts_cache) -> dict:
         raise ConfigError(f'{_where(job_path, section, "host_id")}: no host [{host_id}] '
                           f'in {hosts_cfg}' + _hint(host_id, parser.sections()))
     host = parse_host(hosts_cfg, host_id, dict(parser.items(host_id)), app)
-    return {**host, **options}
+    return _merged(host, options)
+
+
+def _merged(host: dict, options: dict) -> dict:
+    """A host's options with an endpoint's; an endpoint option left unset does not
+    hide a host option of the same name (a FASP host's resume)."""
+    return {**host, **{name: value for name, value in options.items()
+                       if value is not None or name not in host}}
 
 
 def refuse_same_directory(where, source: dict, target: dict) -> None:
@@ -214,7 +221,10 @@ def refuse_same_directory(where, source: dict, target: dict) -> None:
 
 
 def check_endpoint_types(where, source: dict, target: dict) -> None:
-    """What a job may do with its types of endpoints (FASP: endpoints/fasp.py)."""
+    """What a job may do with its types of endpoints (FASP: endpoints/fasp.py;
+    resume: resume.py)."""
+    from ..resume import check_config
+    check_config(where, source, target)
     if 'FASP' in (source['type'], target['type']):
         from ..endpoints import fasp
         fasp.check_job(where, source, target)
@@ -275,6 +285,8 @@ def endpoint_from_mapping(where: str, section: str, items, options) -> dict:
     if 'host_id' in items:
         raise ConfigError(f'{_where(where, section, "host_id")}: not allowed here; give '
                           'the host options directly')
+    if str(items.get('type', '')).strip().upper() == 'FASP':
+        own.pop('resume', None)    # the FASP host's option (a job's resume is not for FASP)
     endpoint_items = {k: v for k, v in items.items() if k in own}
     host_items = {k: v for k, v in items.items() if k not in own}
     endpoint = parse_section(where, section, endpoint_items, own)
@@ -287,4 +299,4 @@ def endpoint_from_mapping(where: str, section: str, items, options) -> dict:
                           + ('' if name in known else _hint(name, known))
                           + ('; host options need a type' if name in known else ''))
     host = parse_host(where, section, host_items, None)
-    return {**host, 'host_id': None, **endpoint}
+    return {**_merged(host, endpoint), 'host_id': None}

@@ -91,6 +91,7 @@ TARGET = {
     'host_id': TEXT,
     'path': Option(required=True),
     'temp': Option(t.temp),
+    'resume': Option(t.boolean),      # unset: None, so a FASP host's resume shows through
 }
 
 JOB = {

@@ -98,7 +98,13 @@ def copy_stream(reader, writer, progress: Progress | None = None) -> int:
 
 
 class Endpoint(abc.ABC):
-    """One side of a transfer. ``role`` is 'source' or 'target'."""
+    """One side of a transfer. ``role`` is 'source' or 'target'.
+
+    ``resumable`` tells whether `open_read` and `write` take an ``offset`` other
+    than 0 (to continue an interrupted file, see filetransfer/resume.py); it may
+    depend on the server and is known once the endpoint is open."""
+
+    resumable = False
 
     def __init__(self, config: dict, role: str):
         self.config = config
@@ -133,15 +139,24 @@ class Endpoint(abc.ABC):
         """Whether a file exists (used for the ready file)."""
 
     @abc.abstractmethod
-    def open_read(self, relpath: str) -> BinaryIO:
-        """Opens a file for reading (a context manager with read())."""
+    def open_read(self, relpath: str, offset: int = 0) -> BinaryIO:
+        """Opens a file for reading (a context manager with read() and readinto()),
+        from byte ``offset`` on. With a ``fileno()``, the descriptor's position is
+        the position of the next byte read."""
 
     # -- target side ----------------------------------------------------------
     @abc.abstractmethod
-    def write(self, relpath: str, reader, progress: Progress | None = None) -> int:
+    def write(self, relpath: str, reader, progress: Progress | None = None, *,
+              offset: int = 0, keep_partial: bool = False) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
         creating missing parent directories and replacing an existing file.
-        Returns the number of bytes written."""
+        Returns the number of bytes written.
+
+        With ``offset``, the first ``offset`` bytes of the existing file are kept
+        and the reader's data is written after them. A write that fails removes
+        what it wrote; with ``keep_partial`` only a failure of the target itself
+        (an OSError) does, while an interruption or a lost connection leaves the
+        partial file for a later write to continue."""
 
     @abc.abstractmethod
     def rename(self, relpath: str, new_relpath: str) -> None:

@@ -176,8 +176,10 @@ class FtpEndpoint(Endpoint):
             return
         except (ftplib.Error, OSError, EOFError) as exc:
             raise ConnectError(f'{self.where}: FEAT failed: {_reason(exc)}') from None
-        features = {line.strip().split(' ')[0].upper() for line in reply.splitlines()[1:-1]}
+        lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
+        features = {line.split(' ')[0] for line in lines}
         self._mlsd = 'MLST' in features
+        self.resumable = 'REST STREAM' in lines     # RFC 3659: REST before RETR and STOR
         if 'UTF8' in features:
             with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
                 self._ftp.sendcmd('OPTS UTF8 ON')
@@ -273,9 +275,10 @@ class FtpEndpoint(Endpoint):
             return False
 
     # -- data connections -----------------------------------------------------
-    def _transfer(self, command: str):
-        """Starts a data transfer; returns the connection and a keep-alive."""
-        conn = self._ftp.transfercmd(command)
+    def _transfer(self, command: str, offset: int = 0):
+        """Starts a data transfer (from byte ``offset``: REST); returns the
+        connection and a keep-alive."""
+        conn = self._ftp.transfercmd(command, rest=offset or None)
         conn.settimeout(self.timeout)
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
 
@@ -441,19 +444,20 @@ class FtpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str):
+    def open_read(self, relpath: str, offset: int = 0):
         with self._guard():
-            conn, keep_alive = self._transfer('RETR ' + self._remote(relpath))
+            conn, keep_alive = self._transfer('RETR ' + self._remote(relpath), offset)
         return _Download(self, conn, keep_alive)
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._remote(relpath)
         started = False
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
-                conn, keep_alive = self._transfer('STOR ' + path)
+                conn, keep_alive = self._transfer('STOR ' + path, offset)
                 started = True
                 try:
                     total = self._send(conn, keep_alive, reader, progress)
@@ -461,19 +465,20 @@ class FtpEndpoint(Endpoint):
                     self._abandon(conn, keep_alive, exc)
                     raise
                 self._end_transfer(conn, keep_alive)
-                self._check_stored(path, total)
+                self._check_stored(path, offset + total)
             return total
         except TransferError:
             raise
-        except Exception:
-            if started:
+        except Exception as exc:
+            if started and (isinstance(exc, OSError) or not keep_partial):
                 self._remove_partial(path)
             raise
         except BaseException:
             # Interrupted (SIGTERM, Ctrl-C), maybe between a command and its reply:
             # this connection may be out of step, so a new one removes the file.
             self._in_step = False
-            self._remove_after_interrupt(path)
+            if not keep_partial:
+                self._remove_after_interrupt(path)
             raise
 
     def _check_stored(self, path: str, sent: int) -> None:

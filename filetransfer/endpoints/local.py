@@ -27,6 +27,8 @@ def describe(config: dict) -> str:
 
 
 class LocalEndpoint(Endpoint):
+    resumable = True
+
     def __init__(self, config: dict, role: str):
         super().__init__(config, role)
         self.root = config['path']
@@ -97,25 +99,37 @@ class LocalEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return os.path.isfile(self._path(relpath))
 
-    def open_read(self, relpath: str):
-        return open(self._path(relpath), 'rb')
+    def open_read(self, relpath: str, offset: int = 0):
+        # unbuffered: the descriptor's position is what was read (see _kernel_copy)
+        fh = open(self._path(relpath), 'rb', buffering=0)
+        if offset:
+            fh.seek(offset)
+        return fh
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._path(relpath)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         in_fd = _fileno(reader)
         if in_fd is not None:
             _refuse_same_file(in_fd, path)
-        with open(path, 'wb') as out:
+        with open(path, 'r+b' if offset else 'wb') as out:
             try:
+                if offset:
+                    out.truncate(offset)
+                    out.seek(offset)
                 if in_fd is not None:
                     copied = _kernel_copy(in_fd, out.fileno(), progress)
                     if copied is not None:
                         return copied
                 return copy_stream(reader, out, progress)
-            except BaseException:
+            except OSError:
                 _unlink_quietly(path)
+                raise
+            except BaseException:
+                if not keep_partial:
+                    _unlink_quietly(path)
                 raise
 
     def rename(self, relpath: str, new_relpath: str) -> None:

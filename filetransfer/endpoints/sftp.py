@@ -92,6 +92,8 @@ def _read_key(loader, path):
 
 
 class SftpEndpoint(Endpoint):
+    resumable = True
+
     def __init__(self, config: dict, role: str):
         super().__init__(config, role)
         self.host, self.port = config['host'], config['port']
@@ -356,33 +358,41 @@ class SftpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str):
+    def open_read(self, relpath: str, offset: int = 0):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return _Reader(self._sftp, handle, self._guard)
+        return _Reader(self._sftp, handle, self._guard, offset)
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._remote(relpath)
         handle = None
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
-                handle = self._sftp.open(path, 'wb', bufsize=0)
+                handle = self._sftp.open(path, 'r+b' if offset else 'wb', bufsize=0)
+                if offset:
+                    handle.truncate(offset)
+                    handle.seek(offset)
                 handle.set_pipelined(True)
                 total = self._send(handle, reader, progress)
                 handle.close()   # waits for the server's answers to the writes
             return total
         except TransferError:
             raise            # the connection is gone or hangs: nothing can be removed
-        except Exception:
+        except Exception as exc:
             if handle is not None:
-                self._remove_partial(path, handle)
+                if isinstance(exc, OSError) or not keep_partial:
+                    self._remove_partial(path, handle)
+                else:
+                    self._close_kept(path, handle)
             raise
         except BaseException:
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
-            self._remove_after_interrupt(path)
+            if not keep_partial:
+                self._remove_after_interrupt(path)
             raise
 
     @staticmethod
@@ -410,6 +420,15 @@ class SftpEndpoint(Endpoint):
                 self._sftp.remove(path)
         except (OSError, TransferError) as exc:
             log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                        _reason(exc))
+
+    def _close_kept(self, path, handle) -> None:
+        """After a failed read of the source: closes the partial file, which stays."""
+        try:
+            with self._guard():
+                handle.close()
+        except (OSError, TransferError) as exc:
+            log.warning('%s: could not close partial file %s: %s', self.where, path,
                         _reason(exc))
 
     def _remove_after_interrupt(self, path) -> None:
@@ -490,12 +509,12 @@ class _Reader:
     (``_async_request``/``_read_response``), as its SFTPFile does."""
 
 
-    def __init__(self, sftp, handle, guard):
+    def __init__(self, sftp, handle, guard, offset: int = 0):
         self.sftp = sftp
         self.handle = handle
         self.guard = guard
-        self.position = 0          # next byte handed out
-        self.requested = 0         # next byte to ask for
+        self.position = offset     # next byte handed out
+        self.requested = offset    # next byte to ask for
         self.pending = {}          # request number -> (offset, length)
         self.ready = {}            # offset -> bytes, b'' at the end, or an exception
         self.eof = False           # the end was handed out

@@ -7,7 +7,8 @@ Variants, chosen by `FtpServer` options:
   (``ca_file``); TLS 1.3 is negotiated with Python's ssl.
 - ``mlsd=False``: no MLST/MLSD (clients must parse LIST), and with
   ``list_options=False`` a LIST with options (``LIST -a``) is refused with 501;
-  ``size_command=False``: no SIZE command.
+  ``size_command=False``: no SIZE command; ``rest=False``: no REST (nor REST
+  STREAM in FEAT).
 - ``rename_replaces=False``: RNTO refuses an existing name (as some servers do);
   ``refuse_retr``: server paths whose RETR is refused with 550;
   ``lose_data``: reports success for every upload but keeps half of the file.
@@ -52,6 +53,7 @@ class FtpServer:
     mlsd: bool = True
     list_options: bool = True
     size_command: bool = True
+    rest: bool = True
     rename_replaces: bool = True
     refuse_retr: tuple = ()
     lose_data: bool = False
@@ -80,7 +82,7 @@ class FtpServer:
             json.dump({'port': self.port, 'home': self.home, 'user': self.user,
                        'password': self.password, 'cert_file': self.cert_file if self.tls
                        else None, 'mlsd': self.mlsd, 'list_options': self.list_options,
-                       'size_command': self.size_command,
+                       'size_command': self.size_command, 'rest': self.rest,
                        'rename_replaces': self.rename_replaces,
                        'refuse_retr': list(self.refuse_retr),
                        'lose_data': self.lose_data,
@@ -156,6 +158,8 @@ def _handler_class(options: dict):
             proto_cmds.pop('MLST', None)
         if not options['size_command']:
             proto_cmds.pop('SIZE', None)
+        if not options['rest']:
+            proto_cmds.pop('REST', None)
 
         def pre_process_command(self, line, cmd, arg):
             shown = 'PASS ******' if cmd == 'PASS' else line
