@@ -25,6 +25,7 @@ import posixpath
 import select
 import socket
 import ssl
+import struct
 import time
 
 from ..errors import ConnectError, TransferError
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 256
 CLOSE_TIMEOUT = 10.0
+SEND_PIECE = 1 << 14    # one TLS record
 
 
 class ServerFileError(OSError):
@@ -319,10 +321,18 @@ class FtpEndpoint(Endpoint):
         conn.settimeout(self.timeout)
         try:
             conn.shutdown(socket.SHUT_WR)     # an SSLSocket reads raw bytes from here on
+            unacknowledged = _unacknowledged(conn)
             while True:
-                keep_alive.wait(conn)
-                if not conn.recv(CHUNK_SIZE):
-                    return
+                try:
+                    keep_alive.wait(conn)
+                    if not conn.recv(CHUNK_SIZE):
+                        return
+                except socket.timeout:
+                    # silent, but still reading what we sent (a slow link or disk)?
+                    now = _unacknowledged(conn)
+                    if now is None or unacknowledged is None or now >= unacknowledged:
+                        raise
+                    unacknowledged = now
         except socket.timeout:
             raise
         except OSError as exc:   # the server closed first, or reset the connection
@@ -499,9 +509,8 @@ class FtpEndpoint(Endpoint):
             count = reader.readinto(buffer)
             if not count:
                 return total
-            conn.sendall(view[:count])
+            _send_all(conn, view[:count], keep_alive)
             total += count
-            keep_alive.tick()
             if progress:
                 progress(count)
 
@@ -572,6 +581,29 @@ class FtpEndpoint(Endpoint):
             self._ftp.delete(self._remote(relpath))
 
 
+def _unacknowledged(conn) -> int | None:
+    """How many bytes sent on ``conn`` the other side has not acknowledged yet
+    (Linux: TIOCOUTQ); None where that cannot be asked."""
+    try:
+        import fcntl
+        import termios
+        raw = fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b'\0' * 4)
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+    return struct.unpack('i', raw)[0]
+
+
+def _send_all(conn, data, keep_alive) -> None:
+    """Sends ``data`` a piece at a time. The socket's timeout bounds one call, and a
+    whole megabyte may take longer than that on a slow link that never stalls
+    (sendall() would give up): one piece per call makes the timeout mean "no
+    progress for that long". NOOPs for the keep-alive go out between pieces."""
+    sent = 0
+    while sent < len(data):
+        sent += conn.send(data[sent:sent + SEND_PIECE])
+        keep_alive.tick()
+
+
 class _KeepAlive:
     """Sends NOOP on the control connection every ``interval`` seconds of a data
     transfer, also while waiting for the transfer's final reply (the server may
@@ -599,16 +631,20 @@ class _KeepAlive:
         wait to read returns at once (the blocking read that follows waits)."""
         if not write and not self.interval:
             return
-        silent_since = time.monotonic()
+        deadline = time.monotonic() + self.timeout if self.timeout else None
         while True:
             if not write and (buffered() or (isinstance(sock, ssl.SSLSocket)
                                              and sock.pending())):
                 return
-            wait = max(0.0, self.last + self.interval - time.monotonic()) \
-                if self.interval else self.timeout
-            if any(select.select([] if write else [sock], [sock] if write else [], [], wait)):
+            now = time.monotonic()
+            # until the next NOOP is due or the timeout expires, whichever comes first
+            waits = [max(0.0, limit - now) for limit in
+                     (self.last + self.interval if self.interval else None, deadline)
+                     if limit is not None]
+            if any(select.select([] if write else [sock], [sock] if write else [], [],
+                                 min(waits, default=None))):
                 return
-            if self.timeout and time.monotonic() - silent_since >= self.timeout:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise socket.timeout('timed out')
             self.tick()
 

@@ -14,7 +14,10 @@ Variants, chosen by `FtpServer` options:
   ``lose_data``: reports success for every upload but keeps half of the file.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
-- ``throttle``: bytes per second for data connections (long transfers).
+- ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
+  reads a second's worth at once, then pauses up to 2 s).
+- ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
+  every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
   every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
   the name.
@@ -27,6 +30,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -59,6 +63,7 @@ class FtpServer:
     lose_data: bool = False
     abrupt_tls_close: bool = False
     throttle: int | None = None
+    slow_read: int | None = None
     hostile: list | None = None
     ca_file: str | None = None
     cert_file: str | None = None
@@ -87,6 +92,7 @@ class FtpServer:
                        'refuse_retr': list(self.refuse_retr),
                        'lose_data': self.lose_data,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
+                       'slow_read': self.slow_read,
                        'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
         return self
 
@@ -145,6 +151,28 @@ def _handler_class(options: dict):
         def close(self):    # a TCP close without TLS close_notify
             DTPHandler.close(self)
         dtp_attrs['close'] = close
+    if options['slow_read']:
+        piece = max(1, options['slow_read'] // 20)
+        parent = dtp_base
+
+        def __init__(self, sock, cmd_channel):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, piece)
+            parent.__init__(self, sock, cmd_channel)
+            self.budget = piece
+
+        def recv(self, buffer_size):
+            chunk = parent.recv(self, min(buffer_size, self.budget))
+            self.budget -= len(chunk)
+            if self.receive and self.budget <= 0 and not self._closed:
+                self.del_channel()
+
+                def next_piece():
+                    self.budget = piece
+                    if not self._closed:
+                        self.add_channel(events=self.ioloop.READ)
+                self.ioloop.call_later(0.05, next_piece)
+            return chunk
+        dtp_attrs.update(__init__=__init__, recv=recv)
     dtp = type('TestDTP', (dtp_base,), dtp_attrs)
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
