@@ -3,6 +3,7 @@ a time, counting each failure on its side and going on with the next file."""
 
 import contextlib
 import datetime
+import errno
 import logging
 import time
 
@@ -55,7 +56,8 @@ def _discard(target, relpath, missing_ok=False) -> bool:
     try:
         target.remove(relpath)
     except OSError as exc:
-        if missing_ok and (isinstance(exc, FileNotFoundError) or _missing(target, relpath)):
+        if missing_ok and (exc.errno in (errno.ENOENT, errno.ENAMETOOLONG)
+                           or _missing(target, relpath)):
             return True
         log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
         return False
@@ -160,8 +162,14 @@ class Copier:
             self._transferred(result, path, outcome.size, outcome.seconds)
 
     def _selected(self, source):
-        return (entry for entry in source.walk(self.selection.descend)
-                if self.selection.wants(entry.path) and entry.path not in self.done)
+        seen = set()
+        for entry in source.walk(self.selection.descend):
+            if self.selection.wants(entry.path) and entry.path not in self.done:
+                if entry.path in seen:    # a server's listing names a file twice
+                    log.warning('%s is listed twice by the source; taken once', entry.path)
+                    continue
+                seen.add(entry.path)
+                yield entry
 
     def plan(self) -> list[FileEntry]:
         """The files a run would transfer now, without writing anything (the target

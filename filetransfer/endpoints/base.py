@@ -23,6 +23,7 @@ import abc
 import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -243,14 +244,19 @@ def listed_name_problem(name: str) -> str | None:
         return f'{name!r} is not a file name'
     if '/' in name or '\\' in name:
         return 'path separator in a file name'
-    if any(ord(char) < 32 for char in name):
+    if any(_is_control(char) for char in name):
         return 'control character in a file name'
     return None
 
 
+def _is_control(char: str) -> bool:
+    """C0 and C1 control characters and DEL (line breaks, NUL, escapes ...)."""
+    return unicodedata.category(char) == 'Cc'
+
+
 def shown_name(name: str) -> str:
     """A listed name as logs can show it (control characters escaped)."""
-    return ''.join(char if ord(char) >= 32 else repr(char)[1:-1] for char in name)
+    return ''.join(repr(char)[1:-1] if _is_control(char) else char for char in name)
 
 
 def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],

@@ -359,7 +359,10 @@ class FtpEndpoint(Endpoint):
             self._abandon(conn, keep_alive, exc)
             raise
         self._end_transfer(conn, keep_alive)
-        return b''.join(chunks).decode('utf-8', 'replace').splitlines()
+        # Lines end with CRLF; splitlines() would also cut a name at a line or
+        # paragraph separator, a form feed, ... which a file name may hold.
+        text = b''.join(chunks).decode('utf-8', 'replace')
+        return [line.removesuffix('\r') for line in text.split('\n') if line]
 
     def _abandon(self, conn, keep_alive, error: BaseException) -> None:
         """After ``error`` in the middle of a transfer: closes the data connection
@@ -398,6 +401,9 @@ class FtpEndpoint(Endpoint):
             return
         for name, kind, size, mtime in sorted(entries, key=lambda entry: entry[0]):
             relpath = f'{reldir}/{name}' if reldir else name
+            if kind == 'other':
+                log.debug('%s: skipping %s: not a regular file', self.where, shown_name(relpath))
+                continue
             problem = listed_name_problem(name)
             if problem:
                 if name in ('.', '..'):
@@ -415,15 +421,13 @@ class FtpEndpoint(Endpoint):
                                     self.where, relpath, MAX_DEPTH)
                     else:
                         yield from self._walk(relpath, descend, depth + 1)
-            elif kind == 'file':
+            else:
                 if size is None:
                     size = self._size(self._remote(relpath))
                     if size is None:
                         log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
                         continue
                 yield FileEntry(relpath, size, mtime)
-            else:
-                log.debug('%s: skipping %s: not a regular file', self.where, relpath)
 
     def _list(self, path: str) -> list[tuple]:
         """(name, 'file'|'dir'|'other', size or None, mtime or None) of a directory."""

@@ -20,7 +20,8 @@ Variants, chosen by `FtpServer` options:
   every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
   every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
-  the name.
+  the name. ``list_lines``: the same, with these lines as every LIST's answer, as
+  they are (use with ``mlsd=False``).
 
 Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
@@ -65,6 +66,7 @@ class FtpServer:
     throttle: int | None = None
     slow_read: int | None = None
     hostile: list | None = None
+    list_lines: list | None = None
     ca_file: str | None = None
     cert_file: str | None = None
     port: int = 0
@@ -93,7 +95,8 @@ class FtpServer:
                        'lose_data': self.lose_data,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'slow_read': self.slow_read,
-                       'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
+                       'hostile': self.hostile, 'list_lines': self.list_lines,
+                       'commands_log': self.commands_log}, fh)
         return self
 
     def start(self) -> 'FtpServer':
@@ -177,6 +180,7 @@ def _handler_class(options: dict):
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
     hostile = options['hostile']
+    list_lines = options['list_lines']
 
     class Handler(base):
         dtp_handler = dtp
@@ -213,18 +217,19 @@ def _handler_class(options: dict):
                 return None
             return super().ftp_RETR(file)
 
-        if hostile:
+        if hostile or list_lines:
             def ftp_MLSD(self, path):
                 lines = ''.join(f'type={entry["type"]};size={entry.get("size", 0)};'
                                 f'modify=20240101000000; {entry["name"]}\r\n'
-                                for entry in hostile)
+                                for entry in hostile or ())
                 self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='MLSD')
                 return path
 
             def ftp_LIST(self, path):
-                lines = ''.join(f'{"d" if entry["type"] == "dir" else "-"}rw-r--r--   1 owner'
-                                f'    group    {entry.get("size", 0):>8} Jan 01 00:00 '
-                                f'{entry["name"]}\r\n' for entry in hostile)
+                lines = ''.join(f'{line}\r\n' for line in list_lines) if list_lines else \
+                    ''.join(f'{"d" if entry["type"] == "dir" else "-"}rw-r--r--   1 owner'
+                            f'    group    {entry.get("size", 0):>8} Jan 01 00:00 '
+                            f'{entry["name"]}\r\n' for entry in hostile)
                 self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='LIST')
                 return path
 
