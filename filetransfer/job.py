@@ -2,6 +2,7 @@
 report at the end (log line, notification)."""
 
 import configparser
+import contextlib
 import datetime
 import logging
 import time
@@ -60,7 +61,7 @@ class Job:
             lock_name = self.cfg['job']['single_instance']
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
-                with single_instance(self.app['global']['locks_dir'], lock_name):
+                with self._lock(lock_name):
                     self._tries(result)
             else:
                 self._tries(result)
@@ -75,6 +76,19 @@ class Job:
             self._finish(started, result, error)
             raise
         return result, self._finish(started, result, None)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str):
+        """The single-instance lock; a locks_dir that cannot hold it is a
+        configuration problem. Raises SingleInstanceError, ConfigError."""
+        locks_dir = self.app['global']['locks_dir']
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(single_instance(locks_dir, name))
+            except OSError as exc:
+                raise ConfigError(f'{self.app.path}: [global] locks_dir: cannot lock {name!r} '
+                                  f'in {locks_dir}: {exc.strerror or exc}') from None
+            yield
 
     def plan(self) -> list:
         """Dry run: the files (FileEntry) a run would transfer now; nothing is
