@@ -202,6 +202,8 @@ def load(cfg_file, job_id: str) -> Job:
     except ConfigError as exc:
         job_cfg, error = None, exc
     job = Job(app, job_id, job_cfg, _setup_logging(app, job_id, job_cfg))
+    for warning in app.warnings + (job_cfg.warnings if job_cfg else []):
+        log.warning('%s', warning)
     if error is not None:
         job.report_config_error(error)
         raise error

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from . import schema as s
+from . import privacy, schema as s
 from .schema import Option
 
 _NO_DEFAULT_SECTION = '\0'   # a [DEFAULT] section in a file is just an unknown section
@@ -18,7 +18,8 @@ class Config(dict):
     """A parsed file: section name -> {option: value}.
 
     ``present`` holds the sections the file really has, ``extra`` its ``x:``
-    sections (prefix stripped, raw strings).
+    sections (prefix stripped, raw strings), ``warnings`` what a run should log
+    about the file (and the hosts file it uses).
     """
 
     def __init__(self, path, sections, present=(), extra=None):
@@ -26,6 +27,7 @@ class Config(dict):
         self.path = str(path)
         self.present = set(present)
         self.extra = extra or {}
+        self.warnings = []
 
 
 def _hint(name, candidates):
@@ -124,7 +126,16 @@ def load_app(path) -> Config:
         for name in ('jobs', 'pidfile'):
             if not app['daemon'][name]:
                 raise ConfigError(f'{_where(path, "daemon", name)}: required option is missing')
+    _note_exposed(app, app, app.path)
     return app
+
+
+def _note_exposed(config: Config, sections, path: str) -> None:
+    """Adds a warning to ``config`` when ``sections`` hold a secret and the file
+    ``path`` can be read by other users."""
+    warning = privacy.holds_secret(sections) and privacy.exposed(path)
+    if warning and warning not in config.warnings:
+        config.warnings.append(warning)
 
 
 def parse_host(path, section: str, items: Mapping[str, str], app: Config | None) -> dict:
@@ -269,6 +280,9 @@ def load_job(app: Config, job_id: str) -> Config:
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)
+    for role in ('source', 'target'):
+        if job[role]['host_id']:
+            _note_exposed(job, {role: job[role]}, app['global']['hosts_cfg'])
     refuse_same_directory(path, job['source'], job['target'])
     check_endpoint_types(path, job['source'], job['target'])
     return job

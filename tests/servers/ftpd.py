@@ -176,6 +176,19 @@ def _handler_class(options: dict):
                 self.ioloop.call_later(0.05, next_piece)
             return chunk
         dtp_attrs.update(__init__=__init__, recv=recv)
+    close_data = dtp_attrs.get('close', dtp_base.close)
+
+    def close_after_a_full_disk(self):
+        # pyftpdlib closes the file again after a failed write; on a full disk that
+        # fails too, inside its error handler, and the transfer's reply never comes
+        file_obj = getattr(self, 'file_obj', None)
+        if file_obj is not None and not file_obj.closed:
+            try:
+                file_obj.close()
+            except OSError:
+                pass
+        close_data(self)
+    dtp_attrs['close'] = close_after_a_full_disk
     dtp = type('TestDTP', (dtp_base,), dtp_attrs)
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
