@@ -7,7 +7,7 @@ import errno
 import logging
 import time
 
-from . import endpoints, resume
+from . import endpoints, resume, signals
 from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
                              SourceReadError, unsafe_path_reason)
 from .errors import NotReadyError
@@ -62,7 +62,9 @@ def _discard(target, relpath, missing_ok=False) -> bool:
         log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
         return False
     except Exception as exc:  # the original failure matters more; keep a trace of this one
-        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        # (after an interruption the endpoint has tried already, and said so)
+        log.log(logging.DEBUG if missing_ok else logging.WARNING,
+                'could not remove %s from the target: %s', relpath, error_text(exc))
         return False
     return True
 
@@ -127,8 +129,10 @@ class Copier:
                 self._remove_leftovers(target, entries)
                 for entry in entries:
                     self._copy(source, target, entry, result)
-            if self.ready_file and not result.error_cnt:
-                self._remove_ready_file(source, result)
+            with signals.deferred():
+                if self.ready_file and not result.error_cnt:
+                    self._remove_ready_file(source, result)
+            signals.settle()      # every file is dealt with: the outcome is decided
         return result
 
     def _run_batch(self, source, target, result):
@@ -198,16 +202,20 @@ class Copier:
             self.progress.file_start(entry)
         try:
             size = self._write(source, target, entry)
-            self.done.add(path)
-            if self.delete:
-                self._delete_source(source, target, path, size)
+            # The data is complete: a SIGTERM now waits until the file is in place,
+            # its source deleted and both booked, or the next run would send it again.
+            with signals.deferred():
+                try:
+                    self._commit(source, target, entry, size)
+                except _FileFailed as failure:
+                    self._failed(result, path, failure.tag, failure.text)
+                else:
+                    self._transferred(result, path, size, time.monotonic() - started)
         except _FileFailed as failure:
-            return self._failed(result, path, failure.tag, failure.text)
+            self._failed(result, path, failure.tag, failure.text)
         finally:
             if self.progress:
                 self.progress.file_end(entry)
-        self._transferred(result, path, size, time.monotonic() - started)
-        return None
 
     @staticmethod
     def _transferred(result, path, size, seconds):
@@ -221,10 +229,11 @@ class Copier:
         return self.temp.temp_path(path) if self.temp else path
 
     def _write(self, source, target, entry) -> int:
-        """Writes one file under its final name (through its temp name, if any)."""
+        """Writes one file, complete, under its temp name (or its final name without
+        temp); returns its size."""
         path = entry.path
         written_as = self._written_as(path)
-        resuming = self.resume and resume.possible(source, target)
+        resuming = self._resuming(source, target)
         try:
             if resuming:
                 raw, offset = resume.open_source(source, target, entry, written_as)
@@ -238,7 +247,6 @@ class Copier:
         # except that with resume an interruption or a lost connection keeps the
         # temp file for the next try. The journal keeps the name until the file is
         # in place or surely gone.
-        written = False
         self._journal('writing', written_as)
         progress = self.progress.advance if self.progress else None
         try:
@@ -250,19 +258,15 @@ class Copier:
                                                  offset=offset, keep_partial=True)
                 else:
                     size = target.write(written_as, SourceReader(raw), progress)
-            written = True
             if size != entry.size:
                 raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
                                                    f'(listed {entry.size} bytes, read {size})')
-            if written_as != path:
-                target.rename(written_as, path)
-            self._journal('finished', written_as)
             return size
         except SourceReadError as exc:
             self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
-            self._discard(target, written_as, missing_ok=not written)
+            self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
         except _FileFailed:
             self._discard(target, written_as)
@@ -271,6 +275,29 @@ class Copier:
             if not resuming:
                 self._discard(target, written_as, missing_ok=True)
             raise
+
+    def _commit(self, source, target, entry, size) -> None:
+        """Puts a complete file in place under its final name, then deletes its
+        source when the job says so."""
+        path = entry.path
+        written_as = self._written_as(path)
+        try:
+            if written_as != path:
+                target.rename(written_as, path)
+        except OSError as exc:
+            self._discard(target, written_as)
+            raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        except BaseException:
+            if not self._resuming(source, target):    # with resume it is complete there
+                self._discard(target, written_as, missing_ok=True)
+            raise
+        self._journal('finished', written_as)
+        self.done.add(path)
+        if self.delete:
+            self._delete_source(source, target, path, size)
+
+    def _resuming(self, source, target) -> bool:
+        return self.resume and resume.possible(source, target)
 
     def _discard(self, target, written_as, missing_ok=False) -> None:
         if _discard(target, written_as, missing_ok):

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs, notify
+from . import config, endpoints, logs, notify, signals
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
@@ -53,6 +53,10 @@ class Job:
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
         NotReadyError, Terminated, or ``exc``.
         """
+        with signals.one_run():
+            return self._run(exc)
+
+    def _run(self, exc):
         started = datetime.datetime.now()
         result = JobResult(file_list=[] if self.collect_data else None)
         try:
@@ -70,11 +74,14 @@ class Job:
             raise
         except KeyboardInterrupt:
             error = Terminated('interrupted')
+            signals.settle()
             self._finish(started, result, error)
             raise error from None
         except BaseException as error:
+            signals.settle()      # the report and the mail go out whatever comes now
             self._finish(started, result, error)
             raise
+        signals.settle()
         return result, self._finish(started, result, None)
 
     @contextlib.contextmanager
@@ -242,4 +249,5 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
     result = JobResult(file_list=[] if collect_data else None)
-    return Copier(source, target).run(result)
+    with signals.one_run():
+        return Copier(source, target).run(result)

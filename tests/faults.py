@@ -151,3 +151,68 @@ def json_result(done: subprocess.CompletedProcess) -> dict:
 
 def counts(data: dict) -> tuple:
     return data['files_cnt'], data['src_error_cnt'], data['tgt_error_cnt']
+
+
+class GatedRelay:
+    """A TCP relay on 127.0.0.1 to ``port`` that holds each connection until
+    `open()`: a test knows the command is connected (``connected`` is set) and can
+    act before the server answers. Stop it with `stop()`."""
+
+    def __init__(self, port: int):
+        import socket
+        import threading
+
+        self.target = port
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self.connected = threading.Event()
+        self.gate = threading.Event()
+        self.threads = []
+        self._accept_thread = threading.Thread(target=self._accept, daemon=True)
+        self._accept_thread.start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connected.set()
+            if not self.gate.wait(60):
+                client.close()
+                continue
+            server = socket.create_connection(('127.0.0.1', self.target))
+            for one, other in ((client, server), (server, client)):
+                thread = threading.Thread(target=self._pipe, args=(one, other), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    @staticmethod
+    def _pipe(one, other):
+        import socket
+
+        try:
+            while data := one.recv(65536):
+                other.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (one, other):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def open(self):
+        self.gate.set()
+
+    def stop(self):
+        self.gate.set()
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(5)

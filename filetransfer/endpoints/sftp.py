@@ -249,6 +249,8 @@ class SftpEndpoint(Endpoint):
     def _guard(self):
         """Turns a broken connection into TransferError; a failed request on a
         working connection stays an OSError (one file's problem)."""
+        if self._sftp is None:
+            raise TransferError(f'{self.where}: not connected (closed after an interruption)')
         try:
             yield
         except socket.timeout:
@@ -432,22 +434,22 @@ class SftpEndpoint(Endpoint):
                         _reason(exc))
 
     def _remove_after_interrupt(self, path) -> None:
-        if self._transport is None or not self._transport.is_active():
-            return
+        """Removes ``path`` after an interruption. That may have come in the middle
+        of a request or even of an SSH packet, so this connection cannot be trusted
+        (a cut packet makes it hang or fail): a new one removes the file."""
+        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
+        self.close()
+        other = SftpEndpoint({**self.config, 'timeout': timeout}, self.role)
         try:
-            sftp = paramiko.SFTPClient.from_transport(self._transport)
-            try:
-                sftp.get_channel().settimeout(min(self.timeout or CLEANUP_TIMEOUT,
-                                                  CLEANUP_TIMEOUT))
-                sftp.remove(path)
-            finally:
-                sftp.close()
-        except FileNotFoundError:
-            pass
-        except (OSError, EOFError, paramiko.SSHException) as exc:
+            other.open()
+            with other._guard():
+                other._sftp.remove(path)
+        except (ConnectError, TransferError, OSError) as exc:
             if getattr(exc, 'errno', None) != errno.ENOENT:
                 log.warning('%s: could not remove partial file %s: %s', self.where, path,
                             _reason(exc))
+        finally:
+            other.close()
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
