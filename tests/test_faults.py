@@ -182,3 +182,36 @@ def test_a_slow_link_that_keeps_moving_is_not_a_hung_one(ws, ftp_server, tls):
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert tree(server.path('up')) == {'big.bin': data}
+
+
+@pytest.mark.parametrize('temp', ['dot', None])
+def test_a_server_that_loses_data_never_leaves_a_half_file_under_its_name(ws, tmp_path, temp):
+    """The SFTP server answers every write with success but keeps only 1 MiB of a
+    file: the upload is a target error, the file never appears cut short."""
+    from servers.paramiko_sftp import PlainSftpServer
+
+    served = tmp_path / 'served'
+    make_files(served, {'up/big.bin': b'the old version'})
+    data = os.urandom(3 << 20)
+    make_files(ws.src, {'big.bin': data, 'small.txt': b'small'})
+    server = PlainSftpServer(str(tmp_path), str(served), keep_at_most=1 << 20)
+    try:
+        write_hosts(ws, srv={'type': 'SFTP', 'host': f'127.0.0.1:{server.port}',
+                             'user': server.user, 'password': server.password,
+                             'known_hosts': server.known_hosts, 'timeout': '30'})
+        ws.write_job(source={'delete': 'yes'},
+                     target={'host_id': 'srv', 'path': '/up', **({'temp': temp} if temp else {})})
+        done = ws.run('--json', 'job1')
+    finally:
+        server.stop()
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert counts(result) == (1, 0, 1)
+    [failed] = [item for item in result['files'] if item['tag'] == '<']
+    assert failed['path'] == 'big.bin'
+    assert f'the server stored {1 << 20} bytes of {3 << 20}' in failed['error']
+    expected = {'small.txt': b'small'}
+    if temp:
+        expected['big.bin'] = b'the old version'     # untouched until the copy is complete
+    assert tree(served / 'up') == expected
+    assert tree(ws.src) == {'big.bin': data}

@@ -151,7 +151,8 @@ class Endpoint(abc.ABC):
               offset: int = 0, keep_partial: bool = False) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
         creating missing parent directories and replacing an existing file.
-        Returns the number of bytes written.
+        Returns the number of bytes written. A server's file of another size than
+        what was sent (a server losing data without a word) is an OSError.
 
         With ``offset``, the first ``offset`` bytes of the existing file are kept
         and the reader's data is written after them. A write that fails removes

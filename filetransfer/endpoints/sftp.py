@@ -380,6 +380,7 @@ class SftpEndpoint(Endpoint):
                 handle.set_pipelined(True)
                 total = self._send(handle, reader, progress)
                 handle.close()   # waits for the server's answers to the writes
+                self._check_stored(path, offset + total)
             return total
         except TransferError:
             raise            # the connection is gone or hangs: nothing can be removed
@@ -396,6 +397,13 @@ class SftpEndpoint(Endpoint):
             if not keep_partial:
                 self._remove_after_interrupt(path)
             raise
+
+    def _check_stored(self, path: str, sent: int) -> None:
+        """Compares the size of an uploaded file with what was sent: a server may
+        answer every write with success and still lose data (a quota, a broken disk)."""
+        stored = self._size(path)
+        if stored != sent:
+            raise OSError(errno.EIO, f'the server stored {stored} bytes of {sent}')
 
     @staticmethod
     def _send(handle, reader, progress) -> int:
