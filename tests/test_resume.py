@@ -56,11 +56,12 @@ def test_the_bytes_of_the_temp_file_are_kept_and_the_rest_is_sent(
            'it match the source)' in ws.log_text()
 
 
-@pytest.mark.parametrize('protocol, direction', DIRECTIONS)
-@pytest.mark.parametrize('temp_content, reason', [
-    ('changed tail', 'differ from the source'),
-    ('longer', 'has more bytes'),
-    ('short and different', 'differ from the source'),
+@pytest.mark.parametrize('protocol, direction, temp_content, reason', [
+    *((protocol, direction, 'changed tail', 'differ from the source')
+      for protocol, direction in DIRECTIONS),
+    ('SFTP', 'up', 'longer', 'has more bytes'),
+    ('FTP', 'down', 'longer', 'has more bytes'),
+    ('local', 'up', 'short and different', 'differ from the source'),
 ])
 def test_a_temp_file_that_does_not_match_is_written_again(
         ws, tmp_path, live_sshd, ftp_server, protocol, direction, temp_content, reason):
