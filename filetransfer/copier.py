@@ -308,28 +308,11 @@ class Copier:
             getattr(self.journal, what)(self.target_key, written_as)
 
     def _remove_leftovers(self, target, entries) -> None:
-        """Removes the unfinished files that killed runs or failed tries left on the
-        target (see journal.py), except those this pass writes again anyway."""
-        if self.journal is None:
-            return
-        for where, path in self.journal.others(self.target_key):
-            log.warning('cannot remove %s from %s, left unfinished by an earlier run: the '
-                        'job writes to %s now', path, where, self.target_key)
-            self.journal.finished(where, path)
-        rewritten = {self._written_as(entry.path) for entry in entries}
-        for path in self.journal.leftovers(self.target_key):
-            if path in rewritten:
-                continue
-            try:
-                target.remove(path)
-            except OSError as exc:
-                if not _missing(target, path):
-                    log.warning('could not remove %s, left unfinished by an earlier run: %s',
-                                path, error_text(exc))
-                    continue
-            else:
-                log.info('removed %s, left unfinished on the target by an earlier run', path)
-            self.journal.finished(self.target_key, path)
+        """Removes what killed runs or failed tries left unfinished on the target,
+        except the files this pass writes again anyway (see journal.py)."""
+        if self.journal is not None:
+            self.journal.clean_up(target, self.target_key,
+                                  {self._written_as(entry.path) for entry in entries})
 
     @staticmethod
     def _delete_source(source, target, path, size):

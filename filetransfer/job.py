@@ -150,6 +150,8 @@ class Job:
     def _log_start(self) -> None:
         log.info('job %s (%s) started: %s -> %s', self.job_id, self.name,
                  self.source, self.target)
+        for warning in self.app.warnings + (self.cfg.warnings if self.cfg else []):
+            log.warning('%s', warning)     # e.g. a file with a password others can read
 
     def _finish(self, started, result, error) -> int:
         code = exit_code_of(error, result)
@@ -209,8 +211,6 @@ def load(cfg_file, job_id: str) -> Job:
     except ConfigError as exc:
         job_cfg, error = None, exc
     job = Job(app, job_id, job_cfg, _setup_logging(app, job_id, job_cfg))
-    for warning in app.warnings + (job_cfg.warnings if job_cfg else []):
-        log.warning('%s', warning)
     if error is not None:
         job.report_config_error(error)
         raise error

@@ -93,6 +93,28 @@ class Journal:
         """Open entries of other targets (the job's target changed since)."""
         return [(where, path) for where, path in self._open if where != target]
 
+    def clean_up(self, endpoint, target: str, keep) -> None:
+        """Removes the open entries' files from the open target ``endpoint`` (named
+        ``target``), except the paths in ``keep`` (written again now). Raises
+        TransferError when the connection fails."""
+        for where, path in self.others(target):
+            log.warning('cannot remove %s from %s, left unfinished by an earlier run: the '
+                        'job writes to %s now', path, where, target)
+            self.finished(where, path)
+        for path in self.leftovers(target):
+            if path in keep:
+                continue
+            try:
+                endpoint.remove(path)
+            except OSError as exc:
+                if not _gone(endpoint, path):
+                    log.warning('could not remove %s, left unfinished by an earlier run: %s',
+                                path, exc.strerror or exc)
+                    continue
+            else:
+                log.info('removed %s, left unfinished on the target by an earlier run', path)
+            self.finished(target, path)
+
     # -- helpers ----------------------------------------------------------------
     def _append(self, entry: dict) -> None:
         if self._fd is None:
@@ -152,6 +174,14 @@ def _read_open(fd: int) -> list[tuple[str, str]]:
         except (ValueError, KeyError, TypeError):
             continue            # a line cut off by a crash
     return [key for key in found if all(isinstance(part, str) for part in key)]
+
+
+def _gone(endpoint, path: str) -> bool:
+    """Whether a file whose removal failed is not there (FTP says 550 for both)."""
+    try:
+        return endpoint.size(path) is None
+    except OSError:
+        return False
 
 
 def _unlink_quietly(path: str) -> None:

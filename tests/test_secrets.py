@@ -170,3 +170,13 @@ def test_log_and_lock_files_are_owner_only_whatever_the_umask(ws):
     [log] = ws.log_files()
     for path in (log, os.path.join(ws.locks_dir, 'job1.lock')):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+
+
+def test_no_warning_and_no_log_file_while_the_ready_file_is_missing(ws, ftp_server):
+    """A job polled by cron stays silent until it runs, warnings included."""
+    server = ftp_server()
+    write_hosts(ws, srv=ftp_host(server))
+    os.chmod(ws.hosts_cfg, 0o644)
+    ws.write_job(job={'ready_file': 'READY'}, target={'host_id': 'srv', 'path': 'in'})
+    done = ws.run('job1')
+    assert (done.returncode, done.stderr) == (0, '') and ws.log_files() == []
