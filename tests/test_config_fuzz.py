@@ -7,6 +7,7 @@ Mutated values never hold '/', '\\' or '..', and the command runs in a temp
 directory: whatever a mutation makes of a path, it stays inside that directory."""
 
 import os
+import signal
 import subprocess
 import tempfile
 
@@ -192,6 +193,7 @@ def run_command(root: str) -> tuple[int, str]:
 
     stderr = io.StringIO()
     cwd = os.getcwd()
+    handler = signal.getsignal(signal.SIGTERM)     # the command sets its own
     os.chdir(root)
     try:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
@@ -201,6 +203,7 @@ def run_command(root: str) -> tuple[int, str]:
                 return end.code, stderr.getvalue()
     finally:
         os.chdir(cwd)
+        signal.signal(signal.SIGTERM, handler)
     raise AssertionError('the command did not exit')
 
 
