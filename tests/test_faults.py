@@ -172,12 +172,12 @@ def test_server_down_at_the_start_and_back_before_the_retry(ws, tmp_path, live_s
 
 @pytest.mark.parametrize('tls', [False, True])
 def test_a_slow_link_that_keeps_moving_is_not_a_hung_one(ws, ftp_server, tls):
-    """The server reads an upload evenly at 1 MB/s, with a timeout of 0.5 s: a
+    """The server reads an upload evenly at 512 kB/s, with a timeout of 1 s: a
     megabyte takes longer than the timeout, but data moves all the time."""
-    server = ftp_server(tls=tls, slow_read=1 << 20)
-    data = os.urandom(2 << 20)
+    server = ftp_server(tls=tls, slow_read=1 << 19)
+    data = os.urandom(3 << 19)
     make_files(ws.src, {'big.bin': data})
-    write_hosts(ws, srv=ftp_host(server, timeout='0.5', keep_alive='0'))
+    write_hosts(ws, srv=ftp_host(server, timeout='1', keep_alive='0'))
     ws.write_job(target={'host_id': 'srv', 'path': 'up', 'temp': 'dot'})
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
