@@ -215,3 +215,36 @@ def test_a_server_that_loses_data_never_leaves_a_half_file_under_its_name(ws, tm
         expected['big.bin'] = b'the old version'     # untouched until the copy is complete
     assert tree(served / 'up') == expected
     assert tree(ws.src) == {'big.bin': data}
+
+
+def test_a_file_cut_off_by_a_lost_connection_is_removed_by_the_next_try(
+        ws, tmp_path, live_sshd, monkeypatch, caplog):
+    """The server goes down in the middle of big.bin; before the next try big.bin is
+    withdrawn from the source: that try removes what the first one left."""
+    import threading
+
+    import filetransfer
+    from filetransfer import job as job_module
+
+    setup = fault_job(ws, tmp_path, live_sshd, None, 'SFTP', 'up', job={'retries': '1'})
+
+    def between_tries(seconds):
+        os.unlink(os.path.join(setup.source, BIG))
+        live_sshd.start()
+
+    def stop_server():
+        wait_for(lambda: os.path.exists(setup.partial())
+                 and os.path.getsize(setup.partial()) >= 1 << 20, timeout=60)
+        live_sshd.stop()
+
+    monkeypatch.setattr(job_module, 'retry_wait', between_tries)
+    caplog.set_level('INFO', logger='filetransfer')
+    stopper = threading.Thread(target=stop_server)
+    stopper.start()
+    try:
+        result, code = filetransfer.configure(ws.app_cfg, 'job1')[0]()
+    finally:
+        stopper.join(60)
+    assert code == 0 and result.files_cnt == 2
+    assert tree(setup.target) == SMALL
+    assert 'removed .big.bin, left unfinished on the target by an earlier run' in caplog.text
