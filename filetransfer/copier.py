@@ -3,10 +3,11 @@ a time, counting each failure on its side and going on with the next file."""
 
 import contextlib
 import datetime
+import errno
 import logging
 import time
 
-from . import endpoints
+from . import endpoints, resume, signals
 from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
                              SourceReadError, unsafe_path_reason)
 from .errors import NotReadyError
@@ -50,12 +51,30 @@ class _FileFailed(Exception):
         self.tag, self.text = tag, text
 
 
-def _discard(target, relpath, missing_ok=False):
+def _discard(target, relpath, missing_ok=False) -> bool:
+    """Removes a file the run wrote; whether it is gone."""
     try:
         target.remove(relpath)
+    except OSError as exc:
+        if missing_ok and (exc.errno in (errno.ENOENT, errno.ENAMETOOLONG)
+                           or _missing(target, relpath)):
+            return True
+        log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        return False
     except Exception as exc:  # the original failure matters more; keep a trace of this one
-        if not (missing_ok and isinstance(exc, FileNotFoundError)):
-            log.warning('could not remove %s from the target: %s', relpath, error_text(exc))
+        # (after an interruption the endpoint has tried already, and said so)
+        log.log(logging.DEBUG if missing_ok else logging.WARNING,
+                'could not remove %s from the target: %s', relpath, error_text(exc))
+        return False
+    return True
+
+
+def _missing(target, relpath) -> bool:
+    """Whether a file is surely not on the target (a failed remove may mean that)."""
+    try:
+        return target.size(relpath) is None
+    except Exception:   # OSError, or the connection is gone (TransferError)
+        return False
 
 
 def _rate(size: int, seconds: float) -> str:
@@ -69,11 +88,15 @@ class Copier:
     of the same job; they are skipped and new successes are added to it."""
 
     def __init__(self, source_cfg: dict, target_cfg: dict, *, ready_file: str | None = None,
-                 done: set | None = None, progress: 'ProgressObserver | None' = None):
+                 done: set | None = None, progress: 'ProgressObserver | None' = None,
+                 journal=None):
         self.progress = progress
+        self.journal = journal      # a journal.Journal, or None
+        self.target_key = endpoints.describe(target_cfg)
         self.source_cfg = source_cfg
         self.target_cfg = target_cfg
         self.temp = target_cfg.get('temp')
+        self.resume = resume.wanted(target_cfg)
         self.delete = source_cfg.get('delete', False)
         self.ready_file = ready_file
         self.done = done if done is not None else set()
@@ -92,6 +115,10 @@ class Copier:
             if on_start:
                 on_start()
             target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
+            if self.resume and not resume.possible(source, target):
+                log.info('resume: %s cannot continue files at an offset; each file is '
+                         'written from its start', source.role if not source.resumable
+                         else target.role)
             if isinstance(source, BatchEndpoint) or isinstance(target, BatchEndpoint):
                 self._run_batch(source, target, result)
             else:
@@ -99,10 +126,13 @@ class Copier:
                 log.debug('%d file(s) selected', len(entries))
                 if self.progress:
                     self.progress.start(entries)
+                self._remove_leftovers(target, entries)
                 for entry in entries:
                     self._copy(source, target, entry, result)
-            if self.ready_file and not result.error_cnt:
-                self._remove_ready_file(source, result)
+            with signals.deferred():
+                if self.ready_file and not result.error_cnt:
+                    self._remove_ready_file(source, result)
+            signals.settle()      # every file is dealt with: the outcome is decided
         return result
 
     def _run_batch(self, source, target, result):
@@ -136,8 +166,14 @@ class Copier:
             self._transferred(result, path, outcome.size, outcome.seconds)
 
     def _selected(self, source):
-        return (entry for entry in source.walk(self.selection.descend)
-                if self.selection.wants(entry.path) and entry.path not in self.done)
+        seen = set()
+        for entry in source.walk(self.selection.descend):
+            if self.selection.wants(entry.path) and entry.path not in self.done:
+                if entry.path in seen:    # a server's listing names a file twice
+                    log.warning('%s is listed twice by the source; taken once', entry.path)
+                    continue
+                seen.add(entry.path)
+                yield entry
 
     def plan(self) -> list[FileEntry]:
         """The files a run would transfer now, without writing anything (the target
@@ -166,16 +202,20 @@ class Copier:
             self.progress.file_start(entry)
         try:
             size = self._write(source, target, entry)
-            self.done.add(path)
-            if self.delete:
-                self._delete_source(source, target, path, size)
+            # The data is complete: a SIGTERM now waits until the file is in place,
+            # its source deleted and both booked, or the next run would send it again.
+            with signals.deferred():
+                try:
+                    self._commit(source, target, entry, size)
+                except _FileFailed as failure:
+                    self._failed(result, path, failure.tag, failure.text)
+                else:
+                    self._transferred(result, path, size, time.monotonic() - started)
         except _FileFailed as failure:
-            return self._failed(result, path, failure.tag, failure.text)
+            self._failed(result, path, failure.tag, failure.text)
         finally:
             if self.progress:
                 self.progress.file_end(entry)
-        self._transferred(result, path, size, time.monotonic() - started)
-        return None
 
     @staticmethod
     def _transferred(result, path, size, seconds):
@@ -185,41 +225,94 @@ class Copier:
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
                  _rate(size, seconds))
 
+    def _written_as(self, path: str) -> str:
+        return self.temp.temp_path(path) if self.temp else path
+
     def _write(self, source, target, entry) -> int:
-        """Writes one file under its final name (through its temp name, if any)."""
+        """Writes one file, complete, under its temp name (or its final name without
+        temp); returns its size."""
         path = entry.path
-        written_as = self.temp.temp_path(path) if self.temp else path
+        written_as = self._written_as(path)
+        resuming = self._resuming(source, target)
         try:
-            raw = source.open_read(path)
+            if resuming:
+                raw, offset = resume.open_source(source, target, entry, written_as)
+            else:
+                raw, offset = source.open_read(path), 0
         except OSError as exc:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         # After a failure the endpoint has already removed what it started writing;
         # once write() returned, the file is ours and any failure removes it; an
-        # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either.
-        written = False
+        # interruption (SIGTERM, Ctrl-C) at any point leaves nothing behind either,
+        # except that with resume an interruption or a lost connection keeps the
+        # temp file for the next try. The journal keeps the name until the file is
+        # in place or surely gone.
+        self._journal('writing', written_as)
+        progress = self.progress.advance if self.progress else None
         try:
             with raw:
-                size = target.write(written_as, SourceReader(raw),
-                                    self.progress.advance if self.progress else None)
-            written = True
+                if resuming:
+                    if offset and progress:
+                        progress(offset)
+                    size = offset + target.write(written_as, SourceReader(raw), progress,
+                                                 offset=offset, keep_partial=True)
+                else:
+                    size = target.write(written_as, SourceReader(raw), progress)
             if size != entry.size:
                 raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
                                                    f'(listed {entry.size} bytes, read {size})')
-            if written_as != path:
-                target.rename(written_as, path)
             return size
         except SourceReadError as exc:
+            self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         except OSError as exc:
-            if written:
-                _discard(target, written_as)
+            self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
         except _FileFailed:
-            _discard(target, written_as)
+            self._discard(target, written_as)
             raise
         except BaseException:
-            _discard(target, written_as, missing_ok=True)
+            if not resuming:
+                self._discard(target, written_as, missing_ok=True)
             raise
+
+    def _commit(self, source, target, entry, size) -> None:
+        """Puts a complete file in place under its final name, then deletes its
+        source when the job says so."""
+        path = entry.path
+        written_as = self._written_as(path)
+        try:
+            if written_as != path:
+                target.rename(written_as, path)
+        except OSError as exc:
+            self._discard(target, written_as)
+            raise _FileFailed(FileTags.TGTERR, error_text(exc)) from None
+        except BaseException:
+            if not self._resuming(source, target):    # with resume it is complete there
+                self._discard(target, written_as, missing_ok=True)
+            raise
+        self._journal('finished', written_as)
+        self.done.add(path)
+        if self.delete:
+            self._delete_source(source, target, path, size)
+
+    def _resuming(self, source, target) -> bool:
+        return self.resume and resume.possible(source, target)
+
+    def _discard(self, target, written_as, missing_ok=False) -> None:
+        if _discard(target, written_as, missing_ok):
+            self._journal('finished', written_as)
+
+    def _journal(self, what: str, written_as: str) -> None:
+        if self.journal is not None:
+            getattr(self.journal, what)(self.target_key, written_as)
+
+    def _remove_leftovers(self, target, entries) -> None:
+        """Removes what killed runs or failed tries left unfinished on the target,
+        except the files this pass writes again anyway (see journal.py)."""
+        if self.journal is not None:
+            self.journal.clean_up(target, self.target_key,
+                                  {self._written_as(entry.path) for entry in entries})
 
     @staticmethod
     def _delete_source(source, target, path, size):

@@ -28,6 +28,7 @@ import time
 
 from . import config, logs
 from .errors import ConfigError, Error, Terminated
+from .signals import set_sigterm_handler
 from .pidfile import AlreadyRunning, PidFile, running_pid
 
 log = logging.getLogger('filetransfer.daemon')
@@ -352,12 +353,6 @@ def _close_handlers() -> None:
         handler.close()
 
 
-def _terminate_once(signum, frame):
-    # A second SIGTERM must not interrupt the clean-up the first one started.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated(f'terminated by signal {signal.Signals(signum).name}')
-
-
 def _child(app, job_id: str) -> None:
     """The job process: a normal run of the job, then os._exit with its code."""
     code = 9
@@ -368,7 +363,7 @@ def _child(app, job_id: str) -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _terminate_once)
+        set_sigterm_handler()      # once, and not while a file is put in place
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         code = run_job(app, job_id)
     except Terminated:

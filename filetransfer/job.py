@@ -2,12 +2,13 @@
 report at the end (log line, notification)."""
 
 import configparser
+import contextlib
 import datetime
 import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs, notify
+from . import config, endpoints, logs, notify, signals
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
@@ -15,6 +16,7 @@ from .locks import single_instance
 from .report import JobReport, exit_code_of
 from .result import FileTags, JobResult
 from .copier import Copier
+from .journal import Journal
 
 log = logging.getLogger('filetransfer.job')
 
@@ -51,6 +53,10 @@ class Job:
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
         NotReadyError, Terminated, or ``exc``.
         """
+        with signals.one_run():
+            return self._run(exc)
+
+    def _run(self, exc):
         started = datetime.datetime.now()
         result = JobResult(file_list=[] if self.collect_data else None)
         try:
@@ -59,7 +65,7 @@ class Job:
             lock_name = self.cfg['job']['single_instance']
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
-                with single_instance(self.app['global']['locks_dir'], lock_name):
+                with self._lock(lock_name):
                     self._tries(result)
             else:
                 self._tries(result)
@@ -68,12 +74,28 @@ class Job:
             raise
         except KeyboardInterrupt:
             error = Terminated('interrupted')
+            signals.settle()
             self._finish(started, result, error)
             raise error from None
         except BaseException as error:
+            signals.settle()      # the report and the mail go out whatever comes now
             self._finish(started, result, error)
             raise
+        signals.settle()
         return result, self._finish(started, result, None)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str):
+        """The single-instance lock; a locks_dir that cannot hold it is a
+        configuration problem. Raises SingleInstanceError, ConfigError."""
+        locks_dir = self.app['global']['locks_dir']
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(single_instance(locks_dir, name))
+            except OSError as exc:
+                raise ConfigError(f'{self.app.path}: [global] locks_dir: cannot lock {name!r} '
+                                  f'in {locks_dir}: {exc.strerror or exc}') from None
+            yield
 
     def plan(self) -> list:
         """Dry run: the files (FileEntry) a run would transfer now; nothing is
@@ -95,13 +117,20 @@ class Job:
         self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
 
     def _tries(self, result: JobResult) -> None:
+        locks_dir = self.app['global']['locks_dir']
+        if not locks_dir:
+            return self._tries_with(result, None)
+        with Journal(locks_dir, self.job_id) as journal:
+            return self._tries_with(result, journal)
+
+    def _tries_with(self, result: JobResult, journal) -> None:
         options = self.cfg['job']
         retries = options['retries']
         done = set()
         for attempt in range(retries + 1):
             transfer = Copier(self.cfg['source'], self.cfg['target'],
                                 ready_file=options['ready_file'], done=done,
-                                progress=self.progress)
+                                progress=self.progress, journal=journal)
             try:
                 transfer.run(result, on_start=self._log_start if attempt == 0 else None)
                 return
@@ -121,6 +150,8 @@ class Job:
     def _log_start(self) -> None:
         log.info('job %s (%s) started: %s -> %s', self.job_id, self.name,
                  self.source, self.target)
+        for warning in self.app.warnings + (self.cfg.warnings if self.cfg else []):
+            log.warning('%s', warning)     # e.g. a file with a password others can read
 
     def _finish(self, started, result, error) -> int:
         code = exit_code_of(error, result)
@@ -218,4 +249,5 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
     result = JobResult(file_list=[] if collect_data else None)
-    return Copier(source, target).run(result)
+    with signals.one_run():
+        return Copier(source, target).run(result)

@@ -1,20 +1,98 @@
-"""SIGTERM raises Terminated, so a job cleans up and exits with code 5."""
+"""SIGTERM raises Terminated, so a job cleans up and exits with code 5.
 
+Three rules keep that clean-up and the exit code true:
+
+- Only the first SIGTERM raises: a second one (systemd and the daemon send one, an
+  impatient operator may send more) must not cut short the removal of the unfinished
+  file, the release of the lock or the notification mail.
+- In a `deferred` block (a file that is complete being renamed into place, its
+  source deleted and the file booked) a SIGTERM takes effect at the end of the block,
+  so a file is never left in place with its source kept (it would be sent again).
+- Once a run is `settled` (every file dealt with), a SIGTERM no longer changes its
+  outcome: the report and the mail go out and the exit code stays.
+"""
+
+import contextlib
+import logging
 import signal
 import threading
 
 from .errors import Terminated
 
+log = logging.getLogger(__name__)
 
-def _raise_terminated(signum, frame):
-    raise Terminated('terminated by signal %s' % signal.Signals(signum).name)
+
+class _State:
+    raised = False       # Terminated was raised for a SIGTERM
+    pending = None       # the name of a SIGTERM that waits (deferred or settled)
+    depth = 0            # nesting of deferred blocks
+    in_run = False       # inside one_run()
+    settled = False      # the run's outcome is decided
+
+
+_state = _State()
+
+
+def _on_sigterm(signum, frame):
+    name = signal.Signals(signum).name
+    if _state.raised or _state.depth or _state.settled:
+        _state.pending = _state.pending or name
+        return
+    _state.raised = True
+    raise Terminated(f'terminated by signal {name}')
 
 
 def set_sigterm_handler() -> None:
-    """Makes SIGTERM raise `Terminated` in the main thread.
+    """Makes SIGTERM raise `Terminated` in the main thread (once; see the module
+    doc).
 
     Raises ValueError when called from another thread.
     """
     if threading.current_thread() is not threading.main_thread():
         raise ValueError('set_sigterm_handler() must be called from the main thread')
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    reset()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def reset() -> None:
+    """Forgets earlier SIGTERMs and settled runs."""
+    _state.raised, _state.pending, _state.depth, _state.settled = False, None, 0, False
+
+
+@contextlib.contextmanager
+def one_run():
+    """The span of one run of a job: `settle` has an effect only inside it. At
+    its end a SIGTERM that came once the run was settled is logged, and from then
+    on a SIGTERM raises again."""
+    reset()
+    _state.in_run = True
+    try:
+        yield
+    finally:
+        if _state.settled and _state.pending and not _state.raised:
+            log.warning('%s came after the transfer was complete; the outcome stands',
+                        _state.pending)
+        _state.in_run = False
+        reset()
+
+
+@contextlib.contextmanager
+def deferred():
+    """A SIGTERM inside the block raises Terminated when the block ends (also
+    when the block ends with another exception, which the Terminated then replaces)."""
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+        if not _state.depth and _state.pending and not (_state.raised or _state.settled):
+            name, _state.pending = _state.pending, None
+            _state.raised = True
+            raise Terminated(f'terminated by signal {name}')
+
+
+def settle() -> None:
+    """Inside `one_run`: from now on a SIGTERM does not interrupt, the outcome of
+    the run is decided (its report and mail still go out)."""
+    if _state.in_run:
+        _state.settled = True

@@ -6,11 +6,13 @@ import time
 
 
 def wait_for(predicate, timeout=30.0, interval=0.001, proc=None):
-    """Polls until predicate() is true; fails when ``proc`` exits first or on timeout."""
+    """Polls until predicate() is true and returns its value; False when ``proc``
+    exits first; fails on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         if proc is not None and proc.poll() is not None:
             return False
         time.sleep(interval)

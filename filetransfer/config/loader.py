@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from . import schema as s
+from . import privacy, schema as s
 from .schema import Option
 
 _NO_DEFAULT_SECTION = '\0'   # a [DEFAULT] section in a file is just an unknown section
@@ -18,7 +18,8 @@ class Config(dict):
     """A parsed file: section name -> {option: value}.
 
     ``present`` holds the sections the file really has, ``extra`` its ``x:``
-    sections (prefix stripped, raw strings).
+    sections (prefix stripped, raw strings), ``warnings`` what a run should log
+    about the file (and the hosts file it uses).
     """
 
     def __init__(self, path, sections, present=(), extra=None):
@@ -26,6 +27,7 @@ class Config(dict):
         self.path = str(path)
         self.present = set(present)
         self.extra = extra or {}
+        self.warnings = []
 
 
 def _hint(name, candidates):
@@ -124,7 +126,16 @@ def load_app(path) -> Config:
         for name in ('jobs', 'pidfile'):
             if not app['daemon'][name]:
                 raise ConfigError(f'{_where(path, "daemon", name)}: required option is missing')
+    _note_exposed(app, app, app.path)
     return app
+
+
+def _note_exposed(config: Config, sections, path: str) -> None:
+    """Adds a warning to ``config`` when ``sections`` hold a secret and the file
+    ``path`` can be read by other users."""
+    warning = privacy.holds_secret(sections) and privacy.exposed(path)
+    if warning and warning not in config.warnings:
+        config.warnings.append(warning)
 
 
 def parse_host(path, section: str, items: Mapping[str, str], app: Config | None) -> dict:
@@ -201,7 +212,14 @@ def _endpoint(job_path, section, options, app, hosts_cache) -> dict:
         raise ConfigError(f'{_where(job_path, section, "host_id")}: no host [{host_id}] '
                           f'in {hosts_cfg}' + _hint(host_id, parser.sections()))
     host = parse_host(hosts_cfg, host_id, dict(parser.items(host_id)), app)
-    return {**host, **options}
+    return _merged(host, options)
+
+
+def _merged(host: dict, options: dict) -> dict:
+    """A host's options with an endpoint's; an endpoint option left unset does not
+    hide a host option of the same name (a FASP host's resume)."""
+    return {**host, **{name: value for name, value in options.items()
+                       if value is not None or name not in host}}
 
 
 def refuse_same_directory(where, source: dict, target: dict) -> None:
@@ -214,7 +232,10 @@ def refuse_same_directory(where, source: dict, target: dict) -> None:
 
 
 def check_endpoint_types(where, source: dict, target: dict) -> None:
-    """What a job may do with its types of endpoints (FASP: endpoints/fasp.py)."""
+    """What a job may do with its types of endpoints (FASP: endpoints/fasp.py;
+    resume: resume.py)."""
+    from ..resume import check_config
+    check_config(where, source, target)
     if 'FASP' in (source['type'], target['type']):
         from ..endpoints import fasp
         fasp.check_job(where, source, target)
@@ -259,6 +280,9 @@ def load_job(app: Config, job_id: str) -> Config:
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)
+    for role in ('source', 'target'):
+        if job[role]['host_id']:
+            _note_exposed(job, {role: job[role]}, app['global']['hosts_cfg'])
     refuse_same_directory(path, job['source'], job['target'])
     check_endpoint_types(path, job['source'], job['target'])
     return job
@@ -275,6 +299,8 @@ def endpoint_from_mapping(where: str, section: str, items, options) -> dict:
     if 'host_id' in items:
         raise ConfigError(f'{_where(where, section, "host_id")}: not allowed here; give '
                           'the host options directly')
+    if str(items.get('type', '')).strip().upper() == 'FASP':
+        own.pop('resume', None)    # the FASP host's option (a job's resume is not for FASP)
     endpoint_items = {k: v for k, v in items.items() if k in own}
     host_items = {k: v for k, v in items.items() if k not in own}
     endpoint = parse_section(where, section, endpoint_items, own)
@@ -287,4 +313,4 @@ def endpoint_from_mapping(where: str, section: str, items, options) -> dict:
                           + ('' if name in known else _hint(name, known))
                           + ('; host options need a type' if name in known else ''))
     host = parse_host(where, section, host_items, None)
-    return {**host, 'host_id': None, **endpoint}
+    return {**_merged(host, endpoint), 'host_id': None}

@@ -25,6 +25,7 @@ def secret_text(raw: str):
 
 SECRET = Option(secret_text, secret=True)
 TEXT = Option()
+PATH = Option(t.path)
 
 DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
 ADDRESSES = Option(t.addresses, ())
@@ -40,24 +41,24 @@ KEY_TYPES = ('RSA', 'DSA', 'ECDSA', 'Ed25519')
 
 APP = {
     'global': {
-        'jobs_dir': Option(required=True),
+        'jobs_dir': Option(t.path, required=True),
         'job_cfg_ext': Option(default='.cfg'),
-        'hosts_cfg': TEXT,
+        'hosts_cfg': PATH,
         'collect_data': Option(t.boolean, False),
-        'mail_cfgs_dir': TEXT,
-        'locks_dir': TEXT,
+        'mail_cfgs_dir': PATH,
+        'locks_dir': PATH,
     },
     'logging': {
-        'log_dir': TEXT,
+        'log_dir': PATH,
         'use_subdirs': Option(t.boolean, True),
         'msg_format': Option(t.log_format, DEFAULT_MSG_FORMAT),
         'log_level': Option(t.log_level, 20),
         'disabled': Option(t.boolean, False),
     },
     'sftp': {
-        **{f'key_{kind.lower()}_{what}': SECRET if what == 'pass' else TEXT
+        **{f'key_{kind.lower()}_{what}': SECRET if what == 'pass' else PATH
            for kind in KEY_TYPES for what in ('file', 'pass')},
-        'known_hosts': TEXT,
+        'known_hosts': PATH,
     },
     'mail': {
         'host': Option(t.host_port),
@@ -66,21 +67,21 @@ APP = {
         'password': SECRET,
         'from_addr': Option(t.address),
         'verify_cert': Option(t.boolean, True),
-        'ca_file': TEXT,
+        'ca_file': PATH,
         'timeout': Option(t.positive_float, 30.0),
     },
     'notify': {**NOTIFY, 'mail_cfg': Option(t.file_name, 'default')},
     'daemon': {                      # required by `filetransfer daemon` only
         'jobs': Option(t.job_ids),   # required when the section is present
         'interval': Option(t.positive_float, 60.0),
-        'pidfile': TEXT,             # required when the section is present
+        'pidfile': PATH,             # required when the section is present
     },
 }
 APP_REQUIRED = ('global',)
 
 SOURCE = {
     'host_id': TEXT,
-    'path': Option(required=True),
+    'path': Option(t.path, required=True),
     'files': Option(t.comma_list, required=True),
     'ignore': Option(t.comma_list, ('.*',)),
     'recursive': Option(t.boolean, False),
@@ -89,8 +90,9 @@ SOURCE = {
 
 TARGET = {
     'host_id': TEXT,
-    'path': Option(required=True),
+    'path': Option(t.path, required=True),
     'temp': Option(t.temp),
+    'resume': Option(t.boolean),      # unset: None, so a FASP host's resume shows through
 }
 
 JOB = {
@@ -128,18 +130,18 @@ _FTP = {
 _FTPS = {
     'encrypt_data': Option(t.boolean, True),
     'verify_cert': Option(t.boolean, True),
-    'ca_file': TEXT,
+    'ca_file': PATH,
 }
 _SFTP = {
     'key_type': Option(t.choice(*KEY_TYPES)),
-    'key_file': TEXT,
+    'key_file': PATH,
     'key_pass': SECRET,
-    'known_hosts': TEXT,
+    'known_hosts': PATH,
 }
 _FASP = {
-    'key_file': TEXT,
+    'key_file': PATH,
     'key_pass': SECRET,
-    'ascp_path': TEXT,
+    'ascp_path': PATH,
     'target_rate_kbps': Option(t.positive_int),
     'min_rate_kbps': Option(t.non_negative_int),
     'policy': Option(t.choice('fixed', 'high', 'fair', 'low')),

@@ -16,6 +16,13 @@ def text(raw: str) -> str:
     return raw
 
 
+def path(raw: str) -> str:
+    """A file or directory path (relative ones to the working directory)."""
+    if '\0' in raw:
+        raise ValueError('expected a path without NUL characters')
+    return raw
+
+
 def boolean(raw: str) -> bool:
     word = raw.lower()
     if word in _TRUE:
@@ -67,7 +74,7 @@ def port(raw: str) -> int:
     return _whole_number(raw, 1, 65535, 'expected a port number 1-65535')
 
 
-_HOST_RE = re.compile(r'^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]/@]+))'
+_HOST_RE = re.compile(r'^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]/@\x00-\x1f\x7f]+))'
                       r'(?::(?P<port>\d+))?$')
 
 

@@ -23,6 +23,7 @@ import abc
 import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -98,7 +99,13 @@ def copy_stream(reader, writer, progress: Progress | None = None) -> int:
 
 
 class Endpoint(abc.ABC):
-    """One side of a transfer. ``role`` is 'source' or 'target'."""
+    """One side of a transfer. ``role`` is 'source' or 'target'.
+
+    ``resumable`` tells whether `open_read` and `write` take an ``offset`` other
+    than 0 (to continue an interrupted file, see filetransfer/resume.py); it may
+    depend on the server and is known once the endpoint is open."""
+
+    resumable = False
 
     def __init__(self, config: dict, role: str):
         self.config = config
@@ -133,15 +140,25 @@ class Endpoint(abc.ABC):
         """Whether a file exists (used for the ready file)."""
 
     @abc.abstractmethod
-    def open_read(self, relpath: str) -> BinaryIO:
-        """Opens a file for reading (a context manager with read())."""
+    def open_read(self, relpath: str, offset: int = 0) -> BinaryIO:
+        """Opens a file for reading (a context manager with read() and readinto()),
+        from byte ``offset`` on. With a ``fileno()``, the descriptor's position is
+        the position of the next byte read."""
 
     # -- target side ----------------------------------------------------------
     @abc.abstractmethod
-    def write(self, relpath: str, reader, progress: Progress | None = None) -> int:
+    def write(self, relpath: str, reader, progress: Progress | None = None, *,
+              offset: int = 0, keep_partial: bool = False) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
         creating missing parent directories and replacing an existing file.
-        Returns the number of bytes written."""
+        Returns the number of bytes written. A server's file of another size than
+        what was sent (a server losing data without a word) is an OSError.
+
+        With ``offset``, the first ``offset`` bytes of the existing file are kept
+        and the reader's data is written after them. A write that fails removes
+        what it wrote; with ``keep_partial`` only a failure of the target itself
+        (an OSError) does, while an interruption or a lost connection leaves the
+        partial file for a later write to continue."""
 
     @abc.abstractmethod
     def rename(self, relpath: str, new_relpath: str) -> None:
@@ -228,14 +245,19 @@ def listed_name_problem(name: str) -> str | None:
         return f'{name!r} is not a file name'
     if '/' in name or '\\' in name:
         return 'path separator in a file name'
-    if any(ord(char) < 32 for char in name):
+    if any(_is_control(char) for char in name):
         return 'control character in a file name'
     return None
 
 
+def _is_control(char: str) -> bool:
+    """C0 and C1 control characters and DEL (line breaks, NUL, escapes ...)."""
+    return unicodedata.category(char) == 'Cc'
+
+
 def shown_name(name: str) -> str:
     """A listed name as logs can show it (control characters escaped)."""
-    return ''.join(char if ord(char) >= 32 else repr(char)[1:-1] for char in name)
+    return ''.join(repr(char)[1:-1] if _is_control(char) else char for char in name)
 
 
 def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],

@@ -121,10 +121,11 @@ class FaspEndpoint(BatchEndpoint):
         self.ssh.remove(relpath)
 
     # -- not through ascp -------------------------------------------------------
-    def open_read(self, relpath: str):
+    def open_read(self, relpath: str, offset: int = 0):
         raise _unsupported('reading single files')
 
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         raise _unsupported('writing single files')
 
     def rename(self, relpath: str, new_relpath: str) -> None:

@@ -23,6 +23,7 @@ import posixpath
 import queue
 import time
 
+from .. import signals
 from ..errors import ConnectError, TransferError, not_retryable
 from . import faspfilters
 from .base import FileEntry, FileOutcome, unsafe_path_reason
@@ -208,15 +209,21 @@ class FaspBatch:
         import faspmanager
 
         while True:
-            try:
-                event, at = self.events.get(timeout=POLL)
-            except queue.Empty:
+            # A SIGTERM between taking an event and the booking of its outcome would
+            # lose a file that ascp transferred (and maybe deleted): it waits until the
+            # runner has booked the outcome and asks for the next one.
+            with signals.deferred():
+                try:
+                    event, at = self.events.get(timeout=POLL)
+                except queue.Empty:
+                    event = None
+                outcome = self._handle(event, at) if event is not None else None
+                if outcome is not None:
+                    yield outcome
+            if event is None:
                 if session.state() is not faspmanager.SessionState.RUNNING:
                     return
                 continue
-            outcome = self._handle(event, at)
-            if outcome is not None:
-                yield outcome
             if event.event_type.value in ('DONE', 'ERROR'):
                 return          # ascp's last word; finish() waits for it to exit
 

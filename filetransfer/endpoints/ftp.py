@@ -25,6 +25,7 @@ import posixpath
 import select
 import socket
 import ssl
+import struct
 import time
 
 from ..errors import ConnectError, TransferError
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 256
 CLOSE_TIMEOUT = 10.0
+SEND_PIECE = 1 << 14    # one TLS record
 
 
 class ServerFileError(OSError):
@@ -176,8 +178,10 @@ class FtpEndpoint(Endpoint):
             return
         except (ftplib.Error, OSError, EOFError) as exc:
             raise ConnectError(f'{self.where}: FEAT failed: {_reason(exc)}') from None
-        features = {line.strip().split(' ')[0].upper() for line in reply.splitlines()[1:-1]}
+        lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
+        features = {line.split(' ')[0] for line in lines}
         self._mlsd = 'MLST' in features
+        self.resumable = 'REST STREAM' in lines     # RFC 3659: REST before RETR and STOR
         if 'UTF8' in features:
             with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
                 self._ftp.sendcmd('OPTS UTF8 ON')
@@ -273,9 +277,10 @@ class FtpEndpoint(Endpoint):
             return False
 
     # -- data connections -----------------------------------------------------
-    def _transfer(self, command: str):
-        """Starts a data transfer; returns the connection and a keep-alive."""
-        conn = self._ftp.transfercmd(command)
+    def _transfer(self, command: str, offset: int = 0):
+        """Starts a data transfer (from byte ``offset``: REST); returns the
+        connection and a keep-alive."""
+        conn = self._ftp.transfercmd(command, rest=offset or None)
         conn.settimeout(self.timeout)
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
 
@@ -316,10 +321,18 @@ class FtpEndpoint(Endpoint):
         conn.settimeout(self.timeout)
         try:
             conn.shutdown(socket.SHUT_WR)     # an SSLSocket reads raw bytes from here on
+            unacknowledged = _unacknowledged(conn)
             while True:
-                keep_alive.wait(conn)
-                if not conn.recv(CHUNK_SIZE):
-                    return
+                try:
+                    keep_alive.wait(conn)
+                    if not conn.recv(CHUNK_SIZE):
+                        return
+                except socket.timeout:
+                    # silent, but still reading what we sent (a slow link or disk)?
+                    now = _unacknowledged(conn)
+                    if now is None or unacknowledged is None or now >= unacknowledged:
+                        raise
+                    unacknowledged = now
         except socket.timeout:
             raise
         except OSError as exc:   # the server closed first, or reset the connection
@@ -346,7 +359,10 @@ class FtpEndpoint(Endpoint):
             self._abandon(conn, keep_alive, exc)
             raise
         self._end_transfer(conn, keep_alive)
-        return b''.join(chunks).decode('utf-8', 'replace').splitlines()
+        # Lines end with CRLF; splitlines() would also cut a name at a line or
+        # paragraph separator, a form feed, ... which a file name may hold.
+        text = b''.join(chunks).decode('utf-8', 'replace')
+        return [line.removesuffix('\r') for line in text.split('\n') if line]
 
     def _abandon(self, conn, keep_alive, error: BaseException) -> None:
         """After ``error`` in the middle of a transfer: closes the data connection
@@ -385,6 +401,9 @@ class FtpEndpoint(Endpoint):
             return
         for name, kind, size, mtime in sorted(entries, key=lambda entry: entry[0]):
             relpath = f'{reldir}/{name}' if reldir else name
+            if kind == 'other':
+                log.debug('%s: skipping %s: not a regular file', self.where, shown_name(relpath))
+                continue
             problem = listed_name_problem(name)
             if problem:
                 if name in ('.', '..'):
@@ -402,15 +421,13 @@ class FtpEndpoint(Endpoint):
                                     self.where, relpath, MAX_DEPTH)
                     else:
                         yield from self._walk(relpath, descend, depth + 1)
-            elif kind == 'file':
+            else:
                 if size is None:
                     size = self._size(self._remote(relpath))
                     if size is None:
                         log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
                         continue
                 yield FileEntry(relpath, size, mtime)
-            else:
-                log.debug('%s: skipping %s: not a regular file', self.where, relpath)
 
     def _list(self, path: str) -> list[tuple]:
         """(name, 'file'|'dir'|'other', size or None, mtime or None) of a directory."""
@@ -441,19 +458,20 @@ class FtpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str):
+    def open_read(self, relpath: str, offset: int = 0):
         with self._guard():
-            conn, keep_alive = self._transfer('RETR ' + self._remote(relpath))
+            conn, keep_alive = self._transfer('RETR ' + self._remote(relpath), offset)
         return _Download(self, conn, keep_alive)
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._remote(relpath)
         started = False
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
-                conn, keep_alive = self._transfer('STOR ' + path)
+                conn, keep_alive = self._transfer('STOR ' + path, offset)
                 started = True
                 try:
                     total = self._send(conn, keep_alive, reader, progress)
@@ -461,19 +479,20 @@ class FtpEndpoint(Endpoint):
                     self._abandon(conn, keep_alive, exc)
                     raise
                 self._end_transfer(conn, keep_alive)
-                self._check_stored(path, total)
+                self._check_stored(path, offset + total)
             return total
         except TransferError:
             raise
-        except Exception:
-            if started:
+        except Exception as exc:
+            if started and (isinstance(exc, OSError) or not keep_partial):
                 self._remove_partial(path)
             raise
         except BaseException:
             # Interrupted (SIGTERM, Ctrl-C), maybe between a command and its reply:
             # this connection may be out of step, so a new one removes the file.
             self._in_step = False
-            self._remove_after_interrupt(path)
+            if not keep_partial:
+                self._remove_after_interrupt(path)
             raise
 
     def _check_stored(self, path: str, sent: int) -> None:
@@ -494,9 +513,8 @@ class FtpEndpoint(Endpoint):
             count = reader.readinto(buffer)
             if not count:
                 return total
-            conn.sendall(view[:count])
+            _send_all(conn, view[:count], keep_alive)
             total += count
-            keep_alive.tick()
             if progress:
                 progress(count)
 
@@ -567,6 +585,29 @@ class FtpEndpoint(Endpoint):
             self._ftp.delete(self._remote(relpath))
 
 
+def _unacknowledged(conn) -> int | None:
+    """How many bytes sent on ``conn`` the other side has not acknowledged yet
+    (Linux: TIOCOUTQ); None where that cannot be asked."""
+    try:
+        import fcntl
+        import termios
+        raw = fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b'\0' * 4)
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+    return struct.unpack('i', raw)[0]
+
+
+def _send_all(conn, data, keep_alive) -> None:
+    """Sends ``data`` a piece at a time. The socket's timeout bounds one call, and a
+    whole megabyte may take longer than that on a slow link that never stalls
+    (sendall() would give up): one piece per call makes the timeout mean "no
+    progress for that long". NOOPs for the keep-alive go out between pieces."""
+    sent = 0
+    while sent < len(data):
+        sent += conn.send(data[sent:sent + SEND_PIECE])
+        keep_alive.tick()
+
+
 class _KeepAlive:
     """Sends NOOP on the control connection every ``interval`` seconds of a data
     transfer, also while waiting for the transfer's final reply (the server may
@@ -594,16 +635,20 @@ class _KeepAlive:
         wait to read returns at once (the blocking read that follows waits)."""
         if not write and not self.interval:
             return
-        silent_since = time.monotonic()
+        deadline = time.monotonic() + self.timeout if self.timeout else None
         while True:
             if not write and (buffered() or (isinstance(sock, ssl.SSLSocket)
                                              and sock.pending())):
                 return
-            wait = max(0.0, self.last + self.interval - time.monotonic()) \
-                if self.interval else self.timeout
-            if any(select.select([] if write else [sock], [sock] if write else [], [], wait)):
+            now = time.monotonic()
+            # until the next NOOP is due or the timeout expires, whichever comes first
+            waits = [max(0.0, limit - now) for limit in
+                     (self.last + self.interval if self.interval else None, deadline)
+                     if limit is not None]
+            if any(select.select([] if write else [sock], [sock] if write else [], [],
+                                 min(waits, default=None))):
                 return
-            if self.timeout and time.monotonic() - silent_since >= self.timeout:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise socket.timeout('timed out')
             self.tick()
 

@@ -27,6 +27,8 @@ def describe(config: dict) -> str:
 
 
 class LocalEndpoint(Endpoint):
+    resumable = True
+
     def __init__(self, config: dict, role: str):
         super().__init__(config, role)
         self.root = config['path']
@@ -97,31 +99,59 @@ class LocalEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return os.path.isfile(self._path(relpath))
 
-    def open_read(self, relpath: str):
-        return open(self._path(relpath), 'rb')
+    def open_read(self, relpath: str, offset: int = 0):
+        # unbuffered: the descriptor's position is what was read (see _kernel_copy)
+        fh = open(self._path(relpath), 'rb', buffering=0)
+        if offset:
+            fh.seek(offset)
+        return fh
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._path(relpath)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._makedirs(os.path.dirname(path))
         in_fd = _fileno(reader)
         if in_fd is not None:
             _refuse_same_file(in_fd, path)
-        with open(path, 'wb') as out:
+        with _open_for_writing(path, offset) as out:
             try:
+                if offset:
+                    out.truncate(offset)
+                    out.seek(offset)
                 if in_fd is not None:
                     copied = _kernel_copy(in_fd, out.fileno(), progress)
                     if copied is not None:
                         return copied
                 return copy_stream(reader, out, progress)
-            except BaseException:
+            except OSError:
                 _unlink_quietly(path)
+                raise
+            except BaseException:
+                if not keep_partial:
+                    _unlink_quietly(path)
                 raise
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         new_path = self._path(new_relpath)
-        os.makedirs(os.path.dirname(new_path), exist_ok=True)
+        self._makedirs(os.path.dirname(new_path))
         os.replace(self._path(relpath), new_path)
+
+    def _makedirs(self, folder: str) -> None:
+        """Creates a directory of the target (see `_refuse_outside`)."""
+        self._refuse_outside(folder)
+        os.makedirs(folder, exist_ok=True)
+
+    def _refuse_outside(self, folder: str) -> None:
+        """Raises OSError when a symbolic link (planted in the directory) puts
+        ``folder``, or the part of it that exists, outside the root."""
+        existing = folder
+        while not os.path.lexists(existing) and existing != os.path.dirname(existing):
+            existing = os.path.dirname(existing)
+        real = os.path.realpath(existing)
+        if os.path.commonpath([real, self._real_root]) != self._real_root:
+            raise OSError(errno.EXDEV, f'a symbolic link on the way leads outside the '
+                                       f'{self.role}', existing)
 
     def size(self, relpath: str) -> int | None:
         try:
@@ -131,7 +161,26 @@ class LocalEndpoint(Endpoint):
         return file_stat.st_size if stat.S_ISREG(file_stat.st_mode) else None
 
     def remove(self, relpath: str) -> None:
-        os.unlink(self._path(relpath))
+        path = self._path(relpath)
+        self._refuse_outside(os.path.dirname(path))
+        os.unlink(path)
+
+
+def _open_for_writing(path: str, offset: int):
+    """Opens a file for writing, never through a symbolic link: a link where the
+    file goes is replaced (as a rename would), except when the file is continued
+    at ``offset``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    if not offset:
+        flags |= os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP or offset:
+            raise
+        os.unlink(path)
+        fd = os.open(path, flags, 0o666)
+    return open(fd, 'wb')
 
 
 def _unlink_quietly(path):

@@ -92,6 +92,8 @@ def _read_key(loader, path):
 
 
 class SftpEndpoint(Endpoint):
+    resumable = True
+
     def __init__(self, config: dict, role: str):
         super().__init__(config, role)
         self.host, self.port = config['host'], config['port']
@@ -274,6 +276,8 @@ class SftpEndpoint(Endpoint):
     def _guard(self):
         """Turns a broken connection into TransferError; a failed request on a
         working connection stays an OSError (one file's problem)."""
+        if self._sftp is None:
+            raise TransferError(f'{self.where}: not connected (closed after an interruption)')
         try:
             yield
         except socket.timeout:
@@ -383,34 +387,50 @@ class SftpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str):
+    def open_read(self, relpath: str, offset: int = 0):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return _Reader(self._sftp, handle, self._guard)
+        return _Reader(self._sftp, handle, self._guard, offset)
 
     # -- target side ----------------------------------------------------------
-    def write(self, relpath: str, reader, progress=None) -> int:
+    def write(self, relpath: str, reader, progress=None, *, offset=0,
+              keep_partial=False) -> int:
         path = self._remote(relpath)
         handle = None
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
-                handle = self._sftp.open(path, 'wb', bufsize=0)
+                handle = self._sftp.open(path, 'r+b' if offset else 'wb', bufsize=0)
+                if offset:
+                    handle.truncate(offset)
+                    handle.seek(offset)
                 handle.set_pipelined(True)
                 total = self._send(handle, reader, progress)
                 handle.close()   # waits for the server's answers to the writes
+                self._check_stored(path, offset + total)
             return total
         except TransferError:
             raise            # the connection is gone or hangs: nothing can be removed
-        except Exception:
+        except Exception as exc:
             if handle is not None:
-                self._remove_partial(path, handle)
+                if isinstance(exc, OSError) or not keep_partial:
+                    self._remove_partial(path, handle)
+                else:
+                    self._close_kept(path, handle)
             raise
         except BaseException:
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
-            self._remove_after_interrupt(path)
+            if not keep_partial:
+                self._remove_after_interrupt(path)
             raise
+
+    def _check_stored(self, path: str, sent: int) -> None:
+        """Compares the size of an uploaded file with what was sent: a server may
+        answer every write with success and still lose data (a quota, a broken disk)."""
+        stored = self._size(path)
+        if stored != sent:
+            raise OSError(errno.EIO, f'the server stored {stored} bytes of {sent}')
 
     @staticmethod
     def _send(handle, reader, progress) -> int:
@@ -439,23 +459,32 @@ class SftpEndpoint(Endpoint):
             log.warning('%s: could not remove partial file %s: %s', self.where, path,
                         _reason(exc))
 
-    def _remove_after_interrupt(self, path) -> None:
-        if self._transport is None or not self._transport.is_active():
-            return
+    def _close_kept(self, path, handle) -> None:
+        """After a failed read of the source: closes the partial file, which stays."""
         try:
-            sftp = paramiko.SFTPClient.from_transport(self._transport)
-            try:
-                sftp.get_channel().settimeout(min(self.timeout or CLEANUP_TIMEOUT,
-                                                  CLEANUP_TIMEOUT))
-                sftp.remove(path)
-            finally:
-                sftp.close()
-        except FileNotFoundError:
-            pass
-        except (OSError, EOFError, paramiko.SSHException) as exc:
+            with self._guard():
+                handle.close()
+        except (OSError, TransferError) as exc:
+            log.warning('%s: could not close partial file %s: %s', self.where, path,
+                        _reason(exc))
+
+    def _remove_after_interrupt(self, path) -> None:
+        """Removes ``path`` after an interruption. That may have come in the middle
+        of a request or even of an SSH packet, so this connection cannot be trusted
+        (a cut packet makes it hang or fail): a new one removes the file."""
+        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
+        self.close()
+        other = SftpEndpoint({**self.config, 'timeout': timeout}, self.role)
+        try:
+            other.open()
+            with other._guard():
+                other._sftp.remove(path)
+        except (ConnectError, TransferError, OSError) as exc:
             if getattr(exc, 'errno', None) != errno.ENOENT:
                 log.warning('%s: could not remove partial file %s: %s', self.where, path,
                             _reason(exc))
+        finally:
+            other.close()
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
@@ -517,12 +546,12 @@ class _Reader:
     (``_async_request``/``_read_response``), as its SFTPFile does."""
 
 
-    def __init__(self, sftp, handle, guard):
+    def __init__(self, sftp, handle, guard, offset: int = 0):
         self.sftp = sftp
         self.handle = handle
         self.guard = guard
-        self.position = 0          # next byte handed out
-        self.requested = 0         # next byte to ask for
+        self.position = offset     # next byte handed out
+        self.requested = offset    # next byte to ask for
         self.pending = {}          # request number -> (offset, length)
         self.ready = {}            # offset -> bytes, b'' at the end, or an exception
         self.eof = False           # the end was handed out

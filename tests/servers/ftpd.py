@@ -7,16 +7,21 @@ Variants, chosen by `FtpServer` options:
   (``ca_file``); TLS 1.3 is negotiated with Python's ssl.
 - ``mlsd=False``: no MLST/MLSD (clients must parse LIST), and with
   ``list_options=False`` a LIST with options (``LIST -a``) is refused with 501;
-  ``size_command=False``: no SIZE command.
+  ``size_command=False``: no SIZE command; ``rest=False``: no REST (nor REST
+  STREAM in FEAT).
 - ``rename_replaces=False``: RNTO refuses an existing name (as some servers do);
   ``refuse_retr``: server paths whose RETR is refused with 550;
   ``lose_data``: reports success for every upload but keeps half of the file.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
-- ``throttle``: bytes per second for data connections (long transfers).
+- ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
+  reads a second's worth at once, then pauses up to 2 s).
+- ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
+  every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
   every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
-  the name.
+  the name. ``list_lines``: the same, with these lines as every LIST's answer, as
+  they are (use with ``mlsd=False``).
 
 Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
@@ -26,6 +31,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -52,12 +58,15 @@ class FtpServer:
     mlsd: bool = True
     list_options: bool = True
     size_command: bool = True
+    rest: bool = True
     rename_replaces: bool = True
     refuse_retr: tuple = ()
     lose_data: bool = False
     abrupt_tls_close: bool = False
     throttle: int | None = None
+    slow_read: int | None = None
     hostile: list | None = None
+    list_lines: list | None = None
     ca_file: str | None = None
     cert_file: str | None = None
     port: int = 0
@@ -80,12 +89,14 @@ class FtpServer:
             json.dump({'port': self.port, 'home': self.home, 'user': self.user,
                        'password': self.password, 'cert_file': self.cert_file if self.tls
                        else None, 'mlsd': self.mlsd, 'list_options': self.list_options,
-                       'size_command': self.size_command,
+                       'size_command': self.size_command, 'rest': self.rest,
                        'rename_replaces': self.rename_replaces,
                        'refuse_retr': list(self.refuse_retr),
                        'lose_data': self.lose_data,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
-                       'hostile': self.hostile, 'commands_log': self.commands_log}, fh)
+                       'slow_read': self.slow_read,
+                       'hostile': self.hostile, 'list_lines': self.list_lines,
+                       'commands_log': self.commands_log}, fh)
         return self
 
     def start(self) -> 'FtpServer':
@@ -143,10 +154,46 @@ def _handler_class(options: dict):
         def close(self):    # a TCP close without TLS close_notify
             DTPHandler.close(self)
         dtp_attrs['close'] = close
+    if options['slow_read']:
+        piece = max(1, options['slow_read'] // 20)
+        parent = dtp_base
+
+        def __init__(self, sock, cmd_channel):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, piece)
+            parent.__init__(self, sock, cmd_channel)
+            self.budget = piece
+
+        def recv(self, buffer_size):
+            chunk = parent.recv(self, min(buffer_size, self.budget))
+            self.budget -= len(chunk)
+            if self.receive and self.budget <= 0 and not self._closed:
+                self.del_channel()
+
+                def next_piece():
+                    self.budget = piece
+                    if not self._closed:
+                        self.add_channel(events=self.ioloop.READ)
+                self.ioloop.call_later(0.05, next_piece)
+            return chunk
+        dtp_attrs.update(__init__=__init__, recv=recv)
+    close_data = dtp_attrs.get('close', dtp_base.close)
+
+    def close_after_a_full_disk(self):
+        # pyftpdlib closes the file again after a failed write; on a full disk that
+        # fails too, inside its error handler, and the transfer's reply never comes
+        file_obj = getattr(self, 'file_obj', None)
+        if file_obj is not None and not file_obj.closed:
+            try:
+                file_obj.close()
+            except OSError:
+                pass
+        close_data(self)
+    dtp_attrs['close'] = close_after_a_full_disk
     dtp = type('TestDTP', (dtp_base,), dtp_attrs)
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
     hostile = options['hostile']
+    list_lines = options['list_lines']
 
     class Handler(base):
         dtp_handler = dtp
@@ -156,6 +203,8 @@ def _handler_class(options: dict):
             proto_cmds.pop('MLST', None)
         if not options['size_command']:
             proto_cmds.pop('SIZE', None)
+        if not options['rest']:
+            proto_cmds.pop('REST', None)
 
         def pre_process_command(self, line, cmd, arg):
             shown = 'PASS ******' if cmd == 'PASS' else line
@@ -181,18 +230,19 @@ def _handler_class(options: dict):
                 return None
             return super().ftp_RETR(file)
 
-        if hostile:
+        if hostile or list_lines:
             def ftp_MLSD(self, path):
                 lines = ''.join(f'type={entry["type"]};size={entry.get("size", 0)};'
                                 f'modify=20240101000000; {entry["name"]}\r\n'
-                                for entry in hostile)
+                                for entry in hostile or ())
                 self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='MLSD')
                 return path
 
             def ftp_LIST(self, path):
-                lines = ''.join(f'{"d" if entry["type"] == "dir" else "-"}rw-r--r--   1 owner'
-                                f'    group    {entry.get("size", 0):>8} Jan 01 00:00 '
-                                f'{entry["name"]}\r\n' for entry in hostile)
+                lines = ''.join(f'{line}\r\n' for line in list_lines) if list_lines else \
+                    ''.join(f'{"d" if entry["type"] == "dir" else "-"}rw-r--r--   1 owner'
+                            f'    group    {entry.get("size", 0):>8} Jan 01 00:00 '
+                            f'{entry["name"]}\r\n' for entry in hostile)
                 self.push_dtp_data(lines.encode('utf-8', 'surrogateescape'), cmd='LIST')
                 return path
 

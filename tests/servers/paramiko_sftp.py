@@ -4,7 +4,8 @@ for what OpenSSH will not do:
 - `HostileSftpServer`: its directory lists the given entries, whatever their names,
   and every file reads as ``HOSTILE_DATA``.
 - `PlainSftpServer`: a local directory served with plain SFTP version 3 semantics:
-  no posix-rename@openssh.com, and a rename never replaces an existing file.
+  no posix-rename@openssh.com, and a rename never replaces an existing file; it
+  can lose data past a size while saying it wrote it.
 
 Both record the requests clients make (``requests``: (operation, path) pairs) and
 log in with a password.
@@ -151,11 +152,14 @@ def _hostile_interface(server: HostileSftpServer):
 
 
 class PlainSftpServer(ParamikoSftpServer):
-    """Serves the directory ``base`` (paths inside it, '/' = ``base``)."""
+    """Serves the directory ``base`` (paths inside it, '/' = ``base``). With
+    ``keep_at_most`` it answers every write with success but drops the data past
+    that many bytes of a file (a server that loses data without saying so)."""
 
-    def __init__(self, root: str, base: str):
+    def __init__(self, root: str, base: str, keep_at_most: int | None = None):
         super().__init__(root)
         self.base = base
+        self.keep_at_most = keep_at_most
 
     def interface(self):
         return _plain_interface(self)
@@ -174,7 +178,13 @@ def _plain_interface(server: PlainSftpServer):
         return attr
 
     class Handle(paramiko.SFTPHandle):
-        pass
+        def write(self, offset, data):
+            limit = server.keep_at_most
+            if limit is not None and offset + len(data) > limit:
+                data = data[:max(0, limit - offset)]
+                if not data:
+                    return paramiko.SFTP_OK
+            return super().write(offset, data)
 
     class Interface(paramiko.SFTPServerInterface):
         def list_folder(self, path):

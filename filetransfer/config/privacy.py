@@ -1,0 +1,26 @@
+"""Files that hold a password or a key passphrase should be readable by their
+owner only: the loader notes the ones that are not, and a run logs a warning."""
+
+import os
+import stat
+
+from ..secret import Secret
+
+
+def holds_secret(sections) -> bool:
+    """Whether parsed sections ({section: {option: value}}) hold a secret."""
+    return any(isinstance(value, Secret) and value
+               for options in sections.values() for value in options.values())
+
+
+def exposed(path: str) -> str | None:
+    """A warning when ``path`` (a file holding a secret) can be read by other users
+    than its owner, else None."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    return (f'{path} holds a password or passphrase and can be read by other users than '
+            f'its owner (mode {mode:04o}); make it private: chmod 600 {path}')

@@ -1,0 +1,193 @@
+"""The files a run is writing on its target, recorded in ``locks_dir`` so that a
+later run can remove what a killed run (SIGKILL, a crash, a power cut) or a lost
+connection left behind.
+
+Each run keeps a record of its own, ``JOBID.writing.PID``, locked (flock) while the
+run lives. A line is added before a file is written (its name on the target: the
+temp name, or the final name without ``temp``) and another once that file is in
+place under its final name or removed. When a run starts, records whose lock is
+free belong to runs that ended; their open entries are taken over, and the copier
+removes those files from the target (unless the run writes them again anyway).
+A record without open entries is deleted at the end of its run.
+
+The record is an aid: when it cannot be written, the job goes on without it (a
+warning says so).
+"""
+
+import errno
+import fcntl
+import json
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+INFIX = '.writing.'
+
+
+class Journal:
+    """The record of one run of the job ``job_id`` in ``folder``."""
+
+    def __init__(self, folder: str, job_id: str):
+        self.folder = folder
+        self.job_id = job_id
+        self.path = os.path.join(folder, f'{job_id}{INFIX}{os.getpid()}')
+        self._fd = None
+        self._open = {}     # (target, path) -> True, in the order they were begun
+
+    # -- life cycle -------------------------------------------------------------
+    def open(self) -> None:
+        """Creates (and locks) this run's record and takes over the open entries of
+        ended runs of the same job."""
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.warning('cannot keep the record of files being written in %s: %s; a killed '
+                        'run may leave temp files behind', self.folder, exc.strerror or exc)
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            log.warning('cannot lock %s: %s', self.path, exc.strerror or exc)
+            return
+        self._fd = fd
+        self._open = dict.fromkeys(_read_open(fd))   # a record a dead run with our pid left
+        for other in self._ended_records():
+            self._take_over(other)
+
+    def close(self) -> None:
+        """Ends this run's record: deleted when nothing is left open, else kept
+        for the next run."""
+        if self._fd is None:
+            return
+        if not self._open:
+            _unlink_quietly(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- entries ----------------------------------------------------------------
+    def writing(self, target: str, path: str) -> None:
+        """``path`` (relative to ``target``'s root) is about to be written."""
+        self._open[(target, path)] = True
+        self._append({'writing': path, 'target': target})
+
+    def finished(self, target: str, path: str) -> None:
+        """``path`` no longer holds an unfinished file: renamed into place or removed."""
+        if self._open.pop((target, path), None):
+            self._append({'finished': path, 'target': target})
+
+    def leftovers(self, target: str) -> list[str]:
+        """The paths on ``target`` that hold, or may hold, an unfinished file."""
+        return [path for where, path in self._open if where == target]
+
+    def others(self, target: str) -> list[tuple[str, str]]:
+        """Open entries of other targets (the job's target changed since)."""
+        return [(where, path) for where, path in self._open if where != target]
+
+    def clean_up(self, endpoint, target: str, keep) -> None:
+        """Removes the open entries' files from the open target ``endpoint`` (named
+        ``target``), except the paths in ``keep`` (written again now). Raises
+        TransferError when the connection fails."""
+        for where, path in self.others(target):
+            log.warning('cannot remove %s from %s, left unfinished by an earlier run: the '
+                        'job writes to %s now', path, where, target)
+            self.finished(where, path)
+        for path in self.leftovers(target):
+            if path in keep:
+                continue
+            try:
+                endpoint.remove(path)
+            except OSError as exc:
+                if not _gone(endpoint, path):
+                    log.warning('could not remove %s, left unfinished by an earlier run: %s',
+                                path, exc.strerror or exc)
+                    continue
+            else:
+                log.info('removed %s, left unfinished on the target by an earlier run', path)
+            self.finished(target, path)
+
+    # -- helpers ----------------------------------------------------------------
+    def _append(self, entry: dict) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, (json.dumps(entry) + '\n').encode())
+        except OSError as exc:
+            log.warning('cannot write to %s: %s; going on without it', self.path,
+                        exc.strerror or exc)
+            os.close(self._fd)
+            self._fd = None
+
+    def _ended_records(self) -> list[str]:
+        prefix = self.job_id + INFIX
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return []
+        return sorted(os.path.join(self.folder, name) for name in names
+                      if name.startswith(prefix) and name[len(prefix):].isdigit()
+                      and os.path.join(self.folder, name) != self.path)
+
+    def _take_over(self, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return              # taken over by another run meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    log.warning('cannot lock %s: %s', path, exc.strerror or exc)
+                return          # its run is still alive
+            for target, relpath in _read_open(fd):
+                if (target, relpath) not in self._open:
+                    self.writing(target, relpath)
+            _unlink_quietly(path)
+        finally:
+            os.close(fd)
+
+
+def _read_open(fd: int) -> list[tuple[str, str]]:
+    """The entries of a record that were begun and not finished."""
+    chunks = []
+    while chunk := os.pread(fd, 1 << 16, sum(map(len, chunks))):
+        chunks.append(chunk)
+    found = {}
+    for line in b''.join(chunks).decode('utf-8', 'replace').splitlines():
+        try:
+            entry = json.loads(line)
+            target = entry['target']
+            if 'writing' in entry:
+                found[(target, entry['writing'])] = True
+            else:
+                found.pop((target, entry['finished']), None)
+        except (ValueError, KeyError, TypeError):
+            continue            # a line cut off by a crash
+    return [key for key in found if all(isinstance(part, str) for part in key)]
+
+
+def _gone(endpoint, path: str) -> bool:
+    """Whether a file whose removal failed is not there (FTP says 550 for both)."""
+    try:
+        return endpoint.size(path) is None
+    except OSError:
+        return False
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning('cannot delete %s: %s', path, exc.strerror or exc)
