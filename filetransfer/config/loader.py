@@ -174,6 +174,9 @@ def _check_host(path, section, host, app):
         if not host['password'] and not host['key_file']:
             raise ConfigError(f'{_where(path, section, "password")}: '
                               'required when no key is configured (key_type/key_file)')
+        if host['transport'] == 'openssh' and (host['key_pass'] or not host['key_file']):
+            raise ConfigError(f'{_where(path, section, "transport")}: openssh needs a key '
+                              'without a passphrase (key_file and no key_pass); use auto')
         host['known_hosts'] = host['known_hosts'] or sftp.get('known_hosts')
         if not host['known_hosts']:
             where_else = f' or in [sftp] of {app_path}' if app else ''

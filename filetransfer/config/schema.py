@@ -137,6 +137,7 @@ _SFTP = {
     'key_file': PATH,
     'key_pass': SECRET,
     'known_hosts': PATH,
+    'transport': Option(t.choice('auto', 'openssh', 'paramiko'), 'auto'),
 }
 _FASP = {
     'key_file': PATH,
