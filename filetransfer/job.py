@@ -12,7 +12,6 @@ from . import config, endpoints, logs, signals
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
-from .locks import single_instance
 from .result import FileTags, JobResult
 from .copier import Copier
 from .journal import Journal
@@ -87,6 +86,8 @@ class Job:
     def _lock(self, name: str):
         """The single-instance lock; a locks_dir that cannot hold it is a
         configuration problem. Raises SingleInstanceError, ConfigError."""
+        from .locks import single_instance
+
         locks_dir = self.app['global']['locks_dir']
         with contextlib.ExitStack() as stack:
             try:
