@@ -17,8 +17,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The packages are installed editable, from their sources: byte-compile them as an
+# ordinary install does, or every start of the command compiles its modules again
+# (with PYTHONDONTWRITEBYTECODE set, Python does not cache them itself).
+COMPILE := $(BIN)/python -m compileall -q cli filetransfer faspmanager
+
 install: $(VENV)/.installed
+	@$(COMPILE)
 install-test: $(VENV)/.installed-test
+	@$(COMPILE)
 
 # Runs the shipped example job: copies conf.example/data to demo/target.
 demo: install

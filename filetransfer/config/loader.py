@@ -2,7 +2,6 @@
 naming the file, the section and the option."""
 
 import configparser
-import difflib
 import os
 from collections.abc import Mapping
 
@@ -31,6 +30,8 @@ class Config(dict):
 
 
 def _hint(name, candidates):
+    import difflib
+
     close = difflib.get_close_matches(name, list(candidates), n=1)
     return f' (did you mean {close[0]!r}?)' if close else ''
 
