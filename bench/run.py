@@ -36,7 +36,7 @@ import machine  # noqa: E402
 
 OURS = 'filetransfer'
 CLICK = 'python -c "import click"'
-STARTUP_RUNS = 10
+STARTUP_RUNS = 15
 CASES = ('startup', 'local', 'sftp', 'small', 'ftp', 'ftps')
 
 
