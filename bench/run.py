@@ -346,12 +346,12 @@ class Bench:
         ours_temp = self.ours('small-temp', prepare=clear(target), check=check)
         ours_temp.name = 'filetransfer, temp = dot'
         contenders.append(ours_temp)
-        for count in (2, 4):
-            self.ws.write_job(f'small-{count}', source={'path': self.small_dir},
+        for connections in (2, 4):
+            self.ws.write_job(f'small-{connections}', source={'path': self.small_dir},
                               target={'host_id': 'srv', 'path': target,
-                                      'connections': str(count)})
-            parallel = self.ours(f'small-{count}', prepare=clear(target), check=check)
-            parallel.name = f'filetransfer, connections = {count}'
+                                      'connections': str(connections)})
+            parallel = self.ours(f'small-{connections}', prepare=clear(target), check=check)
+            parallel.name = f'filetransfer, connections = {connections}'
             contenders.append(parallel)
         targets = {}
         if installed('rsync'):

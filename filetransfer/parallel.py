@@ -17,7 +17,7 @@ import contextlib
 import logging
 import threading
 
-from . import endpoints
+from . import endpoints, signals
 from .errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def copy_files(copier, source, target, entries, result, workers: int) -> None:
     except BaseException:           # SIGTERM, Ctrl-C: the workers clean up, then out
         stop.set()
         for event in finished:
-            _wait_whatever_comes(event)
+            signals.wait_for(event)
         raise
     if failures:
         raise failures[0]
@@ -95,12 +95,3 @@ def _open_more(stack, copier, number):
         return None
     return source, target
 
-
-def _wait_whatever_comes(event) -> None:
-    """Waits for a worker even through further signals (which do not raise again
-    once Terminated was raised, but Ctrl-C does)."""
-    while not event.is_set():
-        try:
-            event.wait()
-        except KeyboardInterrupt:
-            continue

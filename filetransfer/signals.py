@@ -104,3 +104,17 @@ def settle() -> None:
     the run is decided (its report and mail still go out)."""
     if _state.in_run:
         _state.settled = True
+
+
+def wait_for(event: threading.Event) -> None:
+    """Waits until ``event`` is set (a thread has stopped using what the caller is
+    about to release), even when a signal handler raises meanwhile: the first such
+    exception is raised once the event is set."""
+    caught = None
+    while not event.is_set():
+        try:
+            event.wait()
+        except BaseException as exc:
+            caught = caught or exc
+    if caught is not None:
+        raise caught

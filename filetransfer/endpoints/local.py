@@ -13,7 +13,8 @@ import os
 import stat
 
 from ..errors import ConnectError
-from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError, copy_stream
+from . import writebehind
+from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class LocalEndpoint(Endpoint):
                     copied = _kernel_copy(in_fd, out.fileno(), progress)
                     if copied is not None:
                         return copied
-                return copy_stream(reader, out, progress)
+                return writebehind.copy(reader, out, progress)
             except OSError:
                 _unlink_quietly(path)
                 raise

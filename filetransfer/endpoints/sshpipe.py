@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 
 PIPE_SIZE = 1 << 20     # fewer wake-ups per megabyte than the default 64 KiB
-READ_SIZE = 64 << 10
+READ_SIZE = PIPE_SIZE
 EXIT_WAIT = 5.0
 
 
@@ -93,7 +93,8 @@ class SshPipe:
         self._timeout = None
         self._closed = False
         self._errors = None
-        self._received = b''
+        self._received = b''        # read from ssh, handed out up to _taken
+        self._taken = 0
 
     # -- the channel interface paramiko uses -------------------------------------
     def settimeout(self, timeout: float | None) -> None:
@@ -117,8 +118,8 @@ class SshPipe:
 
     def recv(self, size: int) -> bytes:
         # paramiko reads each SFTP message in two parts (its length, then the rest):
-        # reading what is there and handing it out in parts halves the system calls
-        if not self._received:
+        # reading all there is and handing it out in parts saves system calls
+        if self._taken >= len(self._received):
             while True:
                 self._wait(self._in, writing=False)
                 try:
@@ -126,14 +127,15 @@ class SshPipe:
                     break
                 except BlockingIOError:
                     continue
-        if len(self._received) <= size:
-            data, self._received = self._received, b''
-        else:
-            data, self._received = self._received[:size], self._received[size:]
+            self._taken = 0
+        end = self._taken + size
+        data = self._received[self._taken:end]     # the whole of it: no copy
+        self._taken = min(end, len(self._received))
         return data
 
     def recv_ready(self) -> bool:
-        return bool(self._received) or bool(select.select([self._in], [], [], 0)[0])
+        return self._taken < len(self._received) or \
+            bool(select.select([self._in], [], [], 0)[0])
 
     def _wait(self, fd: int, writing: bool) -> None:
         if self._closed:
