@@ -76,6 +76,27 @@ class SourceReader:
         return self.raw.fileno()
 
 
+def copy_stream(reader, writer, progress: Progress | None = None) -> int:
+    """Copies ``reader`` to ``writer`` in chunks; returns the number of bytes."""
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    total = 0
+    readinto = getattr(reader, 'readinto', None)
+    while True:
+        if readinto is not None:
+            count = readinto(buffer)
+            data = view[:count]
+        else:
+            data = reader.read(CHUNK_SIZE)
+            count = len(data)
+        if not count:
+            return total
+        writer.write(data)
+        total += count
+        if progress:
+            progress(count)
+
+
 class Endpoint(abc.ABC):
     """One side of a transfer. ``role`` is 'source' or 'target'.
 

@@ -13,8 +13,7 @@ import os
 import stat
 
 from ..errors import ConnectError
-from . import writebehind
-from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError
+from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError, copy_stream
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ class LocalEndpoint(Endpoint):
                     copied = _kernel_copy(in_fd, out.fileno(), progress)
                     if copied is not None:
                         return copied
-                return writebehind.copy(reader, out, progress)
+                return copy_stream(reader, out, progress)
             except OSError:
                 _unlink_quietly(path)
                 raise
