@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test system-test-deps clean
+.PHONY: demo test install install-test system-test-deps bench bench-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The packages are installed editable, from their sources: byte-compile them as an
+# ordinary install does, or every start of the command compiles its modules again
+# (with PYTHONDONTWRITEBYTECODE set, Python does not cache them itself).
+COMPILE := $(BIN)/python -m compileall -q cli filetransfer faspmanager
+
 install: $(VENV)/.installed
+	@$(COMPILE)
 install-test: $(VENV)/.installed-test
+	@$(COMPILE)
 
 # Runs the shipped example job: copies conf.example/data to demo/target.
 demo: install
@@ -33,6 +40,14 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine;
+# writes bench/RESULTS.md. BENCH_ARGS='--runs 5 --only sftp,small' narrows or widens it.
+bench-tools:
+	@sh bench/install-tools.sh
+
+bench: install-test system-test-deps bench-tools
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -2,10 +2,7 @@
 terminal and, with --json, the result as JSON on stdout. The run itself is the
 library's."""
 
-import json
 import sys
-
-from filetransfer.report import EXIT_CODES
 
 from . import progress
 
@@ -85,6 +82,10 @@ class JobView:
     def finish(self, code: int) -> int:
         """Prints the JSON result when asked; returns ``code``."""
         if self.as_json:
+            import json
+
+            from filetransfer.report import EXIT_CODES
+
             report = self.job.report if self.job else None
             if report is not None and _status(self.error) is None:
                 data = report_data(report)

@@ -7,11 +7,14 @@ errors, 2 failure, 3 configuration error, 4 command-line error, 5 terminated,
 """
 
 import sys
-import traceback
 
 import click
 
 from . import subcommands
+
+# The version of the distribution, the same as filetransfer.__version__ (a test
+# checks): -V shows it without importing the library.
+VERSION = '0.12.0'
 
 EXIT_USAGE = 4
 EXIT_TERMINATED = 5
@@ -42,7 +45,13 @@ def _report_error(error: BaseException, verbose: int, always: bool = False) -> N
     if always or verbose:
         _say(str(error) or type(error).__name__)
     if verbose >= 2:
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        _print_trace(error)
+
+
+def _print_trace(error: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
 
 
 def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
@@ -77,16 +86,11 @@ def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool)
     except Exception as error:
         _say(f'internal error: {type(error).__name__}: {error}')
         if verbose >= 2:
-            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+            _print_trace(error)
         return EXIT_INTERNAL
     if code and verbose:
         _say(f'finished with errors: {result}')
     return code
-
-
-def _version() -> str:
-    from filetransfer import __version__
-    return __version__
 
 
 @click.command(context_settings={'help_option_names': ['-h', '--help']}, epilog=EPILOG,
@@ -95,8 +99,8 @@ def _version() -> str:
               help='Print the error message to stderr (-vv: also the stack trace).')
 @click.option('-c', '--config', 'config_file', envvar='FILETRANSFER_CFG', metavar='CONFIG',
               help='Application configuration file (default: $FILETRANSFER_CFG).')
-@click.version_option(None, '-V', '--version', prog_name='filetransfer',
-                      message='%(prog)s %(version)s', package_name='filetransfer')
+@click.version_option(VERSION, '-V', '--version', prog_name='filetransfer',
+                      message='%(prog)s %(version)s')
 @click.option('--dry-run', is_flag=True,
               help='Show what the job would transfer and delete now, without writing.')
 @click.option('--json', 'as_json', is_flag=True,

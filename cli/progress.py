@@ -5,7 +5,6 @@ journals or redirected output. The line is redrawn in place and cleared after
 each file; the log keeps the permanent record.
 """
 
-import shutil
 import sys
 import time
 
@@ -59,6 +58,8 @@ class TerminalProgress(ProgressObserver):
             self.shown = False
 
     def _draw(self):
+        import shutil
+
         now = time.monotonic()
         self.drawn = now
         size = self.entry.size

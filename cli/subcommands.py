@@ -8,7 +8,6 @@ original form keeps working: `filetransfer -c CONFIG check` and
 
 import importlib
 import os
-import shlex
 
 import click
 
@@ -36,6 +35,8 @@ def _completed_subcommand() -> str | None:
     """During shell completion (click's protocol: COMP_WORDS, COMP_CWORD): the
     subcommand the line starts with, once the cursor is past it. The subcommand
     word is then removed from COMP_WORDS so its own options are completed."""
+    import shlex
+
     try:
         words = shlex.split(os.environ.get('COMP_WORDS', ''))
     except ValueError:

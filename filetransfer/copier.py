@@ -1,10 +1,12 @@
 """Copies the selected files of a source endpoint to a target endpoint, one file at
-a time, counting each failure on its side and going on with the next file."""
+a time (or several at once, see `filetransfer.parallel`), counting each failure on
+its side and going on with the next file."""
 
 import contextlib
 import datetime
 import errno
 import logging
+import threading
 import time
 
 from . import endpoints, resume, signals
@@ -100,6 +102,8 @@ class Copier:
         self.delete = source_cfg.get('delete', False)
         self.ready_file = ready_file
         self.done = done if done is not None else set()
+        self.connections = target_cfg.get('connections') or source_cfg.get('connections') or 1
+        self._booking = threading.Lock()   # results, journal and progress, for workers
         self.selection = Selection(source_cfg['files'], source_cfg['ignore'],
                                    source_cfg['recursive'],
                                    exclude_names=[ready_file] if ready_file else [])
@@ -127,8 +131,14 @@ class Copier:
                 if self.progress:
                     self.progress.start(entries)
                 self._remove_leftovers(target, entries)
-                for entry in entries:
-                    self._copy(source, target, entry, result)
+                workers = min(self.connections, len(entries))
+                if workers > 1:
+                    from . import parallel
+                    log.debug('%d files at once', workers)
+                    parallel.copy_files(self, source, target, entries, result, workers)
+                else:
+                    for entry in entries:
+                        self.copy_one(source, target, entry, result)
             with signals.deferred():
                 if self.ready_file and not result.error_cnt:
                     self._remove_ready_file(source, result)
@@ -192,16 +202,17 @@ class Copier:
                 return source.exists(self.ready_file)
             return any(True for _ in self._selected(source))
 
-    def _copy(self, source, target, entry, result):
+    def copy_one(self, source, target, entry, result, watch=None):
+        """Transfers one file and books its outcome. ``watch`` is called with each
+        chunk's size while it is written (it may raise to abandon the file)."""
         path = entry.path
         unsafe = entry.refused or unsafe_path_reason(path)
         if unsafe:
             return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
         started = time.monotonic()
-        if self.progress:
-            self.progress.file_start(entry)
+        self._tell_progress('file_start', entry)
         try:
-            size = self._write(source, target, entry)
+            size = self._write(source, target, entry, watch)
             # The data is complete: a SIGTERM now waits until the file is in place,
             # its source deleted and both booked, or the next run would send it again.
             with signals.deferred():
@@ -214,21 +225,39 @@ class Copier:
         except _FileFailed as failure:
             self._failed(result, path, failure.tag, failure.text)
         finally:
-            if self.progress:
-                self.progress.file_end(entry)
+            self._tell_progress('file_end', entry)
 
-    @staticmethod
-    def _transferred(result, path, size, seconds):
-        result.files_cnt += 1
-        if result.file_list is not None:
-            result.file_list.append((path, datetime.timedelta(seconds=seconds), FileTags.TRANSF))
+    def _tell_progress(self, what: str, *args) -> None:
+        if self.progress:
+            with self._booking:
+                getattr(self.progress, what)(*args)
+
+    def _transferred(self, result, path, size, seconds):
+        with self._booking:
+            result.files_cnt += 1
+            if result.file_list is not None:
+                result.file_list.append((path, datetime.timedelta(seconds=seconds),
+                                         FileTags.TRANSF))
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
                  _rate(size, seconds))
+
+    def _progress_callback(self, watch):
+        """What the target calls with each chunk's size, or None."""
+        if not self.progress:
+            return watch
+        if watch is None:
+            return self.progress.advance
+
+        def advance(count):
+            if watch:
+                watch(count)
+            self._tell_progress('advance', count)
+        return advance
 
     def _written_as(self, path: str) -> str:
         return self.temp.temp_path(path) if self.temp else path
 
-    def _write(self, source, target, entry) -> int:
+    def _write(self, source, target, entry, watch=None) -> int:
         """Writes one file, complete, under its temp name (or its final name without
         temp); returns its size."""
         path = entry.path
@@ -248,7 +277,7 @@ class Copier:
         # temp file for the next try. The journal keeps the name until the file is
         # in place or surely gone.
         self._journal('writing', written_as)
-        progress = self.progress.advance if self.progress else None
+        progress = self._progress_callback(watch)
         try:
             with raw:
                 if resuming:
@@ -305,7 +334,8 @@ class Copier:
 
     def _journal(self, what: str, written_as: str) -> None:
         if self.journal is not None:
-            getattr(self.journal, what)(self.target_key, written_as)
+            with self._booking:
+                getattr(self.journal, what)(self.target_key, written_as)
 
     def _remove_leftovers(self, target, entries) -> None:
         """Removes what killed runs or failed tries left unfinished on the target,
@@ -334,14 +364,15 @@ class Copier:
                                                f'deleted: {error_text(exc)}') from None
 
     def _failed(self, result, path, tag, text):
-        if tag is FileTags.SRCERR:
-            result.src_error_cnt += 1
-            side = 'source'
-        else:
-            result.tgt_error_cnt += 1
-            side = 'target'
-        if result.file_list is not None:
-            result.file_list.append((path, text, tag))
+        with self._booking:
+            if tag is FileTags.SRCERR:
+                result.src_error_cnt += 1
+                side = 'source'
+            else:
+                result.tgt_error_cnt += 1
+                side = 'target'
+            if result.file_list is not None:
+                result.file_list.append((path, text, tag))
         log.error('%s error: %s: %s', side, path, text)
 
     def _remove_ready_file(self, source, result):

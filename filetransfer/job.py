@@ -8,12 +8,10 @@ import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs, notify, signals
+from . import config, endpoints, logs, signals
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
-from .locks import single_instance
-from .report import JobReport, exit_code_of
 from .result import FileTags, JobResult
 from .copier import Copier
 from .journal import Journal
@@ -37,7 +35,7 @@ class Job:
         self.job_id = job_id
         self.cfg = job_cfg
         self.log_file = log_file
-        self.report: JobReport | None = None
+        self.report = None     # the report.JobReport of the last run
         self.progress = None   # a copier.ProgressObserver for a progress display
         options = job_cfg['job'] if job_cfg else {}
         self.name = options.get('name') or job_id
@@ -88,6 +86,8 @@ class Job:
     def _lock(self, name: str):
         """The single-instance lock; a locks_dir that cannot hold it is a
         configuration problem. Raises SingleInstanceError, ConfigError."""
+        from .locks import single_instance
+
         locks_dir = self.app['global']['locks_dir']
         with contextlib.ExitStack() as stack:
             try:
@@ -154,6 +154,9 @@ class Job:
             log.warning('%s', warning)     # e.g. a file with a password others can read
 
     def _finish(self, started, result, error) -> int:
+        from . import notify   # not needed by a job that is not ready or already running
+        from .report import JobReport, exit_code_of
+
         code = exit_code_of(error, result)
         self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
                                 started, datetime.datetime.now(), result, code, error,

@@ -16,7 +16,6 @@ warning says so).
 
 import errno
 import fcntl
-import json
 import logging
 import os
 
@@ -119,6 +118,8 @@ class Journal:
     def _append(self, entry: dict) -> None:
         if self._fd is None:
             return
+        import json
+
         try:
             os.write(self._fd, (json.dumps(entry) + '\n').encode())
         except OSError as exc:
@@ -162,6 +163,10 @@ def _read_open(fd: int) -> list[tuple[str, str]]:
     chunks = []
     while chunk := os.pread(fd, 1 << 16, sum(map(len, chunks))):
         chunks.append(chunk)
+    if not chunks:         # a new record: the usual case
+        return []
+    import json
+
     found = {}
     for line in b''.join(chunks).decode('utf-8', 'replace').splitlines():
         try:

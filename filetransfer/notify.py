@@ -7,7 +7,6 @@ smtplib and email are imported only when a mail is sent.
 
 import logging
 
-from . import mailtemplate
 from .report import JobReport
 from .secret import reveal
 
@@ -146,6 +145,8 @@ def _send_report(app, job_cfg, report: JobReport) -> None:
         log.warning('notification mail not sent to %s: no [mail] section in %s',
                     ', '.join(to), app.path)
         return
+    from . import mailtemplate
+
     name = template_name(app['notify'], job_notify)
     subject, text = mailtemplate.render_named(name, app['global']['mail_cfgs_dir'], report)
     message = build_message(mail['from_addr'], to, subject, text)

@@ -17,7 +17,6 @@ its readers) and endpoints that can read and write from an offset (local, SFTP,
 FTP servers with REST STREAM); a FASP host resumes with its own `resume` option.
 """
 
-import hashlib
 import logging
 
 from .errors import ConfigError
@@ -113,6 +112,8 @@ def _target_digest(target, entry, written_as, start, count):
 
 def _digest(fh, count: int):
     """SHA-256 of the next ``count`` bytes of ``fh``; None when it ends before."""
+    import hashlib
+
     digest = hashlib.sha256()
     buffer = bytearray(min(count, CHECK_BYTES) or 1)
     view = memoryview(buffer)

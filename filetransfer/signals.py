@@ -31,14 +31,18 @@ class _State:
 
 
 _state = _State()
+# Deferred blocks may run in worker threads while the handler runs in the main
+# thread; reentrant because the handler may interrupt the main thread holding it.
+_depth_lock = threading.RLock()
 
 
 def _on_sigterm(signum, frame):
     name = signal.Signals(signum).name
-    if _state.raised or _state.depth or _state.settled:
-        _state.pending = _state.pending or name
-        return
-    _state.raised = True
+    with _depth_lock:
+        if _state.raised or _state.depth or _state.settled:
+            _state.pending = _state.pending or name
+            return
+        _state.raised = True
     raise Terminated(f'terminated by signal {name}')
 
 
@@ -80,14 +84,18 @@ def one_run():
 def deferred():
     """A SIGTERM inside the block raises Terminated when the block ends (also
     when the block ends with another exception, which the Terminated then replaces)."""
-    _state.depth += 1
+    with _depth_lock:
+        _state.depth += 1
     try:
         yield
     finally:
-        _state.depth -= 1
-        if not _state.depth and _state.pending and not (_state.raised or _state.settled):
-            name, _state.pending = _state.pending, None
-            _state.raised = True
+        name = None
+        with _depth_lock:
+            _state.depth -= 1
+            if not _state.depth and _state.pending and not (_state.raised or _state.settled):
+                name, _state.pending = _state.pending, None
+                _state.raised = True
+        if name:
             raise Terminated(f'terminated by signal {name}')
 
 
@@ -96,3 +104,17 @@ def settle() -> None:
     the run is decided (its report and mail still go out)."""
     if _state.in_run:
         _state.settled = True
+
+
+def wait_for(event: threading.Event) -> None:
+    """Waits until ``event`` is set (a thread has stopped using what the caller is
+    about to release), even when a signal handler raises meanwhile: the first such
+    exception is raised once the event is set."""
+    caught = None
+    while not event.is_set():
+        try:
+            event.wait()
+        except BaseException as exc:
+            caught = caught or exc
+    if caught is not None:
+        raise caught

@@ -2,7 +2,6 @@
 naming the file, the section and the option."""
 
 import configparser
-import difflib
 import os
 from collections.abc import Mapping
 
@@ -31,6 +30,8 @@ class Config(dict):
 
 
 def _hint(name, candidates):
+    import difflib
+
     close = difflib.get_close_matches(name, list(candidates), n=1)
     return f' (did you mean {close[0]!r}?)' if close else ''
 
@@ -174,6 +175,9 @@ def _check_host(path, section, host, app):
         if not host['password'] and not host['key_file']:
             raise ConfigError(f'{_where(path, section, "password")}: '
                               'required when no key is configured (key_type/key_file)')
+        if host['transport'] == 'openssh' and (host['key_pass'] or not host['key_file']):
+            raise ConfigError(f'{_where(path, section, "transport")}: openssh needs a key '
+                              'without a passphrase (key_file and no key_pass); use auto')
         host['known_hosts'] = host['known_hosts'] or sftp.get('known_hosts')
         if not host['known_hosts']:
             where_else = f' or in [sftp] of {app_path}' if app else ''

@@ -93,6 +93,7 @@ TARGET = {
     'path': Option(t.path, required=True),
     'temp': Option(t.temp),
     'resume': Option(t.boolean),      # unset: None, so a FASP host's resume shows through
+    'connections': Option(t.connections),   # unset: the host's
 }
 
 JOB = {
@@ -123,6 +124,7 @@ _HOST_COMMON = {
     'timeout': Option(t.non_negative_float, 0.0),
 }
 _FTP = {
+    'connections': Option(t.connections, 1),
     'passive_mode': Option(t.boolean, True),
     'dir_a_option': Option(t.boolean, True),
     'keep_alive': Option(t.non_negative_float, 60.0),
@@ -133,10 +135,12 @@ _FTPS = {
     'ca_file': PATH,
 }
 _SFTP = {
+    'connections': Option(t.connections, 1),
     'key_type': Option(t.choice(*KEY_TYPES)),
     'key_file': PATH,
     'key_pass': SECRET,
     'known_hosts': PATH,
+    'transport': Option(t.choice('auto', 'openssh', 'paramiko'), 'auto'),
 }
 _FASP = {
     'key_file': PATH,

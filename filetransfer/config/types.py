@@ -50,6 +50,10 @@ def positive_int(raw: str) -> int:
     return _whole_number(raw, 1, None, 'expected a whole number > 0')
 
 
+def connections(raw: str) -> int:
+    return _whole_number(raw, 1, 16, 'expected a whole number from 1 to 16')
+
+
 def non_negative_float(raw: str) -> float:
     try:
         value = float(raw)

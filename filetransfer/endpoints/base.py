@@ -23,7 +23,6 @@ import abc
 import logging
 import os
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -251,8 +250,9 @@ def listed_name_problem(name: str) -> str | None:
 
 
 def _is_control(char: str) -> bool:
-    """C0 and C1 control characters and DEL (line breaks, NUL, escapes ...)."""
-    return unicodedata.category(char) == 'Cc'
+    """C0 and C1 control characters and DEL (line breaks, NUL, escapes ...): the
+    Unicode category Cc, a set of code points that Unicode never changes."""
+    return char < '\x20' or '\x7f' <= char <= '\x9f'
 
 
 def shown_name(name: str) -> str:

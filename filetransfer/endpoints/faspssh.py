@@ -53,7 +53,7 @@ class SshSide(SftpEndpoint):
     def __init__(self, config: dict, role: str):
         # like ascp: the password (ASPERA_SCP_PASS) also unlocks an encrypted key
         unlock = config.get('key_pass') or config.get('password')
-        super().__init__({**config, 'key_pass': unlock}, role)
+        super().__init__({**config, 'key_pass': unlock, 'transport': 'paramiko'}, role)
         self.where = self.label = label(config)
 
     def _read_host_keys(self) -> None:

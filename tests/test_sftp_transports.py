@@ -1,0 +1,142 @@
+"""The two SFTP transports (OpenSSH's `ssh -s sftp` and paramiko's own) and how
+`transport = auto` chooses between them, against the real OpenSSH sshd."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from helpers import make_files, tree
+from remote import sftp_host, write_hosts
+
+# larger than what is kept in flight (4 MiB), not a multiple of any request size
+BIG = os.urandom((9 << 20) + 12345)
+FILES = {'big.bin': BIG, 'empty.txt': b'', 'sub/a.txt': b'A' * 100}
+
+
+def round_trip(ws, tmp_path, **host):
+    """Uploads FILES, then downloads them back; returns the transports used."""
+    remote = tmp_path / 'remote'
+    make_files(ws.src, FILES)
+    write_hosts(ws, srv=host)
+    ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    done = ws.run('up')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(remote) == FILES
+    back = tmp_path / 'back'
+    ws.write_job('down', job={'log_level': 'DEBUG'},
+                 source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes',
+                         'delete': 'yes'},
+                 target={'path': str(back)})
+    done = ws.run('down')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(back) == FILES
+    assert tree(remote) == {}
+    return used_transport(ws, 'up'), used_transport(ws, 'down')
+
+
+def used_transport(ws, job_id='job1') -> str:
+    text = ws.log_text(job_id)
+    used = {name for name in ('ssh', 'paramiko') if f'SFTP over {name},' in text}
+    assert len(used) == 1, text
+    return used.pop()
+
+
+@pytest.mark.parametrize('transport, expected', [('auto', 'ssh'), ('openssh', 'ssh'),
+                                                 ('paramiko', 'paramiko')])
+def test_both_transports_move_files_intact(ws, live_sshd, tmp_path, transport, expected):
+    used = round_trip(ws, tmp_path, **sftp_host(live_sshd, transport=transport))
+    assert used == (expected, expected)
+
+
+def test_auto_takes_paramiko_for_a_password_login(ws, live_sshd, tmp_path):
+    if live_sshd.password_user is None:
+        pytest.skip('password logins need root (to create a password-only user)')
+    name, password, writable = live_sshd.password_user
+    host = sftp_host(live_sshd, user=name, password=password, key_file=None)
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=host)
+    ws.write_job(job={'log_level': 'DEBUG'},
+                 target={'host_id': 'srv', 'path': os.path.join(writable, 'in')})
+    done = ws.run('job1')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert used_transport(ws) == 'paramiko'
+
+
+def test_auto_takes_paramiko_for_a_key_others_may_read(ws, live_sshd, tmp_path):
+    """ssh refuses such a key file; paramiko takes it, so the job still runs."""
+    key = tmp_path / 'open_key'
+    shutil.copy(live_sshd.client_keys['ed25519'], key)
+    os.chmod(key, 0o644)
+    used = round_trip(ws, tmp_path, **sftp_host(live_sshd, key_file=str(key)))
+    assert used == ('paramiko', 'paramiko')
+
+
+def test_auto_takes_paramiko_when_ssh_is_not_installed(ws, live_sshd, tmp_path):
+    env = {**os.environ, 'PATH': str(tmp_path / 'empty-bin')}
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=sftp_host(live_sshd))
+    ws.write_job(job={'log_level': 'DEBUG'},
+                 target={'host_id': 'srv', 'path': str(tmp_path / 'remote')})
+    done = ws.run('job1', env=env)
+    assert (done.returncode, done.stderr) == (0, '')
+    assert used_transport(ws) == 'paramiko'
+
+    write_hosts(ws, srv=sftp_host(live_sshd, transport='openssh'))
+    done = ws.run('-v', 'job1', env=env)
+    assert done.returncode == 2
+    assert 'transport = openssh, but the OpenSSH client (ssh) is not installed' in done.stderr
+
+
+def test_openssh_refuses_a_changed_host_key_once(ws, live_sshd, tmp_path):
+    """ssh's strict checking against our known-hosts file: no retry, no transfer."""
+    other = str(tmp_path / 'other_host_key')
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', other], check=True)
+    fields = open(other + '.pub').read().split()[:2]
+    known = tmp_path / 'known_hosts'
+    known.write_text(f'[127.0.0.1]:{live_sshd.port} {" ".join(fields)}\n')
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=sftp_host(live_sshd, known_hosts=str(known), transport='openssh'))
+    ws.write_job(job={'retries': '3'}, target={'host_id': 'srv', 'path': str(tmp_path / 'r')})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 2
+    assert 'Host key verification failed' in done.stderr
+    assert 'trying again' not in ws.log_text()
+    assert known.read_text() == f'[127.0.0.1]:{live_sshd.port} {" ".join(fields)}\n'
+    assert not (tmp_path / 'r').exists()
+
+
+def test_openssh_names_an_unknown_host(ws, live_sshd, tmp_path):
+    known = tmp_path / 'known_hosts'
+    known.write_text('')
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=sftp_host(live_sshd, known_hosts=str(known), transport='openssh'))
+    ws.write_job(target={'host_id': 'srv', 'path': str(tmp_path / 'r')})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 2
+    assert f'transport = openssh, but the host is not in {known}' in done.stderr
+
+
+def test_openssh_without_a_usable_key_is_a_config_error(ws, live_sshd, tmp_path):
+    write_hosts(ws, srv=sftp_host(live_sshd, key_file=None, password='secret-pw',
+                                  transport='openssh'))
+    ws.write_job(target={'host_id': 'srv', 'path': str(tmp_path / 'r')})
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert f'{ws.hosts_cfg}' in done.stderr and '[srv] transport' in done.stderr
+    assert 'secret-pw' not in done.stderr
+
+
+def test_no_ssh_process_outlives_the_job(ws, live_sshd, tmp_path):
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=sftp_host(live_sshd))
+    ws.write_job(job={'log_level': 'DEBUG'},
+                 target={'host_id': 'srv', 'path': str(tmp_path / 'r')})
+    done = ws.run('job1')
+    assert done.returncode == 0
+    assert used_transport(ws) == 'ssh'
+    listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
+                            capture_output=True, text=True)
+    assert listed.stdout == ''
