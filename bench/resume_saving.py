@@ -23,14 +23,8 @@ from helpers import Workspace  # noqa: E402
 from remote import sftp_host, write_hosts  # noqa: E402
 from servers.sshd import SshServer, available  # noqa: E402
 
-
-def make_random(path: str, size: int) -> None:
-    with open(path, 'wb') as fh:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 16 << 20))
-            fh.write(chunk)
-            left -= len(chunk)
+sys.path.insert(0, HERE)
+from run import make_random  # noqa: E402
 
 
 def kill_at(ws, partial: str, size: int, percent: int) -> int:

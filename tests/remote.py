@@ -1,5 +1,7 @@
 """Helpers for jobs against the test servers: host sections, remote job files."""
 
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -13,6 +15,18 @@ def sftp_host(sshd, **options) -> dict:
                'timeout': '30'}
     section.update(options)
     return {name: value for name, value in section.items() if value is not None}
+
+
+def known_hosts_with_another_key(folder, sshd):
+    """A known-hosts file in ``folder`` that gives the test sshd a key it does not
+    have (as after a change of the server's key); returns its path."""
+    other = os.path.join(folder, 'other_host_key')
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', other], check=True)
+    with open(other + '.pub') as fh:
+        fields = fh.read().split()[:2]
+    known = pathlib.Path(folder) / 'known_hosts'
+    known.write_text(f'[{sshd.host}]:{sshd.port} {" ".join(fields)}\n')
+    return known
 
 
 def ftp_host(server, **options) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import make_files, tree
 from procs import make_sparse, stop_while_writing, wait_for
-from remote import max_rss_kib, sftp_host, write_hosts
+from remote import known_hosts_with_another_key, max_rss_kib, sftp_host, write_hosts
 
 FILES = {'a.txt': b'A' * 10, 'empty.txt': b'', 'sub/b.bin': os.urandom(2_500_000),
          'sub/deeper/c.csv': b'x,y\n1,2\n'}
@@ -337,11 +337,7 @@ def test_unknown_host_key_is_refused_and_the_fix_is_named(ws, live_sshd, tmp_pat
 
 
 def test_changed_host_key_is_refused(ws, live_sshd, tmp_path):
-    other = str(tmp_path / 'other_host_key')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', other], check=True)
-    fields = open(other + '.pub').read().split()[:2]
-    known = tmp_path / 'known_hosts'
-    known.write_text(f'[127.0.0.1]:{live_sshd.port} {" ".join(fields)}\n')
+    known = known_hosts_with_another_key(tmp_path, live_sshd)
     make_files(ws.src, {'a.txt': 'A'})
     upload_job(ws, tmp_path / 'remote', **sftp_host(live_sshd, known_hosts=str(known)))
     done = ws.run('-v', 'job1')

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from helpers import make_files, tree
-from remote import sftp_host, write_hosts
+from remote import known_hosts_with_another_key, sftp_host, write_hosts
 
 # larger than what is kept in flight (4 MiB), not a multiple of any request size
 BIG = os.urandom((9 << 20) + 12345)
@@ -92,11 +92,8 @@ def test_auto_takes_paramiko_when_ssh_is_not_installed(ws, live_sshd, tmp_path):
 
 def test_openssh_refuses_a_changed_host_key_once(ws, live_sshd, tmp_path):
     """ssh's strict checking against our known-hosts file: no retry, no transfer."""
-    other = str(tmp_path / 'other_host_key')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', other], check=True)
-    fields = open(other + '.pub').read().split()[:2]
-    known = tmp_path / 'known_hosts'
-    known.write_text(f'[127.0.0.1]:{live_sshd.port} {" ".join(fields)}\n')
+    known = known_hosts_with_another_key(tmp_path, live_sshd)
+    entry = known.read_text()
     make_files(ws.src, {'a.txt': 'A'})
     write_hosts(ws, srv=sftp_host(live_sshd, known_hosts=str(known), transport='openssh'))
     ws.write_job(job={'retries': '3'}, target={'host_id': 'srv', 'path': str(tmp_path / 'r')})
@@ -104,7 +101,7 @@ def test_openssh_refuses_a_changed_host_key_once(ws, live_sshd, tmp_path):
     assert done.returncode == 2
     assert 'Host key verification failed' in done.stderr
     assert 'trying again' not in ws.log_text()
-    assert known.read_text() == f'[127.0.0.1]:{live_sshd.port} {" ".join(fields)}\n'
+    assert known.read_text() == entry
     assert not (tmp_path / 'r').exists()
 
 
