@@ -46,6 +46,15 @@ def live_sshd(sshd):
     return sshd
 
 
+@pytest.fixture
+def password_user(live_sshd):
+    """(name, password, writable directory) of the sshd's password-only user."""
+    if live_sshd.password_user is None:
+        from servers.common import unavailable
+        unavailable('password logins need root (to create the password-only user)')
+    return live_sshd.password_user
+
+
 @pytest.fixture(scope='session')
 def smtp_cert(tmp_path_factory):
     """A throw-away CA and a server certificate for 127.0.0.1 (servers/tlscerts.py)."""

@@ -20,7 +20,8 @@ BEFORE = {'big.bin': b'the old version', 'keep.txt': b'was here before'}
 def small_disk(tmp_path):
     """Mounts a 4 MiB tmpfs; yields a function that mounts it at a path."""
     if os.getuid() != 0:
-        pytest.skip('mounting a small file system needs root')
+        from servers.common import unavailable
+        unavailable('mounting a small file system needs root')
     mounted = []
 
     def mount(path):

@@ -42,13 +42,6 @@ def remote(tmp_path):
     return str(path)
 
 
-@pytest.fixture
-def password_user(live_sshd):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create the password-only user)')
-    return live_sshd.password_user
-
-
 def unknown_key(tmp_path) -> str:
     path = str(tmp_path / 'id_unknown')
     subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path], check=True)

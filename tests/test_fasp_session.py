@@ -326,10 +326,8 @@ def test_auth_failure_is_code_19(live_sshd, tmp_path):
     assert recorder.types() == ['INIT', 'ERROR']
 
 
-def test_password_login_keeps_the_password_out_of_argv(live_sshd, tmp_path):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create the password-only user)')
-    name, password, home = live_sshd.password_user
+def test_password_login_keeps_the_password_out_of_argv(live_sshd, password_user, tmp_path):
+    name, password, home = password_user
     (tmp_path / 'a.txt').write_text('by password')
     seen = []
 

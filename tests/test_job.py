@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, stop_while_writing, wait_for
+from procs import make_sparse, stop_while_writing
 
 
 def test_success_exit_0_and_files_identical(ws):

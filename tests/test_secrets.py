@@ -15,13 +15,6 @@ from remote import ftp_host, sftp_host, write_hosts
 from servers.smtpd import PASSWORD as MAIL_PASSWORD, USER as MAIL_USER
 
 
-@pytest.fixture
-def password_user(live_sshd):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create a password-only user)')
-    return live_sshd.password_user
-
-
 def everything_written(ws, done, *servers) -> str:
     """All a run showed or left: stdout, stderr, the log, mails, files it wrote."""
     texts = [done.stdout, done.stderr, ws.log_text()]

@@ -247,13 +247,6 @@ def test_wrong_key_is_refused(ws, live_sshd, tmp_path):
                   f'the key {path} was refused for user {live_sshd.user}')
 
 
-@pytest.fixture
-def password_user(live_sshd):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create a password-only user)')
-    return live_sshd.password_user
-
-
 def test_password_login_both_ways(ws, live_sshd, password_user, tmp_path):
     name, password, home = password_user
     make_files(ws.src, FILES)

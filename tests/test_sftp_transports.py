@@ -51,10 +51,8 @@ def test_both_transports_move_files_intact(ws, live_sshd, tmp_path, transport, e
     assert used == (expected, expected)
 
 
-def test_auto_takes_paramiko_for_a_password_login(ws, live_sshd, tmp_path):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create a password-only user)')
-    name, password, writable = live_sshd.password_user
+def test_auto_takes_paramiko_for_a_password_login(ws, live_sshd, password_user, tmp_path):
+    name, password, writable = password_user
     host = sftp_host(live_sshd, user=name, password=password, key_file=None)
     make_files(ws.src, {'a.txt': 'A'})
     write_hosts(ws, srv=host)

@@ -17,11 +17,9 @@ def test_key_login_with_strict_host_key_checking(live_sshd, tmp_path):
     assert (tmp_path / 'down.txt').read_text() == 'hello'
 
 
-def test_password_user_logs_in(live_sshd):
-    if live_sshd.password_user is None:
-        pytest.skip('password logins need root (to create the password-only user)')
+def test_password_user_logs_in(live_sshd, password_user):
     import paramiko
-    name, password, home = live_sshd.password_user
+    name, password, home = password_user
     client = paramiko.SSHClient()
     client.load_host_keys(live_sshd.known_hosts)
     client.connect(live_sshd.host, live_sshd.port, name, password, look_for_keys=False,
