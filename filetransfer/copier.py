@@ -249,8 +249,7 @@ class Copier:
             return self.progress.advance
 
         def advance(count):
-            if watch:
-                watch(count)
+            watch(count)
             self._tell_progress('advance', count)
         return advance
 

@@ -45,12 +45,6 @@ def copy_files(copier, source, target, entries, result, workers: int) -> None:
 
     def work(number):
         try:
-            _work(number)
-        finally:
-            finished[number].set()
-
-    def _work(number):
-        try:
             with contextlib.ExitStack() as stack:
                 if number == 0:
                     ends = source, target
@@ -65,6 +59,8 @@ def copy_files(copier, source, target, entries, result, workers: int) -> None:
         except BaseException as exc:   # reported by the main thread
             failures.append(exc)
             stop.set()
+        finally:
+            finished[number].set()
 
     # Events, not Thread.join(): a join interrupted by a signal handler's exception
     # can take a running thread for finished (seen with CPython 3.11).

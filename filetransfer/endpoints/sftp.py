@@ -705,9 +705,10 @@ class _Upload:
 
 
 class _Reader:
-    """A remote file read with up to IN_FLIGHT bytes of read requests in flight, in the calling
-    thread. (paramiko's own prefetch runs a thread that, when the reader catches
-    up with it, stops using what it fetched and keeps buffering the whole file.)
+    """A remote file read with up to IN_FLIGHT bytes of read requests in flight, in
+    the calling thread. (paramiko's own prefetch runs a thread that, when the reader
+    catches up with it, stops using what it fetched and keeps buffering the whole
+    file.)
 
     Connection failures become TransferError, so a lost server ends the try
     instead of counting as one file's error. This uses paramiko's request layer

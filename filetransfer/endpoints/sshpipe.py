@@ -79,9 +79,13 @@ class SshPipe:
         self._stderr = tempfile.TemporaryFile()
         # A session of its own: a Ctrl-C meant for us must not kill ssh before the
         # job has cleaned up.
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, bufsize=0,
-                                        start_new_session=True)
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=self._stderr,
+                                            bufsize=0, start_new_session=True)
+        except OSError:
+            self._stderr.close()
+            raise
         self._out = self.process.stdin.fileno()
         self._in = self.process.stdout.fileno()
         for fd in (self._out, self._in):
