@@ -22,6 +22,7 @@ whole pass and books the per-file outcomes it yields like its own.
 import abc
 import logging
 import os
+import posixpath
 import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
@@ -258,6 +259,27 @@ def _is_control(char: str) -> bool:
 def shown_name(name: str) -> str:
     """A listed name as logs can show it (control characters escaped)."""
     return ''.join(repr(char)[1:-1] if _is_control(char) else char for char in name)
+
+
+def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
+                      mkdir: Callable[[str], None], refused: type) -> None:
+    """mkdir -p on a server. ``known`` holds the directories known to exist (and
+    gets those made); ``mkdir`` raising ``refused`` is ignored when the directory
+    exists after all (made by someone else meanwhile)."""
+    if not path or path in known:
+        return
+    if is_dir(path):
+        known.add(path)
+        return
+    parent = posixpath.dirname(path.rstrip('/'))
+    if parent and parent != path:
+        make_remote_dirs(parent, known, is_dir, mkdir, refused)
+    try:
+        mkdir(path)
+    except refused:
+        if not is_dir(path):
+            raise
+    known.add(path)
 
 
 def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],

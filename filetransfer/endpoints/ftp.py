@@ -29,8 +29,8 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
-                   shown_name, unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
+                   replace_by_steps, shown_name, unsafe_path_reason)
 from .ftplisting import parse_list_line, parse_mlsd_line
 
 log = logging.getLogger(__name__)
@@ -254,20 +254,7 @@ class FtpEndpoint(Endpoint):
 
     def _makedirs(self, path: str) -> None:
         """mkdir -p (inside _guard)."""
-        if not path or path in self._dirs:
-            return
-        if self._is_dir(path):
-            self._dirs.add(path)
-            return
-        parent = posixpath.dirname(path.rstrip('/'))
-        if parent and parent != path:
-            self._makedirs(parent)
-        try:
-            self._ftp.mkd(path)
-        except ftplib.error_perm:
-            if not self._is_dir(path):
-                raise
-        self._dirs.add(path)
+        make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm)
 
     def _is_dir(self, path: str) -> bool:
         try:

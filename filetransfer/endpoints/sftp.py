@@ -35,8 +35,8 @@ from paramiko.sftp_attr import SFTPAttributes
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, replace_by_steps,
-                   shown_name, unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
+                   replace_by_steps, shown_name, unsafe_path_reason)
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
@@ -407,20 +407,7 @@ class SftpEndpoint(Endpoint):
 
     def _makedirs(self, path: str) -> None:
         """mkdir -p; raises OSError."""
-        if not path or path in self._dirs:
-            return
-        if self._is_dir(path):
-            self._dirs.add(path)
-            return
-        parent = posixpath.dirname(path.rstrip('/'))
-        if parent and parent != path:
-            self._makedirs(parent)
-        try:
-            self._sftp.mkdir(path)
-        except OSError:
-            if not self._is_dir(path):   # not created by someone else meanwhile
-                raise
-        self._dirs.add(path)
+        make_remote_dirs(path, self._dirs, self._is_dir, self._sftp.mkdir, OSError)
 
     def _is_dir(self, path: str) -> bool:
         try:
