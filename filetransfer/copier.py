@@ -11,8 +11,9 @@ import time
 
 from . import endpoints, resume, signals
 from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
-                             SourceReadError, unsafe_path_reason)
+                             SourceReadError, change_of, unsafe_path_reason)
 from .errors import NotReadyError
+from .journal import Journal
 from .result import FileTags, JobResult
 from .selection import Selection
 
@@ -93,7 +94,8 @@ class Copier:
                  done: set | None = None, progress: 'ProgressObserver | None' = None,
                  journal=None):
         self.progress = progress
-        self.journal = journal      # a journal.Journal, or None
+        # what this job may have left unfinished (in memory only without locks_dir)
+        self.journal = journal if journal is not None else Journal(None, '')
         self.target_key = endpoints.describe(target_cfg)
         self.source_cfg = source_cfg
         self.target_cfg = target_cfg
@@ -104,6 +106,7 @@ class Copier:
         self.done = done if done is not None else set()
         self.connections = target_cfg.get('connections') or source_cfg.get('connections') or 1
         self._booking = threading.Lock()   # results, journal and progress, for workers
+        self._clashes = {}                 # path -> why its temp name cannot be used
         self.selection = Selection(source_cfg['files'], source_cfg['ignore'],
                                    source_cfg['recursive'],
                                    exclude_names=[ready_file] if ready_file else [])
@@ -127,6 +130,7 @@ class Copier:
                 self._run_batch(source, target, result)
             else:
                 entries = list(self._selected(source))
+                self._find_temp_clashes(entries)
                 log.debug('%d file(s) selected', len(entries))
                 if self.progress:
                     self.progress.start(entries)
@@ -151,6 +155,10 @@ class Copier:
         if isinstance(target, BatchEndpoint):
             remote, local = target, source
             entries = list(self._selected(source))
+            self._find_temp_clashes(entries)
+            for path, problem in self._clashes.items():
+                self._failed(result, path, FileTags.SRCERR, problem)
+            entries = [entry for entry in entries if entry.path not in self._clashes]
             log.debug('%d file(s) selected', len(entries))
         else:
             remote, local, entries = source, target, None
@@ -185,6 +193,19 @@ class Copier:
                 seen.add(entry.path)
                 yield entry
 
+    def _find_temp_clashes(self, entries: list[FileEntry]) -> None:
+        """Notes the files whose temp name is the name of another selected file:
+        writing one would replace that file on the target. They are refused."""
+        if not self.temp:
+            return
+        finals = {entry.path for entry in entries}
+        for entry in entries:
+            written_as = self.temp.temp_path(entry.path)
+            if written_as in finals:
+                self._clashes[entry.path] = (
+                    f'its temp name {written_as} is the name of another selected file '
+                    '(choose another temp, or leave one of them out)')
+
     def plan(self) -> list[FileEntry]:
         """The files a run would transfer now, without writing anything (the target
         is not contacted). Raises NotReadyError, ConnectError, TransferError,
@@ -209,6 +230,8 @@ class Copier:
         unsafe = entry.refused or unsafe_path_reason(path)
         if unsafe:
             return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
+        if path in self._clashes:
+            return self._failed(result, path, FileTags.SRCERR, self._clashes[path])
         started = time.monotonic()
         self._tell_progress('file_start', entry)
         try:
@@ -261,12 +284,15 @@ class Copier:
         temp); returns its size."""
         path = entry.path
         written_as = self._written_as(path)
+        # A file under the temp name that this job did not leave there is somebody
+        # else's: it is never replaced (exclusive), nor continued.
+        ours = self.journal.knows(self.target_key, written_as)
         resuming = self._resuming(source, target)
         try:
-            if resuming:
+            if resuming and ours:
                 raw, offset = resume.open_source(source, target, entry, written_as)
             else:
-                raw, offset = source.open_read(path), 0
+                raw, offset = source.open_read(path, expected=entry), 0
         except OSError as exc:
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
         # After a failure the endpoint has already removed what it started writing;
@@ -279,17 +305,24 @@ class Copier:
         progress = self._progress_callback(watch)
         try:
             with raw:
-                if resuming:
-                    if offset and progress:
-                        progress(offset)
-                    size = offset + target.write(written_as, SourceReader(raw), progress,
-                                                 offset=offset, keep_partial=True)
-                else:
-                    size = target.write(written_as, SourceReader(raw), progress)
+                if offset and progress:
+                    progress(offset)
+                size = offset + target.write(
+                    written_as, SourceReader(raw, limit=entry.size - offset), progress,
+                    offset=offset, keep_partial=resuming,
+                    exclusive=self.temp is not None and not ours)
             if size != entry.size:
                 raise _FileFailed(FileTags.SRCERR, f'changed while being transferred '
                                                    f'(listed {entry.size} bytes, read {size})')
+            if source.stat_is_cheap:
+                self._check_unchanged(source, entry, 'changed while being transferred')
             return size
+        except FileExistsError:
+            self._journal('finished', written_as)     # not ours: left as it is
+            raise _FileFailed(FileTags.TGTERR, (
+                f'{written_as} exists on the target, and this job did not write it: it '
+                'is left alone (remove it if an earlier run left it behind, or choose '
+                'another temp)')) from None
         except SourceReadError as exc:
             self._discard(target, written_as, missing_ok=True)
             raise _FileFailed(FileTags.SRCERR, error_text(exc)) from None
@@ -303,6 +336,17 @@ class Copier:
             if not resuming:
                 self._discard(target, written_as, missing_ok=True)
             raise
+
+    @staticmethod
+    def _check_unchanged(source, entry: FileEntry, what: str) -> None:
+        """Raises _FileFailed (a source error) when the source file is no longer the
+        one listed: modified (even to the same size) or replaced."""
+        try:
+            change = change_of(entry, source.stat(entry.path))
+        except OSError as exc:
+            change = f'cannot look at it again: {error_text(exc)}'
+        if change:
+            raise _FileFailed(FileTags.SRCERR, f'{what} ({change})')
 
     def _commit(self, source, target, entry, size) -> None:
         """Puts a complete file in place under its final name, then deletes its
@@ -322,7 +366,7 @@ class Copier:
         self._journal('finished', written_as)
         self.done.add(path)
         if self.delete:
-            self._delete_source(source, target, path, size)
+            self._delete_source(source, target, entry, size)
 
     def _resuming(self, source, target) -> bool:
         return self.resume and resume.possible(source, target)
@@ -332,20 +376,19 @@ class Copier:
             self._journal('finished', written_as)
 
     def _journal(self, what: str, written_as: str) -> None:
-        if self.journal is not None:
-            with self._booking:
-                getattr(self.journal, what)(self.target_key, written_as)
+        with self._booking:
+            getattr(self.journal, what)(self.target_key, written_as)
 
     def _remove_leftovers(self, target, entries) -> None:
-        """Removes what killed runs or failed tries left unfinished on the target,
-        except the files this pass writes again anyway (see journal.py)."""
-        if self.journal is not None:
-            self.journal.clean_up(target, self.target_key,
-                                  {self._written_as(entry.path) for entry in entries})
+        """Removes what killed runs or failed tries left unfinished on the target
+        (see journal.py), except, with resume, the files this pass continues."""
+        keep = {self._written_as(entry.path) for entry in entries} if self.resume else ()
+        self.journal.clean_up(target, self.target_key, keep)
 
-    @staticmethod
-    def _delete_source(source, target, path, size):
-        """Deletes a transferred source file once its copy is complete in place."""
+    def _delete_source(self, source, target, entry, size):
+        """Deletes a transferred source file once its copy is complete in place, and
+        only if it is still the file that was sent."""
+        path = entry.path
         try:
             target_size = target.size(path)
         except OSError as exc:
@@ -354,9 +397,9 @@ class Copier:
             raise _FileFailed(FileTags.TGTERR, f'transferred, but the target copy has '
                                                f'{target_size} bytes, not {size}; '
                                                'source not deleted')
+        self._check_unchanged(source, entry, 'transferred, but the source was not deleted: '
+                                             'it changed while being transferred')
         try:
-            if source.size(path) != size:
-                raise OSError(0, 'it changed during the transfer')
             source.remove(path)
         except OSError as exc:
             raise _FileFailed(FileTags.SRCERR, 'transferred, but the source was not '

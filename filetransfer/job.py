@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs, signals
+from . import config, endpoints, logs, resume, signals
 from .config import schema
 from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
                      Terminated, TransferError)
@@ -117,10 +117,7 @@ class Job:
         self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
 
     def _tries(self, result: JobResult) -> None:
-        locks_dir = self.app['global']['locks_dir']
-        if not locks_dir:
-            return self._tries_with(result, None)
-        with Journal(locks_dir, self.job_id) as journal:
+        with Journal(self.app['global']['locks_dir'] or None, self.job_id) as journal:
             return self._tries_with(result, journal)
 
     def _tries_with(self, result: JobResult, journal) -> None:
@@ -251,6 +248,10 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     target = config.endpoint_from_mapping(where, 'target', target_items, schema.TARGET)
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
+    if resume.wanted(target):
+        raise ConfigError(f'{where}: [target] resume: needs a job with [global] locks_dir '
+                          "(see configure()), whose record tells the job's own partial "
+                          "files from others'")
     result = JobResult(file_list=[] if collect_data else None)
     with signals.one_run():
         return Copier(source, target).run(result)

@@ -10,6 +10,10 @@ free belong to runs that ended; their open entries are taken over, and the copie
 removes those files from the target (unless the run writes them again anyway).
 A record without open entries is deleted at the end of its run.
 
+Without ``locks_dir`` the record lives in memory only, for the tries of one run:
+what it does not know is never removed or overwritten (see the copier), so a file
+a killed run left behind then stays until someone removes it.
+
 The record is an aid: when it cannot be written, the job goes on without it (a
 warning says so).
 """
@@ -25,12 +29,12 @@ INFIX = '.writing.'
 
 
 class Journal:
-    """The record of one run of the job ``job_id`` in ``folder``."""
+    """The record of one run of the job ``job_id`` in ``folder`` (None: in memory)."""
 
-    def __init__(self, folder: str, job_id: str):
+    def __init__(self, folder: str | None, job_id: str):
         self.folder = folder
         self.job_id = job_id
-        self.path = os.path.join(folder, f'{job_id}{INFIX}{os.getpid()}')
+        self.path = folder and os.path.join(folder, f'{job_id}{INFIX}{os.getpid()}')
         self._fd = None
         self._open = {}     # (target, path) -> True, in the order they were begun
 
@@ -38,6 +42,8 @@ class Journal:
     def open(self) -> None:
         """Creates (and locks) this run's record and takes over the open entries of
         ended runs of the same job."""
+        if self.folder is None:
+            return
         try:
             os.makedirs(self.folder, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -87,6 +93,10 @@ class Journal:
     def leftovers(self, target: str) -> list[str]:
         """The paths on ``target`` that hold, or may hold, an unfinished file."""
         return [path for where, path in self._open if where == target]
+
+    def knows(self, target: str, path: str) -> bool:
+        """Whether ``path`` on ``target`` may hold an unfinished file of this job."""
+        return (target, path) in self._open
 
     def others(self, target: str) -> list[tuple[str, str]]:
         """Open entries of other targets (the job's target changed since)."""

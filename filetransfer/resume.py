@@ -55,12 +55,12 @@ def open_source(source, target, entry, written_as: str):
     be continued). Raises OSError (reading the source) and TransferError."""
     offset = _usable_prefix(target, entry, written_as)
     if not offset:
-        return source.open_read(entry.path), 0
+        return source.open_read(entry.path, expected=entry), 0
     check = min(offset, CHECK_BYTES)
     theirs = _target_digest(target, entry, written_as, offset - check, check)
     if theirs is None:
-        return source.open_read(entry.path), 0
-    raw = source.open_read(entry.path, offset - check)
+        return source.open_read(entry.path, expected=entry), 0
+    raw = source.open_read(entry.path, offset - check, expected=entry)
     try:
         ours = _digest(raw, check)
     except BaseException:
@@ -73,7 +73,7 @@ def open_source(source, target, entry, written_as: str):
     raw.close()
     log.info('not resuming %s: the bytes of %s before byte %d differ from the source; '
              'writing it from the start', entry.path, written_as, offset)
-    return source.open_read(entry.path), 0
+    return source.open_read(entry.path, expected=entry), 0
 
 
 def _usable_prefix(target, entry, written_as) -> int:

@@ -1,9 +1,11 @@
 """The `temp` option: where a file is written before it appears under its final name."""
 
+import hashlib
 import posixpath
 from dataclasses import dataclass
 
 _FORMS = 'dot, ext:.EXT or dir:SUBDIR'
+NAME_MAX = 255      # bytes in one file name, on Linux file systems and most servers
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,24 @@ class TempNames:
     def temp_path(self, relpath: str) -> str:
         head, name = posixpath.split(relpath)
         if self.mode == 'dot':
-            return posixpath.join(head, '.' + name)
+            return posixpath.join(head, '.' + _fitting(name, 1))
         if self.mode == 'ext':
-            return relpath + self.value
+            return posixpath.join(head, _fitting(name, len(self.value.encode())) + self.value)
         return posixpath.join(self.value, relpath)
 
     def __str__(self):
         return self.mode if self.mode == 'dot' else f'{self.mode}:{self.value}'
+
+
+def _fitting(name: str, extra: int) -> str:
+    """``name``, or when ``extra`` more bytes would make it longer than NAME_MAX, its
+    start and a hash of all of it (so that two long names stay two temp names)."""
+    encoded = name.encode('utf-8', 'surrogateescape')
+    if len(encoded) + extra <= NAME_MAX:
+        return name
+    tag = '~' + hashlib.sha256(encoded).hexdigest()[:12]
+    room = NAME_MAX - extra - len(tag)
+    if room < 1:
+        return name         # an absurd extension: the target says the name is too long
+    start = encoded[:room].decode('utf-8', 'ignore')   # never half a character
+    return start + tag

@@ -15,7 +15,7 @@ def test_terminated_right_after_the_file_was_created(tmp_path, monkeypatch, temp
     make_files(src, {'a.txt': 'A' * 1000})
     real_write = local.LocalEndpoint.write
 
-    def write_then_signal(self, relpath, reader, progress=None):
+    def write_then_signal(self, relpath, reader, progress=None, **options):
         (dst / relpath).parent.mkdir(parents=True, exist_ok=True)
         (dst / relpath).write_bytes(b'')   # the file exists, nothing guards it yet
         raise filetransfer.Terminated('terminated by signal SIGTERM')

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+import filetransfer
+
 from faults import BIG, same_file, setup_job, stop_in_the_middle
 from filetransfer.resume import CHECK_BYTES
 from helpers import make_files, tree, write_ini
@@ -22,12 +24,6 @@ def resumable_job(ws, tmp_path, protocol, direction, live_sshd, ftp_server, **op
     options.setdefault('ftp_options', {'throttle': None})
     return setup_job(ws, protocol, direction, tmp_path, sshd=live_sshd, ftp_server=ftp_server,
                      marked=True, target={'resume': 'yes'}, small=False, **options)
-
-
-def place_temp(setup, data: bytes) -> None:
-    os.makedirs(os.path.dirname(setup.partial()), exist_ok=True)
-    with open(setup.partial(), 'wb') as fh:
-        fh.write(data)
 
 
 def source_bytes(setup, start=0, end=None) -> bytes:
@@ -45,7 +41,7 @@ def test_the_bytes_of_the_temp_file_are_kept_and_the_rest_is_sent(
     setup = resumable_job(ws, tmp_path, protocol, direction, live_sshd, ftp_server)
     point = 5 * SIZE // 8 + 12345
     kept = b'KEPT' + source_bytes(setup, 4, point)
-    place_temp(setup, kept)
+    setup.leave_partial(kept)
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert not os.path.exists(setup.partial())
@@ -73,7 +69,7 @@ def test_a_temp_file_that_does_not_match_is_written_again(
         data = source_bytes(setup) + b'more'
     else:
         data = b'not the source'
-    place_temp(setup, bytes(data))
+    setup.leave_partial(bytes(data))
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert same_file(setup.final(), os.path.join(setup.source, BIG))
@@ -84,7 +80,7 @@ def test_a_temp_file_that_does_not_match_is_written_again(
 
 def test_a_complete_temp_file_is_only_renamed(ws, tmp_path, live_sshd, ftp_server):
     setup = resumable_job(ws, tmp_path, 'SFTP', 'up', live_sshd, ftp_server)
-    place_temp(setup, source_bytes(setup))
+    setup.leave_partial(source_bytes(setup))
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert same_file(setup.final(), os.path.join(setup.source, BIG))
@@ -94,7 +90,7 @@ def test_a_complete_temp_file_is_only_renamed(ws, tmp_path, live_sshd, ftp_serve
 def test_an_ftp_server_without_rest_gets_the_whole_file(ws, tmp_path, live_sshd, ftp_server):
     setup = resumable_job(ws, tmp_path, 'FTP', 'up', live_sshd, ftp_server,
                           ftp_options={'throttle': None, 'rest': False})
-    place_temp(setup, source_bytes(setup, 0, SIZE // 2))
+    setup.leave_partial(source_bytes(setup, 0, SIZE // 2))
     done = ws.run('-v', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert same_file(setup.final(), os.path.join(setup.source, BIG))
@@ -192,3 +188,17 @@ def test_a_fasp_hosts_own_resume_option_is_not_this_one():
                                  'known_hosts': 'k', 'resume': 'yes', 'path': '/in',
                                  'temp': 'dot'}, schema.TARGET)
     assert sftp['resume'] is True
+
+
+def test_resume_needs_the_record_in_locks_dir(ws):
+    """Only the job's own partial files are continued; the record in locks_dir says
+    which they are."""
+    ws.write_app(extra={'global': {'locks_dir': ''}})
+    ws.write_job(target={'temp': 'dot', 'resume': 'yes'})
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert '[global] locks_dir: required because' in done.stderr
+    assert '[target] resume is set' in done.stderr
+    with pytest.raises(filetransfer.ConfigError, match=r'\[target\] resume: needs a job'):
+        filetransfer.transfer({'path': ws.src, 'files': '*'},
+                              {'path': ws.dst, 'temp': 'dot', 'resume': 'yes'})

@@ -37,11 +37,11 @@ def test_files_done_in_an_earlier_try_are_not_transferred_again(ws, waits, monke
     writes = []
     original = LocalEndpoint.write
 
-    def flaky_write(self, relpath, reader, progress=None):
+    def flaky_write(self, relpath, reader, progress=None, **options):
         writes.append(relpath)
         if relpath == '.b.txt' and writes.count('.b.txt') == 1:
             raise TransferError('connection lost')
-        return original(self, relpath, reader, progress)
+        return original(self, relpath, reader, progress, **options)
 
     monkeypatch.setattr(LocalEndpoint, 'write', flaky_write)
     run, _ = filetransfer.configure(ws.app_cfg, 'job1')
@@ -62,11 +62,11 @@ def test_file_errors_of_a_failed_try_are_not_counted_twice(ws, waits, monkeypatc
     calls = []
     original = LocalEndpoint.write
 
-    def flaky_write(self, relpath, reader, progress=None):
+    def flaky_write(self, relpath, reader, progress=None, **options):
         calls.append(relpath)
         if relpath == 'c.txt' and calls.count('c.txt') == 1:
             raise TransferError('connection lost')
-        return original(self, relpath, reader, progress)
+        return original(self, relpath, reader, progress, **options)
 
     monkeypatch.setattr(LocalEndpoint, 'write', flaky_write)
     run, _ = filetransfer.configure(ws.app_cfg, 'job1')
@@ -81,7 +81,7 @@ def test_transfer_error_without_retries_is_raised(ws, waits, monkeypatch):
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_job()
 
-    def lost(self, relpath, reader, progress=None):
+    def lost(self, relpath, reader, progress=None, **options):
         raise TransferError('connection lost')
 
     monkeypatch.setattr(LocalEndpoint, 'write', lost)

@@ -281,6 +281,11 @@ def load_job(app: Config, job_id: str) -> Config:
     if options['single_instance'] and not app['global']['locks_dir']:
         raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
                           f'{_where(path, "job", "single_instance")} is set')
+    from ..resume import wanted as resume_wanted
+    if resume_wanted(job['target']) and not app['global']['locks_dir']:
+        raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
+                          f'{_where(path, "target", "resume")} is set (the record kept '
+                          "there tells the job's own partial files from others')")
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)

@@ -20,6 +20,7 @@ whole pass and books the per-file outcomes it yields like its own.
 """
 
 import abc
+import errno
 import logging
 import os
 import posixpath
@@ -38,6 +39,8 @@ Progress = Callable[[int], None]
 class FileEntry:
     """A file found on the source: relative path, size in bytes, mtime (epoch s).
 
+    ``identity`` holds what else tells this version of the file from another where
+    the endpoint knows it (a local file: device, inode, mtime and ctime in ns).
     ``refused`` says why a listed name must not be used (see `listed_name_problem`);
     the runner counts such an entry as a source error instead of transferring it."""
 
@@ -45,6 +48,26 @@ class FileEntry:
     size: int
     mtime: float | None = None
     refused: str | None = None
+    identity: tuple | None = None
+
+
+def change_of(listed: FileEntry, now: 'FileEntry | None') -> str | None:
+    """How the file ``listed`` differs from what a later look (``stat``) found, or
+    None when it is the same file, unchanged. What one side does not know (a
+    server that gives no mtime) is not compared."""
+    if now is None:
+        return 'it is gone'
+    if now.size != listed.size:
+        return f'its size changed from {listed.size} to {now.size} bytes'
+    if None not in (listed.identity, now.identity) and listed.identity != now.identity:
+        return 'it was modified or replaced'
+    if None not in (listed.mtime, now.mtime) and listed.mtime != now.mtime:
+        return 'its modification time changed'
+    return None
+
+
+class SourceChanged(OSError):
+    """The source file is not the one that was listed: modified or replaced since."""
 
 
 class SourceReadError(Exception):
@@ -56,22 +79,40 @@ class SourceReadError(Exception):
 
 
 class SourceReader:
-    """Wraps a source file object so its read errors are told apart from write errors."""
+    """Wraps a source file object so its read errors are told apart from write errors.
 
-    def __init__(self, raw: BinaryIO):
+    With ``limit`` (the listed size of what is left to read), a source that gives
+    more than that is a file that grew while being read: the read fails at once
+    instead of going on for as long as the source gives data."""
+
+    def __init__(self, raw: BinaryIO, limit: int | None = None):
         self.raw = raw
+        self.limit = limit
+        self.count = 0
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self.raw.read(size)
+            data = self.raw.read(size)
         except OSError as exc:
             raise SourceReadError(exc) from exc
+        self.got(len(data))
+        return data
 
     def readinto(self, buffer) -> int:
         try:
-            return self.raw.readinto(buffer)
+            count = self.raw.readinto(buffer)
         except OSError as exc:
             raise SourceReadError(exc) from exc
+        self.got(count)
+        return count
+
+    def got(self, count: int) -> None:
+        """Counts bytes read (also by a kernel copy from ``fileno()``)."""
+        self.count += count
+        if self.limit is not None and self.count > self.limit:
+            raise SourceReadError(SourceChanged(
+                errno.EFBIG, f'changed while being transferred (it grew past the '
+                             f'{self.limit} bytes listed)'))
 
     def fileno(self) -> int:
         return self.raw.fileno()
@@ -106,6 +147,9 @@ class Endpoint(abc.ABC):
     depend on the server and is known once the endpoint is open."""
 
     resumable = False
+    # stat() needs no round trip: a file is checked against its listing right after
+    # it is read too, not only before its source is deleted
+    stat_is_cheap = False
 
     def __init__(self, config: dict, role: str):
         self.config = config
@@ -140,19 +184,24 @@ class Endpoint(abc.ABC):
         """Whether a file exists (used for the ready file)."""
 
     @abc.abstractmethod
-    def open_read(self, relpath: str, offset: int = 0) -> BinaryIO:
+    def open_read(self, relpath: str, offset: int = 0,
+                  expected: FileEntry | None = None) -> BinaryIO:
         """Opens a file for reading (a context manager with read() and readinto()),
         from byte ``offset`` on. With a ``fileno()``, the descriptor's position is
-        the position of the next byte read."""
+        the position of the next byte read.
+
+        With ``expected`` (its listing), an endpoint that can tell the opened file
+        from another raises SourceChanged when it is not that file, unchanged."""
 
     # -- target side ----------------------------------------------------------
     @abc.abstractmethod
     def write(self, relpath: str, reader, progress: Progress | None = None, *,
-              offset: int = 0, keep_partial: bool = False) -> int:
+              offset: int = 0, keep_partial: bool = False, exclusive: bool = False) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
-        creating missing parent directories and replacing an existing file.
-        Returns the number of bytes written. A server's file of another size than
-        what was sent (a server losing data without a word) is an OSError.
+        creating missing parent directories and replacing an existing file, or,
+        ``exclusive``, raising FileExistsError (and leaving it alone) when there is
+        one. Returns the number of bytes written. A server's file of another size
+        than what was sent (a server losing data without a word) is an OSError.
 
         With ``offset``, the first ``offset`` bytes of the existing file are kept
         and the reader's data is written after them. A write that fails removes
@@ -168,6 +217,11 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def size(self, relpath: str) -> int | None:
         """The size of a file, None if it does not exist."""
+
+    @abc.abstractmethod
+    def stat(self, relpath: str) -> FileEntry | None:
+        """A regular file as a listing would give it (symbolic links followed as the
+        listing follows them); None when there is no such file."""
 
     # -- both sides -----------------------------------------------------------
     @abc.abstractmethod

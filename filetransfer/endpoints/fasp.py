@@ -117,15 +117,18 @@ class FaspEndpoint(BatchEndpoint):
     def size(self, relpath: str) -> int | None:
         return self.ssh.size(relpath)
 
+    def stat(self, relpath: str):
+        return self.ssh.stat(relpath)
+
     def remove(self, relpath: str) -> None:
         self.ssh.remove(relpath)
 
     # -- not through ascp -------------------------------------------------------
-    def open_read(self, relpath: str, offset: int = 0):
+    def open_read(self, relpath: str, offset: int = 0, expected=None):
         raise _unsupported('reading single files')
 
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False) -> int:
+              keep_partial=False, exclusive=False) -> int:
         raise _unsupported('writing single files')
 
     def rename(self, relpath: str, new_relpath: str) -> None:

@@ -89,6 +89,10 @@ class SshSide(SftpEndpoint):
         self._with_sftp()
         return super().size(relpath)
 
+    def stat(self, relpath: str):
+        self._with_sftp()
+        return super().stat(relpath)
+
     def remove(self, relpath: str) -> None:
         self._with_sftp()
         super().remove(relpath)

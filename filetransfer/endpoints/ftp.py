@@ -227,7 +227,7 @@ class FtpEndpoint(Endpoint):
         closed or silent connection becomes TransferError."""
         try:
             yield
-        except ServerFileError:
+        except (ServerFileError, FileExistsError):
             raise
         except ftplib.error_perm as exc:
             raise ServerFileError(errno.EIO, _reason(exc)) from None
@@ -445,19 +445,21 @@ class FtpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str, offset: int = 0):
+    def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             conn, keep_alive = self._transfer('RETR ' + self._remote(relpath), offset)
         return _Download(self, conn, keep_alive)
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False) -> int:
+              keep_partial=False, exclusive=False) -> int:
         path = self._remote(relpath)
         started = False
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
+                if exclusive and self._size(path) is not None:   # FTP has no exclusive STOR
+                    raise FileExistsError(errno.EEXIST, 'a file exists under this name')
                 conn, keep_alive = self._transfer('STOR ' + path, offset)
                 started = True
                 try:
@@ -541,6 +543,27 @@ class FtpEndpoint(Endpoint):
     def size(self, relpath: str) -> int | None:
         with self._guard():
             return self._size(self._remote(relpath))
+
+    def stat(self, relpath: str) -> FileEntry | None:
+        """By MLST where the server has it (size and mtime, as MLSD lists them),
+        else by SIZE alone."""
+        path = self._remote(relpath)
+        with self._guard():
+            if self._mlsd:
+                try:
+                    reply = self._ftp.sendcmd('MLST ' + path)
+                except ftplib.error_perm as exc:
+                    if not str(exc).startswith(('500', '501', '502')):
+                        return None
+                    self._mlsd = False
+                else:
+                    lines = reply.split('\n')     # a name may hold other line separators
+                    found = parse_mlsd_line(lines[1].strip(' \r')) if len(lines) > 2 else None
+                    if found is None or found[1] != 'file' or found[2] is None:
+                        return None
+                    return FileEntry(relpath, found[2], found[3])
+            size = self._size(path)
+        return None if size is None else FileEntry(relpath, size)
 
     def _size(self, path: str) -> int | None:
         """The size of a file (inside _guard); None when there is no such file."""

@@ -13,7 +13,8 @@ import os
 import stat
 
 from ..errors import ConnectError
-from .base import CHUNK_SIZE, Endpoint, FileEntry, SourceReadError, copy_stream
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, SourceChanged, SourceReadError,
+                   change_of, copy_stream)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def describe(config: dict) -> str:
 
 class LocalEndpoint(Endpoint):
     resumable = True
+    stat_is_cheap = True
 
     def __init__(self, config: dict, role: str):
         super().__init__(config, role)
@@ -72,13 +74,12 @@ class LocalEndpoint(Endpoint):
                 if entry.is_symlink():
                     file_stat = self._linked_file(entry.path)
                     if file_stat is not None:
-                        yield FileEntry(relpath, file_stat.st_size, file_stat.st_mtime)
+                        yield _entry(relpath, file_stat)
                 elif entry.is_dir(follow_symlinks=False):
                     if descend(relpath):
                         yield from self._walk(relpath, descend)
                 elif entry.is_file(follow_symlinks=False):
-                    file_stat = entry.stat(follow_symlinks=False)
-                    yield FileEntry(relpath, file_stat.st_size, file_stat.st_mtime)
+                    yield _entry(relpath, entry.stat(follow_symlinks=False))
             except OSError as exc:
                 log.warning('cannot read %s: %s', entry.path, exc.strerror)
 
@@ -99,28 +100,46 @@ class LocalEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return os.path.isfile(self._path(relpath))
 
-    def open_read(self, relpath: str, offset: int = 0):
+    def stat(self, relpath: str) -> FileEntry | None:
+        try:
+            file_stat = os.stat(self._path(relpath))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return _entry(relpath, file_stat) if stat.S_ISREG(file_stat.st_mode) else None
+
+    def open_read(self, relpath: str, offset: int = 0, expected=None):
         # unbuffered: the descriptor's position is what was read (see _kernel_copy)
         fh = open(self._path(relpath), 'rb', buffering=0)
-        if offset:
-            fh.seek(offset)
+        try:
+            if expected is not None:
+                # What was opened, not what the path names now or named when it was
+                # listed: a link swapped meanwhile cannot lead outside the source.
+                change = change_of(expected, _entry(relpath, os.fstat(fh.fileno())))
+                if change:
+                    raise SourceChanged(errno.ESTALE, f'changed while being transferred ({change} '
+                                                     'since it was listed)')
+            if offset:
+                fh.seek(offset)
+        except BaseException:
+            fh.close()
+            raise
         return fh
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False) -> int:
+              keep_partial=False, exclusive=False) -> int:
         path = self._path(relpath)
         self._makedirs(os.path.dirname(path))
         in_fd = _fileno(reader)
         if in_fd is not None:
             _refuse_same_file(in_fd, path)
-        with _open_for_writing(path, offset) as out:
+        with _open_for_writing(path, offset, exclusive) as out:
             try:
                 if offset:
                     out.truncate(offset)
                     out.seek(offset)
                 if in_fd is not None:
-                    copied = _kernel_copy(in_fd, out.fileno(), progress)
+                    copied = _kernel_copy(in_fd, out.fileno(), progress, reader)
                     if copied is not None:
                         return copied
                 return copy_stream(reader, out, progress)
@@ -166,17 +185,19 @@ class LocalEndpoint(Endpoint):
         os.unlink(path)
 
 
-def _open_for_writing(path: str, offset: int):
+def _open_for_writing(path: str, offset: int, exclusive: bool):
     """Opens a file for writing, never through a symbolic link: a link where the
     file goes is replaced (as a rename would), except when the file is continued
-    at ``offset``."""
+    at ``offset`` or must not exist (``exclusive``)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    if exclusive:
+        flags |= os.O_EXCL
     if not offset:
         flags |= os.O_TRUNC
     try:
         fd = os.open(path, flags, 0o666)
     except OSError as exc:
-        if exc.errno != errno.ELOOP or offset:
+        if exc.errno != errno.ELOOP or offset or exclusive:
             raise
         os.unlink(path)
         fd = os.open(path, flags, 0o666)
@@ -207,18 +228,24 @@ def _refuse_same_file(in_fd, path):
         raise OSError(errno.EINVAL, 'source and target are the same file', path)
 
 
-def _kernel_copy(in_fd: int, out_fd: int, progress):
+def _kernel_copy(in_fd: int, out_fd: int, progress, reader):
     """Copies with copy_file_range/sendfile; None when the kernel cannot (nothing
-    written then), so the caller falls back to a read/write loop."""
+    written then), so the caller falls back to a read/write loop. The bytes are
+    counted by ``reader`` (a SourceReader) as if it had read them."""
     start = os.lseek(in_fd, 0, os.SEEK_CUR)
     total = 0
+    limit = getattr(reader, 'limit', None)
     for copy in (_copy_file_range, _sendfile):
         try:
             while True:
-                count = copy(in_fd, out_fd, start + total)
+                # one byte past the limit is enough to tell that the file grew
+                most = KERNEL_CHUNK if limit is None else min(KERNEL_CHUNK, limit + 1 - total)
+                count = copy(in_fd, out_fd, start + total, most)
                 if not count:
                     return total
                 total += count
+                if hasattr(reader, 'got'):
+                    reader.got(count)
                 if progress:
                     progress(count)
         except OSError as exc:
@@ -229,12 +256,12 @@ def _kernel_copy(in_fd: int, out_fd: int, progress):
     return None
 
 
-def _copy_file_range(in_fd, out_fd, offset):
-    return os.copy_file_range(in_fd, out_fd, KERNEL_CHUNK, offset)
+def _copy_file_range(in_fd, out_fd, offset, count):
+    return os.copy_file_range(in_fd, out_fd, count, offset)
 
 
-def _sendfile(in_fd, out_fd, offset):
-    return os.sendfile(out_fd, in_fd, offset, KERNEL_CHUNK)
+def _sendfile(in_fd, out_fd, offset, count):
+    return os.sendfile(out_fd, in_fd, offset, count)
 
 
 def _raise_read_error_if_source(in_fd, offset):
@@ -244,6 +271,12 @@ def _raise_read_error_if_source(in_fd, offset):
         os.pread(in_fd, 1, offset)
     except OSError as exc:
         raise SourceReadError(exc) from exc
+
+
+def _entry(relpath: str, file_stat: os.stat_result) -> FileEntry:
+    return FileEntry(relpath, file_stat.st_size, file_stat.st_mtime,
+                     identity=(file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns,
+                               file_stat.st_ctime_ns))
 
 
 def create(config: dict, role: str) -> Endpoint:

@@ -482,20 +482,20 @@ class SftpEndpoint(Endpoint):
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
 
-    def open_read(self, relpath: str, offset: int = 0):
+    def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
         return _Reader(self._sftp, handle, self._guard, offset, self.request_size)
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False) -> int:
+              keep_partial=False, exclusive=False) -> int:
         path = self._remote(relpath)
         handle = None
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
-                handle = self._sftp.open(path, 'r+b' if offset else 'wb', bufsize=0)
+                handle = self._open_for_writing(path, offset, exclusive)
                 if offset:
                     handle.truncate(offset)
                     handle.seek(offset)
@@ -516,6 +516,27 @@ class SftpEndpoint(Endpoint):
             if not keep_partial:
                 self._remove_after_interrupt(path)
             raise
+
+    def _open_for_writing(self, path: str, offset: int, exclusive: bool):
+        """The remote file opened for writing; with ``exclusive`` FileExistsError
+        when there is one (servers answer a refused exclusive open with a plain
+        failure, so it is looked up)."""
+        mode = 'r+b' if offset else 'wbx' if exclusive else 'wb'
+        try:
+            return self._sftp.open(path, mode, bufsize=0)
+        except OSError:
+            if exclusive and self._transport.is_active() and self._exists(path):
+                raise FileExistsError(errno.EEXIST, 'a file exists under this name') from None
+            raise
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._sftp.lstat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise
+        return True
 
     def _send(self, path, handle, reader, progress, offset: int) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
@@ -617,6 +638,18 @@ class SftpEndpoint(Endpoint):
     def size(self, relpath: str) -> int | None:
         with self._guard():
             return self._size(self._remote(relpath))
+
+    def stat(self, relpath: str) -> FileEntry | None:
+        with self._guard():
+            try:
+                attr = self._sftp.stat(self._remote(relpath))
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    return None
+                raise
+        if not stat.S_ISREG(attr.st_mode or 0):
+            return None
+        return FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
 
     def _size(self, path):
         try:

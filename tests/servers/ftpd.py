@@ -19,9 +19,11 @@ Variants, chosen by `FtpServer` options:
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
   every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
-  every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
-  the name. ``list_lines``: the same, with these lines as every LIST's answer, as
-  they are (use with ``mlsd=False``).
+  every RETR returns ``HOSTILE_DATA``, every SIZE and DELE succeeds, whatever
+  the name, and MLST gives a listed entry's facts; an entry with ``endless`` reads
+  without end (up to `ENDLESS_LIMIT` bytes), whatever its listed size.
+  ``list_lines``: the same, with these lines as every LIST's answer, as they are
+  (use with ``mlsd=False``).
 
 Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
@@ -247,11 +249,26 @@ def _handler_class(options: dict):
                 return path
 
             def ftp_RETR(self, file):
-                self.push_dtp_data(HOSTILE_DATA, cmd='RETR')
+                name = self.fs.fs2ftp(file).rpartition('/')[2]
+                if any(entry.get('endless') and entry['name'] == name
+                       for entry in hostile or ()):
+                    self.push_dtp_data(_Endless(), isproducer=True, cmd='RETR')
+                else:
+                    self.push_dtp_data(HOSTILE_DATA, cmd='RETR')
                 return file
 
             def ftp_SIZE(self, path):
                 self.respond(f'213 {len(HOSTILE_DATA)}')
+
+            def ftp_MLST(self, path):
+                name = self.fs.fs2ftp(path).rpartition('/')[2]
+                found = [entry for entry in hostile or () if entry['name'] == name]
+                if not found:
+                    self.respond('550 No such file or directory.')
+                    return
+                facts = (f'type={found[0]["type"]};size={found[0].get("size", 0)};'
+                         f'modify=20240101000000; {self.fs.fs2ftp(path)}')
+                self.push(f'250-Listing {name}\r\n {facts}\r\n250 End.\r\n')
 
             def ftp_DELE(self, path):
                 self.respond('250 File removed.')
@@ -265,6 +282,21 @@ def _handler_class(options: dict):
     if tls:
         Handler.certfile = options['cert_file']
     return Handler
+
+
+ENDLESS_LIMIT = 1 << 30
+
+
+class _Endless:
+    """The data of a file that never ends (as far as a client is concerned)."""
+
+    sent = 0
+
+    def more(self) -> bytes:
+        if self.sent >= ENDLESS_LIMIT:
+            return b''
+        self.sent += 1 << 16
+        return b'\xee' * (1 << 16)
 
 
 def main(config_path: str) -> None:
