@@ -5,6 +5,7 @@ import configparser
 import os
 from collections.abc import Mapping
 
+from .. import smallfile
 from ..errors import ConfigError
 from . import privacy, schema as s
 from .schema import Option
@@ -127,8 +128,24 @@ def load_app(path) -> Config:
         for name in ('jobs', 'pidfile'):
             if not app['daemon'][name]:
                 raise ConfigError(f'{_where(path, "daemon", name)}: required option is missing')
+    _check_mail_template(app, app.path, app['notify']['mail_cfg'])
     _note_exposed(app, app, app.path)
     return app
+
+
+def _check_mail_template(app: Config, path: str, name: str | None) -> None:
+    """A template file that is a FIFO, a device or too large is a mistake seen here;
+    a missing or broken one falls back to the default template when a mail is sent."""
+    folder = app['global']['mail_cfgs_dir']
+    if not name or name.lower() == 'default' or not folder:
+        return
+    template = os.path.join(folder, name)
+    try:
+        problem = smallfile.problem(os.stat(template))
+    except OSError:
+        return
+    if problem:
+        raise ConfigError(f'{_where(path, "notify", "mail_cfg")}: {template}: {problem}')
 
 
 def _note_exposed(config: Config, sections, path: str) -> None:
@@ -281,6 +298,7 @@ def load_job(app: Config, job_id: str) -> Config:
     if options['single_instance'] and not app['global']['locks_dir']:
         raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
                           f'{_where(path, "job", "single_instance")} is set')
+    _check_mail_template(app, path, job['notify']['mail_cfg'])
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)
