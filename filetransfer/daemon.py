@@ -30,6 +30,7 @@ from . import config, logs
 from .errors import ConfigError, Error, Terminated
 from .signals import set_sigterm_handler
 from .pidfile import AlreadyRunning, PidFile, running_pid
+from .privatedirs import make_private_dirs
 
 log = logging.getLogger('filetransfer.daemon')
 
@@ -179,7 +180,7 @@ class Daemon:
             handler = logging.NullHandler()
         elif settings['log_dir']:
             try:
-                os.makedirs(settings['log_dir'], exist_ok=True)
+                make_private_dirs(settings['log_dir'])
                 handler = logs.PrivateFileHandler(os.path.join(settings['log_dir'], LOG_NAME),
                                                   encoding='utf-8')
             except OSError as exc:

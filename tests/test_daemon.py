@@ -350,3 +350,16 @@ def test_usage_errors_exit_4(ws):
     env = {k: v for k, v in os.environ.items() if k != 'FILETRANSFER_CFG'}
     done = subprocess.run(command_argv('daemon'), capture_output=True, text=True, env=env)
     assert done.returncode == 4 and 'use -c CONFIG' in done.stderr
+
+
+def test_pidfile_and_log_directories_it_makes_are_private(hot):
+    ws = hot.ws
+    hot.pidfile = os.path.join(ws.root, 'run', 'ft', 'daemon.pid')
+    hot.configure(jobs='job1')
+    ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.start()
+    done = hot.command('--stop')
+    assert done.returncode == 0, done.stderr
+    made = [os.path.join(ws.root, 'run'), os.path.dirname(hot.pidfile), ws.log_dir]
+    assert {path: os.stat(path).st_mode & 0o777 for path in made} == \
+        {path: 0o700 for path in made}
