@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-from . import config, logs
+from . import config, logs, signals
 from .errors import ConfigError, Error, Terminated
 from .signals import set_sigterm_handler
 from .pidfile import AlreadyRunning, PidFile, running_pid
@@ -365,6 +365,7 @@ def _child(app, job_id: str) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         set_sigterm_handler()      # once, and not while a file is put in place
+        signals.keep_outcome_until_exit()
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         code = run_job(app, job_id)
     except Terminated:
@@ -373,6 +374,7 @@ def _child(app, job_id: str) -> None:
         logging.getLogger('filetransfer').critical('job %s: %s: %s', job_id,
                                                    type(exc).__name__, exc, exc_info=exc)
     finally:
+        signals.before_exit()
         logs.shutdown()
         os._exit(code)
 

@@ -4,8 +4,10 @@ clean-up, a SIGTERM while the mail of a finished run goes out, and a SIGTERM rig
 after a file was put in place (it must not be sent again by the next run)."""
 
 import os
+import select
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -191,3 +193,42 @@ def test_sigterm_as_a_fasp_file_finishes_is_counted(ws, tmp_path, live_sshd, mon
         job.run()
     assert 'a.txt' in tree(remote) and 'a.txt' not in os.listdir(ws.src)
     assert [path for path, _, _ in job.report.result.file_list] == ['a.txt']
+
+
+def read_until(pipe, text, timeout=60) -> None:
+    """Reads the pipe until a line holding ``text`` has come."""
+    shown = b''
+    deadline = time.monotonic() + timeout
+    while text.encode() not in shown or not shown.endswith(b'\n'):
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([pipe], [], [], left)[0], f'no {text!r} in {shown}'
+        chunk = os.read(pipe.fileno(), 65536)
+        assert chunk, f'the output ended without {text!r}: {shown}'
+        shown += chunk
+
+
+@pytest.mark.parametrize('args,source,code', [
+    ((), None, 0), (('--json',), None, 0), (('--json',), 'missing', 2)])
+def test_sigterm_right_after_the_last_log_line_keeps_the_exit_code(ws, args, source, code):
+    """The run is over and logged: a SIGTERM while the command prints its JSON, closes
+    down and exits must neither kill it nor change its exit code (20 tries, as the
+    moment it hits varies)."""
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_app(logging={})     # the log on stderr, to see the last line come
+    ws.write_job(source={'path': os.path.join(ws.root, source) if source else ws.src})
+    codes = []
+    for _ in range(20):
+        proc = ws.popen(*args, 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            read_until(proc.stderr, f'(exit code {code})')
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert b'Traceback' not in err, err.decode()
+        if args:
+            assert f'"exit_code": {code}' in out.decode()
+        codes.append(proc.returncode)
+    assert codes == [code] * 20
