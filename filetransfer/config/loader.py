@@ -53,9 +53,24 @@ def read_ini(path) -> configparser.ConfigParser:
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: cannot read: not UTF-8 text') from None
     except configparser.Error as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ConfigError(f'{path}: not a valid INI file: {first_line}') from None
+        line, problem = _ini_problem(exc)
+        where = f'{path}, line {line}' if line else str(path)
+        raise ConfigError(f'{where}: not a valid INI file: {problem}') from None
     return parser
+
+
+def _ini_problem(exc: configparser.Error) -> tuple[int | None, str]:
+    """The line number and what is wrong, without the line's text (it may hold a
+    password)."""
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return exc.lineno, f'section [{exc.section}] is given twice'
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return exc.lineno, f'option {exc.option!r} is given twice in [{exc.section}]'
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return exc.lineno, 'expected a [section] first'
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        return exc.errors[0][0], 'expected [section], name = value or a comment'
+    return None, str(exc).splitlines()[0]
 
 
 def parse_section(path, section: str, items: Mapping[str, str],
