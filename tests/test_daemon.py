@@ -3,16 +3,14 @@ in the foreground), driven by files, config edits and signals."""
 
 import os
 import re
-import select
 import signal
 import subprocess
-import time
 
 import pytest
 
 from filetransfer.pidfile import running_pid
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, wait_for
+from procs import make_sparse, read_until, wait_for
 
 INTERVAL = '0.2'
 
@@ -94,19 +92,6 @@ def _proc_stat(pid):
 def _children(pid) -> list[int]:
     with open(f'/proc/{pid}/task/{pid}/children') as fh:
         return [int(child) for child in fh.read().split()]
-
-
-def _read_until(pipe, text, timeout=30) -> str:
-    """Reads a pipe until ``text`` appeared; returns what was read."""
-    shown = b''
-    deadline = time.monotonic() + timeout
-    while text.encode() not in shown:
-        left = deadline - time.monotonic()
-        assert left > 0 and select.select([pipe], [], [], left)[0], f'no {text!r} in {shown}'
-        chunk = os.read(pipe.fileno(), 65536)
-        assert chunk, f'the output ended without {text!r}: {shown}'
-        shown += chunk
-    return shown.decode()
 
 
 def test_start_status_second_start_stop(hot):
@@ -300,10 +285,10 @@ def test_foreground_logs_to_stderr_and_exits_0_on_sigterm(hot):
     proc = subprocess.Popen(command_argv('daemon', '-c', ws.app_cfg, '--foreground'),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ws.root)
     try:
-        shown = _read_until(proc.stderr, f'daemon started (pid {proc.pid}): jobs job1')
+        shown = read_until(proc.stderr, f'daemon started (pid {proc.pid}): jobs job1')
         assert hot.command('--status').stdout == f'filetransfer daemon is running (pid {proc.pid})\n'
         make_files(ws.src, {'a.txt': 'A', 'READY': ''})
-        shown += _read_until(proc.stderr, 'job job1 finished (exit code 0)')
+        shown += read_until(proc.stderr, 'job job1 finished (exit code 0)')
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

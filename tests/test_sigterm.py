@@ -4,17 +4,15 @@ clean-up, a SIGTERM while the mail of a finished run goes out, and a SIGTERM rig
 after a file was put in place (it must not be sent again by the next run)."""
 
 import os
-import select
 import signal
 import subprocess
-import time
 
 import pytest
 
 import filetransfer
 from faults import BIG, SMALL, GatedRelay, setup_job, stop_in_the_middle
 from helpers import make_files, tree
-from procs import make_sparse, wait_for
+from procs import make_sparse, read_until, wait_for
 
 CASES = [('local', 'up'), ('SFTP', 'up'), ('SFTP', 'down'), ('FTP', 'up'), ('FTP', 'down'),
          ('FTPS', 'up'), ('FTPS', 'down')]
@@ -193,18 +191,6 @@ def test_sigterm_as_a_fasp_file_finishes_is_counted(ws, tmp_path, live_sshd, mon
         job.run()
     assert 'a.txt' in tree(remote) and 'a.txt' not in os.listdir(ws.src)
     assert [path for path, _, _ in job.report.result.file_list] == ['a.txt']
-
-
-def read_until(pipe, text, timeout=60) -> None:
-    """Reads the pipe until a line holding ``text`` has come."""
-    shown = b''
-    deadline = time.monotonic() + timeout
-    while text.encode() not in shown or not shown.endswith(b'\n'):
-        left = deadline - time.monotonic()
-        assert left > 0 and select.select([pipe], [], [], left)[0], f'no {text!r} in {shown}'
-        chunk = os.read(pipe.fileno(), 65536)
-        assert chunk, f'the output ended without {text!r}: {shown}'
-        shown += chunk
 
 
 @pytest.mark.parametrize('args,source,code', [
