@@ -56,19 +56,32 @@ def _print_trace(error: BaseException) -> None:
 
 def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
             as_json: bool = False) -> int:
-    """Runs one job (or its dry run) and returns the exit code."""
+    """Runs one job (or its dry run) and returns the exit code. Once the outcome is
+    decided, a SIGTERM no longer changes it, up to the exit."""
+    from filetransfer import Terminated, signals
+
     from .jobview import JobView
 
     view = JobView(job_id, as_json=as_json and not dry_run)
-    return view.finish(_run_job(view, config_file, verbose, dry_run, as_json))
+    code = EXIT_TERMINATED
+    try:
+        code = _run_job(view, config_file, verbose, dry_run, as_json)
+        signals.settle()
+    except Terminated:   # the only one: it came while an error before the run was reported,
+        signals.settle()    # or once the code was known (which then stands)
+    try:
+        return view.finish(code)
+    finally:
+        signals.before_exit()
 
 
 def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool) -> int:
     import filetransfer
-    from filetransfer import ConfigError, Error, Terminated
+    from filetransfer import ConfigError, Error, Terminated, signals
 
     try:
         filetransfer.set_sigterm_handler()
+        signals.keep_outcome_until_exit()
         if dry_run:
             from .dryrun import dry_run as show_plan
             return show_plan(config_file, view.job_id, as_json)

@@ -26,10 +26,11 @@ import signal
 import sys
 import time
 
-from . import config, logs
+from . import config, logs, signals
 from .errors import ConfigError, Error, Terminated
 from .signals import set_sigterm_handler
 from .pidfile import AlreadyRunning, PidFile, running_pid
+from .privatedirs import make_private_dirs
 
 log = logging.getLogger('filetransfer.daemon')
 
@@ -179,7 +180,7 @@ class Daemon:
             handler = logging.NullHandler()
         elif settings['log_dir']:
             try:
-                os.makedirs(settings['log_dir'], exist_ok=True)
+                make_private_dirs(settings['log_dir'])
                 handler = logs.PrivateFileHandler(os.path.join(settings['log_dir'], LOG_NAME),
                                                   encoding='utf-8')
             except OSError as exc:
@@ -364,6 +365,7 @@ def _child(app, job_id: str) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         set_sigterm_handler()      # once, and not while a file is put in place
+        signals.keep_outcome_until_exit()
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         code = run_job(app, job_id)
     except Terminated:
@@ -372,6 +374,7 @@ def _child(app, job_id: str) -> None:
         logging.getLogger('filetransfer').critical('job %s: %s: %s', job_id,
                                                    type(exc).__name__, exc, exc_info=exc)
     finally:
+        signals.before_exit()
         logs.shutdown()
         os._exit(code)
 

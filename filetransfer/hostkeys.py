@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 
 from .errors import ConnectError
+from .smallfile import read_small_text
 
 DEFAULT_PORT = 22
 HASH_MAGIC = '|1|'
@@ -135,10 +136,10 @@ class KnownHosts:
 
     @classmethod
     def read(cls, path: str, missing_ok: bool = False) -> 'KnownHosts':
-        """Reads ``path``; raises OSError (FileNotFoundError only unless ``missing_ok``)."""
+        """Reads ``path``; raises OSError (FileNotFoundError only unless ``missing_ok``;
+        smallfile.UnsuitableFile for a file that is not regular or too large)."""
         try:
-            with open(path, encoding='utf-8', errors='replace') as fh:
-                texts = fh.read().splitlines()
+            texts = read_small_text(path, errors='replace').splitlines()
         except FileNotFoundError:
             if not missing_ok:
                 raise

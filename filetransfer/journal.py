@@ -23,6 +23,8 @@ import fcntl
 import logging
 import os
 
+from .privatedirs import make_private_dirs
+
 log = logging.getLogger(__name__)
 
 INFIX = '.writing.'
@@ -45,7 +47,7 @@ class Journal:
         if self.folder is None:
             return
         try:
-            os.makedirs(self.folder, exist_ok=True)
+            make_private_dirs(self.folder)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             log.warning('cannot keep the record of files being written in %s: %s; a killed '

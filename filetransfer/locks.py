@@ -4,6 +4,7 @@ import contextlib
 import os
 
 from .errors import SingleInstanceError
+from .privatedirs import make_private_dirs
 
 
 @contextlib.contextmanager
@@ -12,7 +13,7 @@ def single_instance(locks_dir: str, name: str):
     process holds it. The lock goes away with the process, even on SIGKILL."""
     from filelock import FileLock, Timeout   # only jobs that lock pay for the import
 
-    os.makedirs(locks_dir, exist_ok=True)
+    make_private_dirs(locks_dir)
     lock = FileLock(os.path.join(locks_dir, name + '.lock'), timeout=0, mode=0o600,
                     thread_local=False, preserve_lock_file=True)
     try:

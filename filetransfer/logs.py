@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 
+from .privatedirs import make_private_dirs
+
 LOGGER_NAMES = ('filetransfer', 'faspmanager')
 _OURS = '_filetransfer_handler'
 
@@ -60,7 +62,7 @@ def setup(settings: dict, job_id: str, *, level=None, disabled=None) -> str | No
         handler = logging.NullHandler()
     elif settings['log_dir']:
         path = log_file_path(settings['log_dir'], job_id, settings['use_subdirs'])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_private_dirs(os.path.dirname(path))
         if not os.access(os.path.dirname(path), os.W_OK):
             raise PermissionError(13, 'Permission denied', os.path.dirname(path))
         handler = PrivateFileHandler(path, delay=True, encoding='utf-8')

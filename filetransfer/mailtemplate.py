@@ -17,6 +17,7 @@ from importlib import resources
 
 from .report import JobReport
 from .result import FileTags
+from .smallfile import read_small_text
 
 log = logging.getLogger('filetransfer.notify')
 
@@ -74,8 +75,7 @@ def load(name: str, mail_cfgs_dir: str | None) -> dict[str, str]:
         raise TemplateError('[global] mail_cfgs_dir is not set')
     path = os.path.join(mail_cfgs_dir, name)
     try:
-        with open(path, encoding='utf-8') as fh:
-            text = fh.read()
+        text = read_small_text(path)
     except OSError as exc:
         raise TemplateError(f'{path}: {exc.strerror or exc}') from None
     except UnicodeDecodeError:

@@ -15,6 +15,8 @@ import fcntl
 import os
 import time
 
+from .privatedirs import make_private_dirs
+
 _LOCKED = (errno.EACCES, errno.EAGAIN)
 
 
@@ -72,7 +74,7 @@ class PidFile:
     def acquire(self) -> int:
         """Locks the pidfile and writes our pid into it; returns the pid a stale
         pidfile held (0 if none). Raises AlreadyRunning, OSError."""
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        make_private_dirs(os.path.dirname(self.path))
         for _ in range(10):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:

@@ -10,33 +10,81 @@ component '**' matches any number of directories.
 so the default `.*` skips hidden files and hidden directories alike.
 """
 
-from fnmatch import fnmatchcase
+import re
+from fnmatch import translate
+from typing import Iterable, Optional, Sequence
+
+# A compiled pattern component: a regular expression for one name, or None for '**'.
+Component = Optional[re.Pattern]
 
 
-def _match_parts(pattern: list[str], parts: list[str]) -> bool:
-    if not pattern:
-        return not parts
-    if pattern[0] == '**':
-        return any(_match_parts(pattern[1:], parts[skip:]) for skip in range(len(parts) + 1))
-    return bool(parts) and fnmatchcase(parts[0], pattern[0]) \
-        and _match_parts(pattern[1:], parts[1:])
+def compile_component(text: str) -> re.Pattern:
+    """The regular expression matching one name as fnmatch's case-sensitive rule does."""
+    return re.compile(translate(text))
 
 
-def _matches(pattern: str, relpath: str) -> bool:
-    if '/' not in pattern:
-        return fnmatchcase(relpath.rpartition('/')[2], pattern)
-    return _match_parts(pattern.strip('/').split('/'), relpath.split('/'))
+def match_components(pattern: Sequence[Component], names: Sequence[str]) -> bool:
+    """Whether ``names`` (path components) match ``pattern`` as a whole.
+
+    The pattern runs as a nondeterministic automaton: the set of pattern positions
+    reached so far advances by one name at a time ('**' may stay in place or be
+    skipped), so the work is at most len(pattern) x len(names) component matches.
+    """
+    end = len(pattern)
+    positions = _skip_double_stars(pattern, {0})
+    for name in names:
+        advanced = set()
+        for at in positions:
+            if at == end:
+                continue
+            if pattern[at] is None:
+                advanced.add(at)
+            elif pattern[at].match(name):
+                advanced.add(at + 1)
+        if not advanced:
+            return False
+        positions = _skip_double_stars(pattern, advanced)
+    return end in positions
+
+
+def _skip_double_stars(pattern: Sequence[Component], positions: set) -> set:
+    """``positions`` plus every position reached from them by matching '**' with nothing."""
+    for at in range(len(pattern)):
+        if at in positions and pattern[at] is None:
+            positions.add(at + 1)
+    return positions
+
+
+class Pattern:
+    """One `files` or `ignore` pattern, compiled once."""
+
+    def __init__(self, text: str):
+        self.text = text
+        if '/' in text:
+            self.name_only = None
+            self.components = tuple(None if part == '**' else compile_component(part)
+                                    for part in text.strip('/').split('/'))
+        else:
+            self.name_only = compile_component(text)
+
+    def matches(self, relpath: str) -> bool:
+        if self.name_only is not None:
+            return self.name_only.match(relpath.rpartition('/')[2]) is not None
+        return match_components(self.components, relpath.split('/'))
 
 
 class Selection:
-    def __init__(self, files, ignore=(), recursive=False, exclude_names=()):
+    def __init__(self, files: Iterable[str], ignore: Iterable[str] = (), recursive: bool = False,
+                 exclude_names: Iterable[str] = ()):
         self.files = tuple(files)
         self.ignore = tuple(ignore or ())
         self.recursive = recursive
         self.exclude_names = frozenset(exclude_names)
+        self._files = [Pattern(text) for text in self.files]
+        self._ignore = [Pattern(text) for text in self.ignore]
 
     def ignored(self, relpath: str) -> bool:
-        return any(_matches(pattern, relpath) for pattern in self.ignore)
+        return any(pattern.matches(relpath) for pattern in self._ignore)
 
     def descend(self, reldir: str) -> bool:
         """Whether the listing should enter the directory ``reldir``."""
@@ -46,4 +94,4 @@ class Selection:
         """Whether the file ``relpath`` is part of the job."""
         if relpath in self.exclude_names or self.ignored(relpath):
             return False
-        return any(_matches(pattern, relpath) for pattern in self.files)
+        return any(pattern.matches(relpath) for pattern in self._files)

@@ -1,6 +1,6 @@
 """SIGTERM raises Terminated, so a job cleans up and exits with code 5.
 
-Three rules keep that clean-up and the exit code true:
+These rules keep that clean-up and the exit code true:
 
 - Only the first SIGTERM raises: a second one (systemd and the daemon send one, an
   impatient operator may send more) must not cut short the removal of the unfinished
@@ -10,6 +10,9 @@ Three rules keep that clean-up and the exit code true:
   so a file is never left in place with its source kept (it would be sent again).
 - Once a run is `settled` (every file dealt with), a SIGTERM no longer changes its
   outcome: the report and the mail go out and the exit code stays.
+- A process that runs one job and exits with its outcome (the command, a job process
+  of the daemon) calls `keep_outcome_until_exit`: whatever ends the run decides the
+  outcome, and a SIGTERM from then on is only logged, up to `before_exit`.
 """
 
 import contextlib
@@ -28,6 +31,8 @@ class _State:
     depth = 0            # nesting of deferred blocks
     in_run = False       # inside one_run()
     settled = False      # the run's outcome is decided
+    until_exit = False   # settled stays so after one_run(), for the process's life
+    told = False         # a SIGTERM that changed nothing was logged
 
 
 _state = _State()
@@ -55,12 +60,14 @@ def set_sigterm_handler() -> None:
     if threading.current_thread() is not threading.main_thread():
         raise ValueError('set_sigterm_handler() must be called from the main thread')
     reset()
+    _state.until_exit = False
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def reset() -> None:
     """Forgets earlier SIGTERMs and settled runs."""
     _state.raised, _state.pending, _state.depth, _state.settled = False, None, 0, False
+    _state.told = False
 
 
 @contextlib.contextmanager
@@ -74,10 +81,35 @@ def one_run():
         yield
     finally:
         if _state.settled and _state.pending and not _state.raised:
-            log.warning('%s came after the transfer was complete; the outcome stands',
-                        _state.pending)
+            _tell('%s came after the transfer was complete; the outcome stands')
         _state.in_run = False
-        reset()
+        if _state.until_exit:
+            _state.settled = True     # returned or raised: the outcome is decided
+        else:
+            reset()
+
+
+def keep_outcome_until_exit() -> None:
+    """For a process that runs one job and then exits with its outcome: once the run
+    ends (or `settle` is called outside a run), a SIGTERM no longer raises, so
+    nothing that follows (a report printed, the exit itself) can change the exit
+    code. Call `before_exit` last."""
+    _state.until_exit = True
+
+
+def before_exit() -> None:
+    """The last step before the process exits: SIGTERM is ignored from now on (at
+    interpreter shutdown Python would restore its default action, which kills the
+    process and loses the exit code); one that changed nothing is logged once."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _state.pending and not _state.raised:
+        _tell('%s came after the outcome was decided; it stands')
+
+
+def _tell(message: str) -> None:
+    if not _state.told:
+        log.warning(message, _state.pending)
+    _state.told, _state.pending = True, None
 
 
 @contextlib.contextmanager
@@ -100,9 +132,10 @@ def deferred():
 
 
 def settle() -> None:
-    """Inside `one_run`: from now on a SIGTERM does not interrupt, the outcome of
-    the run is decided (its report and mail still go out)."""
-    if _state.in_run:
+    """Inside `one_run` (anywhere after `keep_outcome_until_exit`): from now on a
+    SIGTERM does not interrupt, the outcome of the run is decided (its report and
+    mail still go out)."""
+    if _state.in_run or _state.until_exit:
         _state.settled = True
 
 

@@ -1,6 +1,7 @@
 """Helpers for tests that stop a running command at a known point."""
 
 import os
+import select
 import signal
 import time
 
@@ -17,6 +18,19 @@ def wait_for(predicate, timeout=30.0, interval=0.001, proc=None):
             return False
         time.sleep(interval)
     raise AssertionError('timed out waiting for a condition')
+
+
+def read_until(pipe, text, timeout=30) -> str:
+    """Reads a pipe until ``text`` appeared; returns what was read."""
+    shown = b''
+    deadline = time.monotonic() + timeout
+    while text.encode() not in shown:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([pipe], [], [], left)[0], f'no {text!r} in {shown}'
+        chunk = os.read(pipe.fileno(), 65536)
+        assert chunk, f'the output ended without {text!r}: {shown}'
+        shown += chunk
+    return shown.decode()
 
 
 def make_sparse(path, size, head=b'head-of-file') -> None:

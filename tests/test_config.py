@@ -205,7 +205,7 @@ def test_structure_errors(ws, tmp_path):
     with pytest.raises(ConfigError, match=r'\[target\] path: required option is missing'):
         config.load_job(app, 'job1')
     ws.write_job(raw='[source]\npath=x\npath=y\nfiles=*\n[target]\npath=y\n')
-    with pytest.raises(ConfigError, match=f'{path}: not a valid INI file'):
+    with pytest.raises(ConfigError, match=f'{path}, line 3: not a valid INI file'):
         config.load_job(app, 'job1')
     ws.write_job(raw='path = x\n')
     with pytest.raises(ConfigError, match='not a valid INI file'):
@@ -219,6 +219,21 @@ def test_structure_errors(ws, tmp_path):
     (tmp_path / 'latin1.cfg').write_bytes(b'[global]\njobs_dir = \xe9\n')
     with pytest.raises(ConfigError, match='not UTF-8'):
         config.load_app(str(tmp_path / 'latin1.cfg'))
+
+
+@pytest.mark.parametrize('text,line,problem', [
+    ('[source]\npath = x\npath = y\n', 3, "option 'path' is given twice in [source]"),
+    ('[source]\npath = x\n\n[source]\n', 4, 'section [source] is given twice'),
+    ('password = hunter2\n[source]\n', 1, 'expected a [section] first'),
+    ('[source]\npath = x\n# note\nhunter2\n', 4,
+     'expected [section], name = value or a comment'),
+])
+def test_ini_errors_name_the_line_not_its_text(ws, text, line, problem):
+    path = ws.write_job(raw=text)
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert f'{path}, line {line}: not a valid INI file: {problem}\n' in done.stderr
+    assert 'hunter2' not in done.stderr and 'Traceback' not in done.stderr
 
 
 def test_cross_file_requirements(ws):

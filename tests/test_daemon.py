@@ -3,16 +3,14 @@ in the foreground), driven by files, config edits and signals."""
 
 import os
 import re
-import select
 import signal
 import subprocess
-import time
 
 import pytest
 
 from filetransfer.pidfile import running_pid
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, wait_for
+from procs import make_sparse, read_until, wait_for
 
 INTERVAL = '0.2'
 
@@ -94,19 +92,6 @@ def _proc_stat(pid):
 def _children(pid) -> list[int]:
     with open(f'/proc/{pid}/task/{pid}/children') as fh:
         return [int(child) for child in fh.read().split()]
-
-
-def _read_until(pipe, text, timeout=30) -> str:
-    """Reads a pipe until ``text`` appeared; returns what was read."""
-    shown = b''
-    deadline = time.monotonic() + timeout
-    while text.encode() not in shown:
-        left = deadline - time.monotonic()
-        assert left > 0 and select.select([pipe], [], [], left)[0], f'no {text!r} in {shown}'
-        chunk = os.read(pipe.fileno(), 65536)
-        assert chunk, f'the output ended without {text!r}: {shown}'
-        shown += chunk
-    return shown.decode()
 
 
 def test_start_status_second_start_stop(hot):
@@ -300,10 +285,10 @@ def test_foreground_logs_to_stderr_and_exits_0_on_sigterm(hot):
     proc = subprocess.Popen(command_argv('daemon', '-c', ws.app_cfg, '--foreground'),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ws.root)
     try:
-        shown = _read_until(proc.stderr, f'daemon started (pid {proc.pid}): jobs job1')
+        shown = read_until(proc.stderr, f'daemon started (pid {proc.pid}): jobs job1')
         assert hot.command('--status').stdout == f'filetransfer daemon is running (pid {proc.pid})\n'
         make_files(ws.src, {'a.txt': 'A', 'READY': ''})
-        shown += _read_until(proc.stderr, 'job job1 finished (exit code 0)')
+        shown += read_until(proc.stderr, 'job job1 finished (exit code 0)')
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -350,3 +335,16 @@ def test_usage_errors_exit_4(ws):
     env = {k: v for k, v in os.environ.items() if k != 'FILETRANSFER_CFG'}
     done = subprocess.run(command_argv('daemon'), capture_output=True, text=True, env=env)
     assert done.returncode == 4 and 'use -c CONFIG' in done.stderr
+
+
+def test_pidfile_and_log_directories_it_makes_are_private(hot):
+    ws = hot.ws
+    hot.pidfile = os.path.join(ws.root, 'run', 'ft', 'daemon.pid')
+    hot.configure(jobs='job1')
+    ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.start()
+    done = hot.command('--stop')
+    assert done.returncode == 0, done.stderr
+    made = [os.path.join(ws.root, 'run'), os.path.dirname(hot.pidfile), ws.log_dir]
+    assert {path: os.stat(path).st_mode & 0o777 for path in made} == \
+        {path: 0o700 for path in made}

@@ -320,3 +320,30 @@ def test_sibling_hosts_file_problems_do_not_matter_for_local_jobs(ws):
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_job()
     assert ws.run('job1').returncode == 0
+
+
+def mode_of(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_directories_the_job_makes_are_private(ws):
+    var = os.path.join(ws.root, 'var')
+    os.mkdir(var, 0o755)
+    os.chmod(var, 0o755)                       # there already: left as it is
+    log_dir, locks_dir = os.path.join(var, 'log', 'ft'), os.path.join(var, 'lock', 'ft')
+    ws.write_app({'global': {'locks_dir': locks_dir}},
+                 logging={'log_dir': log_dir, 'use_subdirs': 'yes'})
+    ws.write_job(job={'single_instance': 'yes'})
+    make_files(ws.src, {'a.txt': 'A'})
+    umask = os.umask(0o022)
+    try:
+        done = ws.run('job1')
+    finally:
+        os.umask(umask)
+    assert (done.returncode, done.stderr) == (0, '')
+    made = [os.path.join(var, 'log'), log_dir, os.path.join(log_dir, 'job1'),
+            os.path.join(var, 'lock'), locks_dir]
+    assert {path: mode_of(path) for path in made} == {path: 0o700 for path in made}
+    assert mode_of(var) == 0o755
+    [log_file] = os.listdir(os.path.join(log_dir, 'job1'))
+    assert mode_of(os.path.join(log_dir, 'job1', log_file)) == 0o600

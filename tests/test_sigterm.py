@@ -12,7 +12,7 @@ import pytest
 import filetransfer
 from faults import BIG, SMALL, GatedRelay, setup_job, stop_in_the_middle
 from helpers import make_files, tree
-from procs import make_sparse, wait_for
+from procs import make_sparse, read_until, wait_for
 
 CASES = [('local', 'up'), ('SFTP', 'up'), ('SFTP', 'down'), ('FTP', 'up'), ('FTP', 'down'),
          ('FTPS', 'up'), ('FTPS', 'down')]
@@ -191,3 +191,30 @@ def test_sigterm_as_a_fasp_file_finishes_is_counted(ws, tmp_path, live_sshd, mon
         job.run()
     assert 'a.txt' in tree(remote) and 'a.txt' not in os.listdir(ws.src)
     assert [path for path, _, _ in job.report.result.file_list] == ['a.txt']
+
+
+@pytest.mark.parametrize('args,source,code', [
+    ((), None, 0), (('--json',), None, 0), (('--json',), 'missing', 2)])
+def test_sigterm_right_after_the_last_log_line_keeps_the_exit_code(ws, args, source, code):
+    """The run is over and logged: a SIGTERM while the command prints its JSON, closes
+    down and exits must neither kill it nor change its exit code (20 tries, as the
+    moment it hits varies)."""
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_app(logging={})     # the log on stderr, to see the last line come
+    ws.write_job(source={'path': os.path.join(ws.root, source) if source else ws.src})
+    codes = []
+    for _ in range(20):
+        proc = ws.popen(*args, 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            read_until(proc.stderr, f'(exit code {code})')
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert b'Traceback' not in err, err.decode()
+        if args:
+            assert f'"exit_code": {code}' in out.decode()
+        codes.append(proc.returncode)
+    assert codes == [code] * 20

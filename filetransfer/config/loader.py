@@ -5,6 +5,7 @@ import configparser
 import os
 from collections.abc import Mapping
 
+from .. import smallfile
 from ..errors import ConfigError
 from . import privacy, schema as s
 from .schema import Option
@@ -52,9 +53,24 @@ def read_ini(path) -> configparser.ConfigParser:
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: cannot read: not UTF-8 text') from None
     except configparser.Error as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ConfigError(f'{path}: not a valid INI file: {first_line}') from None
+        line, problem = _ini_problem(exc)
+        where = f'{path}, line {line}' if line else str(path)
+        raise ConfigError(f'{where}: not a valid INI file: {problem}') from None
     return parser
+
+
+def _ini_problem(exc: configparser.Error) -> tuple[int | None, str]:
+    """The line number and what is wrong, without the line's text (it may hold a
+    password)."""
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return exc.lineno, f'section [{exc.section}] is given twice'
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return exc.lineno, f'option {exc.option!r} is given twice in [{exc.section}]'
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return exc.lineno, 'expected a [section] first'
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        return exc.errors[0][0], 'expected [section], name = value or a comment'
+    return None, str(exc).splitlines()[0]
 
 
 def parse_section(path, section: str, items: Mapping[str, str],
@@ -127,8 +143,24 @@ def load_app(path) -> Config:
         for name in ('jobs', 'pidfile'):
             if not app['daemon'][name]:
                 raise ConfigError(f'{_where(path, "daemon", name)}: required option is missing')
+    _check_mail_template(app, app.path, app['notify']['mail_cfg'])
     _note_exposed(app, app, app.path)
     return app
+
+
+def _check_mail_template(app: Config, path: str, name: str | None) -> None:
+    """A template file that is a FIFO, a device or too large is a mistake seen here;
+    a missing or broken one falls back to the default template when a mail is sent."""
+    folder = app['global']['mail_cfgs_dir']
+    if not name or name.lower() == 'default' or not folder:
+        return
+    template = os.path.join(folder, name)
+    try:
+        problem = smallfile.problem(os.stat(template))
+    except OSError:
+        return
+    if problem:
+        raise ConfigError(f'{_where(path, "notify", "mail_cfg")}: {template}: {problem}')
 
 
 def _note_exposed(config: Config, sections, path: str) -> None:
@@ -286,6 +318,7 @@ def load_job(app: Config, job_id: str) -> Config:
         raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
                           f'{_where(path, "target", "resume")} is set (the record kept '
                           "there tells the job's own partial files from others')")
+    _check_mail_template(app, path, job['notify']['mail_cfg'])
     hosts = {}
     job['source'] = _endpoint(path, 'source', job['source'], app, hosts)
     job['target'] = _endpoint(path, 'target', job['target'], app, hosts)

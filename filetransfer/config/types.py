@@ -116,12 +116,22 @@ def log_level(raw: str) -> int:
     return level
 
 
+# The width and precision of each %-conversion ('%%' has neither).
+_FORMAT_NUMBERS_RE = re.compile(r'%(?:%|(?:\([^)]*\))?[#0+ -]*(\d*)(?:\.(\d*))?)')
+_MAX_FORMAT_DIGITS = 4
+
+
 def log_format(raw: str) -> str:
+    expected = 'expected a logging format such as %(asctime)s %(message)s'
+    for numbers in _FORMAT_NUMBERS_RE.findall(raw):
+        if any(len(number) > _MAX_FORMAT_DIGITS for number in numbers):
+            raise ValueError(f'{expected}, with widths and precisions of at most '
+                             f'{_MAX_FORMAT_DIGITS} digits')
     record = logging.LogRecord('filetransfer', logging.INFO, __file__, 0, 'message', None, None)
     try:
         logging.Formatter(raw).format(record)
-    except (ValueError, KeyError, TypeError):
-        raise ValueError('expected a logging format such as %(asctime)s %(message)s') from None
+    except Exception:   # formatting a sample record fails as a bad format would
+        raise ValueError(expected) from None
     return raw
 
 

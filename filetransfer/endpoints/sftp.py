@@ -20,6 +20,7 @@ directories are not entered.
 
 import contextlib
 import errno
+import io
 import logging
 import os
 import posixpath
@@ -34,6 +35,7 @@ from paramiko.sftp_attr import SFTPAttributes
 
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
+from ..smallfile import UnsuitableFile, read_small_file
 from . import sshpipe
 from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
                    replace_by_steps, shown_name, unsafe_path_reason)
@@ -67,16 +69,20 @@ def load_key(path: str, key_type: str | None, passphrase: str | None):
     dss = getattr(paramiko, _KEY_CLASSES['DSA'], None)   # gone since paramiko 4
     no_dsa = (f'the installed paramiko {paramiko.__version__} cannot load DSA keys; '
               'use an RSA, ECDSA or Ed25519 key')
+    if key_type == 'DSA' and dss is None:
+        raise ValueError(f'key_type DSA: {no_dsa}')
+    try:
+        data = read_small_file(path)
+    except OSError as exc:
+        raise ValueError(f'cannot read key file {path}: {_reason(exc)}') from None
     if key_type == 'DSA':
-        if dss is None:
-            raise ValueError(f'key_type DSA: {no_dsa}')
-        return _read_key(lambda: dss.from_private_key_file(path, passphrase), path)
+        return _read_key(lambda: dss.from_private_key(_text(data), passphrase), path)
     try:
         secret = passphrase.encode() if passphrase is not None else None
-        key = _read_key(lambda: paramiko.PKey.from_path(path, secret), path)
+        key = _read_key(lambda: _private_key(data, secret), path)
     except paramiko.UnknownKeyType:
         if dss is not None and key_type is None:
-            return _read_key(lambda: dss.from_private_key_file(path, passphrase), path)
+            return _read_key(lambda: dss.from_private_key(_text(data), passphrase), path)
         raise ValueError(f'key file {path}: unsupported key type ({no_dsa})') from None
     found = next((name for name, cls in _KEY_CLASSES.items()
                   if isinstance(key, getattr(paramiko, cls, ()))), None)
@@ -86,13 +92,33 @@ def load_key(path: str, key_type: str | None, passphrase: str | None):
     return key
 
 
+def _text(data: bytes) -> io.StringIO:
+    return io.StringIO(data.decode('utf-8', 'replace'))
+
+
+def _private_key(data: bytes, password: bytes | None):
+    """The key in a key file's content, its type detected as paramiko.PKey.from_path
+    does (which would read the file itself, whatever kind of file it is)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:   # the OpenSSH format first, as OpenSSH does, then PEM
+        loaded = serialization.load_ssh_private_key(data, password)
+    except ValueError:
+        loaded = serialization.load_pem_private_key(data, password)
+    kinds = ((rsa.RSAPrivateKey, paramiko.RSAKey), (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey),
+             (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key))
+    cls = next((cls for kind, cls in kinds if isinstance(loaded, kind)), None)
+    if cls is None:
+        raise paramiko.UnknownKeyType(key_bytes=data, key_type=type(loaded))
+    return cls.from_private_key(_text(data), password)
+
+
 def _read_key(loader, path):
     try:
         return loader()
     except paramiko.UnknownKeyType:
         raise
-    except OSError as exc:
-        raise ValueError(f'cannot read key file {path}: {_reason(exc)}') from None
     except paramiko.PasswordRequiredException:
         raise ValueError(f'cannot load key file {path}: it is encrypted: set key_pass') from None
     except TypeError as exc:   # cryptography: encrypted key without a passphrase, or vice versa
@@ -268,9 +294,11 @@ class SftpEndpoint(Endpoint):
             self._known = hostkeys.KnownHosts.read(path)
         except OSError as exc:
             port = '' if self.port == hostkeys.DEFAULT_PORT else f' -p {self.port}'
+            hint = '' if isinstance(exc, UnsuitableFile) else \
+                f' (create it with: filetransfer -k{port} {self.host} {path})'
             raise not_retryable(ConnectError(
-                f'{self.where}: cannot read known_hosts file {path}: {_reason(exc)} '
-                f'(create it with: filetransfer -k{port} {self.host} {path})')) from None
+                f'{self.where}: cannot read known_hosts file {path}: {_reason(exc)}'
+                f'{hint}')) from None
 
     def _preferred_key_types(self, offered: list) -> list:
         known_types = [key.keytype for key in
