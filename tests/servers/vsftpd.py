@@ -32,6 +32,7 @@ class Vsftpd(LoginServer):
             # no PAM config of its own: PAM's "other" service checks the password
             'pam_service_name': 'filetransfer-test-vsftpd',
             'userlist_enable': 'NO', 'tcp_wrappers': 'NO',
+            # its syscall filter and namespaces depend on the kernel, not on the test
             'seccomp_sandbox': 'NO', 'isolate': 'NO', 'isolate_network': 'NO',
             'pasv_enable': 'YES', 'pasv_address': '127.0.0.1', 'port_enable': 'YES',
             'max_per_ip': '0', 'max_clients': '0',
