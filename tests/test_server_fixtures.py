@@ -10,22 +10,21 @@ import ssl
 import paramiko
 import pytest
 
-from filetransfer.endpoints.ftp import _FTP_TLS
 from servers.login import logins
 
 
 def ftp_session(login, ca_file=None):
+    """A logged-in ftplib session; with FTPS the control connection is encrypted, the
+    data connections are not (encrypted ones are the command's, tested through it)."""
     if login.tls:
-        client = _FTP_TLS(context=ssl.create_default_context(cafile=ca_file or login.ca_file),
-                          timeout=10)
+        client = ftplib.FTP_TLS(context=ssl.create_default_context(
+            cafile=ca_file or login.ca_file), timeout=10)
     else:
         client = ftplib.FTP(timeout=10)
     client.connect(login.host, login.port)
     if login.tls:
         client.auth()
     client.login(login.user, login.password)
-    if login.tls:
-        client.prot_p()
     return client
 
 
