@@ -34,7 +34,8 @@ demo: install
 	echo "exit code: $$code"; echo "files in demo/target:"; \
 	cd demo/target 2>/dev/null && find . -type f | sort; exit $$code
 
-# The servers the tests start (OpenSSH sshd) come from the system's packages.
+# The servers the tests start: OpenSSH's sshd from the system's packages; vsftpd,
+# ProFTPD and Pure-FTPd unpacked from theirs into ~/.cache/filetransfer-tests.
 system-test-deps:
 	@sh tests/install-system-deps.sh
 

@@ -1,8 +1,10 @@
 import logging
+import os
 
 import pytest
 
 from helpers import Workspace
+from servers.login import LOGINS
 
 
 @pytest.fixture
@@ -137,13 +139,27 @@ def _ftp_server(root, tls_files, **options):
     return server.setup().start()
 
 
+@pytest.fixture(scope='session')
+def pyftpdlib_servers(tmp_path_factory, tls_files):
+    """The pyftpdlib servers shared by the run, started when first asked for:
+    protocol ('FTP' or 'FTPS') -> FtpServer."""
+    servers = {}
+
+    def get(protocol):
+        if protocol not in servers:
+            servers[protocol] = _ftp_server(tmp_path_factory.mktemp(protocol.lower()),
+                                            tls_files, tls=protocol == 'FTPS')
+        return servers[protocol]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
 @pytest.fixture(scope='session', params=['FTP', 'FTPS'])
-def ftpd(request, tmp_path_factory, tls_files):
+def ftpd(request, pyftpdlib_servers):
     """A pyftpdlib server shared by the run, once plain FTP and once FTPS."""
-    server = _ftp_server(tmp_path_factory.mktemp(request.param.lower()), tls_files,
-                         tls=request.param == 'FTPS')
-    yield server
-    server.stop()
+    return pyftpdlib_servers(request.param)
 
 
 @pytest.fixture
@@ -159,3 +175,89 @@ def ftp_server(tmp_path_factory, tls_files):
     yield start
     for server in servers:
         server.stop()
+
+
+# -- real FTP servers: vsftpd, ProFTPD, Pure-FTPd (servers/login.py) -----------------
+
+def _login_server(tmp_path_factory, tls_files, module, cls, **options):
+    """Starts a server of servers/<module>.py with a system user of its own; yields it."""
+    from servers.common import unavailable
+    from servers.users import make_user, remove_user
+
+    name = module.__name__.rsplit('.', 1)[1]
+    if not module.available():
+        unavailable(f'{name} is not unpacked (make test unpacks it: '
+                    'tests/install-system-deps.sh)')
+    if os.getuid() != 0:
+        unavailable(f'{name} needs root (it logs in a system user of its own)')
+    ca_file, cert_file, _ = tls_files
+    user = make_user('ftwftp', logs_in_home=True)
+    try:
+        server = cls(str(tmp_path_factory.mktemp(name)), user, cert_file, ca_file, **options)
+        server.start()
+    except BaseException:
+        remove_user(user)
+        raise
+    yield server
+    server.stop()
+    remove_user(user)
+
+
+@pytest.fixture(scope='session')
+def vsftpd_server(tmp_path_factory, tls_files):
+    """vsftpd: FTP and FTPS on one port (servers/vsftpd.py)."""
+    from servers import vsftpd
+    yield from _login_server(tmp_path_factory, tls_files, vsftpd, vsftpd.Vsftpd)
+
+
+@pytest.fixture(scope='session')
+def proftpd_server(tmp_path_factory, tls_files):
+    """ProFTPD: FTP and FTPS (mod_tls) on one port (servers/proftpd.py)."""
+    from servers import proftpd
+    yield from _login_server(tmp_path_factory, tls_files, proftpd, proftpd.Proftpd)
+
+
+@pytest.fixture(scope='session')
+def proftpd_sftp_server(tmp_path_factory, tls_files):
+    """ProFTPD's mod_sftp: SFTP with password logins (servers/proftpd.py)."""
+    from servers import proftpd
+    yield from _login_server(tmp_path_factory, tls_files, proftpd, proftpd.Proftpd, sftp=True)
+
+
+@pytest.fixture(scope='session')
+def pureftpd_server(tmp_path_factory, tls_files):
+    """Pure-FTPd: FTP and FTPS on one port (servers/pureftpd.py)."""
+    from servers import pureftpd
+    yield from _login_server(tmp_path_factory, tls_files, pureftpd, pureftpd.PureFtpd)
+
+
+@pytest.fixture(scope='session')
+def proftpd_refusing_mlsd(tmp_path_factory, tls_files):
+    """An FTP login on a ProFTPD that announces MLST in FEAT but refuses every MLSD
+    (550), as some servers are configured."""
+    from servers import proftpd
+    for server in _login_server(tmp_path_factory, tls_files, proftpd, proftpd.Proftpd,
+                                refuse_mlsd=True):
+        yield server.login('FTP')
+
+
+@pytest.fixture(params=LOGINS)
+def login(request):
+    """One login on a real server, for each server program and protocol (ids such
+    as 'vsftpd-FTPS', see servers/login.py); a test narrows them with
+    ``@pytest.mark.parametrize('login', logins(...), indirect=True)``."""
+    from servers.login import Login
+
+    name, protocol = request.param.split('-')
+    if name == 'pyftpdlib':
+        server = request.getfixturevalue('pyftpdlib_servers')(protocol)
+        return Login(name, protocol, server.port, server.user, server.password, server.home,
+                     '/', ca_file=server.ca_file if server.tls else None, server=server)
+    if name == 'openssh':
+        sshd, (user, password, home) = (request.getfixturevalue('live_sshd'),
+                                        request.getfixturevalue('password_user'))
+        return Login(name, protocol, sshd.port, user, password, home, home,
+                     known_hosts=sshd.known_hosts, owner=sshd.account, server=sshd)
+    fixture = 'proftpd_sftp_server' if (name, protocol) == ('proftpd', 'SFTP') \
+        else f'{name}_server'
+    return request.getfixturevalue(fixture).login(protocol)

@@ -4,14 +4,14 @@ password-only user for password logins (root's own password is never touched).""
 
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 
 from .common import free_port, wait_listening
+from .process import descendants, signal_tree
+from .users import User, make_user, remove_user
 
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
 SFTP_SERVER = next((path for path in ('/usr/lib/openssh/sftp-server',
@@ -42,7 +42,7 @@ class SshServer:
     user: str = field(default_factory=lambda: pwd.getpwuid(os.getuid()).pw_name)
     client_keys: dict = field(default_factory=dict)
     host_keys: dict = field(default_factory=dict)
-    password_user: tuple | None = None     # (name, password, writable directory)
+    account: User | None = None     # the password-only user (root only)
     proc: subprocess.Popen | None = None
 
     @property
@@ -67,8 +67,14 @@ class SshServer:
         self.write_known_hosts()
         if os.getuid() == 0:
             os.makedirs('/run/sshd', mode=0o755, exist_ok=True)
-            self.password_user = _password_user()
+            self.account = make_user(PASSWORD_USER)
         self._write_config()
+
+    @property
+    def password_user(self) -> tuple | None:
+        """(name, password, writable directory) of the password-only user, or None."""
+        return (self.account.name, self.account.password, self.account.home) \
+            if self.account else None
 
     def write_known_hosts(self, path=None, kinds=KEY_TYPES) -> str:
         path = path or self.known_hosts
@@ -103,17 +109,12 @@ class SshServer:
         """Stops the server and every session it forked (like a host going down)."""
         if not self.proc or self.proc.poll() is not None:
             return
-        sessions = _descendants(self.proc.pid)
-        for pid in [self.proc.pid, *sessions]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        signal_tree(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
     def sessions(self) -> list[int]:
         """The processes sshd forked for the current sessions (sshd, sftp-server)."""
-        return _descendants(self.proc.pid) if self.proc else []
+        return descendants(self.proc.pid) if self.proc else []
 
     def ssh_config_options(self) -> list[str]:
         """Options for the OpenSSH client tools (sftp, scp, ssh) to reach this server."""
@@ -123,43 +124,6 @@ class SshServer:
                 '-i', self.client_keys['ed25519']]
 
 
-def _descendants(pid: int) -> list[int]:
-    """The processes below ``pid`` (sshd's sessions call setsid, so a process
-    group kill misses them)."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as fh:
-                fields = fh.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _password_user() -> tuple:
-    """A user of its own for this server, with a random password and a writable
-    directory (root only); removed by `remove_password_user`."""
-    name = f'{PASSWORD_USER}{secrets.token_hex(3)}'
-    password = secrets.token_urlsafe(12)
-    subprocess.run(['useradd', '--no-create-home', '-d', '/nonexistent', '-s', '/bin/sh', name],
-                   check=True, capture_output=True)
-    subprocess.run(['chpasswd'], input=f'{name}:{password}', text=True, check=True)
-    home = tempfile.mkdtemp(prefix='filetransfer-pwtest-')   # outside root's 0700 temp dirs
-    entry = pwd.getpwnam(name)
-    os.chown(home, entry.pw_uid, entry.pw_gid)
-    return name, password, home
-
-
 def remove_password_user(server: 'SshServer') -> None:
-    if server.password_user:
-        name, _, home = server.password_user
-        subprocess.run(['userdel', name], check=False, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+    if server.account:
+        remove_user(server.account)

@@ -1,0 +1,194 @@
+"""The transfer scenarios against every real server: pyftpdlib, vsftpd, ProFTPD and
+Pure-FTPd over FTP and FTPS, OpenSSH and ProFTPD's mod_sftp over SFTP (the
+``login`` fixture), through the real command.
+
+A scenario runs against the servers it passes on; where it leaves some out, the
+comment above it says why: what the command does wrong there."""
+
+import json
+import os
+import uuid
+
+import pytest
+
+from faults import counts
+from filetransfer.resume import CHECK_BYTES
+from helpers import make_files, tree
+from remote import write_hosts
+from servers.login import logins
+
+FILES = {'a.txt': b'A' * 10, 'empty.txt': b'', 'sub/b.bin': os.urandom(700_000),
+         'sub/deeper/c.csv': b'x,y\n1,2\n', 'with space.txt': b'spaces'}
+MANY = {f'{folder}f{number:02d}.txt': os.urandom(number * 311)
+        for number in range(24) for folder in ('', 'sub/')}
+
+
+def fresh() -> str:
+    """A folder of its own in the login's directory (servers are shared by the run)."""
+    return f'matrix-{uuid.uuid4().hex[:8]}'
+
+
+def put(login, folder, files) -> None:
+    """Files on the server, owned by its login as if it had written them."""
+    make_files(login.path(folder), files)
+    login.own(login.path(folder))
+
+
+def run(ws, job, *options):
+    return ws.run('-v', *options, job)
+
+
+def assert_ok(done, ws, job) -> None:
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text(job)
+
+
+def assert_failed(done, login, *parts) -> None:
+    """Exit 2, a message naming the server and ``parts``, no stack trace."""
+    assert done.returncode == 2, done.stderr
+    for part in (f'127.0.0.1:{login.port}', *parts):
+        assert part in done.stderr, done.stderr
+    assert 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize('temp', [None, 'dot', 'ext:.part', 'dir:.incoming'])
+def test_both_ways_with_delete(ws, login, tmp_path, temp):
+    """Up into a directory the job creates, then down again deleting on the server."""
+    folder = fresh()
+    temp_option = {'temp': temp} if temp else {}
+    make_files(ws.src, FILES)
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job('up', source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': login.remote(folder, 'new', 'dir'),
+                         **temp_option})
+    assert_ok(run(ws, 'up'), ws, 'up')
+    assert tree(login.path(folder, 'new', 'dir')) == FILES
+    ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder, 'new'),
+                                 'recursive': 'yes', 'delete': 'yes'},
+                 target={'path': str(tmp_path / 'down'), **temp_option})
+    assert_ok(run(ws, 'down'), ws, 'down')
+    assert tree(tmp_path / 'down') == {f'dir/{name}': data for name, data in FILES.items()}
+    assert tree(login.path(folder)) == {}
+
+
+# ProFTPD announces REST STREAM but refuses REST before STOR (451 "Append/Restart
+# not permitted": AllowStoreRestart is off by default); the upload then fails as a
+# target error on every run instead of being sent whole.
+@pytest.mark.parametrize('login, direction', [
+    pytest.param(each, direction, id=f'{each}-{direction}')
+    for each in logins() for direction in ('up', 'down')
+    if (each, direction) not in {('proftpd-FTP', 'up'), ('proftpd-FTPS', 'up')}],
+    indirect=['login'])
+def test_resume_sends_only_the_rest(ws, login, tmp_path, direction):
+    data = os.urandom(3 << 20)
+    point = len(data) // 2 + 4321
+    folder = fresh()
+    write_hosts(ws, srv=login.host_section())
+    remote = {'host_id': 'srv', 'path': login.remote(folder)}
+    if direction == 'up':
+        make_files(ws.src, {'big.bin': data})
+        put(login, folder, {'.big.bin': data[:point]})
+        ws.write_job(target={**remote, 'temp': 'dot', 'resume': 'yes'})
+        final = login.path(folder, 'big.bin')
+    else:
+        put(login, folder, {'big.bin': data})
+        make_files(ws.dst, {'.big.bin': data[:point]})
+        ws.write_job(source=remote, target={'temp': 'dot', 'resume': 'yes'})
+        final = os.path.join(ws.dst, 'big.bin')
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    with open(final, 'rb') as fh:
+        assert fh.read() == data
+    assert f'resuming big.bin at byte {point} of {len(data)} (the {CHECK_BYTES} bytes ' \
+           'before it match the source)' in ws.log_text()
+
+
+def test_listing_of_2000_entries(ws, login, tmp_path):
+    folder = fresh()
+    put(login, folder, {**{f'skip-{number:04d}.log': '' for number in range(1999)},
+                        'take.txt': 'taken'})
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder), 'files': '*.txt'})
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(ws.dst) == {'take.txt': b'taken'}
+
+
+def test_several_connections_both_ways(ws, login, tmp_path):
+    folder = fresh()
+    make_files(ws.src, MANY)
+    write_hosts(ws, srv=login.host_section(connections='4'))
+    ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': login.remote(folder), 'temp': 'dot'})
+    done = ws.run('--json', 'up')
+    assert done.returncode == 0, done.stderr
+    assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
+    assert tree(login.path(folder)) == MANY
+    assert '4 files at once' in ws.log_text('up')
+    ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder),
+                                 'recursive': 'yes', 'delete': 'yes'},
+                 target={'path': str(tmp_path / 'back')})
+    done = ws.run('--json', 'down')
+    assert done.returncode == 0, done.stderr
+    assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
+    assert tree(tmp_path / 'back') == MANY
+    assert tree(login.path(folder)) == {}
+
+
+# -- errors --------------------------------------------------------------------------
+
+def test_wrong_password_fails_without_showing_it(ws, login):
+    wrong = 'Wrong-' + uuid.uuid4().hex
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_app(logging={'log_dir': ws.log_dir, 'log_level': 'DEBUG'})
+    write_hosts(ws, srv=login.host_section(password=wrong))
+    ws.write_job(target={'host_id': 'srv', 'path': login.remote(fresh())})
+    done = run(ws, 'job1')
+    assert_failed(done, login, f'for user {login.user}')
+    assert wrong not in done.stdout + done.stderr + ws.log_text()
+
+
+# FTP: a refused login (530) is an ordinary connection error, tried again.
+@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
+def test_wrong_password_is_not_tried_again(ws, login):
+    """Another try cannot fix it, and repeated wrong passwords can lock the account."""
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=login.host_section(password='Wrong-' + uuid.uuid4().hex))
+    ws.write_job(job={'retries': '1'},
+                 target={'host_id': 'srv', 'path': login.remote(fresh())})
+    done = run(ws, 'job1')
+    assert_failed(done, login)
+    assert 'not tried again' in ws.log_text() and 'trying again' not in ws.log_text()
+
+
+def test_missing_source_directory(ws, login):
+    missing = login.remote(fresh(), 'missing')
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(source={'host_id': 'srv', 'path': missing})
+    assert_failed(run(ws, 'job1'), login, missing)
+
+
+# FTP: the refused MKD (550) escapes as an internal error (exit 9) instead of
+# "cannot create target directory".
+@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
+def test_target_directory_that_cannot_be_created(ws, login):
+    folder = fresh()
+    put(login, folder, {'blocker': 'a file where a directory should be'})
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=login.host_section())
+    target = login.remote(folder, 'blocker', 'sub')
+    ws.write_job(target={'host_id': 'srv', 'path': target})
+    assert_failed(run(ws, 'job1'), login, 'blocker')
+    assert tree(login.path(folder)) == {'blocker': b'a file where a directory should be'}
+
+
+# -- certificates ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('login', logins('FTPS'), indirect=True)
+def test_certificate_verified_against_the_ca_and_another_ca_refused(ws, login, tls_files):
+    folder = fresh()
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_job(target={'host_id': 'srv', 'path': login.remote(folder)})
+    write_hosts(ws, srv=login.host_section(ca_file=tls_files[2]))
+    assert_failed(run(ws, 'job1'), login, 'certificate verification failed')
+    assert not os.path.exists(login.path(folder))
+    write_hosts(ws, srv=login.host_section())
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(login.path(folder)) == {'a.txt': b'A'}
