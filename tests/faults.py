@@ -45,18 +45,12 @@ class Setup:
 
     def leave_partial(self, data: bytes, name=BIG) -> None:
         """Leaves what a killed run of the job leaves: the temp file of ``name`` with
-        ``data``, and the record of it in locks_dir (see filetransfer/journal.py)."""
-        from filetransfer import config, endpoints
-        from filetransfer.journal import Journal
-
+        ``data``, and the record of it in locks_dir."""
         path = self.partial(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, 'wb') as fh:
             fh.write(data)
-        job = config.load_job(config.load_app(self.ws.app_cfg), 'job1')
-        with Journal(self.ws.locks_dir, 'job1') as journal:
-            journal.writing(endpoints.describe(job['target']),
-                            os.path.relpath(path, self.target).replace(os.sep, '/'))
+        self.ws.record_partial(os.path.relpath(path, self.target).replace(os.sep, '/'))
 
     def lock_is_free(self) -> bool:
         lock = FileLock(os.path.join(self.ws.locks_dir, 'job1.lock'), timeout=0)

@@ -99,6 +99,17 @@ class Workspace:
         return subprocess.Popen(command_argv('-c', self.app_cfg, *args), cwd=self.root,
                                 **kwargs)
 
+    def record_partial(self, relpath: str, job_id='job1') -> None:
+        """Records in locks_dir, as a killed run of the job does, that it was writing
+        ``relpath`` (relative to the job's target directory): the next run takes that
+        file for its own partial file (see filetransfer/journal.py)."""
+        from filetransfer import config, endpoints
+        from filetransfer.journal import Journal
+
+        job = config.load_job(config.load_app(self.app_cfg), job_id)
+        with Journal(self.locks_dir, job_id) as journal:
+            journal.writing(endpoints.describe(job['target']), relpath)
+
     def log_files(self, job_id='job1') -> list[str]:
         folder = os.path.join(self.log_dir, job_id)
         if not os.path.isdir(folder):
