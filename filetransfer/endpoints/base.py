@@ -38,13 +38,17 @@ Progress = Callable[[int], None]
 class FileEntry:
     """A file found on the source: relative path, size in bytes, mtime (epoch s).
 
-    ``refused`` says why a listed name must not be used (see `listed_name_problem`);
-    the runner counts such an entry as a source error instead of transferring it."""
+    ``refused`` says why the entry must not be used (a listed name that cannot be
+    one, see `listed_name_problem`); the runner counts such an entry as a source
+    error, with that text, instead of transferring it. A ``directory`` entry is a
+    directory the listing did not enter (a loop, see endpoints/walk.py): refused,
+    and counted whatever the job's file patterns."""
 
     path: str
     size: int
     mtime: float | None = None
     refused: str | None = None
+    directory: bool = False
 
 
 class SourceReadError(Exception):

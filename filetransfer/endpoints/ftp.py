@@ -29,13 +29,12 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
-                   replace_by_steps, shown_name, unsafe_path_reason)
+from .base import CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, unsafe_path_reason
 from .ftplisting import parse_list_line, parse_mlsd_line
+from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 256
 CLOSE_TIMEOUT = 10.0
 SEND_PIECE = 1 << 14    # one TLS record
 
@@ -372,12 +371,28 @@ class FtpEndpoint(Endpoint):
     # -- source side ----------------------------------------------------------
     def walk(self, descend):
         with self._guard():
-            yield from self._walk('', descend, 0)
+            yield from walk_tree(self.where, self._root_entry(), descend, self._list_dir,
+                                 _same_directory, self._settle)
 
-    def _walk(self, reldir, descend, depth):
+    def _root_entry(self) -> Listed:
+        """The root as the server's MLST shows it (its 'unique' fact tells a loop back
+        to it), or as a directory the server tells nothing about."""
+        if self._mlsd:
+            try:
+                facts = self._ftp.sendcmd('MLST ' + self.root).splitlines()[1:-1]
+            except (ftplib.error_perm, ftplib.error_temp) as exc:
+                if not _refused(exc):
+                    raise
+            else:
+                entry = parse_mlsd_line(facts[0].lstrip()) if facts else None
+                if entry is not None:
+                    return entry
+        return Listed(self.root, 'dir')
+
+    def _list_dir(self, reldir: str) -> list[Listed] | None:
         path = self._remote(reldir)
         try:
-            entries = self._list(path)
+            return self._list(path)
         except (ServerFileError, ftplib.error_perm, ftplib.error_temp) as exc:
             if not _refused(exc):
                 raise
@@ -385,39 +400,20 @@ class FtpEndpoint(Endpoint):
                 raise ConnectError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
-            return
-        for name, kind, size, mtime in sorted(entries, key=lambda entry: entry[0]):
-            relpath = f'{reldir}/{name}' if reldir else name
-            if kind == 'other':
-                log.debug('%s: skipping %s: not a regular file', self.where, shown_name(relpath))
-                continue
-            problem = listed_name_problem(name)
-            if problem:
-                if name in ('.', '..'):
-                    continue
-                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
-                if kind == 'dir':
-                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
-                else:
-                    yield FileEntry(shown, size or 0, mtime, refused=problem)
-                continue
-            if kind == 'dir':
-                if descend(relpath):
-                    if depth >= MAX_DEPTH:
-                        log.warning('%s: not entering %s: more than %d levels deep',
-                                    self.where, relpath, MAX_DEPTH)
-                    else:
-                        yield from self._walk(relpath, descend, depth + 1)
-            else:
-                if size is None:
-                    size = self._size(self._remote(relpath))
-                    if size is None:
-                        log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
-                        continue
-                yield FileEntry(relpath, size, mtime)
+            return None
 
-    def _list(self, path: str) -> list[tuple]:
-        """(name, 'file'|'dir'|'other', size or None, mtime or None) of a directory."""
+    def _settle(self, relpath: str, entry: Listed) -> Listed | None:
+        """A file listed without its size gets it from the server, or is skipped."""
+        if entry.kind != 'file' or entry.size is not None:
+            return entry
+        size = self._size(self._remote(relpath))
+        if size is None:
+            log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
+            return None
+        return entry._replace(size=size)
+
+    def _list(self, path: str) -> list[Listed]:
+        """The entries of a directory."""
         try:
             self._ftp.cwd(path)
         except ftplib.error_perm as exc:
@@ -563,13 +559,18 @@ class FtpEndpoint(Endpoint):
             if not _refused(exc):
                 raise
             return None
-        return next((size for found, kind, size, _ in entries
-                     if found == name and kind == 'file'), None)
+        return next((entry.size for entry in entries
+                     if entry.name == name and entry.kind == 'file'), None)
 
     # -- both sides -----------------------------------------------------------
     def remove(self, relpath: str) -> None:
         with self._guard():
             self._ftp.delete(self._remote(relpath))
+
+
+def _same_directory(one, other) -> bool:
+    """Whether two directories have the same MLSD 'unique' fact: the same object."""
+    return one[1].stamp is not None and one[1].stamp == other[1].stamp
 
 
 def _unacknowledged(conn) -> int | None:

@@ -35,13 +35,12 @@ from paramiko.sftp_attr import SFTPAttributes
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
-                   replace_by_steps, shown_name, unsafe_path_reason)
+from .base import CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, unsafe_path_reason
+from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
 
-MAX_DEPTH = 256
 REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allows more
 IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
@@ -115,6 +114,7 @@ class SftpEndpoint(Endpoint):
         name = f'[{self.host}]' if ':' in self.host else self.host
         self.where = f'SFTP {name}:{self.port}'
         self.root = None
+        self._root_attr = None
         self._transport = None
         self._sftp = None
         self._dirs = set()            # target directories known to exist
@@ -360,14 +360,14 @@ class SftpEndpoint(Endpoint):
                                            f'{path}: {_reason(exc)}') from None
                 try:
                     self.root = self._sftp.normalize(path)
-                    mode = self._sftp.stat(self.root).st_mode
+                    self._root_attr = self._sftp.stat(self.root)
                 except OSError as exc:
                     what = 'does not exist' if exc.errno == errno.ENOENT else _reason(exc)
                     raise ConnectError(f'{self.where}: {self.role} directory {path} '
                                        f'{what}') from None
         except TransferError as exc:
             raise ConnectError(str(exc)) from None
-        if not stat.S_ISDIR(mode or 0):
+        if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
 
     def close(self) -> None:
@@ -421,13 +421,34 @@ class SftpEndpoint(Endpoint):
 
     # -- source side ----------------------------------------------------------
     def walk(self, descend):
-        with self._guard():
-            yield from self._walk('', descend, 0)
+        realpaths = {'': self.root}
 
-    def _walk(self, reldir, descend, depth):
+        def realpath(relpath):
+            if relpath not in realpaths:
+                try:
+                    realpaths[relpath] = self._sftp.normalize(self._remote(relpath))
+                except OSError:
+                    if not self._transport.is_active():
+                        raise
+                    realpaths[relpath] = None
+            return realpaths[relpath]
+
+        def same_directory(one, other):
+            # SFTP attributes carry no identity: equal ones only make the server's
+            # realpath worth asking (a link it lists as a directory resolves)
+            if one[1].stamp != other[1].stamp:
+                return False
+            real = realpath(one[0])
+            return real is not None and real == realpath(other[0])
+
+        with self._guard():
+            yield from walk_tree(self.where, _listed(self._root_attr), descend,
+                                 self._list_dir, same_directory, self._settle)
+
+    def _list_dir(self, reldir):
         path = self._remote(reldir)
         try:
-            entries = self._sftp.listdir_attr(path)
+            return [_listed(attr) for attr in self._sftp.listdir_attr(path)]
         except OSError as exc:
             if not self._transport.is_active():
                 raise
@@ -435,38 +456,12 @@ class SftpEndpoint(Endpoint):
                 raise ConnectError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
-            return
-        for attr in sorted(entries, key=lambda item: item.filename):
-            name = attr.filename
-            relpath = f'{reldir}/{name}' if reldir else name
-            mode = attr.st_mode or 0
-            problem = listed_name_problem(name)
-            if problem:
-                if name in ('.', '..'):
-                    continue
-                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
-                if stat.S_ISDIR(mode):
-                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
-                else:
-                    yield FileEntry(shown, attr.st_size or 0, attr.st_mtime, refused=problem)
-                continue
-            if stat.S_ISLNK(mode):
-                attr = self._follow(relpath)
-                if attr is None:
-                    continue
-                mode = attr.st_mode or 0
-            if stat.S_ISDIR(mode):
-                if descend(relpath):
-                    if depth >= MAX_DEPTH:
-                        log.warning('%s: not entering %s: more than %d levels deep',
-                                    self.where, relpath, MAX_DEPTH)
-                    else:
-                        yield from self._walk(relpath, descend, depth + 1)
-            elif stat.S_ISREG(mode):
-                yield FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
+            return None
 
-    def _follow(self, relpath):
-        """The attributes of a linked regular file; None (skipped) for anything else."""
+    def _settle(self, relpath, entry):
+        """A symbolic link becomes the regular file it leads to, or is skipped."""
+        if entry.kind != 'link':
+            return entry
         try:
             attr = self._sftp.stat(self._remote(relpath))
         except OSError:
@@ -477,7 +472,7 @@ class SftpEndpoint(Endpoint):
         if not stat.S_ISREG(attr.st_mode or 0):
             log.info('%s: skipping symbolic link %s: not a regular file', self.where, relpath)
             return None
-        return attr
+        return _listed(attr)._replace(name=entry.name)
 
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
@@ -631,6 +626,14 @@ class SftpEndpoint(Endpoint):
     def remove(self, relpath: str) -> None:
         with self._guard():
             self._sftp.remove(self._remote(relpath))
+
+
+def _listed(attr) -> Listed:
+    mode = attr.st_mode or 0
+    kind = 'dir' if stat.S_ISDIR(mode) else 'file' if stat.S_ISREG(mode) \
+        else 'link' if stat.S_ISLNK(mode) else 'other'
+    return Listed(getattr(attr, 'filename', ''), kind, attr.st_size, attr.st_mtime,
+                  (mode, attr.st_uid, attr.st_gid, attr.st_size, attr.st_mtime))
 
 
 class _Upload:

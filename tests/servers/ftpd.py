@@ -19,8 +19,8 @@ Variants, chosen by `FtpServer` options:
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
   every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
-  every RETR returns ``HOSTILE_DATA`` and every SIZE and DELE succeeds, whatever
-  the name. ``list_lines``: the same, with these lines as every LIST's answer, as
+  every RETR returns ``HOSTILE_DATA`` and every SIZE, DELE and CWD succeeds,
+  whatever the name (a CWD to a directory that does not exist stays where it is). ``list_lines``: the same, with these lines as every LIST's answer, as
   they are (use with ``mlsd=False``).
 
 Every command the server receives is appended to ``commands.log`` (passwords
@@ -255,6 +255,12 @@ def _handler_class(options: dict):
 
             def ftp_DELE(self, path):
                 self.respond('250 File removed.')
+
+            def ftp_CWD(self, path):
+                if os.path.isdir(path):
+                    return super().ftp_CWD(path)
+                self.respond('250 Directory changed.')
+                return None
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(options['user'], options['password'], options['home'],

@@ -3,6 +3,8 @@ for what OpenSSH will not do:
 
 - `HostileSftpServer`: its directory lists the given entries, whatever their names,
   and every file reads as ``HOSTILE_DATA``.
+- `LoopingSftpServer`: its directory holds a file and directories that are the
+  directory itself, at any depth: a loop.
 - `PlainSftpServer`: a local directory served with plain SFTP version 3 semantics:
   no posix-rename@openssh.com, and a rename never replaces an existing file; it
   can lose data past a size while saying it wrote it.
@@ -147,6 +149,64 @@ def _hostile_interface(server: HostileSftpServer):
 
         def canonicalize(self, path):
             return os.path.normpath('/' + path).replace('//', '/')
+
+    return Interface
+
+
+class LoopingSftpServer(ParamikoSftpServer):
+    """``path`` holds the file ``LOOP_FILE`` and the directories ``names``, each of
+    which is ``path`` itself again (as a server shows a symbolic link to a parent
+    directory when it follows links in listings). Its realpath leads back to
+    ``path``, as a server's realpath of such a link does, unless ``hide_loops``:
+    then nothing tells the loop from an endless tree."""
+
+    def __init__(self, root: str, names, path: str = '/data', hide_loops: bool = False):
+        super().__init__(root)
+        self.path = path
+        self.names = list(names)
+        self.hide_loops = hide_loops
+
+    def interface(self):
+        return _looping_interface(self)
+
+
+LOOP_FILE = 'file.txt'
+
+
+def _looping_interface(server: LoopingSftpServer):
+    def normal(path):
+        return os.path.normpath('/' + path.lstrip('/'))
+
+    def inside(path):
+        path = normal(path)
+        return path == server.path or path.startswith(server.path + '/')
+
+    class Interface(paramiko.SFTPServerInterface):
+        def list_folder(self, path):
+            server.requests.append(('list', path))
+            if not inside(path):
+                return paramiko.SFTP_NO_SUCH_FILE
+            return [_attributes(LOOP_FILE, False)] + \
+                [_attributes(name, True) for name in server.names]
+
+        def stat(self, path):
+            server.requests.append(('stat', path))
+            if not inside(path):
+                return paramiko.SFTP_NO_SUCH_FILE
+            return _attributes(os.path.basename(path), os.path.basename(path) != LOOP_FILE)
+
+        lstat = stat
+
+        def open(self, path, flags, attr):
+            server.requests.append(('open', path))
+            return _Handle(flags)
+
+        def canonicalize(self, path):
+            path = normal(path)
+            if inside(path) and not server.hide_loops:
+                name = os.path.basename(path)
+                return os.path.join(server.path, LOOP_FILE) if name == LOOP_FILE else server.path
+            return path
 
     return Interface
 
