@@ -23,6 +23,7 @@ import abc
 import logging
 import os
 import posixpath
+import threading
 import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
@@ -303,3 +304,14 @@ def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str],
     except OSError as exc:
         logging.getLogger(__name__).warning('could not remove the replaced file %s: %s',
                                             aside, exc.strerror or exc)
+
+
+def run_bounded(action: Callable[[], None], seconds: float) -> bool:
+    """Runs ``action`` (which handles its own errors) in a thread of its own and
+    waits for it ``seconds`` at most; returns whether it ended. For a clean-up after
+    an interruption, which must not keep the process from ending: one that hangs
+    is left behind, in a daemon thread."""
+    thread = threading.Thread(target=action, name='clean-up', daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()

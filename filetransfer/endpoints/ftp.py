@@ -29,7 +29,8 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, unsafe_path_reason
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, run_bounded,
+                   unsafe_path_reason)
 from .ftplisting import parse_list_line, parse_mlsd_line
 from .walk import Listed, walk_tree
 
@@ -510,18 +511,25 @@ class FtpEndpoint(Endpoint):
                         _reason(exc))
 
     def _remove_after_interrupt(self, path: str) -> None:
+        """Removes ``path`` over a new connection, given CLOSE_TIMEOUT seconds in all."""
         timeout = min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
         other = FtpEndpoint({**self.config, 'timeout': timeout}, self.role)
-        try:
-            other.open()
-            other._ftp.delete(path)
-        except ftplib.error_perm:
-            pass      # not created yet
-        except (ConnectError, ftplib.Error, OSError, EOFError) as exc:
-            log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                        _reason(exc))
-        finally:
-            other.close()
+
+        def remove():
+            try:
+                other.open()
+                other._ftp.delete(path)
+            except ftplib.error_perm:
+                pass      # not created yet
+            except (ConnectError, ftplib.Error, OSError, EOFError) as exc:
+                log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                            _reason(exc))
+            finally:
+                other.close()
+
+        if not run_bounded(remove, CLOSE_TIMEOUT):
+            log.warning('%s: could not remove partial file %s: no answer within %d s',
+                        self.where, path, CLOSE_TIMEOUT)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)

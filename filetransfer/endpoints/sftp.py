@@ -35,7 +35,8 @@ from paramiko.sftp_attr import SFTPAttributes
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from . import sshpipe
-from .base import CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, unsafe_path_reason
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, run_bounded,
+                   unsafe_path_reason)
 from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,28 @@ def _reason(exc: BaseException) -> str:
         return 'timed out'
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, EOFError):      # paramiko's, without a word: the end of the stream
+        return str(exc) or 'the server closed the connection'
     return str(exc) or type(exc).__name__
+
+
+def _interruption(exc: BaseException) -> bool:
+    """Whether ``exc`` is a SIGTERM or Ctrl-C (not an error, nor a generator being
+    closed early)."""
+    return not isinstance(exc, (Exception, GeneratorExit))
+
+
+def _stop(transport) -> None:
+    """Stops a connection at once, sending nothing and waiting for nothing. After
+    an interruption in the middle of a request, paramiko may hold a lock for good
+    (it takes some before the try that releases them) or wait for a server that
+    stopped reading; once the transport is stopped its closes return at once."""
+    if isinstance(transport, paramiko.Transport):
+        with contextlib.suppress(OSError):
+            transport.sock.shutdown(socket.SHUT_RDWR)
+        transport.stop_thread()       # takes no lock, and joins nothing once stopped
+    else:
+        transport.kill()
 
 
 def load_key(path: str, key_type: str | None, passphrase: str | None):
@@ -119,6 +141,7 @@ class SftpEndpoint(Endpoint):
         self._sftp = None
         self._dirs = set()            # target directories known to exist
         self._posix_rename = True     # until the server refuses it
+        self._interrupted = False     # a SIGTERM or Ctrl-C came in the middle of a request
         self.request_size = REQUEST_SIZE
 
     # -- life cycle -----------------------------------------------------------
@@ -134,7 +157,8 @@ class SftpEndpoint(Endpoint):
                       'paramiko' if isinstance(self._transport, paramiko.Transport) else 'ssh',
                       self.request_size)
             self._open_root()
-        except BaseException:
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
             self.close()
             raise
 
@@ -243,7 +267,8 @@ class SftpEndpoint(Endpoint):
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise ConnectError(f'{self.where}: SSH connection failed: '
                                    f'{_reason(exc)}') from None
-        except BaseException:
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
             self.close()
             raise
 
@@ -371,13 +396,16 @@ class SftpEndpoint(Endpoint):
             raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
 
     def close(self) -> None:
-        for thing in (self._sftp, self._transport):
+        sftp, transport = self._sftp, self._transport
+        self._sftp = self._transport = None
+        if self._interrupted and transport is not None:
+            _stop(transport)    # the closes below then send nothing and wait for nothing
+        for thing in (sftp, transport):
             if thing is not None:
                 try:
                     thing.close()
                 except Exception as exc:   # closing a dead connection may fail; nothing to do
                     log.debug('%s: closing: %s', self.where, _reason(exc))
-        self._sftp = self._transport = None
 
     # -- helpers --------------------------------------------------------------
     @contextlib.contextmanager
@@ -396,6 +424,9 @@ class SftpEndpoint(Endpoint):
         except OSError as exc:
             if self._transport is None or not self._transport.is_active():
                 raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+            raise
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
             raise
 
     def _remote(self, relpath: str) -> str:
@@ -563,20 +594,28 @@ class SftpEndpoint(Endpoint):
     def _remove_after_interrupt(self, path) -> None:
         """Removes ``path`` after an interruption. That may have come in the middle
         of a request or even of an SSH packet, so this connection cannot be trusted
-        (a cut packet makes it hang or fail): a new one removes the file."""
-        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
+        (a cut packet makes it hang or fail): it is dropped, and a new one removes
+        the file, given CLEANUP_TIMEOUT seconds in all."""
+        self._interrupted = True
         self.close()
+        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
         other = SftpEndpoint({**self.config, 'timeout': timeout}, self.role)
-        try:
-            other.open()
-            with other._guard():
-                other._sftp.remove(path)
-        except (ConnectError, TransferError, OSError) as exc:
-            if getattr(exc, 'errno', None) != errno.ENOENT:
-                log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                            _reason(exc))
-        finally:
-            other.close()
+
+        def remove():
+            try:
+                other.open()
+                with other._guard():
+                    other._sftp.remove(path)
+            except (ConnectError, TransferError, OSError) as exc:
+                if getattr(exc, 'errno', None) != errno.ENOENT:
+                    log.warning('%s: could not remove partial file %s: %s', self.where, path,
+                                _reason(exc))
+            finally:
+                other.close()
+
+        if not run_bounded(remove, CLEANUP_TIMEOUT):
+            log.warning('%s: could not remove partial file %s: no answer within %d s',
+                        self.where, path, CLEANUP_TIMEOUT)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)

@@ -9,14 +9,16 @@ for what OpenSSH will not do:
   no posix-rename@openssh.com, and a rename never replaces an existing file; it
   can lose data past a size while saying it wrote it.
 
-Both record the requests clients make (``requests``: (operation, path) pairs) and
-log in with a password.
+All record the requests clients make (``requests``: (operation, path) pairs) and
+log in with a password. `ParamikoSftpServer.stall` makes a server stop reading
+what its clients send, as a server that hangs.
 """
 
 import errno
 import os
 import socket
 import threading
+import time
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
@@ -58,11 +60,40 @@ def _attributes(name, is_dir):
     return attr
 
 
-class ParamikoSftpServer:
-    """Listens on 127.0.0.1; ``interface()`` returns the SFTPServerInterface class."""
+class _StallingSocket:
+    """A connection of the server whose reading `stall` stops for good: what the
+    client sends then fills the network buffers, and its writes block."""
 
-    def __init__(self, root: str):
+    def __init__(self, sock):
+        self.sock = sock
+        self.stalled = threading.Event()
+
+    def recv(self, size):
+        if self.stalled.is_set():
+            time.sleep(0.1)
+            raise socket.timeout('stalled')     # paramiko tries again
+        return self.sock.recv(size)
+
+    def unread(self) -> int:
+        """The bytes the client sent that the server has not read yet."""
+        import fcntl
+        import struct
+        import termios
+        raw = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b'\0' * 4)
+        return struct.unpack('i', raw)[0]
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+class ParamikoSftpServer:
+    """Listens on 127.0.0.1; ``interface()`` returns the SFTPServerInterface class.
+    ``window``: the bytes a client may send on a channel before the server says
+    it has taken them (paramiko's default when None)."""
+
+    def __init__(self, root: str, window: int | None = None):
         self.root = root
+        self.window = window
         self.user, self.password = 'sftpuser', 'sftp-password'
         self.requests = []          # (operation, path) asked by clients
         key = ed25519.Ed25519PrivateKey.generate()
@@ -81,6 +112,7 @@ class ParamikoSftpServer:
             fh.write(f'[127.0.0.1]:{self.port} {self.host_key.get_name()} '
                      f'{self.host_key.get_base64()}\n')
         self._transports = []
+        self.connections = []          # _StallingSocket of every client
         self._stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -90,7 +122,10 @@ class ParamikoSftpServer:
                 sock, _ = self.listener.accept()
             except OSError:
                 return
-            transport = paramiko.Transport(sock)
+            connection = _StallingSocket(sock)
+            self.connections.append(connection)
+            options = {'default_window_size': self.window} if self.window else {}
+            transport = paramiko.Transport(connection, **options)
             transport.add_server_key(self.host_key)
             transport.set_subsystem_handler('sftp', paramiko.SFTPServer,
                                             sftp_si=self.interface())
@@ -99,6 +134,11 @@ class ParamikoSftpServer:
                 transport.start_server(server=_Auth(self.user, self.password))
             except (paramiko.SSHException, EOFError, OSError):
                 transport.close()
+
+    def stall(self):
+        """Stops reading from the clients connected now (later ones are served)."""
+        for connection in self.connections:
+            connection.stalled.set()
 
     def stop(self):
         self._stopped = True
@@ -216,8 +256,9 @@ class PlainSftpServer(ParamikoSftpServer):
     ``keep_at_most`` it answers every write with success but drops the data past
     that many bytes of a file (a server that loses data without saying so)."""
 
-    def __init__(self, root: str, base: str, keep_at_most: int | None = None):
-        super().__init__(root)
+    def __init__(self, root: str, base: str, keep_at_most: int | None = None,
+                 window: int | None = None):
+        super().__init__(root, window)
         self.base = base
         self.keep_at_most = keep_at_most
 
