@@ -51,6 +51,18 @@ def _refused(exc: BaseException) -> bool:
     return isinstance(exc, (ServerFileError, ftplib.error_perm))
 
 
+def _refusal(reply: str) -> ServerFileError:
+    """A server's 4xx/5xx reply refusing one operation, saying what the code means
+    when it says the server's disk is full."""
+    code = reply[:3]
+    if code == '452':
+        return ServerFileError(errno.ENOSPC, f"the server's disk is full (it says: {reply})")
+    if code == '552':
+        return ServerFileError(errno.EDQUOT, 'the storage allocation on the server is '
+                                             f'exceeded (it says: {reply})')
+    return ServerFileError(errno.EAGAIN if code.startswith('4') else errno.EIO, reply)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return 'timed out'
@@ -230,12 +242,12 @@ class FtpEndpoint(Endpoint):
         except ServerFileError:
             raise
         except ftplib.error_perm as exc:
-            raise ServerFileError(errno.EIO, _reason(exc)) from None
+            raise _refusal(_reason(exc)) from None
         except ftplib.error_temp as exc:
             if str(exc).startswith('421'):
                 raise TransferError(f'{self.where}: the server closed the connection: '
                                     f'{_reason(exc)}') from None
-            raise ServerFileError(errno.EAGAIN, _reason(exc)) from None
+            raise _refusal(_reason(exc)) from None
         except socket.timeout:
             raise TransferError(f'{self.where}: no answer within the timeout '
                                 f'({self.timeout} s)') from None
@@ -331,7 +343,7 @@ class FtpEndpoint(Endpoint):
             if failed[0].startswith('421'):
                 raise TransferError(f'{self.where}: the server closed the connection: '
                                     f'{failed[0]}')
-            raise ServerFileError(errno.EIO, failed[0])
+            raise _refusal(failed[0])
 
     def _retrieve_text(self, command: str) -> list[str]:
         conn, keep_alive = self._transfer(command)

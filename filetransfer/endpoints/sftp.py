@@ -29,7 +29,8 @@ import time
 
 import paramiko
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, int64)
+                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
+                           SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
 from .. import hostkeys
@@ -48,6 +49,9 @@ IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answ
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
+# status codes of later SFTP versions that some servers send to version 3 clients too
+NO_SPACE_ON_FILESYSTEM = 14
+QUOTA_EXCEEDED = 15
 AEAD_CIPHERS = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
 _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
 
@@ -727,10 +731,27 @@ class _Upload:
         if kind != CMD_STATUS:
             self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
             return
-        try:
-            self.sftp._convert_status(msg)
-        except (OSError, EOFError) as exc:
-            self.failure = exc if isinstance(exc, OSError) else OSError(errno.EIO, str(exc))
+        self.failure = _refusal(what, msg.get_int(), msg.get_text())
+
+
+def _refusal(what: str, code: int, text: str) -> OSError | None:
+    """The error of an SFTP status answer to a write or close (None for success),
+    saying what the server said and, where the status tells it, that its disk is
+    full."""
+    said = text or f'status {code}'
+    if code == SFTP_OK:
+        return None
+    if code == NO_SPACE_ON_FILESYSTEM:
+        return OSError(errno.ENOSPC, f"the server's disk is full (it says: {said})")
+    if code == QUOTA_EXCEEDED:
+        return OSError(errno.EDQUOT, f'a quota on the server is exceeded (it says: {said})')
+    if code == SFTP_FAILURE:
+        # OpenSSH's server says only 'Failure' for a full disk or a quota reached
+        return OSError(errno.EIO, f"the server refused the {what} ('{said}'): its disk may "
+                                  'be full or a quota reached')
+    if code in (SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED):
+        return OSError(errno.ENOENT if code == SFTP_NO_SUCH_FILE else errno.EACCES, said)
+    return OSError(errno.EIO, said)
 
 
 class _Reader:

@@ -14,6 +14,9 @@ Variants, chosen by `FtpServer` options:
   ``lose_data``: reports success for every upload but keeps half of the file.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
+- ``quota``: an upload fails past this many bytes of a file, as over a disk quota.
+  A write that fails for a full disk or a quota gets the reply servers send for
+  it (452, 552); other write errors pyftpdlib's 426.
 - ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
   reads a second's worth at once, then pauses up to 2 s).
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
@@ -27,7 +30,9 @@ Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
 """
 
+import errno
 import json
+import logging
 import os
 import secrets
 import signal
@@ -62,6 +67,7 @@ class FtpServer:
     rename_replaces: bool = True
     refuse_retr: tuple = ()
     lose_data: bool = False
+    quota: int | None = None
     abrupt_tls_close: bool = False
     throttle: int | None = None
     slow_read: int | None = None
@@ -92,7 +98,7 @@ class FtpServer:
                        'size_command': self.size_command, 'rest': self.rest,
                        'rename_replaces': self.rename_replaces,
                        'refuse_retr': list(self.refuse_retr),
-                       'lose_data': self.lose_data,
+                       'lose_data': self.lose_data, 'quota': self.quota,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'slow_read': self.slow_read,
                        'hostile': self.hostile, 'list_lines': self.list_lines,
@@ -189,6 +195,18 @@ def _handler_class(options: dict):
                 pass
         close_data(self)
     dtp_attrs['close'] = close_after_a_full_disk
+
+    def handle_error(self):
+        # pyftpdlib replies '426 None; transfer aborted.' to a failed write of the
+        # file (its error carries no errno)
+        cause = sys.exc_info()[1].__cause__
+        reply = _STORAGE_REPLIES.get(getattr(cause, 'errno', None))
+        if reply is None:
+            return dtp_base.handle_error(self)
+        self._resp = (reply, logging.getLogger('pyftpdlib').warning)
+        self.close()
+        return None
+    dtp_attrs['handle_error'] = handle_error
     dtp = type('TestDTP', (dtp_base,), dtp_attrs)
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
@@ -266,6 +284,8 @@ def _handler_class(options: dict):
     authorizer.add_user(options['user'], options['password'], options['home'],
                         perm='elradfmwMT')
     Handler.authorizer = authorizer
+    if options['quota']:
+        Handler.abstracted_fs = _quota_filesystem(options['quota'])
     Handler.permit_foreign_addresses = False
     Handler.auth_failed_timeout = 0.1      # pyftpdlib waits 3 s after a wrong password
     if tls:
@@ -273,8 +293,36 @@ def _handler_class(options: dict):
     return Handler
 
 
+_STORAGE_REPLIES = {errno.ENOSPC: '452 Insufficient storage space: No space left on device.',
+                    errno.EDQUOT: '552 Exceeded storage allocation: Disk quota exceeded.'}
+
+
+def _quota_filesystem(limit: int):
+    """A pyftpdlib file system whose files opened for writing take ``limit`` bytes
+    at most, failing past it as over a disk quota (EDQUOT)."""
+    from pyftpdlib.filesystems import AbstractedFS
+
+    class Limited:
+        def __init__(self, file):
+            self.file = file
+
+        def write(self, data):
+            if self.file.tell() + len(data) > limit:
+                raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+            return self.file.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    class QuotaFS(AbstractedFS):
+        def open(self, filename, mode):
+            file = super().open(filename, mode)
+            return file if mode.startswith('r') and '+' not in mode else Limited(file)
+
+    return QuotaFS
+
+
 def main(config_path: str) -> None:
-    import logging
 
     from pyftpdlib.servers import FTPServer
 

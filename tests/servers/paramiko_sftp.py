@@ -254,13 +254,16 @@ def _looping_interface(server: LoopingSftpServer):
 class PlainSftpServer(ParamikoSftpServer):
     """Serves the directory ``base`` (paths inside it, '/' = ``base``). With
     ``keep_at_most`` it answers every write with success but drops the data past
-    that many bytes of a file (a server that loses data without saying so)."""
+    that many bytes of a file (a server that loses data without saying so); with
+    ``refuse_past`` = (size, status code) it answers a write past that size of a
+    file with that status (a full disk, a quota)."""
 
     def __init__(self, root: str, base: str, keep_at_most: int | None = None,
-                 window: int | None = None):
+                 window: int | None = None, refuse_past: tuple | None = None):
         super().__init__(root, window)
         self.base = base
         self.keep_at_most = keep_at_most
+        self.refuse_past = refuse_past
 
     def interface(self):
         return _plain_interface(self)
@@ -280,6 +283,8 @@ def _plain_interface(server: PlainSftpServer):
 
     class Handle(paramiko.SFTPHandle):
         def write(self, offset, data):
+            if server.refuse_past and offset + len(data) > server.refuse_past[0]:
+                return server.refuse_past[1]
             limit = server.keep_at_most
             if limit is not None and offset + len(data) > limit:
                 data = data[:max(0, limit - offset)]
