@@ -61,6 +61,8 @@ def _reason(exc: BaseException) -> str:
         return 'timed out'
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, paramiko.SSHException) and isinstance(exc.__context__, EOFError):
+        exc = exc.__context__          # paramiko's 'Server connection dropped: ' (no reason)
     if isinstance(exc, EOFError):      # paramiko's, without a word: the end of the stream
         return str(exc) or 'the server closed the connection'
     return str(exc) or type(exc).__name__
@@ -424,14 +426,21 @@ class SftpEndpoint(Endpoint):
             raise TransferError(f'{self.where}: no answer within the timeout '
                                 f'({self.timeout} s)') from None
         except (EOFError, paramiko.SSHException, paramiko.SFTPError) as exc:
-            raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+            raise self._lost(exc) from None
         except OSError as exc:
             if self._transport is None or not self._transport.is_active():
-                raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+                raise self._lost(exc) from None
             raise
         except BaseException as exc:
             self._interrupted = self._interrupted or _interruption(exc)
             raise
+
+    def _lost(self, exc: BaseException) -> TransferError:
+        """The error for a connection that broke under a request, with the reason
+        paramiko's transport saw when it ended ('Socket is closed' says nothing)."""
+        ended = self._transport.get_exception() \
+            if isinstance(self._transport, paramiko.Transport) else None
+        return TransferError(f'{self.where}: connection lost: {_reason(ended or exc)}')
 
     def _remote(self, relpath: str) -> str:
         if relpath:

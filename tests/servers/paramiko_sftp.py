@@ -135,6 +135,14 @@ class ParamikoSftpServer:
             except (paramiko.SSHException, EOFError, OSError):
                 transport.close()
 
+    def drop(self):
+        """Ends the connections of the clients connected now (the client reads the
+        end of the stream), as a server that goes away."""
+        for connection in self.connections:
+            connection.shutdown(socket.SHUT_WR)
+        for transport in self._transports:
+            transport.close()
+
     def stall(self):
         """Stops reading from the clients connected now (later ones are served)."""
         for connection in self.connections:
