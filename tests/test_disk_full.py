@@ -78,33 +78,34 @@ def test_disk_full_is_a_target_error_and_nothing_else_is_harmed(
     make_files(source, files)
     make_files(target, BEFORE)
     ws.write_job(source=source_options, target=target_options)
-    done = ws.run('--json', 'job1')
-    assert done.returncode == 1, done.stderr
-    result = json_result(done)
-    assert counts(result) == (2, 0, 1)
-    [failed] = [item for item in result['files'] if item['tag'] == '<']
-    assert failed['path'] == 'big.bin'
-    assert FULL_DISK_ERRORS[protocol if direction == 'up' else 'local'] in failed['error']
+    error = big_file_failed(ws.run('--json', 'job1'))
+    assert FULL_DISK_ERRORS[protocol if direction == 'up' else 'local'] in error
     assert tree(target) == {**BEFORE, 'a.txt': files['a.txt'], 'c.txt': files['c.txt']}
     assert tree(source) == {'big.bin': files['big.bin']}     # not deleted
 
 
 def upload_too_big(ws, host, path, server_dir):
-    """Uploads a.txt, big.bin (too big for the server) and c.txt; returns the run's
-    result and its failed file (which must be big.bin, its partial file removed)."""
+    """Uploads a.txt, big.bin (too big for the server) and c.txt; returns the error
+    of big.bin (which must fail, its partial file removed)."""
     files = {'a.txt': b'A' * 1000, 'big.bin': os.urandom(2 * DISK), 'c.txt': b'C' * 1000}
     make_files(ws.src, files)
     write_hosts(ws, srv=host)
     ws.write_job(source={'delete': 'yes'},
                  target={'host_id': 'srv', 'path': path, 'temp': 'dot'})
-    done = ws.run('--json', 'job1')
+    error = big_file_failed(ws.run('--json', 'job1'))
+    assert tree(server_dir) == {'a.txt': files['a.txt'], 'c.txt': files['c.txt']}
+    assert tree(ws.src) == {'big.bin': files['big.bin']}
+    return error
+
+
+def big_file_failed(done) -> str:
+    """Checks that a run transferred two files and failed big.bin on the target;
+    returns the error of big.bin."""
     assert done.returncode == 1, done.stderr
     result = json_result(done)
     assert counts(result) == (2, 0, 1)
     [failed] = [item for item in result['files'] if item['tag'] == '<']
     assert failed['path'] == 'big.bin'
-    assert tree(server_dir) == {'a.txt': files['a.txt'], 'c.txt': files['c.txt']}
-    assert tree(ws.src) == {'big.bin': files['big.bin']}
     return failed['error']
 
 

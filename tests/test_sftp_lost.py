@@ -5,8 +5,6 @@ import os
 import signal
 import subprocess
 
-import pytest
-
 from faults import json_result
 from procs import make_sparse, wait_for
 from remote import sftp_host, write_hosts

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
+from ..errors import ConnectError, TransferError
 from ..selection import Selection
 
 CHUNK_SIZE = 1 << 20
@@ -315,3 +316,24 @@ def run_bounded(action: Callable[[], None], seconds: float) -> bool:
     thread.start()
     thread.join(seconds)
     return not thread.is_alive()
+
+
+def remove_after_interrupt(fresh: Endpoint, relpath: str, seconds: float, where: str) -> None:
+    """Removes the partial file ``relpath`` through ``fresh``, an unopened endpoint
+    for a new connection (the interrupted one may be out of step), given ``seconds``
+    in all. A file that is not there (not created yet) is no error. ``where`` names
+    the server in logs."""
+    def remove():
+        try:
+            with fresh:
+                if fresh.size(relpath) is not None:
+                    fresh.remove(relpath)
+        except (ConnectError, TransferError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            logging.getLogger(__name__).warning('%s: could not remove partial file %s: %s',
+                                                where, relpath, reason)
+
+    if not run_bounded(remove, seconds):
+        logging.getLogger(__name__).warning(
+            '%s: could not remove partial file %s: no answer within %d s', where, relpath,
+            seconds)

@@ -29,8 +29,8 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, run_bounded,
-                   unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+                   replace_by_steps, unsafe_path_reason)
 from .ftplisting import parse_list_line, parse_mlsd_line
 from .walk import Listed, walk_tree
 
@@ -488,7 +488,7 @@ class FtpEndpoint(Endpoint):
             # this connection may be out of step, so a new one removes the file.
             self._in_step = False
             if not keep_partial:
-                self._remove_after_interrupt(path)
+                self._remove_after_interrupt(relpath)
             raise
 
     def _check_stored(self, path: str, sent: int) -> None:
@@ -522,26 +522,10 @@ class FtpEndpoint(Endpoint):
             log.warning('%s: could not remove partial file %s: %s', self.where, path,
                         _reason(exc))
 
-    def _remove_after_interrupt(self, path: str) -> None:
-        """Removes ``path`` over a new connection, given CLOSE_TIMEOUT seconds in all."""
+    def _remove_after_interrupt(self, relpath: str) -> None:
         timeout = min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
-        other = FtpEndpoint({**self.config, 'timeout': timeout}, self.role)
-
-        def remove():
-            try:
-                other.open()
-                other._ftp.delete(path)
-            except ftplib.error_perm:
-                pass      # not created yet
-            except (ConnectError, ftplib.Error, OSError, EOFError) as exc:
-                log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                            _reason(exc))
-            finally:
-                other.close()
-
-        if not run_bounded(remove, CLOSE_TIMEOUT):
-            log.warning('%s: could not remove partial file %s: no answer within %d s',
-                        self.where, path, CLOSE_TIMEOUT)
+        remove_after_interrupt(FtpEndpoint({**self.config, 'timeout': timeout}, self.role),
+                               relpath, CLOSE_TIMEOUT, self.where)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)

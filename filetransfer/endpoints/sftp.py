@@ -36,8 +36,8 @@ from paramiko.sftp_attr import SFTPAttributes
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, replace_by_steps, run_bounded,
-                   unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+                   replace_by_steps, unsafe_path_reason)
 from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ class SftpEndpoint(Endpoint):
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
+        self._interrupted = False
         try:
             argv = self._openssh_command()
             if argv:
@@ -553,7 +554,7 @@ class SftpEndpoint(Endpoint):
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
             if not keep_partial:
-                self._remove_after_interrupt(path)
+                self._remove_after_interrupt(relpath)
             raise
 
     def _send(self, path, handle, reader, progress, offset: int) -> int:
@@ -604,31 +605,16 @@ class SftpEndpoint(Endpoint):
             log.warning('%s: could not close partial file %s: %s', self.where, path,
                         _reason(exc))
 
-    def _remove_after_interrupt(self, path) -> None:
-        """Removes ``path`` after an interruption. That may have come in the middle
-        of a request or even of an SSH packet, so this connection cannot be trusted
-        (a cut packet makes it hang or fail): it is dropped, and a new one removes
-        the file, given CLEANUP_TIMEOUT seconds in all."""
+    def _remove_after_interrupt(self, relpath: str) -> None:
+        """Removes ``relpath`` after an interruption. That may have come in the
+        middle of a request or even of an SSH packet, so this connection cannot be
+        trusted (a cut packet makes it hang or fail): it is dropped, and a new one
+        removes the file."""
         self._interrupted = True
         self.close()
         timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
-        other = SftpEndpoint({**self.config, 'timeout': timeout}, self.role)
-
-        def remove():
-            try:
-                other.open()
-                with other._guard():
-                    other._sftp.remove(path)
-            except (ConnectError, TransferError, OSError) as exc:
-                if getattr(exc, 'errno', None) != errno.ENOENT:
-                    log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                                _reason(exc))
-            finally:
-                other.close()
-
-        if not run_bounded(remove, CLEANUP_TIMEOUT):
-            log.warning('%s: could not remove partial file %s: no answer within %d s',
-                        self.where, path, CLEANUP_TIMEOUT)
+        remove_after_interrupt(SftpEndpoint({**self.config, 'timeout': timeout}, self.role),
+                               relpath, CLEANUP_TIMEOUT, self.where)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)

@@ -41,8 +41,7 @@ Place = tuple[str, Listed]       # a directory: its path relative to the root, i
 def walk_tree(where: str, root: Listed, descend: Callable[[str], bool],
               list_dir: Callable[[str], list[Listed] | None],
               same_directory: Callable[[Place, Place], bool],
-              settle: Callable[[str, Listed], Listed | None] = lambda _, entry: entry,
-              ) -> Iterator[FileEntry]:
+              settle: Callable[[str, Listed], Listed | None]) -> Iterator[FileEntry]:
     """Yields the regular files below the root, entering a sub-directory when
     ``descend(relative_dir)`` is true and the limits above allow it.
 

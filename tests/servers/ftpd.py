@@ -23,7 +23,8 @@ Variants, chosen by `FtpServer` options:
   every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
   every RETR returns ``HOSTILE_DATA`` and every SIZE, DELE and CWD succeeds,
-  whatever the name (a CWD to a directory that does not exist stays where it is). ``list_lines``: the same, with these lines as every LIST's answer, as
+  whatever the name (a CWD to a directory that does not exist stays where it
+  is). ``list_lines``: the same, with these lines as every LIST's answer, as
   they are (use with ``mlsd=False``).
 
 Every command the server receives is appended to ``commands.log`` (passwords
