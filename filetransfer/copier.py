@@ -186,7 +186,8 @@ class Copier:
     def _selected(self, source):
         seen = set()
         for entry in source.walk(self.selection.descend):
-            if self.selection.wants(entry.path) and entry.path not in self.done:
+            if (entry.directory or self.selection.wants(entry.path)) \
+                    and entry.path not in self.done:
                 if entry.path in seen:    # a server's listing names a file twice
                     log.warning('%s is listed twice by the source; taken once', entry.path)
                     continue
@@ -227,7 +228,9 @@ class Copier:
         """Transfers one file and books its outcome. ``watch`` is called with each
         chunk's size while it is written (it may raise to abandon the file)."""
         path = entry.path
-        unsafe = entry.refused or unsafe_path_reason(path)
+        if entry.refused:
+            return self._failed(result, path, FileTags.SRCERR, entry.refused)
+        unsafe = unsafe_path_reason(path)
         if unsafe:
             return self._failed(result, path, FileTags.SRCERR, f'refused name: {unsafe}')
         if path in self._clashes:

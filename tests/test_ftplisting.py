@@ -6,6 +6,7 @@ import calendar
 import pytest
 
 from filetransfer.endpoints.ftplisting import parse_list_line, parse_mlsd_line
+from filetransfer.endpoints.walk import Listed
 
 
 @pytest.mark.parametrize('line,expected', [
@@ -23,16 +24,19 @@ from filetransfer.endpoints.ftplisting import parse_list_line, parse_mlsd_line
     ('', None),
 ])
 def test_list_lines(line, expected):
-    assert parse_list_line(line) == expected
+    assert parse_list_line(line) == (expected and Listed(*expected))
 
 
 def test_mlsd_lines():
     stamp = calendar.timegm((2024, 1, 2, 3, 4, 5))
     assert parse_mlsd_line('type=file;size=12;modify=20240102030405; name with space.txt') \
-        == ('name with space.txt', 'file', 12, stamp)
-    assert parse_mlsd_line('Type=Dir;Modify=20240102030405.123; Sub') == ('Sub', 'dir', None, stamp)
-    assert parse_mlsd_line('type=cdir;perm=el; /some/dir') == ('.', 'dir', None, None)
-    assert parse_mlsd_line('type=pdir; ..') == ('..', 'dir', None, None)
-    assert parse_mlsd_line('type=OS.unix=slink:/x;size=1; link')[1] == 'other'
-    assert parse_mlsd_line('type=file;size=x; bad-size') == ('bad-size', 'file', None, None)
+        == Listed('name with space.txt', 'file', 12, stamp)
+    assert parse_mlsd_line('Type=Dir;Modify=20240102030405.123; Sub') \
+        == Listed('Sub', 'dir', None, stamp)
+    assert parse_mlsd_line('type=cdir;perm=el; /some/dir') == Listed('.', 'dir')
+    assert parse_mlsd_line('type=pdir; ..') == Listed('..', 'dir')
+    assert parse_mlsd_line('type=OS.unix=slink:/x;size=1; link').kind == 'other'
+    assert parse_mlsd_line('type=file;size=x; bad-size') == Listed('bad-size', 'file')
+    assert parse_mlsd_line('type=dir;UNIQUE=803g1a; sub').stamp == '803g1a'
+    assert parse_mlsd_line('type=dir;unique=; sub').stamp is None
     assert parse_mlsd_line('no-facts-no-space') is None

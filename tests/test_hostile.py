@@ -1,17 +1,18 @@
 """Hostile and odd input beyond tests/test_remote_safety.py: names with line breaks,
 control characters, line separators, very long names and duplicates in a server's
 listing; LIST output an FTP server should never send; symbolic links on a local
-source and in a local target. The job never crashes and never writes outside its
-target."""
+source and in a local target; directory loops on a server. The job never crashes,
+never hangs and never writes outside its target."""
 
 import os
 
 import pytest
 
+import filetransfer
 from faults import counts, json_result
 from helpers import make_files, tree
 from remote import ftp_host, write_hosts
-from servers.paramiko_sftp import HOSTILE_DATA, HostileSftpServer
+from servers.paramiko_sftp import HOSTILE_DATA, LOOP_FILE, HostileSftpServer, LoopingSftpServer
 
 LONG = 'L' * 300 + '.txt'           # longer than a file name may be (255 bytes)
 # name -> what becomes of it: '=' transferred, '>' source error, '<' target error
@@ -164,3 +165,88 @@ def test_links_planted_in_a_local_target_are_not_written_through(ws, tmp_path, t
     assert not os.path.islink(os.path.join(ws.dst, 'victim.txt'))   # replaced, not followed
     with open(os.path.join(ws.dst, 'victim.txt')) as fh:
         assert fh.read() == 'new'
+
+
+# -- directory loops -----------------------------------------------------------------
+
+def looping_sftp(tmp_path, names, hide_loops=False):
+    server = LoopingSftpServer(str(tmp_path), names, hide_loops=hide_loops)
+    host = {'type': 'SFTP', 'host': f'127.0.0.1:{server.port}', 'user': server.user,
+            'password': server.password, 'known_hosts': server.known_hosts, 'timeout': '30'}
+    return server, host
+
+
+def source_errors(result) -> dict:
+    return {item['path']: item['error'] for item in result['files'] if item['tag'] == '>'}
+
+
+def test_a_directory_loop_on_an_sftp_server_is_a_source_error_once(ws, tmp_path):
+    server, host = looping_sftp(tmp_path, ['loop1', 'loop2'])
+    try:
+        write_hosts(ws, srv=host)
+        ws.write_job(source={'host_id': 'srv', 'path': '/data', 'recursive': 'yes'})
+        done = ws.run('--json', 'job1', timeout=60)
+    finally:
+        server.stop()
+    assert done.returncode == 1, done.stderr
+    result = json_result(done)
+    assert counts(result) == (1, 2, 0)
+    assert tree(ws.dst) == {LOOP_FILE: HOSTILE_DATA}
+    errors = source_errors(result)
+    assert set(errors) == {'loop1', 'loop2'}
+    assert all('directory loop' in error and 'source directory' in error
+               for error in errors.values()), errors
+
+
+def test_symbolic_link_loops_on_an_ftp_server_are_source_errors_once(ws, ftp_server):
+    server = ftp_server()
+    data = server.path('data')
+    make_files(data, {'a.txt': 'A', 'sub/b.txt': 'B'})
+    os.symlink('.', os.path.join(data, 'self'))            # the directory itself
+    os.symlink('..', os.path.join(data, 'sub', 'up'))      # the parent of sub
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(source={'host_id': 'srv', 'path': 'data', 'recursive': 'yes'})
+    done = ws.run('--json', 'job1', timeout=60)
+    assert done.returncode == 1, done.stderr
+    result = json_result(done)
+    assert counts(result) == (2, 2, 0)
+    assert tree(ws.dst) == {'a.txt': b'A', 'sub/b.txt': b'B'}
+    errors = source_errors(result)
+    assert set(errors) == {'self', 'sub/up'}
+    assert 'the source directory' in errors['self'] and "'sub'" not in errors['self']
+    assert 'directory loop' in errors['sub/up'] and 'source directory' in errors['sub/up']
+
+
+@pytest.mark.parametrize('protocol, names, limit', [
+    ('SFTP', ['a'], 'MAX_DEPTH'), ('SFTP', ['a', 'b'], 'MAX_DIRECTORIES'),
+    ('FTP', ['a', 'b'], 'MAX_DIRECTORIES')])
+def test_a_loop_the_server_does_not_show_ends_at_the_walk_limits(
+        ws, tmp_path, ftp_server, monkeypatch, protocol, names, limit):
+    """A server that shows no identity of its directories (an FTP listing without
+    the unique fact, an SFTP realpath that does not resolve) has a loop that looks
+    like an endless tree: the walk ends at its depth or size limit (made small
+    here), as one source error, and the files found by then are transferred."""
+    from filetransfer.endpoints import walk
+    monkeypatch.setattr(walk, limit, 12)
+    server = None
+    if protocol == 'SFTP':
+        server, host = looping_sftp(tmp_path, names, hide_loops=True)
+    else:
+        ftp = ftp_server(hostile=[{'name': LOOP_FILE, 'type': 'file', 'size': len(HOSTILE_DATA)}]
+                         + [{'name': name, 'type': 'dir'} for name in names])
+        os.makedirs(ftp.path('data'))
+        host = ftp_host(ftp)
+    try:
+        write_hosts(ws, srv=host)
+        ws.write_job(job={'collect_data': 'yes'},
+                     source={'host_id': 'srv', 'path': '/data', 'recursive': 'yes'})
+        result, code = filetransfer.configure(ws.app_cfg, 'job1')[0]()
+    finally:
+        if server is not None:
+            server.stop()
+    assert code == 1
+    failed = [(path, error) for path, error, tag in result.file_list if str(tag) == '>']
+    assert result.src_error_cnt == 1 and len(failed) == 1, failed
+    assert {'MAX_DEPTH': 'more than 12 levels deep',
+            'MAX_DIRECTORIES': 'stopped after 12 directories'}[limit] in failed[0][1]
+    assert result.files_cnt > 1 and LOOP_FILE in tree(ws.dst)

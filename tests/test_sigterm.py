@@ -1,8 +1,10 @@
 """SIGTERM during a transfer over each protocol: exit 5, no temp file left, the lock
 released, the mail sent. And the moments around it: a second SIGTERM during the
-clean-up, a SIGTERM while the mail of a finished run goes out, and a SIGTERM right
-after a file was put in place (it must not be sent again by the next run)."""
+clean-up, a SIGTERM while the mail of a finished run goes out, a SIGTERM right
+after a file was put in place (it must not be sent again by the next run), and a
+SIGTERM while the writes to an SFTP server block (the server stopped reading)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ import filetransfer
 from faults import BIG, SMALL, GatedRelay, setup_job, stop_in_the_middle
 from helpers import make_files, tree
 from procs import make_sparse, read_until, wait_for
+from remote import sftp_host, write_hosts
 
 CASES = [('local', 'up'), ('SFTP', 'up'), ('SFTP', 'down'), ('FTP', 'up'), ('FTP', 'down'),
          ('FTPS', 'up'), ('FTPS', 'down')]
@@ -218,3 +221,106 @@ def test_sigterm_right_after_the_last_log_line_keeps_the_exit_code(ws, args, sou
             assert f'"exit_code": {code}' in out.decode()
         codes.append(proc.returncode)
     assert codes == [code] * 20
+
+
+# -- a server that stopped reading ---------------------------------------------------
+
+def unchanged_for_a_while(measure):
+    """A predicate for wait_for (interval 0.1 s): true once ``measure()`` is above 0
+    and the same over the last 10 calls (nothing moves any more)."""
+    seen = []
+
+    def check():
+        seen.append(measure())
+        return len(seen) >= 10 and seen[-1] > 0 and len(set(seen[-10:])) == 1
+    return check
+
+
+def test_sigterm_while_a_paramiko_upload_is_blocked_ends_the_run(ws, tmp_path):
+    """The server takes no more data: the job's socket is full and its writes
+    wait. A SIGTERM ends the run (exit 5), and the partial file is removed over a
+    new connection; the blocked one is dropped without waiting for anything."""
+    from servers.paramiko_sftp import PlainSftpServer
+
+    served = tmp_path / 'served'
+    served.mkdir()
+    # a window larger than any network buffer: the socket fills before the window
+    server = PlainSftpServer(str(tmp_path), str(served), window=1 << 30)
+    proc = None
+    try:
+        write_hosts(ws, srv={'type': 'SFTP', 'host': f'127.0.0.1:{server.port}',
+                             'user': server.user, 'password': server.password,
+                             'known_hosts': server.known_hosts, 'timeout': '30',
+                             'transport': 'paramiko'})
+        make_files(ws.src, SMALL)
+        make_sparse(os.path.join(ws.src, BIG), 1 << 30)
+        ws.write_job(job={'single_instance': 'yes'},
+                     target={'host_id': 'srv', 'path': '/data', 'temp': 'dot'})
+        proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
+        partial = served / 'data' / f'.{BIG}'
+        assert wait_for(lambda: partial.exists() and partial.stat().st_size > 0, proc=proc,
+                        timeout=60), proc.stderr.read()
+        server.stall()
+        wait_for(unchanged_for_a_while(
+            lambda: sum(connection.unread() for connection in server.connections
+                        if connection.stalled.is_set())), timeout=60, interval=0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 5, proc.stderr.read()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        server.stop()
+    assert tree(served / 'data') == SMALL
+    assert setup_free(ws)
+
+
+def test_sigterm_while_the_ssh_pipe_is_full_ends_the_run(ws, tmp_path, live_sshd):
+    """The same over OpenSSH's ssh: the server's session is frozen, so ssh stops
+    reading what the job writes into its pipe."""
+    from servers.sshd import _descendants
+
+    remote = tmp_path / 'remote'
+    write_hosts(ws, srv=sftp_host(live_sshd, transport='openssh'))
+    make_files(ws.src, SMALL)
+    make_sparse(os.path.join(ws.src, BIG), 1 << 30)
+    ws.write_job(job={'single_instance': 'yes'},
+                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
+    frozen = []
+    try:
+        partial = remote / f'.{BIG}'
+        assert wait_for(lambda: partial.exists() and partial.stat().st_size > 0, proc=proc,
+                        timeout=60), proc.stderr.read()
+        frozen = live_sshd.sessions()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        [ssh] = [pid for pid in _descendants(proc.pid) if _name(pid) == 'ssh']
+        wait_for(unchanged_for_a_while(lambda: _pipe_bytes(ssh)), timeout=60, interval=0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 5, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert tree(remote) == SMALL
+    assert setup_free(ws)
+
+
+def _name(pid: int) -> str:
+    with open(f'/proc/{pid}/comm') as fh:
+        return fh.read().strip()
+
+
+def _pipe_bytes(pid: int) -> int:
+    """The bytes waiting in the pipe a process reads as its standard input."""
+    import fcntl
+    import struct
+    import termios
+
+    with open(f'/proc/{pid}/fd/0', 'rb', buffering=0) as pipe:
+        raw = fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b'\0' * 4)
+    return struct.unpack('i', raw)[0]

@@ -24,10 +24,12 @@ import errno
 import logging
 import os
 import posixpath
+import threading
 import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
+from ..errors import ConnectError, TransferError
 from ..selection import Selection
 
 CHUNK_SIZE = 1 << 20
@@ -41,14 +43,18 @@ class FileEntry:
 
     ``identity`` holds what else tells this version of the file from another where
     the endpoint knows it (a local file: device, inode, mtime and ctime in ns).
-    ``refused`` says why a listed name must not be used (see `listed_name_problem`);
-    the runner counts such an entry as a source error instead of transferring it."""
+    ``refused`` says why the entry must not be used (a listed name that cannot be
+    one, see `listed_name_problem`); the runner counts such an entry as a source
+    error, with that text, instead of transferring it. A ``directory`` entry is a
+    directory the listing did not enter (a loop, see endpoints/walk.py): refused,
+    and counted whatever the job's file patterns."""
 
     path: str
     size: int
     mtime: float | None = None
     refused: str | None = None
     identity: tuple | None = None
+    directory: bool = False
 
 
 def change_of(listed: FileEntry, now: 'FileEntry | None') -> str | None:
@@ -353,3 +359,35 @@ def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str],
     except OSError as exc:
         logging.getLogger(__name__).warning('could not remove the replaced file %s: %s',
                                             aside, exc.strerror or exc)
+
+
+def run_bounded(action: Callable[[], None], seconds: float) -> bool:
+    """Runs ``action`` (which handles its own errors) in a thread of its own and
+    waits for it ``seconds`` at most; returns whether it ended. For a clean-up after
+    an interruption, which must not keep the process from ending: one that hangs
+    is left behind, in a daemon thread."""
+    thread = threading.Thread(target=action, name='clean-up', daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def remove_after_interrupt(fresh: Endpoint, relpath: str, seconds: float, where: str) -> None:
+    """Removes the partial file ``relpath`` through ``fresh``, an unopened endpoint
+    for a new connection (the interrupted one may be out of step), given ``seconds``
+    in all. A file that is not there (not created yet) is no error. ``where`` names
+    the server in logs."""
+    def remove():
+        try:
+            with fresh:
+                if fresh.size(relpath) is not None:
+                    fresh.remove(relpath)
+        except (ConnectError, TransferError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            logging.getLogger(__name__).warning('%s: could not remove partial file %s: %s',
+                                                where, relpath, reason)
+
+    if not run_bounded(remove, seconds):
+        logging.getLogger(__name__).warning(
+            '%s: could not remove partial file %s: no answer within %d s', where, relpath,
+            seconds)

@@ -29,13 +29,13 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
-                   replace_by_steps, shown_name, unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+                   replace_by_steps, unsafe_path_reason)
 from .ftplisting import parse_list_line, parse_mlsd_line
+from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 256
 CLOSE_TIMEOUT = 10.0
 SEND_PIECE = 1 << 14    # one TLS record
 
@@ -49,6 +49,18 @@ def _refused(exc: BaseException) -> bool:
     if isinstance(exc, ftplib.error_temp):
         return not str(exc).startswith('421')
     return isinstance(exc, (ServerFileError, ftplib.error_perm))
+
+
+def _refusal(reply: str) -> ServerFileError:
+    """A server's 4xx/5xx reply refusing one operation, saying what the code means
+    when it says the server's disk is full."""
+    code = reply[:3]
+    if code == '452':
+        return ServerFileError(errno.ENOSPC, f"the server's disk is full (it says: {reply})")
+    if code == '552':
+        return ServerFileError(errno.EDQUOT, 'the storage allocation on the server is '
+                                             f'exceeded (it says: {reply})')
+    return ServerFileError(errno.EAGAIN if code.startswith('4') else errno.EIO, reply)
 
 
 def _reason(exc: BaseException) -> str:
@@ -230,12 +242,12 @@ class FtpEndpoint(Endpoint):
         except (ServerFileError, FileExistsError):
             raise
         except ftplib.error_perm as exc:
-            raise ServerFileError(errno.EIO, _reason(exc)) from None
+            raise _refusal(_reason(exc)) from None
         except ftplib.error_temp as exc:
             if str(exc).startswith('421'):
                 raise TransferError(f'{self.where}: the server closed the connection: '
                                     f'{_reason(exc)}') from None
-            raise ServerFileError(errno.EAGAIN, _reason(exc)) from None
+            raise _refusal(_reason(exc)) from None
         except socket.timeout:
             raise TransferError(f'{self.where}: no answer within the timeout '
                                 f'({self.timeout} s)') from None
@@ -331,7 +343,7 @@ class FtpEndpoint(Endpoint):
             if failed[0].startswith('421'):
                 raise TransferError(f'{self.where}: the server closed the connection: '
                                     f'{failed[0]}')
-            raise ServerFileError(errno.EIO, failed[0])
+            raise _refusal(failed[0])
 
     def _retrieve_text(self, command: str) -> list[str]:
         conn, keep_alive = self._transfer(command)
@@ -372,12 +384,28 @@ class FtpEndpoint(Endpoint):
     # -- source side ----------------------------------------------------------
     def walk(self, descend):
         with self._guard():
-            yield from self._walk('', descend, 0)
+            yield from walk_tree(self.where, self._root_entry(), descend, self._list_dir,
+                                 _same_directory, self._settle)
 
-    def _walk(self, reldir, descend, depth):
+    def _root_entry(self) -> Listed:
+        """The root as the server's MLST shows it (its 'unique' fact tells a loop back
+        to it), or as a directory the server tells nothing about."""
+        if self._mlsd:
+            try:
+                facts = self._ftp.sendcmd('MLST ' + self.root).splitlines()[1:-1]
+            except (ftplib.error_perm, ftplib.error_temp) as exc:
+                if not _refused(exc):
+                    raise
+            else:
+                entry = parse_mlsd_line(facts[0].lstrip()) if facts else None
+                if entry is not None:
+                    return entry
+        return Listed(self.root, 'dir')
+
+    def _list_dir(self, reldir: str) -> list[Listed] | None:
         path = self._remote(reldir)
         try:
-            entries = self._list(path)
+            return self._list(path)
         except (ServerFileError, ftplib.error_perm, ftplib.error_temp) as exc:
             if not _refused(exc):
                 raise
@@ -385,39 +413,20 @@ class FtpEndpoint(Endpoint):
                 raise ConnectError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
-            return
-        for name, kind, size, mtime in sorted(entries, key=lambda entry: entry[0]):
-            relpath = f'{reldir}/{name}' if reldir else name
-            if kind == 'other':
-                log.debug('%s: skipping %s: not a regular file', self.where, shown_name(relpath))
-                continue
-            problem = listed_name_problem(name)
-            if problem:
-                if name in ('.', '..'):
-                    continue
-                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
-                if kind == 'dir':
-                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
-                else:
-                    yield FileEntry(shown, size or 0, mtime, refused=problem)
-                continue
-            if kind == 'dir':
-                if descend(relpath):
-                    if depth >= MAX_DEPTH:
-                        log.warning('%s: not entering %s: more than %d levels deep',
-                                    self.where, relpath, MAX_DEPTH)
-                    else:
-                        yield from self._walk(relpath, descend, depth + 1)
-            else:
-                if size is None:
-                    size = self._size(self._remote(relpath))
-                    if size is None:
-                        log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
-                        continue
-                yield FileEntry(relpath, size, mtime)
+            return None
 
-    def _list(self, path: str) -> list[tuple]:
-        """(name, 'file'|'dir'|'other', size or None, mtime or None) of a directory."""
+    def _settle(self, relpath: str, entry: Listed) -> Listed | None:
+        """A file listed without its size gets it from the server, or is skipped."""
+        if entry.kind != 'file' or entry.size is not None:
+            return entry
+        size = self._size(self._remote(relpath))
+        if size is None:
+            log.warning('%s: skipping %s: its size is unknown', self.where, relpath)
+            return None
+        return entry._replace(size=size)
+
+    def _list(self, path: str) -> list[Listed]:
+        """The entries of a directory."""
         try:
             self._ftp.cwd(path)
         except ftplib.error_perm as exc:
@@ -481,7 +490,7 @@ class FtpEndpoint(Endpoint):
             # this connection may be out of step, so a new one removes the file.
             self._in_step = False
             if not keep_partial:
-                self._remove_after_interrupt(path)
+                self._remove_after_interrupt(relpath)
             raise
 
     def _check_stored(self, path: str, sent: int) -> None:
@@ -515,19 +524,10 @@ class FtpEndpoint(Endpoint):
             log.warning('%s: could not remove partial file %s: %s', self.where, path,
                         _reason(exc))
 
-    def _remove_after_interrupt(self, path: str) -> None:
+    def _remove_after_interrupt(self, relpath: str) -> None:
         timeout = min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
-        other = FtpEndpoint({**self.config, 'timeout': timeout}, self.role)
-        try:
-            other.open()
-            other._ftp.delete(path)
-        except ftplib.error_perm:
-            pass      # not created yet
-        except (ConnectError, ftplib.Error, OSError, EOFError) as exc:
-            log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                        _reason(exc))
-        finally:
-            other.close()
+        remove_after_interrupt(FtpEndpoint({**self.config, 'timeout': timeout}, self.role),
+                               relpath, CLOSE_TIMEOUT, self.where)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
@@ -586,13 +586,18 @@ class FtpEndpoint(Endpoint):
             if not _refused(exc):
                 raise
             return None
-        return next((size for found, kind, size, _ in entries
-                     if found == name and kind == 'file'), None)
+        return next((entry.size for entry in entries
+                     if entry.name == name and entry.kind == 'file'), None)
 
     # -- both sides -----------------------------------------------------------
     def remove(self, relpath: str) -> None:
         with self._guard():
             self._ftp.delete(self._remote(relpath))
+
+
+def _same_directory(one, other) -> bool:
+    """Whether two directories have the same MLSD 'unique' fact: the same object."""
+    return one[1].stamp is not None and one[1].stamp == other[1].stamp
 
 
 def _unacknowledged(conn) -> int | None:

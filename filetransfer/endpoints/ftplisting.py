@@ -1,11 +1,13 @@
 """FTP directory listings: MLSD lines (RFC 3659) and LIST lines in the Unix
-(``ls -l``) and DOS formats. Each parser returns (name, kind, size, mtime) with
-kind 'file', 'dir' or 'other', size and mtime None when the line has none, or
-None for a line that is not an entry."""
+(``ls -l``) and DOS formats. Each parser returns a `Listed` entry with kind
+'file', 'dir' or 'other', size and mtime None when the line has none, or None
+for a line that is not an entry."""
 
 import calendar
 import re
 import time
+
+from .walk import Listed
 
 
 def _mlsd_time(value: str) -> float | None:
@@ -19,7 +21,8 @@ def _mlsd_time(value: str) -> float | None:
 
 
 def parse_mlsd_line(line: str):
-    """One MLSD line (``fact=value;...; name``) -> (name, kind, size, mtime) or None."""
+    """One MLSD line (``fact=value;...; name``) -> Listed or None; its stamp is the
+    'unique' fact (the same for the same file or directory), None without it."""
     facts_text, sep, name = line.partition(' ')
     if not sep:
         return None
@@ -37,7 +40,7 @@ def parse_mlsd_line(line: str):
         size = int(facts['size']) if 'size' in facts else None
     except ValueError:
         size = None
-    return name, kind, size, _mlsd_time(facts.get('modify'))
+    return Listed(name, kind, size, _mlsd_time(facts.get('modify')), facts.get('unique') or None)
 
 
 _UNIX_LIST = re.compile(
@@ -49,14 +52,14 @@ _DOS_LIST = re.compile(
 
 
 def parse_list_line(line: str):
-    """One LIST line (Unix ``ls -l`` or DOS format) -> (name, kind, size, None) or None."""
+    """One LIST line (Unix ``ls -l`` or DOS format) -> Listed or None."""
     match = _UNIX_LIST.match(line)
     if match:
         kind = {'-': 'file', 'd': 'dir'}.get(match['type'], 'other')
-        return match['name'], kind, int(match['size']), None
+        return Listed(match['name'], kind, int(match['size']))
     match = _DOS_LIST.match(line)
     if match:
         if match['dir']:
-            return match['name'], 'dir', None, None
-        return match['name'], 'file', int(match['size']), None
+            return Listed(match['name'], 'dir')
+        return Listed(match['name'], 'file', int(match['size']))
     return None

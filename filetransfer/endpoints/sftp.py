@@ -30,26 +30,30 @@ import time
 
 import paramiko
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, int64)
+                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
+                           SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
 from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from ..smallfile import UnsuitableFile, read_small_file
 from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem, make_remote_dirs,
-                   replace_by_steps, shown_name, unsafe_path_reason)
+from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+                   replace_by_steps, unsafe_path_reason)
+from .walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
 
-MAX_DEPTH = 256
 REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allows more
 IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
+# status codes of later SFTP versions that some servers send to version 3 clients too
+NO_SPACE_ON_FILESYSTEM = 14
+QUOTA_EXCEEDED = 15
 AEAD_CIPHERS = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
 _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
 
@@ -59,7 +63,30 @@ def _reason(exc: BaseException) -> str:
         return 'timed out'
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, paramiko.SSHException) and isinstance(exc.__context__, EOFError):
+        exc = exc.__context__          # paramiko's 'Server connection dropped: ' (no reason)
+    if isinstance(exc, EOFError):      # paramiko's, without a word: the end of the stream
+        return str(exc) or 'the server closed the connection'
     return str(exc) or type(exc).__name__
+
+
+def _interruption(exc: BaseException) -> bool:
+    """Whether ``exc`` is a SIGTERM or Ctrl-C (not an error, nor a generator being
+    closed early)."""
+    return not isinstance(exc, (Exception, GeneratorExit))
+
+
+def _stop(transport) -> None:
+    """Stops a connection at once, sending nothing and waiting for nothing. After
+    an interruption in the middle of a request, paramiko may hold a lock for good
+    (it takes some before the try that releases them) or wait for a server that
+    stopped reading; once the transport is stopped its closes return at once."""
+    if isinstance(transport, paramiko.Transport):
+        with contextlib.suppress(OSError):
+            transport.sock.shutdown(socket.SHUT_RDWR)
+        transport.stop_thread()       # takes no lock, and joins nothing once stopped
+    else:
+        transport.kill()
 
 
 def load_key(path: str, key_type: str | None, passphrase: str | None):
@@ -141,14 +168,17 @@ class SftpEndpoint(Endpoint):
         name = f'[{self.host}]' if ':' in self.host else self.host
         self.where = f'SFTP {name}:{self.port}'
         self.root = None
+        self._root_attr = None
         self._transport = None
         self._sftp = None
         self._dirs = set()            # target directories known to exist
         self._posix_rename = True     # until the server refuses it
+        self._interrupted = False     # a SIGTERM or Ctrl-C came in the middle of a request
         self.request_size = REQUEST_SIZE
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
+        self._interrupted = False
         try:
             argv = self._openssh_command()
             if argv:
@@ -160,7 +190,8 @@ class SftpEndpoint(Endpoint):
                       'paramiko' if isinstance(self._transport, paramiko.Transport) else 'ssh',
                       self.request_size)
             self._open_root()
-        except BaseException:
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
             self.close()
             raise
 
@@ -269,7 +300,8 @@ class SftpEndpoint(Endpoint):
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise ConnectError(f'{self.where}: SSH connection failed: '
                                    f'{_reason(exc)}') from None
-        except BaseException:
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
             self.close()
             raise
 
@@ -388,24 +420,27 @@ class SftpEndpoint(Endpoint):
                                            f'{path}: {_reason(exc)}') from None
                 try:
                     self.root = self._sftp.normalize(path)
-                    mode = self._sftp.stat(self.root).st_mode
+                    self._root_attr = self._sftp.stat(self.root)
                 except OSError as exc:
                     what = 'does not exist' if exc.errno == errno.ENOENT else _reason(exc)
                     raise ConnectError(f'{self.where}: {self.role} directory {path} '
                                        f'{what}') from None
         except TransferError as exc:
             raise ConnectError(str(exc)) from None
-        if not stat.S_ISDIR(mode or 0):
+        if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
 
     def close(self) -> None:
-        for thing in (self._sftp, self._transport):
+        sftp, transport = self._sftp, self._transport
+        self._sftp = self._transport = None
+        if self._interrupted and transport is not None:
+            _stop(transport)    # the closes below then send nothing and wait for nothing
+        for thing in (sftp, transport):
             if thing is not None:
                 try:
                     thing.close()
                 except Exception as exc:   # closing a dead connection may fail; nothing to do
                     log.debug('%s: closing: %s', self.where, _reason(exc))
-        self._sftp = self._transport = None
 
     # -- helpers --------------------------------------------------------------
     @contextlib.contextmanager
@@ -420,11 +455,21 @@ class SftpEndpoint(Endpoint):
             raise TransferError(f'{self.where}: no answer within the timeout '
                                 f'({self.timeout} s)') from None
         except (EOFError, paramiko.SSHException, paramiko.SFTPError) as exc:
-            raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+            raise self._lost(exc) from None
         except OSError as exc:
             if self._transport is None or not self._transport.is_active():
-                raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+                raise self._lost(exc) from None
             raise
+        except BaseException as exc:
+            self._interrupted = self._interrupted or _interruption(exc)
+            raise
+
+    def _lost(self, exc: BaseException) -> TransferError:
+        """The error for a connection that broke under a request, with the reason
+        paramiko's transport saw when it ended ('Socket is closed' says nothing)."""
+        ended = self._transport.get_exception() \
+            if isinstance(self._transport, paramiko.Transport) else None
+        return TransferError(f'{self.where}: connection lost: {_reason(ended or exc)}')
 
     def _remote(self, relpath: str) -> str:
         if relpath:
@@ -449,13 +494,34 @@ class SftpEndpoint(Endpoint):
 
     # -- source side ----------------------------------------------------------
     def walk(self, descend):
-        with self._guard():
-            yield from self._walk('', descend, 0)
+        realpaths = {'': self.root}
 
-    def _walk(self, reldir, descend, depth):
+        def realpath(relpath):
+            if relpath not in realpaths:
+                try:
+                    realpaths[relpath] = self._sftp.normalize(self._remote(relpath))
+                except OSError:
+                    if not self._transport.is_active():
+                        raise
+                    realpaths[relpath] = None
+            return realpaths[relpath]
+
+        def same_directory(one, other):
+            # SFTP attributes carry no identity: equal ones only make the server's
+            # realpath worth asking (a link it lists as a directory resolves)
+            if one[1].stamp != other[1].stamp:
+                return False
+            real = realpath(one[0])
+            return real is not None and real == realpath(other[0])
+
+        with self._guard():
+            yield from walk_tree(self.where, _listed(self._root_attr), descend,
+                                 self._list_dir, same_directory, self._settle)
+
+    def _list_dir(self, reldir):
         path = self._remote(reldir)
         try:
-            entries = self._sftp.listdir_attr(path)
+            return [_listed(attr) for attr in self._sftp.listdir_attr(path)]
         except OSError as exc:
             if not self._transport.is_active():
                 raise
@@ -463,38 +529,12 @@ class SftpEndpoint(Endpoint):
                 raise ConnectError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
-            return
-        for attr in sorted(entries, key=lambda item: item.filename):
-            name = attr.filename
-            relpath = f'{reldir}/{name}' if reldir else name
-            mode = attr.st_mode or 0
-            problem = listed_name_problem(name)
-            if problem:
-                if name in ('.', '..'):
-                    continue
-                shown = f'{reldir}/{shown_name(name)}' if reldir else shown_name(name)
-                if stat.S_ISDIR(mode):
-                    log.warning('%s: not entering directory %r: %s', self.where, name, problem)
-                else:
-                    yield FileEntry(shown, attr.st_size or 0, attr.st_mtime, refused=problem)
-                continue
-            if stat.S_ISLNK(mode):
-                attr = self._follow(relpath)
-                if attr is None:
-                    continue
-                mode = attr.st_mode or 0
-            if stat.S_ISDIR(mode):
-                if descend(relpath):
-                    if depth >= MAX_DEPTH:
-                        log.warning('%s: not entering %s: more than %d levels deep',
-                                    self.where, relpath, MAX_DEPTH)
-                    else:
-                        yield from self._walk(relpath, descend, depth + 1)
-            elif stat.S_ISREG(mode):
-                yield FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
+            return None
 
-    def _follow(self, relpath):
-        """The attributes of a linked regular file; None (skipped) for anything else."""
+    def _settle(self, relpath, entry):
+        """A symbolic link becomes the regular file it leads to, or is skipped."""
+        if entry.kind != 'link':
+            return entry
         try:
             attr = self._sftp.stat(self._remote(relpath))
         except OSError:
@@ -505,7 +545,7 @@ class SftpEndpoint(Endpoint):
         if not stat.S_ISREG(attr.st_mode or 0):
             log.info('%s: skipping symbolic link %s: not a regular file', self.where, relpath)
             return None
-        return attr
+        return _listed(attr)._replace(name=entry.name)
 
     def exists(self, relpath: str) -> bool:
         return self.size(relpath) is not None
@@ -542,7 +582,7 @@ class SftpEndpoint(Endpoint):
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
             if not keep_partial:
-                self._remove_after_interrupt(path)
+                self._remove_after_interrupt(relpath)
             raise
 
     def _open_for_writing(self, path: str, offset: int, exclusive: bool):
@@ -614,23 +654,16 @@ class SftpEndpoint(Endpoint):
             log.warning('%s: could not close partial file %s: %s', self.where, path,
                         _reason(exc))
 
-    def _remove_after_interrupt(self, path) -> None:
-        """Removes ``path`` after an interruption. That may have come in the middle
-        of a request or even of an SSH packet, so this connection cannot be trusted
-        (a cut packet makes it hang or fail): a new one removes the file."""
-        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
+    def _remove_after_interrupt(self, relpath: str) -> None:
+        """Removes ``relpath`` after an interruption. That may have come in the
+        middle of a request or even of an SSH packet, so this connection cannot be
+        trusted (a cut packet makes it hang or fail): it is dropped, and a new one
+        removes the file."""
+        self._interrupted = True
         self.close()
-        other = SftpEndpoint({**self.config, 'timeout': timeout}, self.role)
-        try:
-            other.open()
-            with other._guard():
-                other._sftp.remove(path)
-        except (ConnectError, TransferError, OSError) as exc:
-            if getattr(exc, 'errno', None) != errno.ENOENT:
-                log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                            _reason(exc))
-        finally:
-            other.close()
+        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
+        remove_after_interrupt(SftpEndpoint({**self.config, 'timeout': timeout}, self.role),
+                               relpath, CLEANUP_TIMEOUT, self.where)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
@@ -694,6 +727,14 @@ class SftpEndpoint(Endpoint):
             self._sftp.remove(self._remote(relpath))
 
 
+def _listed(attr) -> Listed:
+    mode = attr.st_mode or 0
+    kind = 'dir' if stat.S_ISDIR(mode) else 'file' if stat.S_ISREG(mode) \
+        else 'link' if stat.S_ISLNK(mode) else 'other'
+    return Listed(getattr(attr, 'filename', ''), kind, attr.st_size, attr.st_mtime,
+                  (mode, attr.st_uid, attr.st_gid, attr.st_size, attr.st_mtime))
+
+
 class _Upload:
     """The requests that write one open remote file: writes sent without waiting
     for their answers while less than IN_FLIGHT bytes await one, then its size
@@ -746,10 +787,27 @@ class _Upload:
         if kind != CMD_STATUS:
             self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
             return
-        try:
-            self.sftp._convert_status(msg)
-        except (OSError, EOFError) as exc:
-            self.failure = exc if isinstance(exc, OSError) else OSError(errno.EIO, str(exc))
+        self.failure = _refusal(what, msg.get_int(), msg.get_text())
+
+
+def _refusal(what: str, code: int, text: str) -> OSError | None:
+    """The error of an SFTP status answer to a write or close (None for success),
+    saying what the server said and, where the status tells it, that its disk is
+    full."""
+    said = text or f'status {code}'
+    if code == SFTP_OK:
+        return None
+    if code == NO_SPACE_ON_FILESYSTEM:
+        return OSError(errno.ENOSPC, f"the server's disk is full (it says: {said})")
+    if code == QUOTA_EXCEEDED:
+        return OSError(errno.EDQUOT, f'a quota on the server is exceeded (it says: {said})')
+    if code == SFTP_FAILURE:
+        # OpenSSH's server says only 'Failure' for a full disk or a quota reached
+        return OSError(errno.EIO, f"the server refused the {what} ('{said}'): its disk may "
+                                  'be full or a quota reached')
+    if code in (SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED):
+        return OSError(errno.ENOENT if code == SFTP_NO_SUCH_FILE else errno.EACCES, said)
+    return OSError(errno.EIO, said)
 
 
 class _Reader:

@@ -163,6 +163,13 @@ class SshPipe:
         text = self._stderr.read(8192).decode('utf-8', errors='replace')
         return '\n'.join(line.strip() for line in text.splitlines() if line.strip())
 
+    def kill(self) -> None:
+        """Ends the child at once (after an interruption: what it still has to send
+        is of no use, and a server that stopped reading would keep it waiting)."""
+        if not self._closed and self.process.poll() is None:
+            self.process.kill()
+        self.close()
+
     def close(self) -> None:
         """Ends the SFTP session (EOF on ssh's stdin) and the child; idempotent."""
         if self._closed:

@@ -14,13 +14,17 @@ Variants, chosen by `FtpServer` options:
   ``lose_data``: reports success for every upload but keeps half of the file.
 - ``abrupt_tls_close``: data connections end without a TLS close_notify, which
   makes an empty listing fail in plain ftplib under TLS 1.3.
+- ``quota``: an upload fails past this many bytes of a file, as over a disk quota.
+  A write that fails for a full disk or a quota gets the reply servers send for
+  it (452, 552); other write errors pyftpdlib's 426.
 - ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
   reads a second's worth at once, then pauses up to 2 s).
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
   every 50 ms) through a small receive buffer: a slow link that never stalls.
 - ``hostile``: every listing shows the given entries (names like ``../x``),
-  every RETR returns ``HOSTILE_DATA``, every SIZE and DELE succeeds, whatever
-  the name, and MLST gives a listed entry's facts; an entry with ``endless`` reads
+  every RETR returns ``HOSTILE_DATA`` and every SIZE, DELE and CWD succeeds,
+  whatever the name (a CWD to a directory that does not exist stays where it
+  is), and MLST gives a listed entry's facts; an entry with ``endless`` reads
   without end (up to `ENDLESS_LIMIT` bytes), whatever its listed size.
   ``list_lines``: the same, with these lines as every LIST's answer, as they are
   (use with ``mlsd=False``).
@@ -29,7 +33,9 @@ Every command the server receives is appended to ``commands.log`` (passwords
 masked), so tests can check what a client sent.
 """
 
+import errno
 import json
+import logging
 import os
 import secrets
 import signal
@@ -64,6 +70,7 @@ class FtpServer:
     rename_replaces: bool = True
     refuse_retr: tuple = ()
     lose_data: bool = False
+    quota: int | None = None
     abrupt_tls_close: bool = False
     throttle: int | None = None
     slow_read: int | None = None
@@ -94,7 +101,7 @@ class FtpServer:
                        'size_command': self.size_command, 'rest': self.rest,
                        'rename_replaces': self.rename_replaces,
                        'refuse_retr': list(self.refuse_retr),
-                       'lose_data': self.lose_data,
+                       'lose_data': self.lose_data, 'quota': self.quota,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'slow_read': self.slow_read,
                        'hostile': self.hostile, 'list_lines': self.list_lines,
@@ -191,6 +198,18 @@ def _handler_class(options: dict):
                 pass
         close_data(self)
     dtp_attrs['close'] = close_after_a_full_disk
+
+    def handle_error(self):
+        # pyftpdlib replies '426 None; transfer aborted.' to a failed write of the
+        # file (its error carries no errno)
+        cause = sys.exc_info()[1].__cause__
+        reply = _STORAGE_REPLIES.get(getattr(cause, 'errno', None))
+        if reply is None:
+            return dtp_base.handle_error(self)
+        self._resp = (reply, logging.getLogger('pyftpdlib').warning)
+        self.close()
+        return None
+    dtp_attrs['handle_error'] = handle_error
     dtp = type('TestDTP', (dtp_base,), dtp_attrs)
 
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
@@ -273,10 +292,18 @@ def _handler_class(options: dict):
             def ftp_DELE(self, path):
                 self.respond('250 File removed.')
 
+            def ftp_CWD(self, path):
+                if os.path.isdir(path):
+                    return super().ftp_CWD(path)
+                self.respond('250 Directory changed.')
+                return None
+
     authorizer = DummyAuthorizer()
     authorizer.add_user(options['user'], options['password'], options['home'],
                         perm='elradfmwMT')
     Handler.authorizer = authorizer
+    if options['quota']:
+        Handler.abstracted_fs = _quota_filesystem(options['quota'])
     Handler.permit_foreign_addresses = False
     Handler.auth_failed_timeout = 0.1      # pyftpdlib waits 3 s after a wrong password
     if tls:
@@ -299,8 +326,36 @@ class _Endless:
         return b'\xee' * (1 << 16)
 
 
+_STORAGE_REPLIES = {errno.ENOSPC: '452 Insufficient storage space: No space left on device.',
+                    errno.EDQUOT: '552 Exceeded storage allocation: Disk quota exceeded.'}
+
+
+def _quota_filesystem(limit: int):
+    """A pyftpdlib file system whose files opened for writing take ``limit`` bytes
+    at most, failing past it as over a disk quota (EDQUOT)."""
+    from pyftpdlib.filesystems import AbstractedFS
+
+    class Limited:
+        def __init__(self, file):
+            self.file = file
+
+        def write(self, data):
+            if self.file.tell() + len(data) > limit:
+                raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+            return self.file.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    class QuotaFS(AbstractedFS):
+        def open(self, filename, mode):
+            file = super().open(filename, mode)
+            return file if mode.startswith('r') and '+' not in mode else Limited(file)
+
+    return QuotaFS
+
+
 def main(config_path: str) -> None:
-    import logging
 
     from pyftpdlib.servers import FTPServer
 

@@ -3,18 +3,22 @@ for what OpenSSH will not do:
 
 - `HostileSftpServer`: its directory lists the given entries, whatever their names,
   and every file reads as ``HOSTILE_DATA``.
+- `LoopingSftpServer`: its directory holds a file and directories that are the
+  directory itself, at any depth: a loop.
 - `PlainSftpServer`: a local directory served with plain SFTP version 3 semantics:
   no posix-rename@openssh.com, and a rename never replaces an existing file; it
   can lose data past a size while saying it wrote it.
 
-Both record the requests clients make (``requests``: (operation, path) pairs) and
-log in with a password.
+All record the requests clients make (``requests``: (operation, path) pairs) and
+log in with a password. `ParamikoSftpServer.stall` makes a server stop reading
+what its clients send, as a server that hangs.
 """
 
 import errno
 import os
 import socket
 import threading
+import time
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
@@ -56,11 +60,40 @@ def _attributes(name, is_dir):
     return attr
 
 
-class ParamikoSftpServer:
-    """Listens on 127.0.0.1; ``interface()`` returns the SFTPServerInterface class."""
+class _StallingSocket:
+    """A connection of the server whose reading `stall` stops for good: what the
+    client sends then fills the network buffers, and its writes block."""
 
-    def __init__(self, root: str):
+    def __init__(self, sock):
+        self.sock = sock
+        self.stalled = threading.Event()
+
+    def recv(self, size):
+        if self.stalled.is_set():
+            time.sleep(0.1)
+            raise socket.timeout('stalled')     # paramiko tries again
+        return self.sock.recv(size)
+
+    def unread(self) -> int:
+        """The bytes the client sent that the server has not read yet."""
+        import fcntl
+        import struct
+        import termios
+        raw = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b'\0' * 4)
+        return struct.unpack('i', raw)[0]
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+class ParamikoSftpServer:
+    """Listens on 127.0.0.1; ``interface()`` returns the SFTPServerInterface class.
+    ``window``: the bytes a client may send on a channel before the server says
+    it has taken them (paramiko's default when None)."""
+
+    def __init__(self, root: str, window: int | None = None):
         self.root = root
+        self.window = window
         self.user, self.password = 'sftpuser', 'sftp-password'
         self.requests = []          # (operation, path) asked by clients
         key = ed25519.Ed25519PrivateKey.generate()
@@ -79,6 +112,7 @@ class ParamikoSftpServer:
             fh.write(f'[127.0.0.1]:{self.port} {self.host_key.get_name()} '
                      f'{self.host_key.get_base64()}\n')
         self._transports = []
+        self.connections = []          # _StallingSocket of every client
         self._stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -88,7 +122,10 @@ class ParamikoSftpServer:
                 sock, _ = self.listener.accept()
             except OSError:
                 return
-            transport = paramiko.Transport(sock)
+            connection = _StallingSocket(sock)
+            self.connections.append(connection)
+            options = {'default_window_size': self.window} if self.window else {}
+            transport = paramiko.Transport(connection, **options)
             transport.add_server_key(self.host_key)
             transport.set_subsystem_handler('sftp', paramiko.SFTPServer,
                                             sftp_si=self.interface())
@@ -97,6 +134,19 @@ class ParamikoSftpServer:
                 transport.start_server(server=_Auth(self.user, self.password))
             except (paramiko.SSHException, EOFError, OSError):
                 transport.close()
+
+    def drop(self):
+        """Ends the connections of the clients connected now (the client reads the
+        end of the stream), as a server that goes away."""
+        for connection in self.connections:
+            connection.shutdown(socket.SHUT_WR)
+        for transport in self._transports:
+            transport.close()
+
+    def stall(self):
+        """Stops reading from the clients connected now (later ones are served)."""
+        for connection in self.connections:
+            connection.stalled.set()
 
     def stop(self):
         self._stopped = True
@@ -151,15 +201,77 @@ def _hostile_interface(server: HostileSftpServer):
     return Interface
 
 
+class LoopingSftpServer(ParamikoSftpServer):
+    """``path`` holds the file ``LOOP_FILE`` and the directories ``names``, each of
+    which is ``path`` itself again (as a server shows a symbolic link to a parent
+    directory when it follows links in listings). Its realpath leads back to
+    ``path``, as a server's realpath of such a link does, unless ``hide_loops``:
+    then nothing tells the loop from an endless tree."""
+
+    def __init__(self, root: str, names, path: str = '/data', hide_loops: bool = False):
+        super().__init__(root)
+        self.path = path
+        self.names = list(names)
+        self.hide_loops = hide_loops
+
+    def interface(self):
+        return _looping_interface(self)
+
+
+LOOP_FILE = 'file.txt'
+
+
+def _looping_interface(server: LoopingSftpServer):
+    def normal(path):
+        return os.path.normpath('/' + path.lstrip('/'))
+
+    def inside(path):
+        path = normal(path)
+        return path == server.path or path.startswith(server.path + '/')
+
+    class Interface(paramiko.SFTPServerInterface):
+        def list_folder(self, path):
+            server.requests.append(('list', path))
+            if not inside(path):
+                return paramiko.SFTP_NO_SUCH_FILE
+            return [_attributes(LOOP_FILE, False)] + \
+                [_attributes(name, True) for name in server.names]
+
+        def stat(self, path):
+            server.requests.append(('stat', path))
+            if not inside(path):
+                return paramiko.SFTP_NO_SUCH_FILE
+            return _attributes(os.path.basename(path), os.path.basename(path) != LOOP_FILE)
+
+        lstat = stat
+
+        def open(self, path, flags, attr):
+            server.requests.append(('open', path))
+            return _Handle(flags)
+
+        def canonicalize(self, path):
+            path = normal(path)
+            if inside(path) and not server.hide_loops:
+                name = os.path.basename(path)
+                return os.path.join(server.path, LOOP_FILE) if name == LOOP_FILE else server.path
+            return path
+
+    return Interface
+
+
 class PlainSftpServer(ParamikoSftpServer):
     """Serves the directory ``base`` (paths inside it, '/' = ``base``). With
     ``keep_at_most`` it answers every write with success but drops the data past
-    that many bytes of a file (a server that loses data without saying so)."""
+    that many bytes of a file (a server that loses data without saying so); with
+    ``refuse_past`` = (size, status code) it answers a write past that size of a
+    file with that status (a full disk, a quota)."""
 
-    def __init__(self, root: str, base: str, keep_at_most: int | None = None):
-        super().__init__(root)
+    def __init__(self, root: str, base: str, keep_at_most: int | None = None,
+                 window: int | None = None, refuse_past: tuple | None = None):
+        super().__init__(root, window)
         self.base = base
         self.keep_at_most = keep_at_most
+        self.refuse_past = refuse_past
 
     def interface(self):
         return _plain_interface(self)
@@ -179,6 +291,8 @@ def _plain_interface(server: PlainSftpServer):
 
     class Handle(paramiko.SFTPHandle):
         def write(self, offset, data):
+            if server.refuse_past and offset + len(data) > server.refuse_past[0]:
+                return server.refuse_past[1]
             limit = server.keep_at_most
             if limit is not None and offset + len(data) > limit:
                 data = data[:max(0, limit - offset)]
