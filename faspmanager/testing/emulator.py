@@ -177,7 +177,7 @@ class Emulator:
         interval = self.env.get('ASCP_EMULATOR_STATS_INTERVAL')
         self.stats_interval = float(interval) if interval else 1.0
         self.policy = args.get('--policy', 'fair')
-        self.min_rate = cmdline.parse_rate(args.get('-m', '0'))[0]
+        self.min_rate = self._kbps(args.get('-m', '0'))
         self.target_kbps = self._kbps(args.get('-l', '10000'))
         self.bucket = TokenBucket(self.target_kbps * 125 if self.target_kbps else None)
         self._dest_was_remote = False
@@ -189,7 +189,8 @@ class Emulator:
 
     def _kbps(self, text: str) -> int:
         value, percent = cmdline.parse_rate(text)
-        return value * ASSUMED_CAPACITY_KBPS // 100 if percent else value
+        kbps = value * ASSUMED_CAPACITY_KBPS / 100 if percent else value
+        return max(1, round(kbps)) if kbps > 0 else 0
 
     def _configure_paths(self) -> None:
         args = self.args
@@ -324,7 +325,8 @@ class Emulator:
             'SESSION', Direction=direction, Operation='Transfer', Rate=self.target_kbps,
             MinRate=self.min_rate, Adaptive=ADAPTIVE[self.policy],
             Priority=1 if self.policy == 'high' else 2, Encryption=not args.has('-T'),
-            Cipher=args.get('-c', 'aes128'), Port=int(args.get('-O', 33001)),
+            Cipher=cmdline.cipher_name(args.get('-c', 'aes128')) if not args.has('-T') else 'none',
+            Port=int(args.get('-O', 33001)),
             TCPPort=int(args.get('-P', 22)), Remote=bool(self.host), Host=self.host,
             User=self.user, Destination=self.dest_root, Keepalive=self.keepalive,
             ResumePolicy=args.get('-k', '0'), OverwritePolicy=args.get('--overwrite', 'diff'),
