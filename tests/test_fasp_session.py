@@ -427,9 +427,9 @@ def test_ascp_dying_mid_session(live_sshd, tmp_path):
 def test_ascp_that_stops_talking_is_stopped(live_sshd, tmp_path):
     recorder = Recorder()
     with _slow_upload(live_sshd, tmp_path, recorder) as session:
-        session.idle_timeout = 1.0
         session.start()
         recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
+        session.idle_timeout = 1.0      # once working (logging in may take longer)
         os.kill(session.pid, signal.SIGSTOP)
         result = session.finish()
         assert _gone(session.pid)
@@ -480,7 +480,7 @@ def test_ascp_that_connects_and_ends_without_a_word(tmp_path):
     # connects to the management port (bash's /dev/tcp), says INIT, then exits
     script = tmp_path / 'fake-ascp'
     script.write_text('#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/$2\n'
-                      'printf "FASPMGR 2\\nType: INIT\\n\\n" >&3\necho "ascp: crashed" >&2\n'
+                      'printf "FASPMGR 2\\nType: INIT\\nUserStr: $4\\n\\n" >&3\necho "ascp: crashed" >&2\n'
                       'exit 3\n')
     script.chmod(0o755)
     recorder = Recorder()
@@ -523,7 +523,7 @@ def test_finish_is_bounded_when_ascp_lingers_after_done(tmp_path):
     # says DONE but neither closes the connection nor exits
     script = tmp_path / 'fake-ascp'
     script.write_text('#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/$2\n'
-                      'printf "FASPMGR 2\\nType: INIT\\n\\nFASPMGR 2\\nType: DONE\\n\\n" >&3\n'
+                      'printf "FASPMGR 2\\nType: INIT\\nUserStr: $4\\n\\nFASPMGR 2\\nType: DONE\\n\\n" >&3\n'
                       'exec sleep 60\n')
     script.chmod(0o755)
     order = fm.FileUpload('a.txt', 'u', '127.0.0.1', dest_pass='p')

@@ -108,10 +108,23 @@ class Management:
             if host in ('', 'localhost'):
                 self.address = ('127.0.0.1', int(port))
 
+    # What the manager's writes may get ahead of this process: a receive buffer of
+    # this size (not the kernel's auto-tuned one, which may hold tens of MiB) and
+    # the bounded command queue. Beyond that, TCP holds the manager back.
+    RECEIVE_BUFFER = 256 * 1024
+
     def connect(self, spec: str | None) -> None:
         if spec:
-            self.sock = socket.create_connection(self.address, timeout=10)
-            self.sock.settimeout(None)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+            sock.settimeout(10)
+            try:
+                sock.connect(self.address)
+            except OSError:
+                sock.close()
+                raise
+            sock.settimeout(None)
+            self.sock = sock
 
     def send(self, msg_type: str, **fields) -> None:
         if self.sock is None:
@@ -768,16 +781,23 @@ class Emulator:
         self.path_scans += 1
         entry = self.src_fs.stat(source)
         target = self._under(destination)
-        if entry is None or not entry.is_reg:
+        if entry is None or not (entry.is_reg or entry.is_dir):
             code = ErrorCode.NO_SUCH_FILE if entry is None else ErrorCode.NOT_REGULAR
             self._file_error(source if self.mode == 'send' else target, code,
                              f'{describe(code)}: {source}', scan=True)
             self._argstop(index, source, before, failed_scan=True)
             return
-        display = source if self.mode == 'send' else target
-        job = FileJob(source, target, display, entry.size, entry.mtime, entry.atime, low, high)
+        if entry.is_dir:      # its files, as for a directory on the command line
+            jobs: list[FileJob] = []
+            self._walk(source, target, entry, '', jobs,
+                       self.args.get('--symbolic-links') == 'skip')
+        else:
+            display = source if self.mode == 'send' else target
+            jobs = [FileJob(source, target, display, entry.size, entry.mtime, entry.atime,
+                            low, high)]
         try:
-            self._transfer(job)
+            for job in jobs:
+                self._transfer(job)
         finally:
             self._argstop(index, source, before)
 
