@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
 
 from ..errors import ErrorCode
+from ..hostkeys import matches
 from .fs import SftpFS
 
 CONNECT_TIMEOUT = 20
-
-
-def fingerprints(key_blob: bytes) -> set[str]:
-    """The spellings of a host key's fingerprint ``--check-sshfp`` accepts: SHA-1 and
-    MD5 hex (with or without colons, any case) and OpenSSH's ``SHA256:base64``."""
-    sha1 = hashlib.sha1(key_blob).hexdigest()
-    md5 = hashlib.md5(key_blob).hexdigest()
-    sha256 = base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip('=')
-    return {sha1, md5, f'SHA256:{sha256}'}
-
-
-def _normalize(fingerprint: str) -> str:
-    text = fingerprint.strip()
-    if text.upper().startswith('SHA256:'):
-        return 'SHA256:' + text[7:].rstrip('=')
-    if text.upper().startswith(('SHA1:', 'MD5:')):
-        text = text.split(':', 1)[1]
-    return text.replace(':', '').lower()
 
 
 def connect(host: str, port: int, user: str, password: str | None, keys: list[str],
@@ -40,8 +21,7 @@ def connect(host: str, port: int, user: str, password: str | None, keys: list[st
 
     class HostKeyCheck(paramiko.MissingHostKeyPolicy):
         def missing_host_key(self, client, hostname, key):
-            if fingerprint is not None and \
-                    _normalize(fingerprint) not in fingerprints(key.asbytes()):
+            if fingerprint is not None and not matches(fingerprint, key.asbytes()):
                 raise SessionFailure(ErrorCode.INSECURE_CONNECTION,
                                      f'Host key of {hostname} does not match '
                                      f'the fingerprint given with --check-sshfp')
