@@ -119,23 +119,59 @@ def test_overwrite_never_skips_and_mtime_is_preserved(live_sshd, tmp_path):
     assert result.stats()['files_skipped'] == 1
 
 
-def test_resume_continues_a_partial_file(live_sshd, tmp_path):
+def _interrupted_upload(sshd, source, dst, **option_values):
+    """An upload cancelled once part of the file has arrived."""
+    recorder = Recorder()
+    order = fm.FileUpload(str(source), **key_auth(sshd), options=options(
+        sshd, destination_root=str(dst), partial_file_suffix='.part', target_rate_kbps=2000,
+        **option_values))
+    with fm.session(order, ascp_path=emulator(), listener=recorder) as session:
+        session.start()
+        recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS
+                          and e.file_stats['written'] > 100000)
+        session.cancel()
+        return session.finish()
+
+
+def test_resume_continues_where_a_run_with_k_stopped(live_sshd, tmp_path):
     src, dst = tmp_path / 'src', tmp_path / 'dst'
     src.mkdir()
     dst.mkdir()
-    data = os.urandom(100000)
+    data = os.urandom(2_000_000)
     (src / 'big.bin').write_bytes(data)
-    (dst / 'big.bin.part').write_bytes(data[:60000])
+    first = _interrupted_upload(live_sshd, src / 'big.bin', dst,
+                                resume_check=fm.ResumeCheck.FULL_CHECKSUM)
+    assert first.error_code() == 28
+    assert sorted(os.listdir(dst)) == ['big.bin.aspx', 'big.bin.part']   # NAME.aspx
+    arrived = (dst / 'big.bin.part').stat().st_size
+    assert 0 < arrived < len(data)
     order = fm.FileUpload(str(src / 'big.bin'), **key_auth(live_sshd), options=options(
         live_sshd, destination_root=str(dst), partial_file_suffix='.part',
         resume_check=fm.ResumeCheck.FULL_CHECKSUM, file_checksum=fm.FileChecksumType.MD5))
     result = run(order)
     assert result.ok(), result.reason()
     entry = result.file_stats(str(src / 'big.bin'))
-    assert entry['start_byte'] == 60000 and entry['written'] == 40000
+    assert entry['start_byte'] == arrived and entry['written'] == len(data) - arrived
     assert entry['checksum'] == hashlib.md5(data).hexdigest()
     assert (dst / 'big.bin').read_bytes() == data
-    assert not (dst / 'big.bin.part').exists()
+    assert sorted(os.listdir(dst)) == ['big.bin']
+
+
+def test_no_resume_unless_the_first_run_had_k(live_sshd, tmp_path):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    src.mkdir()
+    dst.mkdir()
+    data = os.urandom(2_000_000)
+    (src / 'big.bin').write_bytes(data)
+    assert _interrupted_upload(live_sshd, src / 'big.bin', dst).error_code() == 28
+    assert sorted(os.listdir(dst)) == ['big.bin.part']       # no checkpoint without -k
+    order = fm.FileUpload(str(src / 'big.bin'), **key_auth(live_sshd), options=options(
+        live_sshd, destination_root=str(dst), partial_file_suffix='.part',
+        resume_check=fm.ResumeCheck.FILE_ATTRIBUTES))
+    result = run(order)
+    assert result.ok(), result.reason()
+    assert result.file_stats(str(src / 'big.bin'))['start_byte'] == 0
+    assert (dst / 'big.bin').read_bytes() == data
 
 
 def test_persistent_upload_with_several_sources(live_sshd, tmp_path):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import json
 import os
 import queue
 import socket
@@ -47,10 +48,12 @@ from dataclasses import dataclass
 from .. import mgmt
 from ..errors import ErrorCode, ProtocolError, describe
 from . import cmdline, filters
-from .fs import LocalFS, SftpFS
+from .fs import LocalFS
+from .hsts import DocrootError
 from .ratelimit import Cancelled, TokenBucket
 
 ASSUMED_CAPACITY_KBPS = 1000000
+CHECKPOINT_SUFFIX = '.aspx'     # beside a partial file while -k 1..3 may resume it
 ADAPTIVE = {'fair': 'Adaptive', 'high': 'Adaptive', 'low': 'Trickle', 'fixed': 'Fixed'}
 HASHES = {'md5': 'md5', 'sha1': 'sha1', 'sha-256': 'sha256', 'sha-384': 'sha384',
           'sha-512': 'sha512'}
@@ -196,7 +199,8 @@ class Emulator:
         self._dest_was_remote = False
         self._configure_paths()
         self.src_fs = self.dst_fs = LocalFS()
-        self.remote: SftpFS | None = None
+        self.remote = None            # SftpFS or fileservice.ExecFS
+        self.server: dict | None = None       # the emulated Aspera server's settings
 
     # --- command line -------------------------------------------------------------
 
@@ -411,6 +415,10 @@ class Emulator:
         self.remote = connect(self.host, int(self.args.get('-P', 22)),
                               self.user or _local_user(), self.env.get('ASPERA_SCP_PASS'),
                               self.args.multi.get('-i', []), self.args.get('--check-sshfp'))
+        self.server = getattr(self.remote, 'server', None)
+        if self.server is not None and not self.args.has('-m') and \
+                self.server.get('min_rate_kbps') is not None:
+            self.min_rate = self.server['min_rate_kbps']      # the server's minimum
         if self.mode == 'send':
             self.src_fs, self.dst_fs = LocalFS(), self.remote
         else:
@@ -422,7 +430,11 @@ class Emulator:
     # --- sources given up front ----------------------------------------------------------
 
     def _transfer_sources(self) -> None:
-        dest_entry = self.dst_fs.stat(self.dest_root)
+        try:
+            dest_entry = self.dst_fs.stat(self.dest_root)
+        except DocrootError:
+            raise SessionFailure(ErrorCode.BAD_PATH, f'Destination outside the docroot: '
+                                                     f'{self.dest_root}') from None
         into_dir = bool(dest_entry and dest_entry.is_dir)
         many = len(self.sources) > 1 or self.pairs is not None or self.args.has('-d')
         if dest_entry is not None and not dest_entry.is_dir and many:
@@ -607,8 +619,9 @@ class Emulator:
     def _copy(self, job: FileJob) -> None:
         args, src_fs, dst_fs = self.args, self.src_fs, self.dst_fs
         resume = int(args.get('-k', '0'))
-        suffix = args.get('--partial-file-suffix') or ''
+        suffix = self._partial_suffix()
         ranged = job.low is not None or job.high is not None
+        checkpoint = job.dst + CHECKPOINT_SUFFIX if resume and not ranged else None
         low = job.low or 0
         high = job.size if job.high is None else min(job.high, job.size)
         existing = dst_fs.stat(job.dst)
@@ -622,11 +635,14 @@ class Emulator:
         write_path = job.dst if ranged else job.dst + suffix
         dst_fs.makedirs(dst_fs.dirname(job.dst))
         offset = low
-        if not ranged and resume:
+        if checkpoint is not None and self._checkpoint_matches(checkpoint, job):
             partial = dst_fs.stat(write_path)
             if partial is not None and partial.is_reg and 0 < partial.size < job.size and \
                     self._same_prefix(job, write_path, partial.size, resume):
                 offset = partial.size
+        if checkpoint is not None:
+            with dst_fs.open_write(checkpoint, keep=False) as fh:
+                fh.write(json.dumps({'size': job.size, 'mtime': int(job.mtime)}).encode())
         algo = args.get('--file-checksum')
         hasher = hashlib.new(HASHES[algo]) if algo in HASHES else None
         if hasher is not None and offset:
@@ -660,6 +676,8 @@ class Emulator:
                     last_stats = time.monotonic()
         if suffix and not ranged:
             dst_fs.rename(write_path, job.dst)
+        if checkpoint is not None:
+            dst_fs.remove(checkpoint)
         times = args.has('-p'), args.has('--preserve-modification-time'), \
             args.has('--preserve-access-time')
         if any(times):
@@ -704,6 +722,27 @@ class Emulator:
                 differs = not self._same_prefix(job, job.dst, job.size, resume)
         return differs and (older or policy == 'diff')
 
+    def _partial_suffix(self) -> str:
+        """The receiver's partial-file suffix: on an upload to an emulated Aspera server
+        the server's own (the sender's --partial-file-suffix has no effect there), else
+        ours. A plain SSH server has no configuration of its own: ours applies."""
+        if self.mode == 'send' and self.server is not None:
+            return self.server.get('partial_file_suffix') or ''
+        return self.args.get('--partial-file-suffix') or ''
+
+    def _checkpoint_matches(self, checkpoint: str, job: FileJob) -> bool:
+        """Whether an earlier run (with -k) left a checkpoint for this very source: a
+        partial file is resumed only then."""
+        if self.dst_fs.stat(checkpoint) is None:
+            return False
+        try:
+            with self.dst_fs.open_read(checkpoint) as fh:
+                saved = json.loads(fh.read(4096) or b'null')
+        except (OSError, ValueError):
+            return False
+        return isinstance(saved, dict) and saved.get('size') == job.size and \
+            saved.get('mtime') == int(job.mtime)
+
     def _same_prefix(self, job: FileJob, other: str, length: int, resume: int) -> bool:
         """Whether the first ``length`` bytes of the source and ``other`` (on the
         destination) match: -k 1 trusts the size, 2 compares samples, 3 everything."""
@@ -729,7 +768,11 @@ class Emulator:
 
     def _serve_commands(self) -> None:
         if self.args.has('-d') or self.stream_io:
-            self.dst_fs.makedirs(self.dest_root)
+            try:
+                self.dst_fs.makedirs(self.dest_root)
+            except DocrootError:
+                raise SessionFailure(ErrorCode.BAD_PATH, f'Destination outside the docroot: '
+                                                         f'{self.dest_root}') from None
         streams: dict[str, dict] = {}
         index = 0
         while True:
@@ -803,7 +846,7 @@ class Emulator:
 
     def _stream(self, kind: str, message: mgmt.Message, streams: dict) -> None:
         name = message.get('Destination') or ''
-        suffix = self.args.get('--partial-file-suffix') or ''
+        suffix = self._partial_suffix()
         if kind == 'put':
             if name in streams:
                 return
@@ -911,6 +954,8 @@ _ERRNO_CODES = {errno.ENOENT: ErrorCode.NO_SUCH_FILE, errno.EACCES: ErrorCode.NO
 
 
 def _code_of(exc: BaseException | None, default: int) -> int:
+    if isinstance(exc, DocrootError):
+        return int(ErrorCode.BAD_PATH)
     code = _ERRNO_CODES.get(getattr(exc, 'errno', None))
     if code is None and isinstance(exc, OSError) and exc.args:
         text = str(exc.args[0]).lower()      # paramiko: IOError('Permission denied')

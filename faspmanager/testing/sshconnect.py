@@ -1,4 +1,7 @@
-"""The emulator's SSH login (paramiko, imported here only), with ascp's error codes."""
+"""The emulator's SSH login (paramiko, imported here only), with ascp's error codes, and
+the remote side it reaches: the account's SFTP server (a plain SSH server, which has no
+configuration of its own), or, where the account allows no SFTP (aspshell), the
+emulated Aspera server's ascp (fileservice)."""
 
 from __future__ import annotations
 
@@ -6,15 +9,17 @@ import socket
 
 from ..errors import ErrorCode
 from ..hostkeys import matches
+from .fileservice import ExecFS
 from .fs import SftpFS
 
 CONNECT_TIMEOUT = 20
 
 
 def connect(host: str, port: int, user: str, password: str | None, keys: list[str],
-            fingerprint: str | None) -> SftpFS:
-    """An SFTP connection, or SessionFailure with ascp's code: 12 (cannot connect),
-    13 (timeout), 19 (authentication), 51 (host key does not match --check-sshfp)."""
+            fingerprint: str | None) -> 'ExecFS | SftpFS':
+    """The remote side, or SessionFailure with ascp's code: 12 (cannot connect),
+    13 (timeout), 19 (authentication), 51 (host key does not match --check-sshfp), 2
+    (the account offers neither the emulator's ascp nor SFTP)."""
     import paramiko
 
     from .emulator import SessionFailure
@@ -33,7 +38,15 @@ def connect(host: str, port: int, user: str, password: str | None, keys: list[st
                        key_filename=list(keys) or None, passphrase=password if keys else None,
                        look_for_keys=False, allow_agent=False, timeout=CONNECT_TIMEOUT,
                        banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
-        sftp = client.open_sftp()
+        try:
+            sftp = client.open_sftp()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            served = ExecFS.open(client, CONNECT_TIMEOUT)     # an aspshell account
+            if served is not None:
+                return served
+            client.close()
+            raise SessionFailure(ErrorCode.ASCP, f'{user}@{host} runs neither ascp nor an SFTP '
+                                                 f'server: {exc or type(exc).__name__}') from None
     except SessionFailure:
         client.close()
         raise
