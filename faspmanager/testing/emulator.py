@@ -4,15 +4,22 @@ It takes real ascp's command line, connects to the management port given with ``
 and reports there with real ascp's messages and field names (INIT, SESSION,
 NOTIFICATION, STATS at intervals, STOP/SKIP/FILEERROR per file, ARGSTOP per source
 argument, then DONE or ERROR with ascp's error codes). It really moves the files: over
-SSH with paramiko (SFTP) to or from ``--host`` as ``--user`` on port ``-P``, with the
-password (or key passphrase) from ASPERA_SCP_PASS and keys from ``-i``; without a host,
-between local paths. Host keys are accepted unless ``--check-sshfp`` names one.
+SSH with paramiko to or from ``--host`` as ``--user`` on port ``-P``, with the password
+(or key passphrase) from ASPERA_SCP_PASS and keys from ``-i``; without a host, between
+local paths. Host keys are accepted unless ``--check-sshfp`` names one.
 
-Emulated: ``--mode``, ``-l``/``-m`` and the RATE command (a token bucket), CANCEL,
-``--keepalive`` with START (byte ranges included) and DONE, ``--faspmgr-io`` streams
-(PUT/WRITE/CLOSE), ``--file-list``, ``--file-pair-list``, ``-d``, ``--overwrite``, ``-k``
-resume, ``--partial-file-suffix``, ``-E``/``-N`` (see filters.py), ``--exclude-newer-than``/
-``--exclude-older-than``, ``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
+The remote side is the account's SFTP server (a plain SSH server: no configuration of
+its own, the client's settings apply) or, where the account refuses SFTP (aspshell), an
+emulated Aspera server: the emulator's server side (fileservice.py) with the user's
+docroot, the server's partial-file suffix on uploads and its minimum rate (hsts.py).
+
+Emulated: ``--mode``, ``-l``/``-m`` (kbps, decimals, K/M/G, P/% percentages) and the RATE
+command (a token bucket), CANCEL, ``--keepalive`` with START (byte ranges, directories)
+and DONE, ``--faspmgr-io`` streams (PUT/WRITE/CLOSE), ``--file-list``,
+``--file-pair-list``, ``-d``, ``--overwrite``, ``-k`` resume (with NAME.aspx checkpoints:
+only a run with ``-k`` can be resumed), ``--partial-file-suffix`` (receiver side),
+``-E``/``-N`` (see filters.py), ``--exclude-newer-than``/``--exclude-older-than``,
+``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
 ``--remove-empty-directories``, ``--remove-empty-source-directory``, ``--file-checksum``,
 ``-p`` and the ``--preserve-*-time`` switches, ``--symbolic-links=skip``,
 ``--precalculate-job-size``, ``-@`` byte ranges, ``--dest64``, ``-q``, ``-A``.
@@ -22,12 +29,13 @@ FASP protocol itself (UDP, ``-O``, ``-Z``, ``-X``, ``-g``/``-G``, encryption and
 ``-T``, congestion control, so ``--policy`` and ``-m`` are only reported), bandwidth
 detection (``-w``: a percentage rate is taken of an assumed 1 Gbps), multi-session
 ``-C``, HTTP fallback (``-y``, ``-t``, ``-x``, ``-Y``, ``-I``, ``-j``), content protection
-(``--file-crypt``), tokens and cookies (passed through only), docroots and
-aspera.conf (``-f``), logs (``-L``, ``-R``), pre/post commands (``-e``), manifests,
-xattrs/ACLs and ownership, ``--delete-before-transfer``, ``--move-after-transfer``,
+(``--file-crypt``), tokens and cookies (passed through only), a client-side aspera.conf
+(``-f``), logs (``-L``, ``-R``), pre/post commands (``-e``), manifests, xattrs/ACLs and
+ownership, ``--delete-before-transfer``, ``--move-after-transfer``,
 ``--save-before-overwrite``, symbolic-link copying (``copy`` and ``copy+force`` follow
-links), the server-side ascp (the remote side is plain SFTP), and ascp's own logging.
-STATS come every second (``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set).
+links), and ascp's own logging. STATS come every second
+(``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set). README.md, section "The ascp
+emulator", lists what is still a guess.
 """
 
 from __future__ import annotations
