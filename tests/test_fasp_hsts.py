@@ -114,21 +114,26 @@ def test_paths_leaving_the_docroot_are_refused_with_code_41(aspera_account, tmp_
 
 # --- the receiver's partial-file suffix, the server's minimum rate --------------------------
 
-def _slow_session(order, recorder):
+def _slow_session(order):
+    recorder = Recorder()
     session = fm.session(order, ascp_path=emulator(), listener=recorder)
     session.start()
     recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
     return session
 
 
+def _slow_upload_with_suffix_part(account, tmp_path):
+    """A session uploading 8 MiB at 1 MB/s to /in, the sender asking for '.part'."""
+    make_sparse(str(tmp_path / 'big.bin'), 8 << 20)
+    return _slow_session(upload(account, str(tmp_path / 'big.bin'), destination_root='/in',
+                                create_dirs=True, partial_file_suffix='.part',
+                                target_rate_kbps=8000))
+
+
 def test_on_upload_the_servers_suffix_applies_not_the_senders(aspera_account, tmp_path):
     account = aspera_account
     account.configure(partial_file_suffix='.partial')
-    make_sparse(str(tmp_path / 'big.bin'), 8 << 20)
-    recorder = Recorder()
-    order = upload(account, str(tmp_path / 'big.bin'), destination_root='/in', create_dirs=True,
-                   partial_file_suffix='.part', target_rate_kbps=8000)
-    with _slow_session(order, recorder) as session:
+    with _slow_upload_with_suffix_part(account, tmp_path) as session:
         assert wait_for(lambda: os.path.exists(account.path('in/big.bin.partial')))
         assert not os.path.exists(account.path('in/big.bin.part'))
         session.set_rate(800000)
@@ -140,11 +145,7 @@ def test_on_upload_the_servers_suffix_applies_not_the_senders(aspera_account, tm
 def test_on_upload_without_a_server_suffix_the_file_is_written_in_place(aspera_account,
                                                                         tmp_path):
     account = aspera_account
-    make_sparse(str(tmp_path / 'big.bin'), 8 << 20)
-    recorder = Recorder()
-    order = upload(account, str(tmp_path / 'big.bin'), destination_root='/in', create_dirs=True,
-                   partial_file_suffix='.part', target_rate_kbps=8000)
-    with _slow_session(order, recorder) as session:
+    with _slow_upload_with_suffix_part(account, tmp_path) as session:
         assert wait_for(lambda: os.path.exists(account.path('in/big.bin')))
         assert not os.path.exists(account.path('in/big.bin.part'))
         session.cancel()
@@ -156,11 +157,10 @@ def test_on_download_the_clients_suffix_applies(aspera_account, tmp_path):
     account.configure(partial_file_suffix='.partial')
     make_sparse(account.path('out/big.bin'), 8 << 20)
     account.own(account.docroot)
-    recorder = Recorder()
     local = tmp_path / 'local'
     order = download(account, '/out/big.bin', destination_root=str(local), create_dirs=True,
                      partial_file_suffix='.part', target_rate_kbps=8000)
-    with _slow_session(order, recorder) as session:
+    with _slow_session(order) as session:
         assert wait_for(lambda: (local / 'big.bin.part').exists())
         session.set_rate(800000)
         result = session.finish()

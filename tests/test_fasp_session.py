@@ -10,7 +10,7 @@ import time
 import pytest
 
 import faspmanager as fm
-from fasp_helpers import Recorder, download_auth, emulator, key_auth, options
+from fasp_helpers import Recorder, download_auth, emulator, gone, key_auth, options
 from procs import make_sparse, wait_for
 
 
@@ -133,12 +133,18 @@ def _interrupted_upload(sshd, source, dst, **option_values):
         return session.finish()
 
 
-def test_resume_continues_where_a_run_with_k_stopped(live_sshd, tmp_path):
+def _big_source(tmp_path):
+    """src/big.bin (2 MB of random bytes) and an empty dst/."""
     src, dst = tmp_path / 'src', tmp_path / 'dst'
     src.mkdir()
     dst.mkdir()
     data = os.urandom(2_000_000)
     (src / 'big.bin').write_bytes(data)
+    return src, dst, data
+
+
+def test_resume_continues_where_a_run_with_k_stopped(live_sshd, tmp_path):
+    src, dst, data = _big_source(tmp_path)
     first = _interrupted_upload(live_sshd, src / 'big.bin', dst,
                                 resume_check=fm.ResumeCheck.FULL_CHECKSUM)
     assert first.error_code() == 28
@@ -158,11 +164,7 @@ def test_resume_continues_where_a_run_with_k_stopped(live_sshd, tmp_path):
 
 
 def test_no_resume_unless_the_first_run_had_k(live_sshd, tmp_path):
-    src, dst = tmp_path / 'src', tmp_path / 'dst'
-    src.mkdir()
-    dst.mkdir()
-    data = os.urandom(2_000_000)
-    (src / 'big.bin').write_bytes(data)
+    src, dst, data = _big_source(tmp_path)
     assert _interrupted_upload(live_sshd, src / 'big.bin', dst).error_code() == 28
     assert sorted(os.listdir(dst)) == ['big.bin.part']       # no checkpoint without -k
     order = fm.FileUpload(str(src / 'big.bin'), **key_auth(live_sshd), options=options(
@@ -440,14 +442,6 @@ def _slow_upload(sshd, tmp_path, recorder, rate=2000):
     return fm.session(order, ascp_path=emulator(), listener=recorder)
 
 
-def _gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_ascp_dying_mid_session(live_sshd, tmp_path):
     recorder = Recorder()
     with _slow_upload(live_sshd, tmp_path, recorder) as session:
@@ -468,7 +462,7 @@ def test_ascp_that_stops_talking_is_stopped(live_sshd, tmp_path):
         session.idle_timeout = 1.0      # once working (logging in may take longer)
         os.kill(session.pid, signal.SIGSTOP)
         result = session.finish()
-        assert _gone(session.pid)
+        assert gone(session.pid)
     assert result.failed() and 'no management message for 1 s' in result.reason()
 
 
@@ -478,7 +472,7 @@ def test_close_kills_a_running_ascp(live_sshd, tmp_path):
     session.start()
     recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
     session.close()
-    assert _gone(session.pid)
+    assert gone(session.pid)
     session.close()
     result = session.finish()
     assert result.failed() and 'closed before ascp finished' in result.reason()
@@ -499,7 +493,7 @@ def test_ascp_that_never_connects(tmp_path):
         with pytest.raises(fm.SessionStartError, match='did not connect') as info:
             session.start()
         assert 'waiting for a licence' in str(info.value)
-        assert _gone(session.pid)
+        assert gone(session.pid)
         assert session.finish().failed()
 
 
@@ -569,7 +563,7 @@ def test_finish_is_bounded_when_ascp_lingers_after_done(tmp_path):
         started = time.monotonic()
         result = session.finish()
         assert time.monotonic() - started < 20
-        assert _gone(session.pid)
+        assert gone(session.pid)
     assert result.ok()
 
 
@@ -583,7 +577,7 @@ def test_processes_are_waited_for(live_sshd, tmp_path):
         session.start()
         session.finish()
         pid = session.pid
-    assert wait_for(lambda: _gone(pid), timeout=10)
+    assert wait_for(lambda: gone(pid), timeout=10)
 
 
 def test_close_from_a_listener(live_sshd, tmp_path):
@@ -603,4 +597,4 @@ def test_close_from_a_listener(live_sshd, tmp_path):
     assert refused and 'inside a listener' in str(refused[0])
     assert result.failed() and 'closed' in result.reason()
     assert session.finish() is result
-    assert _gone(session.pid)
+    assert gone(session.pid)

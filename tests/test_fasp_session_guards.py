@@ -12,16 +12,8 @@ import threading
 import time
 
 import faspmanager as fm
-from fasp_helpers import AscpWrapper, Recorder, emulator, key_auth, options
+from fasp_helpers import AscpWrapper, Recorder, emulator, gone, key_auth, options
 from procs import make_sparse, wait_for
-
-
-def _gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_stream_send_carries_32_mib_at_10_mbit_s(live_sshd, tmp_path, capsys):
@@ -115,7 +107,7 @@ def test_close_does_not_wait_for_what_holds_ascps_output(live_sshd, tmp_path):
         closer.start()
         closer.join(60)          # the holder keeps the output open for 300 s
         assert not closer.is_alive(), 'close() waited for a process holding ascp\'s output'
-        assert _gone(session.pid)
+        assert gone(session.pid)
         assert session.finish().failed()
     finally:
         os.kill(int(open(pidfile).read()), signal.SIGKILL)
@@ -141,7 +133,7 @@ def test_a_dropped_session_stops_its_ascp(tmp_path):
     pid = session.pid
     del session
     gc.collect()
-    assert wait_for(lambda: _gone(pid), timeout=30)
+    assert wait_for(lambda: gone(pid), timeout=30)
 
 
 def test_leaving_the_interpreter_stops_ascp(tmp_path):
@@ -154,4 +146,4 @@ def test_leaving_the_interpreter_stops_ascp(tmp_path):
                           timeout=60)
     assert done.returncode == 0, done.stderr
     pid = int(done.stdout)
-    assert wait_for(lambda: _gone(pid), timeout=30)
+    assert wait_for(lambda: gone(pid), timeout=30)
