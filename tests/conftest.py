@@ -57,7 +57,7 @@ def password_user(live_sshd):
 
 
 @pytest.fixture(scope='session')
-def aspera_sshd(tmp_path_factory, sshd):
+def aspera_sshd(tmp_path_factory):
     """A second real sshd standing for an Aspera server: its account logs in to the
     emulator's aspshell (only ascp and ascmd; no shell, no SFTP), with a docroot
     (servers/sshd.py AsperaSshServer). Needs root, to create the account."""
