@@ -9,21 +9,24 @@ variable, or a rule of its own). ``ascp_args()`` and ``ascp_env()`` render a
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
 
 class _Choice(enum.Enum):
-    """An enum whose value is ascp's spelling; ``coerce`` also accepts that spelling
-    or the member's name (any case) for callers that hold plain strings."""
+    """An enum whose value is ascp's spelling; ``coerce`` also accepts that spelling,
+    the member's name (any case) and the spelling of IBM's transfer spec (``aes-128``,
+    ``sparse_csum``, ``sha256``...) for callers that hold plain strings."""
 
     @classmethod
     def coerce(cls, value):
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
+            spelled = TRANSFER_SPEC_SPELLINGS.get(cls, {}).get(value.lower(), value)
             for member in cls:
-                if value == str(member.value) or value.upper() == member.name:
+                if str(spelled) == str(member.value) or value.upper() == member.name:
                     return member
         elif isinstance(value, int) and not isinstance(value, bool):
             for member in cls:
@@ -37,9 +40,16 @@ class _Choice(enum.Enum):
 
 
 class CipherType(_Choice):
+    """ascp's ``-c``: the key size, and the mode (CFB, the default, or GCM)."""
     AES_128 = 'aes128'
     AES_192 = 'aes192'
     AES_256 = 'aes256'
+    AES_128_CFB = 'aes128cfb'
+    AES_192_CFB = 'aes192cfb'
+    AES_256_CFB = 'aes256cfb'
+    AES_128_GCM = 'aes128gcm'
+    AES_192_GCM = 'aes192gcm'
+    AES_256_GCM = 'aes256gcm'
 
 
 class FileChecksumType(_Choice):
@@ -91,6 +101,19 @@ class TransferPolicy(_Choice):
     FIXED = 'fixed'
     HIGH = 'high'
     LOW = 'low'
+
+
+# IBM's transfer spec spells some values differently from ascp: the spellings of its
+# cipher, resume_policy (also transferd's) and file_checksum values, mapped to ascp's.
+# cipher 'none' is not a cipher: TransferOptions turns it into encryption=False.
+TRANSFER_SPEC_SPELLINGS = {
+    CipherType: {f'aes-{bits}{mode}': f'aes{bits}{mode.lstrip("-")}'
+                 for bits in (128, 192, 256) for mode in ('', '-cfb', '-gcm')},
+    ResumeCheck: {'none': 0, 'attrs': 1, 'attributes': 1, 'sparse_csum': 2,
+                  'sparse_checksum': 2, 'full_csum': 3, 'full_checksum': 3},
+    FileChecksumType: {'sha256': 'sha-256', 'sha384': 'sha-384', 'sha512': 'sha-512',
+                       'sha-1': 'sha1'},
+}
 
 
 class FileState(enum.Enum):
@@ -182,9 +205,21 @@ def _patterns(value):
 
 
 def _raw_args(value):
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+    """A list of ascp arguments: str, bytes (decoded as the file system encodes argv,
+    so they reach ascp unchanged) or integers."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ValueError(f'expected a list of ascp arguments, got {value!r}')
-    return [_str(str(item)) for item in value]
+    args = []
+    for item in value:
+        if isinstance(item, bytes):
+            item = os.fsdecode(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        elif not isinstance(item, str):
+            raise ValueError(f'expected str or bytes arguments, got {type(item).__name__} '
+                             f'{item!r}')
+        args.append(_str(item))
+    return args
 
 
 def _choice(enum_cls):
@@ -241,7 +276,7 @@ OPTIONS: tuple[Option, ...] = (
     Option('http_fallback_options', _http_fallback, 'special', '-y'),
     Option('ignore_host_key', _bool, 'switch', '--ignore-host-key', False),
     Option('local_log_dir', _str, 'short', '-L'),
-    Option('min_rate_kbps', _int(0), 'special', '-m', 0),
+    Option('min_rate_kbps', _int(0), 'special', '-m'),
     Option('move_after_transfer_path', _str, 'long', '--move-after-transfer'),
     Option('multi_session_threshold', _int(0), 'long', '--multi-session-threshold'),
     Option('overwrite_policy', _choice(OverwritePolicy), 'long', '--overwrite'),
@@ -359,6 +394,7 @@ class TransferOptions:
 
     def __init__(self, **kwargs):
         opts = self.defaults()
+        kwargs = _without_cipher_none(kwargs)
         if kwargs.get('auto_detect_capacity') and kwargs.get('target_rate_kbps') is None:
             opts['target_rate_kbps'] = 100      # a percentage of the detected capacity
         for name, value in kwargs.items():
@@ -398,9 +434,20 @@ class TransferOptions:
         return f'TransferOptions({", ".join(shown)})'
 
 
+def _without_cipher_none(kwargs: dict) -> dict:
+    """The transfer spec's ``cipher='none'`` as this API says it: encryption=False."""
+    cipher = kwargs.get('cipher')
+    if not (isinstance(cipher, str) and cipher.lower() == 'none'):
+        return kwargs
+    if kwargs.get('encryption') is True:
+        raise ValueError("transfer options cipher='none' and encryption=True contradict "
+                         "each other")
+    return {**kwargs, 'cipher': None, 'encryption': False}
+
+
 def _check_combinations(opts: dict) -> None:
     auto = opts['auto_detect_capacity']
-    target, minimum = opts['target_rate_kbps'], opts['min_rate_kbps']
+    target, minimum = opts['target_rate_kbps'], opts['min_rate_kbps'] or 0
     if auto and (target > 100 or minimum > 100):
         raise ValueError('with auto_detect_capacity, target_rate_kbps and min_rate_kbps are '
                          'percentages of the detected capacity (at most 100)')

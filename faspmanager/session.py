@@ -1,17 +1,21 @@
 """Sessions: one ascp process driven through its management port.
 
-The session listens on 127.0.0.1 first, then starts ascp with ``-M PORT``, accepts its
-connection and reads its messages in a reader thread, which keeps the statistics and
-calls the listener. It never waits without a bound: ascp that does not connect within
-``connect_timeout``, that dies without DONE or ERROR, or that says nothing for
-``idle_timeout`` while it should be working, ends the session as failed (with the tail
-of ascp's output in the reason), and ``close()`` kills a running ascp.
+The session listens on 127.0.0.1 first, then starts ascp with ``-M PORT``, accepts the
+connection whose first message carries the session's own ``UserStr`` (any other local
+process connecting to the port is turned away) and reads its messages in a reader
+thread, which keeps the statistics and calls the listener. It never waits without a
+bound: ascp that does not connect within ``connect_timeout``, that dies without DONE or
+ERROR, or that says nothing for ``idle_timeout`` while it should be working, ends the
+session as failed (with the tail of ascp's output in the reason); a command or stream
+write that ascp does not take for ``send_timeout`` fails; ``close()`` kills a running
+ascp, and so does dropping the session object or leaving the interpreter.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import shlex
 import signal
 import socket
@@ -19,6 +23,7 @@ import subprocess
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 
 from . import mgmt
@@ -102,15 +107,52 @@ class SessionResult:
 
 
 class _Connection:
-    """The accepted management socket; sends are serialized."""
+    """The accepted management socket, non-blocking. Sends are serialized and wait
+    while ascp takes the bytes (TCP back-pressure); a send fails when ascp takes none
+    of them for ``stall_timeout`` seconds or once the session is over. A message cut
+    off that way is never followed by anything: the connection is shut down, so ascp
+    cannot take half a message for a whole one (``broken`` says why)."""
 
-    def __init__(self, sock: socket.socket):
+    TICK = 0.25
+    PIECE = 1 << 20
+
+    def __init__(self, sock: socket.socket, stall_timeout: float, over: threading.Event):
+        sock.setblocking(False)
         self.sock = sock
+        self.stall_timeout = stall_timeout
+        self.broken: str | None = None
+        self._over = over
         self._lock = threading.Lock()
 
     def sendall(self, data: bytes) -> None:
         with self._lock:
-            self.sock.sendall(data)
+            if self.broken is not None:
+                raise ConnectionError(self.broken)
+            view = memoryview(data)
+            sent, progress = 0, time.monotonic()
+            try:
+                while sent < len(view):
+                    try:
+                        count = self.sock.send(view[sent:sent + self.PIECE])
+                    except (BlockingIOError, InterruptedError):
+                        count = 0
+                    if count:
+                        sent, progress = sent + count, time.monotonic()
+                        continue
+                    if self._over.is_set():
+                        raise ConnectionError('the session with ascp has ended')
+                    if time.monotonic() - progress > self.stall_timeout:
+                        raise TimeoutError(f'ascp took no data on its management port for '
+                                           f'{self.stall_timeout:g} s')
+                    select.select([], [self.sock], [], self.TICK)
+            except OSError as exc:
+                if 0 < sent < len(view):
+                    self.broken = f'a message to ascp was cut off: {exc}'
+                    try:
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                raise
 
 
 def _new_stats() -> dict:
@@ -132,6 +174,9 @@ class Session:
     CONNECT_TIMEOUT = 30.0     # seconds for ascp to connect to the management port
     IDLE_TIMEOUT = 300.0       # seconds of silence from a working ascp before giving up
     EXIT_TIMEOUT = 10.0        # seconds for ascp to exit after its last message
+    SEND_TIMEOUT = 60.0        # seconds a command or stream write waits while ascp takes
+                               # none of its bytes
+    MAX_CANDIDATES = 16        # connections to the port waiting to show their UserStr
     OUTPUT_LINES = 20          # lines of ascp's output kept for error reports
 
     _persistent = False        # sources arrive later (finish() ends them with DONE)
@@ -146,6 +191,7 @@ class Session:
         self.connect_timeout = self.CONNECT_TIMEOUT
         self.idle_timeout = self.IDLE_TIMEOUT
         self.exit_timeout = self.EXIT_TIMEOUT
+        self.send_timeout = self.SEND_TIMEOUT
         self._lock = threading.RLock()
         self._stats = _new_stats()
         self._files: dict[str, dict] = {}
@@ -157,6 +203,7 @@ class Session:
         self._killed = False
         self._pending = 0
         self._proc: subprocess.Popen | None = None
+        self._finalizer: weakref.finalize | None = None
         self._conn: _Connection | None = None
         self._reader: threading.Thread | None = None
         self._output_thread: threading.Thread | None = None
@@ -197,7 +244,7 @@ class Session:
         try:
             try:
                 listener.bind(('127.0.0.1', self.port or 0))
-                listener.listen(1)
+                listener.listen(self.MAX_CANDIDATES)
             except OSError as exc:
                 raise SessionStartError(f'cannot listen on 127.0.0.1 port {self.port or 0} '
                                         f'for ascp: {exc.strerror or exc}') from None
@@ -215,38 +262,104 @@ class Session:
                 raise
             except OSError as exc:
                 raise SessionStartError(f'cannot run {path}: {exc.strerror or exc}') from None
-            self._output_thread = threading.Thread(target=self._read_output,
-                                                   name='faspmanager-ascp-output', daemon=True)
+            # ascp never outlives this object, nor the interpreter
+            self._finalizer = weakref.finalize(self, _stop_process_group, self._proc)
+            self._output_thread = threading.Thread(
+                target=_pump_output, args=(self._proc.stdout, self._output),
+                name='faspmanager-ascp-output', daemon=True)
             self._output_thread.start()
-            sock = self._accept(listener)
+            sock, parser, first = self._accept(listener)
         finally:
             listener.close()
-        sock.settimeout(0.25)
-        self._conn = _Connection(sock)
+        self._conn = _Connection(sock, self.send_timeout, self._done)
         self._last_message = time.monotonic()
-        self._reader = threading.Thread(target=self._read_messages,
+        self._reader = threading.Thread(target=_read_messages,
+                                        args=(weakref.ref(self), sock, parser, first),
                                         name='faspmanager-session', daemon=True)
         self._reader.start()
 
-    def _accept(self, listener: socket.socket) -> socket.socket:
+    def _accept(self, listener: socket.socket):
+        """The management connection of this session's ascp: the first one whose first
+        message carries our UserStr, with its parser and the messages read so far.
+        Connections of other processes are closed (the port keeps listening)."""
         deadline = time.monotonic() + self.connect_timeout
-        listener.settimeout(0.05)
+        listener.setblocking(False)
+        candidates: dict[socket.socket, mgmt.Parser] = {}
+        chosen = None
+        try:
+            while chosen is None:
+                chosen = self._poll_candidates(listener, candidates, 0.05)
+                if chosen is not None:
+                    break
+                status = self._proc.poll()
+                if status is not None:
+                    # what an ascp that is already gone managed to say first
+                    chosen = self._poll_candidates(listener, candidates, 0.2)
+                    if chosen is not None:
+                        break
+                    self._output_thread.join(1.0)
+                    raise SessionStartError(f'ascp exited with status {status} before '
+                                            f'connecting to the management port{self._tail()}')
+                if time.monotonic() > deadline:
+                    raise SessionStartError(f'ascp did not connect to the management port '
+                                            f'within {self.connect_timeout:g} s{self._tail()}')
+        finally:
+            for sock in candidates:
+                if chosen is None or sock is not chosen[0]:
+                    sock.close()
+        return chosen
+
+    def _poll_candidates(self, listener: socket.socket, candidates: dict, timeout: float):
+        """Accepts and reads what is ready within ``timeout`` (until nothing more is);
+        our ascp's connection as ``_vet`` returns it, or None."""
         while True:
-            try:
-                sock, _ = listener.accept()
-            except socket.timeout:
-                pass
-            else:
-                sock.settimeout(None)
-                return sock
-            status = self._proc.poll()
-            if status is not None:
-                self._output_thread.join(1.0)
-                raise SessionStartError(f'ascp exited with status {status} before connecting '
-                                        f'to the management port{self._tail()}')
-            if time.monotonic() > deadline:
-                raise SessionStartError(f'ascp did not connect to the management port within '
-                                        f'{self.connect_timeout:g} s{self._tail()}')
+            ready, _, _ = select.select([listener, *candidates], [], [], timeout)
+            if not ready:
+                return None
+            for sock in ready:
+                if sock is listener:
+                    self._take_candidate(listener, candidates)
+                else:
+                    chosen = self._vet(sock, candidates)
+                    if chosen is not None:
+                        return chosen
+            timeout = min(timeout, 0.05)
+
+    def _take_candidate(self, listener: socket.socket, candidates: dict) -> None:
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        if len(candidates) >= self.MAX_CANDIDATES:
+            oldest = next(iter(candidates))
+            del candidates[oldest]
+            oldest.close()
+        candidates[sock] = mgmt.Parser()
+
+    def _vet(self, sock: socket.socket, candidates: dict):
+        """(sock, parser, messages) when ``sock`` is our ascp; None while it has not
+        said enough; a stranger is dropped from ``candidates``."""
+        parser = candidates[sock]
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            data = b''
+        try:
+            messages = parser.feed(data) if data else None
+        except ProtocolError:
+            messages = None
+        if messages == []:
+            return None
+        if messages and messages[0].text('UserStr') == self._user_str:
+            return sock, parser, messages
+        log.warning('a connection to the management port that is not this session\'s ascp '
+                    'was refused')
+        del candidates[sock]
+        sock.close()
+        return None
 
     def finish(self) -> SessionResult:
         """Blocks until the transfer is over and returns its SessionResult (the same
@@ -307,7 +420,8 @@ class Session:
 
     def close(self) -> None:
         """Releases the session: kills ascp if it still runs (the transfer then fails),
-        closes the sockets, removes the order's list files. Safe to call again."""
+        closes the sockets, removes the order's list files. Safe to call again; it
+        does not wait for processes ascp left behind that still hold its output."""
         with self._lock:
             if self._closed:
                 return
@@ -324,10 +438,8 @@ class Session:
             self._conn.sock.close()
         if self._proc is not None:
             self._reap(0)
-            if self._proc.stdout:
-                if self._output_thread is not None:
-                    self._output_thread.join(2)
-                self._proc.stdout.close()
+        if self._finalizer is not None:
+            self._finalizer()
         self.order.cleanup()
 
     def __enter__(self):
@@ -368,50 +480,22 @@ class Session:
 
     # --- ascp's output ---------------------------------------------------------------
 
-    def _read_output(self) -> None:
-        for raw in self._proc.stdout:
-            line = raw.decode('utf-8', 'replace').rstrip()
-            if line:
-                self._output.append(line)
-                ascp_log.debug('%s', line)
-
     def _tail(self) -> str:
         lines = list(self._output)
         return ': ' + ' | '.join(lines) if lines else ' (no output)'
 
-    # --- management messages (reader thread) -------------------------------------------
+    # --- management messages (reader thread, see _read_messages) -----------------------
 
-    def _read_messages(self) -> None:
-        parser = mgmt.Parser()
-        sock = self._conn.sock
-        problem = None
+    def _on_messages(self, messages: list) -> float | None:
+        """Handles messages; returns when the last DONE or ERROR came, if one did."""
         terminal_at = None
-        while True:
-            try:
-                data = sock.recv(262144)
-            except socket.timeout:
-                problem = self._watchdog(terminal_at)
-                if problem is not None:
-                    break
-                continue
-            except OSError as exc:
-                if not self._closing:
-                    log.debug('management connection: %s', exc)
-                break
-            if not data:
-                break
-            try:
-                messages = parser.feed(data)
-            except ProtocolError as exc:
-                problem = f'ascp sent bytes that are not management messages ({exc})'
-                break
-            for message in messages:
-                self._last_message = time.monotonic()
-                self._last_type = message.type
-                if message.type in ('DONE', 'ERROR'):
-                    terminal_at = self._last_message
-                self._handle(message)
-        self._conclude(problem)
+        for message in messages:
+            self._last_message = time.monotonic()
+            self._last_type = message.type
+            if message.type in ('DONE', 'ERROR'):
+                terminal_at = self._last_message
+            self._handle(message)
+        return terminal_at
 
     def _watchdog(self, terminal_at) -> str | None:
         """Why the reader must stop waiting for ascp, or None to go on waiting."""
@@ -421,6 +505,8 @@ class Session:
         if terminal_at is not None:
             # ascp said its last word; it should close the connection and exit
             return '' if now - terminal_at > self.exit_timeout else None
+        if self._conn.broken is not None:
+            return self._conn.broken
         if self._proc.poll() is not None and now - self._last_message > 2.0:
             return ''        # ascp is gone though the socket stays open
         if self._expects_talk() and now - self._last_message > self.idle_timeout:
@@ -483,6 +569,8 @@ class Session:
         if kind == 'ERROR':
             stats['error_code'] = get('Code')
             stats['error_description'] = get('Description')
+        if kind == 'ARGSTOP':          # a source (START) of a persistent session is settled
+            self._pending = max(0, self._pending - 1)
         name = message.text('File')
         if kind not in ('STATS', 'STOP', 'SKIP', 'FILEERROR') or name is None:
             if kind == 'FILEERROR':
@@ -505,7 +593,6 @@ class Session:
                 entry.update(state=FileState.TRANSFERRING, error_code=None,
                              error_description=None, retryable=False)
             return entry
-        self._pending = max(0, self._pending - 1)
         if kind == 'STOP':
             if 'Bytescont' not in message.fields:
                 entry['contiguous'] = entry['written']
@@ -629,6 +716,81 @@ class Session:
             raise SessionStateError(f'the session has ended: {self._result.reason()}')
 
 
+def _read_messages(ref, sock: socket.socket, parser: mgmt.Parser, backlog: list) -> None:
+    """The reader thread: hands ascp's messages to the session, watches it, and
+    concludes it when the connection ends. It holds the session only weakly between
+    reads, so that a session dropped without close() is collected (and its ascp
+    stopped by the finalizer)."""
+    problem = None
+    terminal_at = None
+    while True:
+        messages, backlog = backlog, []
+        if not messages:
+            try:
+                ready, _, _ = select.select([sock], [], [], 0.25)
+                data = sock.recv(262144) if ready else None
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except (OSError, ValueError) as exc:     # ValueError: closed by close()
+                data = b''
+                log.debug('management connection: %s', exc)
+            session = ref()
+            if session is None:
+                return
+            if data is None:
+                problem = session._watchdog(terminal_at)
+                if problem is not None:
+                    break
+                continue
+            if not data:
+                problem = session._conn.broken
+                break
+            try:
+                messages = parser.feed(data)
+            except ProtocolError as exc:
+                problem = f'ascp sent bytes that are not management messages ({exc})'
+                break
+        else:
+            session = ref()
+            if session is None:
+                return
+        terminal_at = session._on_messages(messages) or terminal_at
+        del session
+    session._conclude(problem)
+
+
+def _pump_output(stdout, lines: deque) -> None:
+    """The output thread: keeps the last lines of ascp's output and logs them. It owns
+    the pipe (closing it elsewhere would wait for this read, i.e. for every process
+    that still holds ascp's output)."""
+    try:
+        for raw in stdout:
+            line = raw.decode('utf-8', 'replace').rstrip()
+            if line:
+                lines.append(line)
+                ascp_log.debug('%s', line)
+    except (OSError, ValueError):
+        pass
+    finally:
+        stdout.close()
+
+
+def _stop_process_group(proc: subprocess.Popen) -> None:
+    """Stops ascp's process group if ascp still runs (the session's finalizer)."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 class PersistentSession(Session):
     """A session whose files are given while it runs (``add_source``), until
     ``finish()`` (ascp then transfers what is queued and ends)."""
@@ -677,7 +839,10 @@ class Stream:
 
     def send(self, data) -> int:
         """Appends ``data`` (bytes, or str sent as UTF-8) to the file; returns its
-        length. Raises StreamStateError unless open."""
+        length. Blocks while ascp takes the data at its transfer rate. Raises
+        StreamStateError unless open, TimeoutError when ascp takes none of the data for
+        the session's ``send_timeout`` seconds, ConnectionError once the session is
+        over (a chunk cut off that way ends the session: ascp never sees half of one)."""
         if not self._opened or self._closed:
             raise StreamStateError(f'stream {self.dest_path!r} is not open')
         if isinstance(data, str):

@@ -58,6 +58,45 @@ def password_user(live_sshd):
 
 
 @pytest.fixture(scope='session')
+def aspera_sshd(tmp_path_factory):
+    """A second real sshd standing for an Aspera server: its account logs in to the
+    emulator's aspshell (only ascp and ascmd; no shell, no SFTP), with a docroot
+    (servers/sshd.py AsperaSshServer). Needs root, to create the account."""
+    from servers import sshd as sshd_module
+    from servers.common import unavailable
+
+    if os.getuid() != 0:
+        unavailable('the Aspera account needs root (to create a system user)')
+    python = sshd_module.python_for_others()
+    if python is None:
+        unavailable('no Python 3.10+ that the Aspera account may run (install python3)')
+    server = sshd_module.AsperaSshServer(str(tmp_path_factory.mktemp('aspera-sshd')),
+                                         python=python)
+    server.setup()
+    server.start()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest.fixture
+def aspera_account(aspera_sshd):
+    """The Aspera server's account (servers/sshd.py AsperaAccount: host, port, user,
+    password, key_file, docroot, known_hosts; configure(), put(), mkdir()), its docroot
+    empty and its settings the defaults."""
+    from servers.sshd import AsperaAccount
+
+    if aspera_sshd.proc is None or aspera_sshd.proc.poll() is not None:
+        aspera_sshd.start()
+    user, password, docroot = aspera_sshd.password_user
+    account = AsperaAccount(aspera_sshd, aspera_sshd.host, aspera_sshd.port, user, password,
+                            aspera_sshd.client_keys['ed25519'], docroot,
+                            aspera_sshd.known_hosts)
+    account.reset()
+    return account
+
+
+@pytest.fixture(scope='session')
 def smtp_cert(tmp_path_factory):
     """A throw-away CA and a server certificate for 127.0.0.1 (servers/tlscerts.py)."""
     from servers.tlscerts import make_pki

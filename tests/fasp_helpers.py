@@ -19,6 +19,15 @@ def emulator() -> str:
     return path
 
 
+def gone(pid) -> bool:
+    """Whether process ``pid`` no longer exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def key_auth(sshd) -> dict:
     return {'dest_user': sshd.user, 'dest_host': sshd.host,
             'dest_identity': sshd.client_keys['ed25519']}

@@ -48,6 +48,8 @@ unpack_ftp_servers() {
 
 missing=""
 [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing=" openssh-server"
+# the Aspera account of the tests runs its programs with a Python every user can read
+[ -x /usr/bin/python3 ] || missing="$missing python3"
 if [ "$(head -n 1 "$STAMP" 2>/dev/null)" != "$FTP_PACKAGES" ]; then
     echo "unpacking $FTP_PACKAGES into $UNPACKED"
     unpack_ftp_servers || fail "cannot download and unpack $FTP_PACKAGES"

@@ -211,6 +211,34 @@ def test_refuses_what_real_ascp_refuses(argv, words):
     assert done.stderr.startswith('ascp: ') and words in done.stderr
 
 
+@pytest.mark.parametrize('rate, kbps', [
+    ('250', 250), ('100K', 100), ('100k', 100), ('1.5M', 1500), ('0.5m', 500), ('2G', 2000000),
+    ('80%', 800000), ('80p', 800000), ('80P', 800000)])    # % of an assumed 1 Gbps
+def test_rates_in_the_forms_ascp_takes(tmp_path, rate, kbps):
+    (tmp_path / 'a.txt').write_text('a')
+    messages, status, _ = manage(['-l', rate, '-m', rate, str(tmp_path / 'a.txt'),
+                                  str(tmp_path / 'b.txt')])
+    session = next(m for m in messages if m.type == 'SESSION')
+    assert status == 0 and (session.get('Rate'), session.get('MinRate')) == (kbps, kbps)
+
+
+@pytest.mark.parametrize('rate', ['1.5.2', '10KB', '-5', 'fast', '', '1e3', '5T', '.5M'])
+def test_rates_ascp_refuses(rate):
+    done = subprocess.run([emulator(), '-l', rate, 'a', 'b'], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 1 and f"invalid rate '{rate}'" in done.stderr
+
+
+@pytest.mark.parametrize('given, reported', [
+    ('aes128', 'aes-128'), ('aes256', 'aes-256'), ('aes-192', 'aes-192'),
+    ('aes128gcm', 'aes-128-gcm'), ('aes-256-cfb', 'aes-256-cfb')])
+def test_ciphers_are_reported_as_ascp_spells_them(tmp_path, given, reported):
+    (tmp_path / 'a.txt').write_text('a')
+    messages, status, _ = manage(['-c', given, str(tmp_path / 'a.txt'), str(tmp_path / 'b.txt')])
+    session = next(m for m in messages if m.type == 'SESSION')
+    assert status == 0 and session.get('Cipher') == reported
+
+
 def test_help_version_and_unreachable_manager():
     done = subprocess.run([emulator(), '-A'], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and 'not FASP' in done.stdout

@@ -113,11 +113,50 @@ def test_each_option_gives_real_ascp_flags(name):
 def test_defaults_go_to_ascp():
     argv = upload().ascp_opts()
     assert argv[:3] == ['--mode=send', '--host=example.com', '--user=user']
-    for part in (['-l', '10000'], ['-m', '0'], ['--policy=fair'], ['-P', '22'],
-                 ['-O', '33001'], ['-q']):
+    for part in (['-l', '10000'], ['--policy=fair'], ['-P', '22'], ['-O', '33001'], ['-q']):
         assert contains(argv, part)
     assert argv[-2:] == ['a.txt', '.']
     assert '-T' not in argv
+
+
+def test_no_min_rate_unless_set_so_the_servers_minimum_applies():
+    assert '-m' not in upload().ascp_opts()
+    assert fm.TransferOptions().opts['min_rate_kbps'] is None
+    assert contains(upload(min_rate_kbps=0).ascp_opts(), ['-m', '0'])
+
+
+def test_extra_options_take_bytes_as_the_bytes_they_are():
+    argv = upload(extra_options=[b'-DD', b'--tags=caf\xc3\xa9', b'--x=\xff', 5]).ascp_opts()
+    assert ['-DD', '--tags=café', '--x=\udcff', '5'] == argv[4:8]
+    assert os.fsencode(argv[6]) == b'--x=\xff'       # what the child process receives
+    for bad in ([1.5], [None], [b'a\0b'], b'-DD'):
+        with pytest.raises(ValueError, match='extra_options'):
+            upload(extra_options=bad)
+
+
+@pytest.mark.parametrize('kwargs, expected', [
+    ({'cipher': 'aes-128'}, ['-c', 'aes128']),
+    ({'cipher': 'aes-256-gcm'}, ['-c', 'aes256gcm']),
+    ({'cipher': 'aes-192-cfb'}, ['-c', 'aes192cfb']),
+    ({'cipher': 'none'}, ['-T']),
+    ({'resume_check': 'sparse_csum'}, ['-k', '2']),
+    ({'resume_check': 'attrs'}, ['-k', '1']),
+    ({'resume_check': 'full_checksum'}, ['-k', '3']),
+    ({'resume_check': 'none'}, ['-k', '0']),
+    ({'file_checksum': 'sha256'}, ['--file-checksum=sha-256']),
+    ({'file_checksum': 'sha-512'}, ['--file-checksum=sha-512']),
+    ({'overwrite_policy': 'diff+older'}, ['--overwrite=diff+older']),
+    ({'symlink_policy': 'copy+force'}, ['--symbolic-links=copy+force']),
+    ({'preserve_xattrs': 'metafile'}, ['--preserve-xattrs=metafile']),
+])
+def test_transfer_spec_spellings_are_accepted(kwargs, expected):
+    argv = upload(**kwargs).ascp_opts()
+    assert contains(argv, expected), argv
+    cmdline.parse(argv)          # and the emulator, like ascp, takes them
+    if kwargs.get('cipher') == 'none':
+        assert '-c' not in argv
+        with pytest.raises(ValueError, match='contradict'):
+            fm.TransferOptions(cipher='none', encryption=True)
 
 
 def test_auto_detect_capacity_turns_rates_into_percentages():

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import faspmanager as fm
-from fasp_helpers import Recorder, download_auth, emulator, key_auth, options
+from fasp_helpers import Recorder, download_auth, emulator, gone, key_auth, options
 from procs import make_sparse, wait_for
 
 
@@ -119,23 +119,61 @@ def test_overwrite_never_skips_and_mtime_is_preserved(live_sshd, tmp_path):
     assert result.stats()['files_skipped'] == 1
 
 
-def test_resume_continues_a_partial_file(live_sshd, tmp_path):
+def _interrupted_upload(sshd, source, dst, **option_values):
+    """An upload cancelled once part of the file has arrived."""
+    recorder = Recorder()
+    order = fm.FileUpload(str(source), **key_auth(sshd), options=options(
+        sshd, destination_root=str(dst), partial_file_suffix='.part', target_rate_kbps=2000,
+        **option_values))
+    with fm.session(order, ascp_path=emulator(), listener=recorder) as session:
+        session.start()
+        recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS
+                          and e.file_stats['written'] > 100000)
+        session.cancel()
+        return session.finish()
+
+
+def _big_source(tmp_path):
+    """src/big.bin (2 MB of random bytes) and an empty dst/."""
     src, dst = tmp_path / 'src', tmp_path / 'dst'
     src.mkdir()
     dst.mkdir()
-    data = os.urandom(100000)
+    data = os.urandom(2_000_000)
     (src / 'big.bin').write_bytes(data)
-    (dst / 'big.bin.part').write_bytes(data[:60000])
+    return src, dst, data
+
+
+def test_resume_continues_where_a_run_with_k_stopped(live_sshd, tmp_path):
+    src, dst, data = _big_source(tmp_path)
+    first = _interrupted_upload(live_sshd, src / 'big.bin', dst,
+                                resume_check=fm.ResumeCheck.FULL_CHECKSUM)
+    assert first.error_code() == 28
+    assert sorted(os.listdir(dst)) == ['big.bin.aspx', 'big.bin.part']   # NAME.aspx
+    arrived = (dst / 'big.bin.part').stat().st_size
+    assert 0 < arrived < len(data)
     order = fm.FileUpload(str(src / 'big.bin'), **key_auth(live_sshd), options=options(
         live_sshd, destination_root=str(dst), partial_file_suffix='.part',
         resume_check=fm.ResumeCheck.FULL_CHECKSUM, file_checksum=fm.FileChecksumType.MD5))
     result = run(order)
     assert result.ok(), result.reason()
     entry = result.file_stats(str(src / 'big.bin'))
-    assert entry['start_byte'] == 60000 and entry['written'] == 40000
+    assert entry['start_byte'] == arrived and entry['written'] == len(data) - arrived
     assert entry['checksum'] == hashlib.md5(data).hexdigest()
     assert (dst / 'big.bin').read_bytes() == data
-    assert not (dst / 'big.bin.part').exists()
+    assert sorted(os.listdir(dst)) == ['big.bin']
+
+
+def test_no_resume_unless_the_first_run_had_k(live_sshd, tmp_path):
+    src, dst, data = _big_source(tmp_path)
+    assert _interrupted_upload(live_sshd, src / 'big.bin', dst).error_code() == 28
+    assert sorted(os.listdir(dst)) == ['big.bin.part']       # no checkpoint without -k
+    order = fm.FileUpload(str(src / 'big.bin'), **key_auth(live_sshd), options=options(
+        live_sshd, destination_root=str(dst), partial_file_suffix='.part',
+        resume_check=fm.ResumeCheck.FILE_ATTRIBUTES))
+    result = run(order)
+    assert result.ok(), result.reason()
+    assert result.file_stats(str(src / 'big.bin'))['start_byte'] == 0
+    assert (dst / 'big.bin').read_bytes() == data
 
 
 def test_persistent_upload_with_several_sources(live_sshd, tmp_path):
@@ -404,14 +442,6 @@ def _slow_upload(sshd, tmp_path, recorder, rate=2000):
     return fm.session(order, ascp_path=emulator(), listener=recorder)
 
 
-def _gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_ascp_dying_mid_session(live_sshd, tmp_path):
     recorder = Recorder()
     with _slow_upload(live_sshd, tmp_path, recorder) as session:
@@ -427,12 +457,12 @@ def test_ascp_dying_mid_session(live_sshd, tmp_path):
 def test_ascp_that_stops_talking_is_stopped(live_sshd, tmp_path):
     recorder = Recorder()
     with _slow_upload(live_sshd, tmp_path, recorder) as session:
-        session.idle_timeout = 1.0
         session.start()
         recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
+        session.idle_timeout = 1.0      # once working (logging in may take longer)
         os.kill(session.pid, signal.SIGSTOP)
         result = session.finish()
-        assert _gone(session.pid)
+        assert gone(session.pid)
     assert result.failed() and 'no management message for 1 s' in result.reason()
 
 
@@ -442,7 +472,7 @@ def test_close_kills_a_running_ascp(live_sshd, tmp_path):
     session.start()
     recorder.wait_for(lambda e: e.event_type is fm.TransferEventType.STATS)
     session.close()
-    assert _gone(session.pid)
+    assert gone(session.pid)
     session.close()
     result = session.finish()
     assert result.failed() and 'closed before ascp finished' in result.reason()
@@ -463,7 +493,7 @@ def test_ascp_that_never_connects(tmp_path):
         with pytest.raises(fm.SessionStartError, match='did not connect') as info:
             session.start()
         assert 'waiting for a licence' in str(info.value)
-        assert _gone(session.pid)
+        assert gone(session.pid)
         assert session.finish().failed()
 
 
@@ -480,7 +510,7 @@ def test_ascp_that_connects_and_ends_without_a_word(tmp_path):
     # connects to the management port (bash's /dev/tcp), says INIT, then exits
     script = tmp_path / 'fake-ascp'
     script.write_text('#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/$2\n'
-                      'printf "FASPMGR 2\\nType: INIT\\n\\n" >&3\necho "ascp: crashed" >&2\n'
+                      'printf "FASPMGR 2\\nType: INIT\\nUserStr: $4\\n\\n" >&3\necho "ascp: crashed" >&2\n'
                       'exit 3\n')
     script.chmod(0o755)
     recorder = Recorder()
@@ -523,7 +553,7 @@ def test_finish_is_bounded_when_ascp_lingers_after_done(tmp_path):
     # says DONE but neither closes the connection nor exits
     script = tmp_path / 'fake-ascp'
     script.write_text('#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/$2\n'
-                      'printf "FASPMGR 2\\nType: INIT\\n\\nFASPMGR 2\\nType: DONE\\n\\n" >&3\n'
+                      'printf "FASPMGR 2\\nType: INIT\\nUserStr: $4\\n\\nFASPMGR 2\\nType: DONE\\n\\n" >&3\n'
                       'exec sleep 60\n')
     script.chmod(0o755)
     order = fm.FileUpload('a.txt', 'u', '127.0.0.1', dest_pass='p')
@@ -533,7 +563,7 @@ def test_finish_is_bounded_when_ascp_lingers_after_done(tmp_path):
         started = time.monotonic()
         result = session.finish()
         assert time.monotonic() - started < 20
-        assert _gone(session.pid)
+        assert gone(session.pid)
     assert result.ok()
 
 
@@ -547,7 +577,7 @@ def test_processes_are_waited_for(live_sshd, tmp_path):
         session.start()
         session.finish()
         pid = session.pid
-    assert wait_for(lambda: _gone(pid), timeout=10)
+    assert wait_for(lambda: gone(pid), timeout=10)
 
 
 def test_close_from_a_listener(live_sshd, tmp_path):
@@ -567,4 +597,4 @@ def test_close_from_a_listener(live_sshd, tmp_path):
     assert refused and 'inside a listener' in str(refused[0])
     assert result.failed() and 'closed' in result.reason()
     assert session.finish() is result
-    assert _gone(session.pid)
+    assert gone(session.pid)

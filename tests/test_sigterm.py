@@ -278,7 +278,7 @@ def test_sigterm_while_a_paramiko_upload_is_blocked_ends_the_run(ws, tmp_path):
 def test_sigterm_while_the_ssh_pipe_is_full_ends_the_run(ws, tmp_path, live_sshd):
     """The same over OpenSSH's ssh: the server's session is frozen, so ssh stops
     reading what the job writes into its pipe."""
-    from servers.sshd import _descendants
+    from servers.process import descendants
 
     remote = tmp_path / 'remote'
     write_hosts(ws, srv=sftp_host(live_sshd, transport='openssh'))
@@ -295,7 +295,7 @@ def test_sigterm_while_the_ssh_pipe_is_full_ends_the_run(ws, tmp_path, live_sshd
         frozen = live_sshd.sessions()
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
-        [ssh] = [pid for pid in _descendants(proc.pid) if _name(pid) == 'ssh']
+        [ssh] = [pid for pid in descendants(proc.pid) if _name(pid) == 'ssh']
         wait_for(unchanged_for_a_while(lambda: _pipe_bytes(ssh)), timeout=60, interval=0.1)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 5, proc.stderr.read()

@@ -40,7 +40,9 @@ CHOICES = {
     '--remote-preserve-xattrs': ('native', 'metafile', 'none'),
     '--preserve-acls': ('native', 'metafile', 'none'),
     '--remote-preserve-acls': ('native', 'metafile', 'none'),
-    '-c': ('aes128', 'aes192', 'aes256', 'none'),
+    '-c': ('none', *(f'aes{sep}{bits}{mode}' for bits in (128, 192, 256)
+                     for sep, mode in (('', ''), ('', 'cfb'), ('', 'gcm'), ('-', ''),
+                                       ('-', '-cfb'), ('-', '-gcm')))),
     '-k': ('0', '1', '2', '3'),
     '-y': ('0', '1', 'F'),
     '-j': ('0', '1'),
@@ -51,21 +53,31 @@ INTEGERS = ('-P', '-O', '-Z', '-g', '-G', '-X', '-t', '--chunk-size',
             '--exclude-older-than')
 REPEATABLE = ('-E', '-N', '-i', '--ssh-arg')
 
-_RATE = re.compile(r'(\d+)([KkMmGg%]?)\Z')
+# -l/-m: kilobits per second, decimals allowed, K/M/G (any case) for kilo/mega/giga
+# bits, P/p/% for a percentage of the detected capacity.
+_RATE = re.compile(r'(\d+(?:\.\d+)?)([KkMmGgPp%]?)\Z')
+_RATE_SCALE = {'': 1, 'K': 1, 'M': 1000, 'G': 1000000, 'P': 1, '%': 1}
 
 
 class UsageError(Exception):
     """A command line real ascp would refuse (exit 1)."""
 
 
-def parse_rate(text: str) -> tuple[int, bool]:
-    """``-l``/``-m`` values: kbps, K/M/G suffixes, or a percentage -> (value, is_percent)."""
+def parse_rate(text: str) -> tuple[float, bool]:
+    """A ``-l``/``-m`` value -> (kilobits per second or percent, is_percent)."""
     match = _RATE.match(text)
     if not match:
         raise UsageError(f'invalid rate {text!r}')
-    value, unit = int(match.group(1)), match.group(2).upper()
-    scale = {'': 1, 'K': 1, 'M': 1000, 'G': 1000000, '%': 1}[unit]
-    return value * scale, unit == '%'
+    unit = match.group(2).upper()
+    return float(match.group(1)) * _RATE_SCALE[unit], unit in ('P', '%')
+
+
+def cipher_name(value: str) -> str:
+    """A ``-c`` value as ascp reports it in its events (``aes-128``, ``aes-256-gcm``)."""
+    match = re.match(r'aes-?(\d+)-?(cfb|gcm)?\Z', value)
+    if not match:
+        return value
+    return f'aes-{match.group(1)}' + (f'-{match.group(2)}' if match.group(2) else '')
 
 
 @dataclass

@@ -4,15 +4,22 @@ It takes real ascp's command line, connects to the management port given with ``
 and reports there with real ascp's messages and field names (INIT, SESSION,
 NOTIFICATION, STATS at intervals, STOP/SKIP/FILEERROR per file, ARGSTOP per source
 argument, then DONE or ERROR with ascp's error codes). It really moves the files: over
-SSH with paramiko (SFTP) to or from ``--host`` as ``--user`` on port ``-P``, with the
-password (or key passphrase) from ASPERA_SCP_PASS and keys from ``-i``; without a host,
-between local paths. Host keys are accepted unless ``--check-sshfp`` names one.
+SSH with paramiko to or from ``--host`` as ``--user`` on port ``-P``, with the password
+(or key passphrase) from ASPERA_SCP_PASS and keys from ``-i``; without a host, between
+local paths. Host keys are accepted unless ``--check-sshfp`` names one.
 
-Emulated: ``--mode``, ``-l``/``-m`` and the RATE command (a token bucket), CANCEL,
-``--keepalive`` with START (byte ranges included) and DONE, ``--faspmgr-io`` streams
-(PUT/WRITE/CLOSE), ``--file-list``, ``--file-pair-list``, ``-d``, ``--overwrite``, ``-k``
-resume, ``--partial-file-suffix``, ``-E``/``-N`` (see filters.py), ``--exclude-newer-than``/
-``--exclude-older-than``, ``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
+The remote side is the account's SFTP server (a plain SSH server: no configuration of
+its own, the client's settings apply) or, where the account refuses SFTP (aspshell), an
+emulated Aspera server: the emulator's server side (fileservice.py) with the user's
+docroot, the server's partial-file suffix on uploads and its minimum rate (hsts.py).
+
+Emulated: ``--mode``, ``-l``/``-m`` (kbps, decimals, K/M/G, P/% percentages) and the RATE
+command (a token bucket), CANCEL, ``--keepalive`` with START (byte ranges, directories)
+and DONE, ``--faspmgr-io`` streams (PUT/WRITE/CLOSE), ``--file-list``,
+``--file-pair-list``, ``-d``, ``--overwrite``, ``-k`` resume (with NAME.aspx checkpoints:
+only a run with ``-k`` can be resumed), ``--partial-file-suffix`` (receiver side),
+``-E``/``-N`` (see filters.py), ``--exclude-newer-than``/``--exclude-older-than``,
+``--src-base``, ``--source-prefix``, ``--remove-after-transfer``,
 ``--remove-empty-directories``, ``--remove-empty-source-directory``, ``--file-checksum``,
 ``-p`` and the ``--preserve-*-time`` switches, ``--symbolic-links=skip``,
 ``--precalculate-job-size``, ``-@`` byte ranges, ``--dest64``, ``-q``, ``-A``.
@@ -22,12 +29,13 @@ FASP protocol itself (UDP, ``-O``, ``-Z``, ``-X``, ``-g``/``-G``, encryption and
 ``-T``, congestion control, so ``--policy`` and ``-m`` are only reported), bandwidth
 detection (``-w``: a percentage rate is taken of an assumed 1 Gbps), multi-session
 ``-C``, HTTP fallback (``-y``, ``-t``, ``-x``, ``-Y``, ``-I``, ``-j``), content protection
-(``--file-crypt``), tokens and cookies (passed through only), docroots and
-aspera.conf (``-f``), logs (``-L``, ``-R``), pre/post commands (``-e``), manifests,
-xattrs/ACLs and ownership, ``--delete-before-transfer``, ``--move-after-transfer``,
+(``--file-crypt``), tokens and cookies (passed through only), a client-side aspera.conf
+(``-f``), logs (``-L``, ``-R``), pre/post commands (``-e``), manifests, xattrs/ACLs and
+ownership, ``--delete-before-transfer``, ``--move-after-transfer``,
 ``--save-before-overwrite``, symbolic-link copying (``copy`` and ``copy+force`` follow
-links), the server-side ascp (the remote side is plain SFTP), and ascp's own logging.
-STATS come every second (``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set).
+links), and ascp's own logging. STATS come every second
+(``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set). README.md, section "The ascp
+emulator", lists what is still a guess.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import json
 import os
 import queue
 import socket
@@ -47,10 +56,12 @@ from dataclasses import dataclass
 from .. import mgmt
 from ..errors import ErrorCode, ProtocolError, describe
 from . import cmdline, filters
-from .fs import LocalFS, SftpFS
+from .fs import LocalFS
+from .hsts import DocrootError
 from .ratelimit import Cancelled, TokenBucket
 
 ASSUMED_CAPACITY_KBPS = 1000000
+CHECKPOINT_SUFFIX = '.aspx'     # beside a partial file while -k 1..3 may resume it
 ADAPTIVE = {'fair': 'Adaptive', 'high': 'Adaptive', 'low': 'Trickle', 'fixed': 'Fixed'}
 HASHES = {'md5': 'md5', 'sha1': 'sha1', 'sha-256': 'sha256', 'sha-384': 'sha384',
           'sha-512': 'sha512'}
@@ -108,10 +119,23 @@ class Management:
             if host in ('', 'localhost'):
                 self.address = ('127.0.0.1', int(port))
 
+    # What the manager's writes may get ahead of this process: a receive buffer of
+    # this size (not the kernel's auto-tuned one, which may hold tens of MiB) and
+    # the bounded command queue. Beyond that, TCP holds the manager back.
+    RECEIVE_BUFFER = 256 * 1024
+
     def connect(self, spec: str | None) -> None:
         if spec:
-            self.sock = socket.create_connection(self.address, timeout=10)
-            self.sock.settimeout(None)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+            sock.settimeout(10)
+            try:
+                sock.connect(self.address)
+            except OSError:
+                sock.close()
+                raise
+            sock.settimeout(None)
+            self.sock = sock
 
     def send(self, msg_type: str, **fields) -> None:
         if self.sock is None:
@@ -177,19 +201,21 @@ class Emulator:
         interval = self.env.get('ASCP_EMULATOR_STATS_INTERVAL')
         self.stats_interval = float(interval) if interval else 1.0
         self.policy = args.get('--policy', 'fair')
-        self.min_rate = cmdline.parse_rate(args.get('-m', '0'))[0]
+        self.min_rate = self._kbps(args.get('-m', '0'))
         self.target_kbps = self._kbps(args.get('-l', '10000'))
         self.bucket = TokenBucket(self.target_kbps * 125 if self.target_kbps else None)
         self._dest_was_remote = False
         self._configure_paths()
         self.src_fs = self.dst_fs = LocalFS()
-        self.remote: SftpFS | None = None
+        self.remote = None            # SftpFS or fileservice.ExecFS
+        self.server: dict | None = None       # the emulated Aspera server's settings
 
     # --- command line -------------------------------------------------------------
 
     def _kbps(self, text: str) -> int:
         value, percent = cmdline.parse_rate(text)
-        return value * ASSUMED_CAPACITY_KBPS // 100 if percent else value
+        kbps = value * ASSUMED_CAPACITY_KBPS / 100 if percent else value
+        return max(1, round(kbps)) if kbps > 0 else 0
 
     def _configure_paths(self) -> None:
         args = self.args
@@ -324,7 +350,8 @@ class Emulator:
             'SESSION', Direction=direction, Operation='Transfer', Rate=self.target_kbps,
             MinRate=self.min_rate, Adaptive=ADAPTIVE[self.policy],
             Priority=1 if self.policy == 'high' else 2, Encryption=not args.has('-T'),
-            Cipher=args.get('-c', 'aes128'), Port=int(args.get('-O', 33001)),
+            Cipher=cmdline.cipher_name(args.get('-c', 'aes128')) if not args.has('-T') else 'none',
+            Port=int(args.get('-O', 33001)),
             TCPPort=int(args.get('-P', 22)), Remote=bool(self.host), Host=self.host,
             User=self.user, Destination=self.dest_root, Keepalive=self.keepalive,
             ResumePolicy=args.get('-k', '0'), OverwritePolicy=args.get('--overwrite', 'diff'),
@@ -396,6 +423,10 @@ class Emulator:
         self.remote = connect(self.host, int(self.args.get('-P', 22)),
                               self.user or _local_user(), self.env.get('ASPERA_SCP_PASS'),
                               self.args.multi.get('-i', []), self.args.get('--check-sshfp'))
+        self.server = getattr(self.remote, 'server', None)
+        if self.server is not None and not self.args.has('-m') and \
+                self.server.get('min_rate_kbps') is not None:
+            self.min_rate = self.server['min_rate_kbps']      # the server's minimum
         if self.mode == 'send':
             self.src_fs, self.dst_fs = LocalFS(), self.remote
         else:
@@ -407,7 +438,11 @@ class Emulator:
     # --- sources given up front ----------------------------------------------------------
 
     def _transfer_sources(self) -> None:
-        dest_entry = self.dst_fs.stat(self.dest_root)
+        try:
+            dest_entry = self.dst_fs.stat(self.dest_root)
+        except DocrootError:
+            raise SessionFailure(ErrorCode.BAD_PATH, f'Destination outside the docroot: '
+                                                     f'{self.dest_root}') from None
         into_dir = bool(dest_entry and dest_entry.is_dir)
         many = len(self.sources) > 1 or self.pairs is not None or self.args.has('-d')
         if dest_entry is not None and not dest_entry.is_dir and many:
@@ -592,8 +627,9 @@ class Emulator:
     def _copy(self, job: FileJob) -> None:
         args, src_fs, dst_fs = self.args, self.src_fs, self.dst_fs
         resume = int(args.get('-k', '0'))
-        suffix = args.get('--partial-file-suffix') or ''
+        suffix = self._partial_suffix()
         ranged = job.low is not None or job.high is not None
+        checkpoint = job.dst + CHECKPOINT_SUFFIX if resume and not ranged else None
         low = job.low or 0
         high = job.size if job.high is None else min(job.high, job.size)
         existing = dst_fs.stat(job.dst)
@@ -607,11 +643,14 @@ class Emulator:
         write_path = job.dst if ranged else job.dst + suffix
         dst_fs.makedirs(dst_fs.dirname(job.dst))
         offset = low
-        if not ranged and resume:
+        if checkpoint is not None and self._checkpoint_matches(checkpoint, job):
             partial = dst_fs.stat(write_path)
             if partial is not None and partial.is_reg and 0 < partial.size < job.size and \
                     self._same_prefix(job, write_path, partial.size, resume):
                 offset = partial.size
+        if checkpoint is not None:
+            with dst_fs.open_write(checkpoint, keep=False) as fh:
+                fh.write(json.dumps({'size': job.size, 'mtime': int(job.mtime)}).encode())
         algo = args.get('--file-checksum')
         hasher = hashlib.new(HASHES[algo]) if algo in HASHES else None
         if hasher is not None and offset:
@@ -645,6 +684,8 @@ class Emulator:
                     last_stats = time.monotonic()
         if suffix and not ranged:
             dst_fs.rename(write_path, job.dst)
+        if checkpoint is not None:
+            dst_fs.remove(checkpoint)
         times = args.has('-p'), args.has('--preserve-modification-time'), \
             args.has('--preserve-access-time')
         if any(times):
@@ -689,6 +730,27 @@ class Emulator:
                 differs = not self._same_prefix(job, job.dst, job.size, resume)
         return differs and (older or policy == 'diff')
 
+    def _partial_suffix(self) -> str:
+        """The receiver's partial-file suffix: on an upload to an emulated Aspera server
+        the server's own (the sender's --partial-file-suffix has no effect there), else
+        ours. A plain SSH server has no configuration of its own: ours applies."""
+        if self.mode == 'send' and self.server is not None:
+            return self.server.get('partial_file_suffix') or ''
+        return self.args.get('--partial-file-suffix') or ''
+
+    def _checkpoint_matches(self, checkpoint: str, job: FileJob) -> bool:
+        """Whether an earlier run (with -k) left a checkpoint for this very source: a
+        partial file is resumed only then."""
+        if self.dst_fs.stat(checkpoint) is None:
+            return False
+        try:
+            with self.dst_fs.open_read(checkpoint) as fh:
+                saved = json.loads(fh.read(4096) or b'null')
+        except (OSError, ValueError):
+            return False
+        return isinstance(saved, dict) and saved.get('size') == job.size and \
+            saved.get('mtime') == int(job.mtime)
+
     def _same_prefix(self, job: FileJob, other: str, length: int, resume: int) -> bool:
         """Whether the first ``length`` bytes of the source and ``other`` (on the
         destination) match: -k 1 trusts the size, 2 compares samples, 3 everything."""
@@ -714,7 +776,11 @@ class Emulator:
 
     def _serve_commands(self) -> None:
         if self.args.has('-d') or self.stream_io:
-            self.dst_fs.makedirs(self.dest_root)
+            try:
+                self.dst_fs.makedirs(self.dest_root)
+            except DocrootError:
+                raise SessionFailure(ErrorCode.BAD_PATH, f'Destination outside the docroot: '
+                                                         f'{self.dest_root}') from None
         streams: dict[str, dict] = {}
         index = 0
         while True:
@@ -766,22 +832,29 @@ class Emulator:
         self.path_scans += 1
         entry = self.src_fs.stat(source)
         target = self._under(destination)
-        if entry is None or not entry.is_reg:
+        if entry is None or not (entry.is_reg or entry.is_dir):
             code = ErrorCode.NO_SUCH_FILE if entry is None else ErrorCode.NOT_REGULAR
             self._file_error(source if self.mode == 'send' else target, code,
                              f'{describe(code)}: {source}', scan=True)
             self._argstop(index, source, before, failed_scan=True)
             return
-        display = source if self.mode == 'send' else target
-        job = FileJob(source, target, display, entry.size, entry.mtime, entry.atime, low, high)
+        if entry.is_dir:      # its files, as for a directory on the command line
+            jobs: list[FileJob] = []
+            self._walk(source, target, entry, '', jobs,
+                       self.args.get('--symbolic-links') == 'skip')
+        else:
+            display = source if self.mode == 'send' else target
+            jobs = [FileJob(source, target, display, entry.size, entry.mtime, entry.atime,
+                            low, high)]
         try:
-            self._transfer(job)
+            for job in jobs:
+                self._transfer(job)
         finally:
             self._argstop(index, source, before)
 
     def _stream(self, kind: str, message: mgmt.Message, streams: dict) -> None:
         name = message.get('Destination') or ''
-        suffix = self.args.get('--partial-file-suffix') or ''
+        suffix = self._partial_suffix()
         if kind == 'put':
             if name in streams:
                 return
@@ -889,6 +962,8 @@ _ERRNO_CODES = {errno.ENOENT: ErrorCode.NO_SUCH_FILE, errno.EACCES: ErrorCode.NO
 
 
 def _code_of(exc: BaseException | None, default: int) -> int:
+    if isinstance(exc, DocrootError):
+        return int(ErrorCode.BAD_PATH)
     code = _ERRNO_CODES.get(getattr(exc, 'errno', None))
     if code is None and isinstance(exc, OSError) and exc.args:
         text = str(exc.args[0]).lower()      # paramiko: IOError('Permission denied')

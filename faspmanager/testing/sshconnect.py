@@ -1,47 +1,32 @@
-"""The emulator's SSH login (paramiko, imported here only), with ascp's error codes."""
+"""The emulator's SSH login (paramiko, imported here only), with ascp's error codes, and
+the remote side it reaches: the account's SFTP server (a plain SSH server, which has no
+configuration of its own), or, where the account allows no SFTP (aspshell), the
+emulated Aspera server's ascp (fileservice)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
 
 from ..errors import ErrorCode
+from ..hostkeys import matches
+from .fileservice import ExecFS
 from .fs import SftpFS
 
 CONNECT_TIMEOUT = 20
 
 
-def fingerprints(key_blob: bytes) -> set[str]:
-    """The spellings of a host key's fingerprint ``--check-sshfp`` accepts: SHA-1 and
-    MD5 hex (with or without colons, any case) and OpenSSH's ``SHA256:base64``."""
-    sha1 = hashlib.sha1(key_blob).hexdigest()
-    md5 = hashlib.md5(key_blob).hexdigest()
-    sha256 = base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip('=')
-    return {sha1, md5, f'SHA256:{sha256}'}
-
-
-def _normalize(fingerprint: str) -> str:
-    text = fingerprint.strip()
-    if text.upper().startswith('SHA256:'):
-        return 'SHA256:' + text[7:].rstrip('=')
-    if text.upper().startswith(('SHA1:', 'MD5:')):
-        text = text.split(':', 1)[1]
-    return text.replace(':', '').lower()
-
-
 def connect(host: str, port: int, user: str, password: str | None, keys: list[str],
-            fingerprint: str | None) -> SftpFS:
-    """An SFTP connection, or SessionFailure with ascp's code: 12 (cannot connect),
-    13 (timeout), 19 (authentication), 51 (host key does not match --check-sshfp)."""
+            fingerprint: str | None) -> 'ExecFS | SftpFS':
+    """The remote side, or SessionFailure with ascp's code: 12 (cannot connect),
+    13 (timeout), 19 (authentication), 51 (host key does not match --check-sshfp), 2
+    (the account offers neither the emulator's ascp nor SFTP)."""
     import paramiko
 
     from .emulator import SessionFailure
 
     class HostKeyCheck(paramiko.MissingHostKeyPolicy):
         def missing_host_key(self, client, hostname, key):
-            if fingerprint is not None and \
-                    _normalize(fingerprint) not in fingerprints(key.asbytes()):
+            if fingerprint is not None and not matches(fingerprint, key.asbytes()):
                 raise SessionFailure(ErrorCode.INSECURE_CONNECTION,
                                      f'Host key of {hostname} does not match '
                                      f'the fingerprint given with --check-sshfp')
@@ -53,7 +38,15 @@ def connect(host: str, port: int, user: str, password: str | None, keys: list[st
                        key_filename=list(keys) or None, passphrase=password if keys else None,
                        look_for_keys=False, allow_agent=False, timeout=CONNECT_TIMEOUT,
                        banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
-        sftp = client.open_sftp()
+        try:
+            sftp = client.open_sftp()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            served = ExecFS.open(client, CONNECT_TIMEOUT)     # an aspshell account
+            if served is not None:
+                return served
+            client.close()
+            raise SessionFailure(ErrorCode.ASCP, f'{user}@{host} runs neither ascp nor an SFTP '
+                                                 f'server: {exc or type(exc).__name__}') from None
     except SessionFailure:
         client.close()
         raise
