@@ -29,7 +29,7 @@ import struct
 import time
 
 from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs, remove_after_interrupt,
                    replace_by_steps, unsafe_path_reason)
 from .ftplisting import parse_list_line, parse_mlsd_line
 from .walk import Listed, walk_tree
@@ -559,9 +559,9 @@ class FtpEndpoint(Endpoint):
                 else:
                     lines = reply.split('\n')     # a name may hold other line separators
                     found = parse_mlsd_line(lines[1].strip(' \r')) if len(lines) > 2 else None
-                    if found is None or found[1] != 'file' or found[2] is None:
+                    if found is None or found.kind != 'file' or found.size is None:
                         return None
-                    return FileEntry(relpath, found[2], found[3])
+                    return FileEntry(relpath, found.size, found.mtime)
             size = self._size(path)
         return None if size is None else FileEntry(relpath, size)
 

@@ -38,7 +38,7 @@ from .. import hostkeys
 from ..errors import ConnectError, TransferError, not_retryable
 from ..smallfile import UnsuitableFile, read_small_file
 from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, make_remote_dirs, remove_after_interrupt,
+from .base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs, remove_after_interrupt,
                    replace_by_steps, unsafe_path_reason)
 from .walk import Listed, walk_tree
 
