@@ -21,6 +21,7 @@ the wider set of cases.
 import itertools
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -38,7 +39,8 @@ from remote import sftp_host, write_hosts
 SEED = int(os.environ.get('FAULT_SEED', '20240611'))
 ITERATIONS = int(os.environ.get('FAULT_ITERATIONS', '0'))     # 0: iterations_of()
 FOLDERS = ('', 'sub/', 'sub/deeper/', 'other/')
-STARTED = ' started: '          # the log's first line of a run
+STARTED = ' started: '                          # in the log's first line of a run
+TRANSFERRED = re.compile(r' INFO +transferred ')  # a file's line in the log
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Iteration:
 
     def __init__(self, root, case: Case, originals: dict, sshd=None):
         self.ws = Workspace(root)
+        self.sshd = sshd
         self.case = case
         self.originals = originals
         self.temp = TempNames.parse(case.temp)
@@ -103,18 +106,23 @@ class Iteration:
                     **(on_server if case.direction == 'up' else {})})
         make_files(self.source, originals)
 
-    def started_runs(self) -> int:
-        return self.ws.log_text().count(STARTED)
+    def log_counts(self) -> tuple[int, int]:
+        """(runs started, files transferred) so far, from the job's log."""
+        text = self.ws.log_text()
+        return text.count(STARTED), len(TRANSFERRED.findall(text))
+
+    def files_left(self) -> int:
+        return sum(len(names) for _, _, names in os.walk(self.source))
 
     def timed_run(self) -> tuple[float, float]:
         """Runs the job to its end: the seconds until its log said it started (the
         source open), and from then on to its end."""
-        before = self.started_runs()
+        before = self.log_counts()[0]
         began = time.monotonic()
         proc = self.ws.popen('job1', stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)
         try:
-            wait_for(lambda: self.started_runs() > before, timeout=60, interval=0.002,
+            wait_for(lambda: self.log_counts()[0] > before, timeout=60, interval=0.002,
                      proc=proc)
             started = time.monotonic()
             assert (proc.wait(timeout=120), proc.stderr.read()) == (0, '')
@@ -124,24 +132,40 @@ class Iteration:
                 proc.wait()
         return started - began, time.monotonic() - started
 
-    def killed_run(self, delay: float, after_start: bool) -> int:
-        """Runs the job and sends it SIGKILL ``delay`` seconds after its start, or
-        after its log said it started; its exit status (-9 when killed, 0 when it
-        ended before)."""
-        before = self.started_runs()
+    def killed_run(self, delay: float, files: int | None) -> int:
+        """Runs the job and sends it SIGKILL ``delay`` seconds after its launch or,
+        with ``files``, after its log said it started and transferred that many
+        files; its exit status (-9 when killed, 0 when it ended first)."""
+        started, transferred = self.log_counts()
+
+        def far_enough():
+            runs, files_done = self.log_counts()
+            return runs > started and files_done >= transferred + files
+
         proc = self.ws.popen('job1', stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            if after_start:
-                wait_for(lambda: self.started_runs() > before, timeout=60, interval=0.002,
-                         proc=proc)
+            if files is not None:
+                wait_for(far_enough, timeout=120, interval=0.002, proc=proc)
             time.sleep(delay)
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
-            return proc.wait(timeout=60)
+            status = proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        self.settle()
+        return status
+
+    def settle(self) -> None:
+        """Waits until the server has ended the killed run's sessions: until then its
+        sftp-server may still carry out requests that run sent."""
+        if self.sshd is not None:
+            try:
+                wait_for(lambda: not self.sshd.sessions(), timeout=30, interval=0.01)
+            except AssertionError:
+                raise AssertionError(f'sessions of a killed run still open after 30 s: '
+                                     f'{self.sshd.sessions()}') from None
 
     def findings(self, complete: bool) -> tuple[list[str], set, int]:
         """What breaks the invariant now (between runs when not ``complete``), the
@@ -202,14 +226,18 @@ def run_case(case: Case, tmp_path, request) -> None:
         iteration = Iteration(tmp_path / str(number), case, make_originals(rng), sshd)
         where = f'FAULT_SEED={SEED} case {case} iteration {number}'
         history, sent_again = [], set()
-        for _ in range(rng.choice((1, 2, 3))):
-            # mostly while files move; now and then while the run starts (and takes
-            # over the record of a killed one)
-            after_start = rng.random() < 0.8
-            delay = rng.uniform(0, busy if after_start else starting)
-            status = iteration.killed_run(delay, after_start)
-            history.append(f'{"killed" if status == -signal.SIGKILL else "ended"} '
-                           f'{delay:.3f} s after {"its start" if after_start else "launch"}')
+        # the first iteration kills the run after a killed one too (in its clean-up)
+        for _ in range(2 if number == 0 else rng.randint(1, 3)):
+            if rng.random() < 0.8:     # while files move: after a file and a bit
+                files = int(rng.random() * iteration.files_left())
+                delay = rng.uniform(0, busy / 4)
+                when = f'{delay:.3f} s after file {files}'
+            else:      # while the run starts (and takes over a killed run's record)
+                files = None
+                delay = rng.uniform(0, starting)
+                when = f'{delay:.3f} s after its launch'
+            status = iteration.killed_run(delay, files)
+            history.append(f'{"killed" if status == -signal.SIGKILL else "ended"} {when}')
             assert status in (0, -signal.SIGKILL), f'{where}: {history}: exit status {status}'
             found, in_both, temp_files = iteration.findings(complete=False)
             assert found == [], f'{where}: after {history}: {found}'
