@@ -219,7 +219,7 @@ def iterations_of(case: Case, wider: bool) -> int:
     if ITERATIONS:
         return ITERATIONS
     if case.direction == 'local':
-        return 3 if wider else 5
+        return 2 if wider else 3
     return 1 if wider else 2
 
 
