@@ -93,7 +93,6 @@ class Iteration:
     def __init__(self, root, case: Case, originals: dict, sshd=None):
         self.ws = Workspace(root)
         self.sshd = sshd
-        self.case = case
         self.originals = originals
         self.temp = TempNames.parse(case.temp)
         remote = os.path.join(str(root), 'remote')
