@@ -28,6 +28,7 @@ import itertools
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -231,6 +232,7 @@ def run_case(case: Case, iterations: int, tmp_path, request) -> None:
     starting, busy = measure.timed_run()
     found = measure.findings(complete=True)[0]
     assert found == [], f'{case}: a run without kills: {found}'
+    shutil.rmtree(measure.ws.root)
     seen = Counter()
     for number in range(iterations):
         rng = random.Random(f'{SEED}/{case}/{number}')
@@ -263,6 +265,7 @@ def run_case(case: Case, iterations: int, tmp_path, request) -> None:
         found, _, _ = iteration.findings(complete=True)
         assert found == [], f'{where}: after {history} and a complete run: {found}'
         seen['files sent again'] += len(sent_again)
+        shutil.rmtree(iteration.ws.root)     # some 10 MiB each; a failing one is kept
     print(f'{case}: {iterations} iterations, a run {starting:.2f} s + '
           f'{busy:.2f} s: {dict(seen)}')
 
