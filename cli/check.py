@@ -5,7 +5,7 @@ endpoint."""
 
 import click
 
-from . import subcommands
+from filetransfer.cli import subcommands
 
 
 def _summary(result, config_file: str, connect: bool) -> str:
@@ -38,7 +38,7 @@ def command(config_file, connect, job_ids):
     if not config_file:
         raise click.UsageError('no application configuration: use -c CONFIG or set '
                                'FILETRANSFER_CFG')
-    from filetransfer.check import check
+    from filetransfer.service.check import check
 
     result = check(config_file, job_ids, connect=connect)
     for finding in result.findings:

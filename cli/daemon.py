@@ -1,5 +1,5 @@
 """`filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]`: the
-hot-folder daemon of the [daemon] section (see filetransfer.daemon)."""
+hot-folder daemon of the [daemon] section (see filetransfer/service/daemon.py)."""
 
 import sys
 
@@ -34,8 +34,8 @@ def command(config_file, foreground, status, stop):
     if not config_file:
         raise click.UsageError('no application configuration: use -c CONFIG or set '
                                'FILETRANSFER_CFG')
-    from filetransfer import ConfigError, Error
-    from filetransfer import daemon
+    from filetransfer.errors import Error, ExitCode
+    from filetransfer.service import daemon
 
     try:
         if status:
@@ -55,17 +55,14 @@ def command(config_file, foreground, status, stop):
     except daemon.AlreadyRunning as exc:
         _say(f'the daemon is already running (pid {exc.pid}); nothing changed')
         return 0
-    except ConfigError as exc:
-        _say(str(exc))
-        return exc.code
     except Error as exc:
         _say(str(exc))
         return exc.code
     except OSError as exc:
         _say(f'{exc.strerror or exc}: {exc.filename}' if exc.filename else str(exc))
-        return 2
+        return ExitCode.FAILURE
     except Exception as exc:
         _say(f'internal error: {type(exc).__name__}: {exc}')
-        return 9
+        return ExitCode.INTERNAL
     finally:
         sys.stdout.flush()

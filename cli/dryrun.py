@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .progress import human
+from filetransfer.cli.progress import human
 
 
 def _show(job, entries) -> None:
@@ -37,7 +37,7 @@ def _data(job, entries) -> dict:
 def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
     """Prints the plan of a job; returns the exit code (errors are printed too)."""
     from filetransfer import ConfigError, Error, NotReadyError
-    from filetransfer.job import load
+    from filetransfer.run.job import load
 
     try:
         job = load(config_file, job_id)

@@ -9,8 +9,10 @@ written, 4 wrong arguments.
 
 import click
 
-EXIT_CONNECT = 2
-EXIT_FILE = 3
+from filetransfer.errors import ExitCode
+
+EXIT_CONNECT = ExitCode.FAILURE
+EXIT_FILE = ExitCode.CONFIG
 
 FORMS = ('filetransfer -k [-H] [-p PORT] HOST FILE',
          'filetransfer -d [-p PORT] HOST FILE')
@@ -28,7 +30,8 @@ def run(fetch_key: bool, delete_key: bool, hashed: bool, port: int | None, args)
     host, path = args
     if not host or host.startswith('-') or any(char.isspace() for char in host):
         raise click.UsageError(f'invalid HOST {host!r}')
-    from filetransfer import ConnectError, hostkeys
+    from filetransfer import ConnectError
+    from filetransfer.endpoints.sftp import hostkeys
 
     port = port or hostkeys.DEFAULT_PORT
     name = hostkeys.host_name(host, port)

@@ -10,15 +10,9 @@ import sys
 
 import click
 
-from . import subcommands
-
-# The version of the distribution, the same as filetransfer.__version__ (a test
-# checks): -V shows it without importing the library.
-VERSION = '0.12.0'
-
-EXIT_USAGE = 4
-EXIT_TERMINATED = 5
-EXIT_INTERNAL = 9
+from filetransfer import __version__   # the package's names load lazily: -V loads nothing
+from filetransfer.cli import subcommands
+from filetransfer.errors import ExitCode
 
 EPILOG = """\b
 Forms:
@@ -58,12 +52,13 @@ def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
             as_json: bool = False) -> int:
     """Runs one job (or its dry run) and returns the exit code. Once the outcome is
     decided, a SIGTERM no longer changes it, up to the exit."""
-    from filetransfer import Terminated, signals
+    from filetransfer import Terminated
+    from filetransfer.run import signals
 
-    from .jobview import JobView
+    from filetransfer.cli.jobview import JobView
 
     view = JobView(job_id, as_json=as_json and not dry_run)
-    code = EXIT_TERMINATED
+    code = ExitCode.TERMINATED
     try:
         code = _run_job(view, config_file, verbose, dry_run, as_json)
         signals.settle()
@@ -77,13 +72,14 @@ def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
 
 def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool) -> int:
     import filetransfer
-    from filetransfer import ConfigError, Error, Terminated, signals
+    from filetransfer import ConfigError, Error, Terminated
+    from filetransfer.run import signals
 
     try:
         filetransfer.set_sigterm_handler()
         signals.keep_outcome_until_exit()
         if dry_run:
-            from .dryrun import dry_run as show_plan
+            from filetransfer.cli.dryrun import dry_run as show_plan
             return show_plan(config_file, view.job_id, as_json)
         result, code = view.run(config_file)
     except ConfigError as error:
@@ -95,12 +91,12 @@ def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool)
     except (Terminated, KeyboardInterrupt) as error:
         _report_error(error if isinstance(error, Terminated) else Terminated('interrupted'),
                       verbose)
-        return EXIT_TERMINATED
+        return ExitCode.TERMINATED
     except Exception as error:
         _say(f'internal error: {type(error).__name__}: {error}')
         if verbose >= 2:
             _print_trace(error)
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     if code and verbose:
         _say(f'finished with errors: {result}')
     return code
@@ -112,7 +108,7 @@ def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool)
               help='Print the error message to stderr (-vv: also the stack trace).')
 @click.option('-c', '--config', 'config_file', envvar='FILETRANSFER_CFG', metavar='CONFIG',
               help='Application configuration file (default: $FILETRANSFER_CFG).')
-@click.version_option(VERSION, '-V', '--version', prog_name='filetransfer',
+@click.version_option(__version__, '-V', '--version', prog_name='filetransfer',
                       message='%(prog)s %(version)s')
 @click.option('--dry-run', is_flag=True,
               help='Show what the job would transfer and delete now, without writing.')
@@ -128,7 +124,7 @@ def command(verbose, config_file, dry_run, as_json, fetch_key, delete_key, hashe
             args):
     """Run a file transfer job described by INI files."""
     if fetch_key or delete_key or hashed or port is not None:
-        from . import hostkeys
+        from filetransfer.cli import hostkeys
         return hostkeys.run(fetch_key, delete_key, hashed, port, args)
     if len(args) != 1:
         raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
@@ -153,13 +149,13 @@ def main(argv=None) -> None:
             click.echo(f'Usage: {prog_name} {usage}\n'
                        f"Try '{prog_name} -h' for help.\n", err=True)
         error.show()
-        code = EXIT_USAGE
+        code = ExitCode.USAGE
     except click.ClickException as error:
         error.show()
-        code = EXIT_USAGE
+        code = ExitCode.USAGE
     except click.exceptions.Abort:
-        code = EXIT_TERMINATED
-    sys.exit(code if isinstance(code, int) else 0)
+        code = ExitCode.TERMINATED
+    sys.exit(int(code) if isinstance(code, int) else 0)
 
 
 if __name__ == '__main__':

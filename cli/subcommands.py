@@ -11,7 +11,7 @@ import os
 
 import click
 
-SUBCOMMANDS = {'daemon': 'cli.daemon', 'check': 'cli.check'}
+SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check'}
 COMPLETE_VAR = '_FILETRANSFER_COMPLETE'
 
 

@@ -1,16 +1,32 @@
 """Run file transfer jobs described by INI files (local, FTP, FTPS, SFTP, FASP).
 
-This package logs through the logger named 'filetransfer'.
+This package logs through the logger named 'filetransfer'. Its names are loaded
+when first used, so that the command starts fast (``filetransfer -V``, a job whose
+ready file is missing) and ``import filetransfer`` costs nothing more.
 """
 
-from .errors import (ConfigError, ConnectError, Error, NotReadyError, SingleInstanceError,
-                     Terminated, TransferError)
-from .job import configure, transfer
-from .result import FileTags, JobResult
-from .signals import set_sigterm_handler
+import importlib
 
 __version__ = '0.12.0'
 
-__all__ = ['ConfigError', 'ConnectError', 'Error', 'FileTags', 'JobResult', 'NotReadyError',
-           'SingleInstanceError', 'Terminated', 'TransferError', 'configure',
-           'set_sigterm_handler', 'transfer']
+_PUBLIC = {
+    'ConfigError': 'filetransfer.errors', 'ConnectError': 'filetransfer.errors',
+    'Error': 'filetransfer.errors', 'NotReadyError': 'filetransfer.errors',
+    'SingleInstanceError': 'filetransfer.errors', 'Terminated': 'filetransfer.errors',
+    'TransferError': 'filetransfer.errors', 'FileTags': 'filetransfer.outcome',
+    'JobResult': 'filetransfer.outcome', 'configure': 'filetransfer.run.job',
+    'transfer': 'filetransfer.run.job', 'set_sigterm_handler': 'filetransfer.run.signals',
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_PUBLIC])

@@ -13,7 +13,7 @@ def command_argv(*args) -> list[str]:
     """argv running the installed `filetransfer` command (the console script)."""
     if _SCRIPT:
         return [_SCRIPT, *args]
-    return [sys.executable, '-m', 'cli.main', *args]
+    return [sys.executable, '-m', 'filetransfer', *args]
 
 
 def write_ini(path, sections: dict) -> str:
@@ -104,7 +104,7 @@ class Workspace:
         ``relpath`` (relative to the job's target directory): the next run takes that
         file for its own partial file (see filetransfer/journal.py)."""
         from filetransfer import config, endpoints
-        from filetransfer.journal import Journal
+        from filetransfer.run.journal import Journal
 
         job = config.load_job(config.load_app(self.app_cfg), job_id)
         with Journal(self.locks_dir, job_id) as journal:

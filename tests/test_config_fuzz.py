@@ -14,7 +14,7 @@ import tempfile
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from filetransfer import ConfigError, config
-from filetransfer.check import check
+from filetransfer.service.check import check
 from filetransfer.config import schema
 from helpers import command_argv
 
@@ -189,7 +189,7 @@ def run_command(root: str) -> tuple[int, str]:
     import contextlib
     import io
 
-    from cli.main import main
+    from filetransfer.cli.main import main
 
     stderr = io.StringIO()
     cwd = os.getcwd()
@@ -216,7 +216,7 @@ RUN_FILES = ('app.cfg', 'jobs/job1.cfg')
 @given(st.lists(mutation(files=RUN_FILES), min_size=1, max_size=3).filter(
     lambda changes: not any(change[2][0] == 'mail' for change in changes)))
 def test_the_command_exits_0_to_3_without_a_traceback(changes):
-    from filetransfer import job
+    from filetransfer.run import job
 
     wait, job.retry_wait = job.retry_wait, lambda seconds: None   # retries without waiting
     try:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from filetransfer.pidfile import running_pid
+from filetransfer.service.pidfile import running_pid
 from helpers import command_argv, make_files, tree, write_ini
 from procs import make_sparse, read_until, wait_for
 

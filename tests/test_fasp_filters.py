@@ -1,5 +1,5 @@
 """A job's files/ignore/recursive as ascp rules (filetransfer.endpoints.faspfilters),
-checked against the job's own selection (filetransfer.selection) through the rule
+checked against the job's own selection (filetransfer/run/selection.py) through the rule
 semantics the ascp emulator applies (faspmanager.testing.filters)."""
 
 import re
@@ -9,9 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from faspmanager.testing import filters
-from filetransfer.endpoints import faspfilters
-from filetransfer.endpoints.faspfilters import Unsupported, build
-from filetransfer.selection import Selection
+from filetransfer.endpoints.fasp import filters as faspfilters
+from filetransfer.endpoints.fasp.filters import Unsupported, build
+from filetransfer.run.selection import Selection
 
 
 def ascp_choice(args, paths):

@@ -12,7 +12,7 @@ import pytest
 
 import filetransfer
 from fasp_helpers import AscpWrapper, emulator
-from filetransfer import job as job_module
+from filetransfer.run import job as job_module
 from helpers import command_argv, make_files, tree, write_ini
 from procs import make_sparse, wait_for
 
@@ -52,7 +52,7 @@ def negotiated_fingerprint(sshd) -> str:
     """The fingerprint of the host key paramiko (so also the emulator) gets."""
     import paramiko
 
-    from filetransfer.endpoints.faspssh import fingerprint
+    from filetransfer.endpoints.fasp.ssh import fingerprint
     transport = paramiko.Transport((sshd.host, sshd.port))
     try:
         transport.start_client(timeout=10)
@@ -515,7 +515,7 @@ def test_ssh_fingerprint_spellings():
     import base64
     import hashlib
 
-    from filetransfer.endpoints.faspssh import fingerprint, fingerprint_matches
+    from filetransfer.endpoints.fasp.ssh import fingerprint, fingerprint_matches
     blob = b'ssh-ed25519 key blob'
     sha1, md5 = hashlib.sha1(blob).hexdigest(), hashlib.md5(blob).hexdigest()
     sha256 = base64.b64encode(hashlib.sha256(blob).digest()).decode()

@@ -224,7 +224,7 @@ def test_a_file_cut_off_by_a_lost_connection_is_removed_by_the_next_try(
     import threading
 
     import filetransfer
-    from filetransfer import job as job_module
+    from filetransfer.run import job as job_module
 
     setup = fault_job(ws, tmp_path, live_sshd, None, 'SFTP', 'up', job={'retries': '1'})
 

@@ -5,7 +5,7 @@ import calendar
 
 import pytest
 
-from filetransfer.endpoints.ftplisting import parse_list_line, parse_mlsd_line
+from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.walk import Listed
 
 

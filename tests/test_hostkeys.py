@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from filetransfer import hostkeys
+from filetransfer.endpoints.sftp import hostkeys
 from helpers import command_argv, make_files, tree
 from remote import sftp_host, write_hosts
 

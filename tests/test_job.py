@@ -81,10 +81,10 @@ def test_internal_error_exit_9_one_line_and_trace_with_vv(ws, tmp_path):
     hook = tmp_path / 'hook'
     hook.mkdir()
     (hook / 'sitecustomize.py').write_text(textwrap.dedent('''
-        import filetransfer.copier
+        import filetransfer.run.copier
         def broken(self, *args, **kwargs):
             raise RuntimeError('injected bug')
-        filetransfer.copier.Copier.run = broken
+        filetransfer.run.copier.Copier.run = broken
         '''))
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_job()
@@ -283,7 +283,7 @@ def test_logging_options(ws):
     [name] = os.listdir(ws.log_dir)
     assert name.startswith('job1_') and name.endswith('.log')
     text = open(os.path.join(ws.log_dir, name)).read()
-    assert 'DEBUG|filetransfer.copier|1 file(s) selected' in text
+    assert 'DEBUG|filetransfer.run.copier|1 file(s) selected' in text
     ws.write_job(job={'log_disabled': 'yes'})
     os.unlink(os.path.join(ws.log_dir, name))
     assert ws.run('job1').returncode == 0

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from filetransfer.journal import Journal
+from filetransfer.run.journal import Journal
 
 TARGET = 'SFTP user@host:22 /in'
 

@@ -7,10 +7,12 @@ import os
 
 import pytest
 
-from filetransfer import ConfigError, ConnectError, Terminated, mailtemplate
-from filetransfer.mailtemplate import TemplateError, format_duration, parse
-from filetransfer.report import JobReport, exit_code_of
-from filetransfer.result import FileTags, JobResult
+from filetransfer import ConfigError, ConnectError, Terminated
+from filetransfer.notify import template as mailtemplate
+from filetransfer.notify.template import TemplateError, format_duration, parse
+from filetransfer.errors import exit_code_of
+from filetransfer.outcome import JobReport
+from filetransfer.outcome import FileTags, JobResult
 
 T = datetime.timedelta
 
@@ -27,7 +29,7 @@ def make_report(error=None, file_list=(), *, name='Job One', info='the info',
         else:
             result.tgt_error_cnt += 1
     return JobReport('job1', name, info, '/data/in', 'SFTP u@h:22 /out', started,
-                     started + T(seconds=seconds), result, exit_code_of(error, result), error,
+                     started + T(seconds=seconds), result, exit_code_of(error, result.error_cnt), error,
                      log_file)
 
 
@@ -122,7 +124,7 @@ def test_default_template_for_every_outcome(error, status, statstr):
         error = raised
     subject, text = mailtemplate.render(mailtemplate.default_entries(), make_report(error))
     assert subject == f'[{status}] Job One: {statstr}'
-    assert f'Status:       {statstr} (exit code {exit_code_of(error, JobResult())})' in text
+    assert f'Status:       {statstr} (exit code {exit_code_of(error)})' in text
     if error is not None:
         shown = str(error) if statstr != 'internal error' else f'ZeroDivisionError: {error}'
         assert f'Error:        {shown}\n' in text

@@ -161,8 +161,8 @@ def test_jobs_named_like_subcommands_run_with_c_or_double_dash(ws):
 
 @pytest.mark.parametrize('args', [['-h'], ['daemon', '-h'], ['check', '-h'], ['-V']])
 def test_help_imports_nothing_heavy(args):
-    code = ('import sys\nfrom cli.main import main\ntry:\n    main(%r)\nexcept SystemExit:\n'
+    code = ('import sys\nfrom filetransfer.cli.main import main\ntry:\n    main(%r)\nexcept SystemExit:\n'
             '    pass\nprint(sorted(name for name in ("daemon", "paramiko", "filelock", '
-            '"filetransfer.daemon", "filetransfer.check") if name in sys.modules))' % args)
+            '"filetransfer.service.daemon", "filetransfer.service.check") if name in sys.modules))' % args)
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == '[]'

@@ -53,7 +53,7 @@ def readme_block(name: str) -> str:
 
 
 def test_readme_shows_the_built_in_template():
-    text = (REPO / 'filetransfer' / 'data' / 'mail_default').read_text(encoding='utf-8')
+    text = (REPO / 'filetransfer' / 'notify' / 'default.mail').read_text(encoding='utf-8')
     assert readme_block('mail template: default') == text
 
 

@@ -11,7 +11,7 @@ import pytest
 import filetransfer
 
 from faults import BIG, same_file, setup_job, stop_in_the_middle
-from filetransfer.resume import CHECK_BYTES
+from filetransfer.run.resume import CHECK_BYTES
 from helpers import make_files, tree, write_ini
 
 DIRECTIONS = [('local', 'up'), ('SFTP', 'up'), ('SFTP', 'down'), ('FTP', 'up'),

@@ -10,7 +10,7 @@ import pytest
 
 import filetransfer
 from filetransfer import ConnectError, FileTags, TransferError
-from filetransfer import job as job_module
+from filetransfer.run import job as job_module
 from filetransfer.endpoints.local import LocalEndpoint
 from helpers import make_files, tree
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import filetransfer
-from filetransfer.selection import Pattern, Selection
+from filetransfer.run.selection import Pattern, Selection
 from helpers import make_files, tree
 
 FILES = {

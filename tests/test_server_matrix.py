@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from faults import counts
-from filetransfer.resume import CHECK_BYTES
+from filetransfer.run.resume import CHECK_BYTES
 from helpers import make_files, tree
 from remote import write_hosts
 from servers.login import logins

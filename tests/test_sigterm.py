@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 import filetransfer
+import filetransfer.run.job
 from faults import BIG, SMALL, GatedRelay, setup_job, stop_in_the_middle
 from helpers import make_files, tree
 from procs import make_sparse, read_until, wait_for
@@ -158,7 +159,7 @@ def test_sigterm_right_after_a_file_was_put_in_place(ws, monkeypatch, sigterm_ha
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(LocalEndpoint, 'rename', rename_then_sigterm)
-    job = filetransfer.job.load(ws.app_cfg, 'job1')
+    job = filetransfer.run.job.load(ws.app_cfg, 'job1')
     with pytest.raises(filetransfer.Terminated):
         job.run()
     assert job.report.result.files_cnt == 1 and job.report.exit_code == 5
@@ -171,7 +172,7 @@ def test_sigterm_right_after_a_file_was_put_in_place(ws, monkeypatch, sigterm_ha
 
 def test_sigterm_as_a_fasp_file_finishes_is_counted(ws, tmp_path, live_sshd, monkeypatch,
                                                      sigterm_handler):
-    from filetransfer.endpoints.faspbatch import FaspBatch
+    from filetransfer.endpoints.fasp.batch import FaspBatch
     from helpers import write_ini
     from test_fasp_jobs import fasp_host
 
@@ -189,7 +190,7 @@ def test_sigterm_as_a_fasp_file_finishes_is_counted(ws, tmp_path, live_sshd, mon
         return outcome
 
     monkeypatch.setattr(FaspBatch, '_handle', handle_then_sigterm)
-    job = filetransfer.job.load(ws.app_cfg, 'job1')
+    job = filetransfer.run.job.load(ws.app_cfg, 'job1')
     with pytest.raises(filetransfer.Terminated):
         job.run()
     assert 'a.txt' in tree(remote) and 'a.txt' not in os.listdir(ws.src)

@@ -14,7 +14,7 @@ from servers.common import free_port
 
 HEAVY = ('paramiko', 'cryptography', 'ftplib', 'smtplib', 'email', 'ssl', 'socket',
          'daemon', 'filelock', 'faspmanager', 'importlib.metadata', 'hashlib', 'tempfile',
-         'logging.handlers', 'filetransfer.notify', 'filetransfer.mailtemplate')
+         'logging.handlers', 'filetransfer.notify.mail', 'filetransfer.notify.template')
 
 # Runs the console script in this interpreter, then tells its exit code and which
 # of the modules asked about it has loaded.
@@ -45,9 +45,21 @@ def _not_ready_job(ws, **source):
     ws.write_job(job={'ready_file': 'go.now'}, source=source)
 
 
+LIBRARY = ('filetransfer.outcome', 'filetransfer.config',
+           'filetransfer.run', 'filetransfer.endpoints', 'filetransfer.notify',
+           'filetransfer.service')
+
+
 def test_version_loads_not_even_the_library():
-    code, loaded = _run_probe('-V', names=HEAVY + ('filetransfer',))
+    """The command lives in the package (filetransfer.cli), whose names load lazily."""
+    code, loaded = _run_probe('-V', names=HEAVY + LIBRARY)
     assert (code, loaded) == (0, [])
+
+
+def test_python_m_filetransfer_is_the_command():
+    done = subprocess.run([sys.executable, '-m', 'filetransfer', '-V'], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f'filetransfer {filetransfer.__version__}\n')
 
 
 def test_version_is_the_package_version():

@@ -2,11 +2,10 @@
 file's name is refused, a file under a temp name that the job did not write is
 never replaced or removed, and a temp name fits the 255-byte name limit."""
 
-import os
 
 import pytest
 
-from filetransfer.tempnames import TempNames
+from filetransfer.run.tempnames import TempNames
 from helpers import make_files, tree
 from remote import ftp_host, sftp_host, write_hosts
 

@@ -5,10 +5,10 @@ import configparser
 import os
 from collections.abc import Mapping
 
-from .. import smallfile
-from ..errors import ConfigError
-from . import privacy, schema as s
-from .schema import Option
+from filetransfer import smallfile
+from filetransfer.errors import ConfigError
+from filetransfer.config import privacy, schema as s
+from filetransfer.config.schema import Option
 
 _NO_DEFAULT_SECTION = '\0'   # a [DEFAULT] section in a file is just an unknown section
 EXTRA_PREFIX = 'x:'
@@ -219,7 +219,7 @@ def _check_host(path, section, host, app):
         if not host['password'] and not host['key_file']:
             raise ConfigError(f'{_where(path, section, "password")}: '
                               'required when no key_file is given')
-        from ..endpoints import fasp
+        from filetransfer.endpoints.fasp import endpoint as fasp
         fasp.check_host(path, section, host)
     elif not host['password']:
         raise ConfigError(f'{_where(path, section, "password")}: required option is missing')
@@ -270,10 +270,10 @@ def refuse_same_directory(where, source: dict, target: dict) -> None:
 def check_endpoint_types(where, source: dict, target: dict) -> None:
     """What a job may do with its types of endpoints (FASP: endpoints/fasp.py;
     resume: resume.py)."""
-    from ..resume import check_config
+    from filetransfer.run.resume import check_config
     check_config(where, source, target)
     if 'FASP' in (source['type'], target['type']):
-        from ..endpoints import fasp
+        from filetransfer.endpoints.fasp import endpoint as fasp
         fasp.check_job(where, source, target)
 
 
@@ -313,7 +313,7 @@ def load_job(app: Config, job_id: str) -> Config:
     if options['single_instance'] and not app['global']['locks_dir']:
         raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
                           f'{_where(path, "job", "single_instance")} is set')
-    from ..resume import wanted as resume_wanted
+    from filetransfer.run.resume import wanted as resume_wanted
     if resume_wanted(job['target']) and not app['global']['locks_dir']:
         raise ConfigError(f'{_where(app.path, "global", "locks_dir")}: required because '
                           f'{_where(path, "target", "resume")} is set (the record kept '

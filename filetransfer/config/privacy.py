@@ -4,7 +4,7 @@ owner only: the loader notes the ones that are not, and a run logs a warning."""
 import os
 import stat
 
-from ..secret import Secret
+from filetransfer.secret import Secret
 
 
 def holds_secret(sections) -> bool:

@@ -7,7 +7,7 @@ checks that relate options to each other live in the loader too.
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import types as t
+from filetransfer.config import types as t
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Option:
 
 
 def secret_text(raw: str):
-    from ..secret import Secret
+    from filetransfer.secret import Secret
     return Secret(raw)
 
 

@@ -2,9 +2,10 @@
 
 import importlib
 
-from .base import Endpoint, FileEntry, SourceReadError, SourceReader
+from filetransfer.endpoints.base import Endpoint, FileEntry, SourceReadError, SourceReader
 
-_MODULES = {'LOCAL': 'local', 'FTP': 'ftp', 'FTPS': 'ftp', 'SFTP': 'sftp', 'FASP': 'fasp'}
+_MODULES = {'LOCAL': 'local', 'FTP': 'ftp.endpoint', 'FTPS': 'ftp.endpoint', 'SFTP': 'sftp.endpoint',
+            'FASP': 'fasp.endpoint'}
 
 
 def _module(config: dict):

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
-from ..errors import ConnectError, TransferError
-from ..selection import Selection
+from filetransfer.errors import ConnectError, TransferError
+from filetransfer.run.selection import Selection
 
 CHUNK_SIZE = 1 << 20
 

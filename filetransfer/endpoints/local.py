@@ -12,9 +12,9 @@ import logging
 import os
 import stat
 
-from ..errors import ConnectError
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, SourceChanged, SourceReadError,
-                   change_of, copy_stream)
+from filetransfer.errors import ConnectError
+from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, SourceChanged,
+                                         SourceReadError, change_of, copy_stream)
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ is one source error, at the first path it stops. The files found are transferred
 import logging
 from typing import Callable, Iterator, NamedTuple
 
-from .base import FileEntry, listed_name_problem, shown_name
+from filetransfer.endpoints.base import FileEntry, listed_name_problem, shown_name
 
 log = logging.getLogger(__name__)
 

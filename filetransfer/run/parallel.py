@@ -17,8 +17,9 @@ import contextlib
 import logging
 import threading
 
-from . import endpoints, signals
-from .errors import ConnectError
+from filetransfer import endpoints
+from filetransfer.run import signals
+from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import base64
 import hashlib
 import logging
 
-from ..errors import ConnectError, not_retryable
-from .sftp import SftpEndpoint
+from filetransfer.errors import ConnectError
+from filetransfer.endpoints.sftp.endpoint import SftpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ class SshSide(SftpEndpoint):
         return None
 
     def _no_sftp(self, exc) -> ConnectError:
-        return not_retryable(ConnectError(
+        return ConnectError(
             f'{self.where}: the server offers no SFTP to this user ({exc or type(exc).__name__}); '
             'a FASP host needs it for a ready file, a dry run, a daemon scan and the '
-            'clean-up after a failed upload'))
+            'clean-up after a failed upload', retryable=False)
 
     def _with_sftp(self) -> None:
         if self._sftp is None or self._transport is None or not self._transport.is_active():

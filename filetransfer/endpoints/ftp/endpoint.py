@@ -28,11 +28,12 @@ import ssl
 import struct
 import time
 
-from ..errors import ConnectError, TransferError
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs, remove_after_interrupt,
-                   replace_by_steps, unsafe_path_reason)
-from .ftplisting import parse_list_line, parse_mlsd_line
-from .walk import Listed, walk_tree
+from filetransfer.errors import ConnectError, TransferError
+from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs,
+                                         remove_after_interrupt, replace_by_steps,
+                                         unsafe_path_reason)
+from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
+from filetransfer.endpoints.walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 

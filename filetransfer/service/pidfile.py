@@ -15,7 +15,7 @@ import fcntl
 import os
 import time
 
-from .privatedirs import make_private_dirs
+from filetransfer.privatedirs import make_private_dirs
 
 _LOCKED = (errno.EACCES, errno.EAGAIN)
 

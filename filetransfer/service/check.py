@@ -8,11 +8,11 @@ problem per file (per host for the hosts file).
 
 from dataclasses import dataclass, field
 
-from . import config, endpoints
-from .errors import ConfigError, ConnectError, Error
+from filetransfer import config, endpoints
+from filetransfer.errors import ConfigError, ConnectError, Error, ExitCode
 
-CONFIG_PROBLEM = 3
-UNREACHABLE = 2
+CONFIG_PROBLEM = ExitCode.CONFIG
+UNREACHABLE = ExitCode.FAILURE
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _check_hosts(app, result):
 
 
 def _check_job(app, job_id, run_by_daemon):
-    from .daemon import unsuitable_reason
+    from filetransfer.service.daemon import unsuitable_reason
 
     job_cfg = config.load_job(app, job_id)
     if run_by_daemon:

@@ -17,9 +17,9 @@ import logging
 import os
 import shutil
 
-from ..errors import ConfigError, ConnectError, not_retryable
-from . import faspfilters
-from .base import BatchEndpoint
+from filetransfer.errors import ConfigError, ConnectError
+from filetransfer.endpoints.fasp import filters as faspfilters
+from filetransfer.endpoints.base import BatchEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,13 @@ class FaspEndpoint(BatchEndpoint):
         """Finds ascp and logs in over SSH. Raises ConnectError."""
         import faspmanager
 
-        from .faspssh import SshSide
+        from filetransfer.endpoints.fasp.ssh import SshSide
 
         try:
             self.ascp_path = faspmanager.find_ascp(self.config.get('ascp_path'))
         except FileNotFoundError as exc:
-            raise not_retryable(ConnectError(f"{exc.strerror or exc}; install ascp or set "
-                                             "the FASP host's ascp_path")) from None
+            raise ConnectError(f"{exc.strerror or exc}; install ascp or set "
+                                             "the FASP host's ascp_path", retryable=False) from None
         self.ssh = SshSide(self.config, self.role)
         self.ssh.login()
         log.debug('FASP %s %s: ascp %s, SSH login as %s', self.role, self.root,
@@ -101,7 +101,7 @@ class FaspEndpoint(BatchEndpoint):
             self.ssh.close()
 
     def transfer_batch(self, local, batch):
-        from .faspbatch import FaspBatch
+        from filetransfer.endpoints.fasp.batch import FaspBatch
 
         self.ssh.close()     # idle while ascp works; it logs in again for a clean-up
         yield from FaspBatch(self.config, local.config['path'], batch, self.ascp_path,

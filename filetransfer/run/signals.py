@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 
-from .errors import Terminated
+from filetransfer.errors import Terminated
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import fcntl
 import logging
 import os
 
-from .privatedirs import make_private_dirs
+from filetransfer.privatedirs import make_private_dirs
 
 log = logging.getLogger(__name__)
 

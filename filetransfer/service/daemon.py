@@ -26,11 +26,13 @@ import signal
 import sys
 import time
 
-from . import config, logs, signals
-from .errors import ConfigError, Error, Terminated
-from .signals import set_sigterm_handler
-from .pidfile import AlreadyRunning, PidFile, running_pid
-from .privatedirs import make_private_dirs
+from filetransfer import config
+from filetransfer.service import logs
+from filetransfer.run import signals
+from filetransfer.errors import ConfigError, Error, ExitCode, Terminated, exit_code_of
+from filetransfer.run.signals import set_sigterm_handler
+from filetransfer.service.pidfile import AlreadyRunning, PidFile, running_pid
+from filetransfer.privatedirs import make_private_dirs
 
 log = logging.getLogger('filetransfer.daemon')
 
@@ -121,7 +123,7 @@ def start(cfg_file, foreground: bool = False) -> int:
     if not settings['log_dir'] and not settings['disabled']:
         raise ConfigError(f'{app.path}: [logging] log_dir: required to run the daemon '
                           'detached (its output goes nowhere); or use --foreground')
-    from .detach import detach
+    from filetransfer.service.detach import detach
     return detach(daemon.serve, UMASK)
 
 
@@ -356,7 +358,7 @@ def _close_handlers() -> None:
 
 def _child(app, job_id: str) -> None:
     """The job process: a normal run of the job, then os._exit with its code."""
-    code = 9
+    code = ExitCode.INTERNAL
     try:
         os.setpgid(0, 0)   # a Ctrl-C on the daemon's terminal reaches the daemon only
         for handler in list(log.handlers):
@@ -369,21 +371,22 @@ def _child(app, job_id: str) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         code = run_job(app, job_id)
     except Terminated:
-        code = 5
+        code = ExitCode.TERMINATED
     except BaseException as exc:   # a last resort: the process must end here
         logging.getLogger('filetransfer').critical('job %s: %s: %s', job_id,
                                                    type(exc).__name__, exc, exc_info=exc)
     finally:
         signals.before_exit()
         logs.shutdown()
-        os._exit(code)
+        os._exit(int(code))
 
 
 def run_job(app, job_id: str) -> int:
     """Runs a job if its source is ready; returns its exit code, NOTHING_DONE
     when there was nothing to do (not ready, or another instance holds its lock)."""
-    from . import job as job_module
-    from .errors import ConnectError, NotReadyError, SingleInstanceError, TransferError
+    from filetransfer.errors import (ConnectError, NotReadyError, SingleInstanceError,
+                                     TransferError)
+    from filetransfer.run import job as job_module
 
     job = None
     try:
@@ -397,15 +400,10 @@ def run_job(app, job_id: str) -> int:
         return code
     except (NotReadyError, SingleInstanceError):
         return NOTHING_DONE
-    except Error as exc:
-        return exc.code
-    except Terminated:
-        return 5
-    except KeyboardInterrupt:
-        return 5
-    except Exception as exc:
-        if job is None or job.report is None:   # else the job's report logged it
-            logging.getLogger('filetransfer').critical(
+    except (Exception, Terminated, KeyboardInterrupt) as exc:
+        code = exit_code_of(exc)
+        if code == ExitCode.INTERNAL and (job is None or job.report is None):
+            logging.getLogger('filetransfer').critical(   # else the job's report logged it
                 'job %s failed with an unexpected error: %s: %s', job_id,
                 type(exc).__name__, exc, exc_info=exc)
-        return 9
+        return code

@@ -1,6 +1,6 @@
 """A directory on an SFTP server, through paramiko.
 
-The server's host key must be in the known-hosts file (see `filetransfer.hostkeys`);
+The server's host key must be in the known-hosts file (see hostkeys.py);
 an unknown or changed key is refused, never added. Logins use a private key
 (`key_file`, its type detected from the file when `key_type` is not given) and/or a
 password. `timeout` bounds the connection set-up and every later request.
@@ -34,13 +34,14 @@ from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXT
                            SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
-from .. import hostkeys
-from ..errors import ConnectError, TransferError, not_retryable
-from ..smallfile import UnsuitableFile, read_small_file
-from . import sshpipe
-from .base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs, remove_after_interrupt,
-                   replace_by_steps, unsafe_path_reason)
-from .walk import Listed, walk_tree
+from filetransfer.endpoints.sftp import hostkeys
+from filetransfer.errors import ConnectError, TransferError
+from filetransfer.smallfile import UnsuitableFile, read_small_file
+from filetransfer.endpoints.sftp import sshpipe
+from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs,
+                                         remove_after_interrupt, replace_by_steps,
+                                         unsafe_path_reason)
+from filetransfer.endpoints.walk import Listed, walk_tree
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
@@ -218,7 +219,7 @@ class SftpEndpoint(Endpoint):
         if reason is None:
             return sshpipe.ssh_argv(program, self.config)
         if choice == 'openssh':
-            raise not_retryable(ConnectError(f'{self.where}: transport = openssh, but {reason}'))
+            raise ConnectError(f'{self.where}: transport = openssh, but {reason}', retryable=False)
         log.debug('%s: using paramiko, not ssh: %s', self.where, reason)
         return None
 
@@ -266,8 +267,7 @@ class SftpEndpoint(Endpoint):
         if self.config.get('transport', 'auto') == 'auto':
             log.info('%s: ssh failed (%s); trying paramiko', self.where, last)
             return
-        error = ConnectError(f'{self.where}: ssh: {last}')
-        raise not_retryable(error) if sshpipe.refused(errors) else error
+        raise ConnectError(f'{self.where}: ssh: {last}', retryable=not sshpipe.refused(errors))
 
     def _server_request_size(self) -> int:
         """The largest read and write the server takes (OpenSSH's limits@openssh.com
@@ -317,7 +317,7 @@ class SftpEndpoint(Endpoint):
             return load_key(path, self.config.get('key_type'),
                             passphrase.reveal() if passphrase else None)
         except ValueError as exc:
-            raise not_retryable(ConnectError(f'{self.where}: {exc}')) from None
+            raise ConnectError(f'{self.where}: {exc}', retryable=False) from None
 
     # The host-key policy: the known-hosts file, never adding a key.
     def _read_host_keys(self) -> None:
@@ -328,9 +328,9 @@ class SftpEndpoint(Endpoint):
             port = '' if self.port == hostkeys.DEFAULT_PORT else f' -p {self.port}'
             hint = '' if isinstance(exc, UnsuitableFile) else \
                 f' (create it with: filetransfer -k{port} {self.host} {path})'
-            raise not_retryable(ConnectError(
+            raise ConnectError(
                 f'{self.where}: cannot read known_hosts file {path}: {_reason(exc)}'
-                f'{hint}')) from None
+                f'{hint}', retryable=False) from None
 
     def _preferred_key_types(self, offered: list) -> list:
         known_types = [key.keytype for key in
@@ -364,7 +364,7 @@ class SftpEndpoint(Endpoint):
             raise
         problem = self._host_key_problem(server_key)
         if problem:
-            raise not_retryable(ConnectError(f'{self.where}: {problem}'))
+            raise ConnectError(f'{self.where}: {problem}', retryable=False)
 
     def _authenticate(self, key) -> None:
         """Raises ConnectError, never retried: a refused login will be refused again
@@ -406,7 +406,7 @@ class SftpEndpoint(Endpoint):
                                 '(wrong password?)') from None
 
     def _refused(self, text: str) -> ConnectError:
-        return not_retryable(ConnectError(f'{self.where}: {text}'))
+        return ConnectError(f'{self.where}: {text}', retryable=False)
 
     def _open_root(self) -> None:
         path = self.config['path']

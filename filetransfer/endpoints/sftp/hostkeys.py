@@ -23,8 +23,8 @@ import socket
 import tempfile
 from dataclasses import dataclass
 
-from .errors import ConnectError
-from .smallfile import read_small_text
+from filetransfer.errors import ConnectError
+from filetransfer.smallfile import read_small_text
 
 DEFAULT_PORT = 22
 HASH_MAGIC = '|1|'

@@ -13,8 +13,8 @@ import signal
 import time
 from typing import Callable
 
-from .errors import ConfigError, Error
-from .pidfile import AlreadyRunning
+from filetransfer.errors import ConfigError, Error, ExitCode
+from filetransfer.service.pidfile import AlreadyRunning
 
 START_TIMEOUT = 60.0     # seconds the command waits for the daemon to confirm its start
 
@@ -37,7 +37,7 @@ def detach(serve: Callable, umask: int) -> int:
         return _parse_message(message)
     os.close(read_end)
     outcome = _Outcome(write_end)
-    code = 9
+    code = ExitCode.INTERNAL
     try:
         context = python_daemon.DaemonContext(
             working_directory=os.getcwd(), umask=umask, detach_process=True,

@@ -23,11 +23,11 @@ import posixpath
 import queue
 import time
 
-from .. import signals
-from ..errors import ConnectError, TransferError, not_retryable
-from . import faspfilters
-from .base import FileEntry, FileOutcome, unsafe_path_reason
-from .faspssh import label
+from filetransfer.run import signals
+from filetransfer.errors import ConnectError, TransferError
+from filetransfer.endpoints.fasp import filters as faspfilters
+from filetransfer.endpoints.base import FileEntry, FileOutcome, unsafe_path_reason
+from filetransfer.endpoints.fasp.ssh import label
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,10 @@ class FaspBatch:
         try:
             session.start()
         except FileNotFoundError as exc:
-            raise not_retryable(ConnectError(exc.strerror or str(exc))) from None
+            raise ConnectError(exc.strerror or str(exc), retryable=False) from None
         except faspmanager.SessionStartError as exc:
-            raise not_retryable(ConnectError(f'cannot run ascp ({self.ascp_path}): '
-                                             f'{exc}')) from None
+            raise ConnectError(f'cannot run ascp ({self.ascp_path}): '
+                                             f'{exc}', retryable=False) from None
 
     def _listen(self, event) -> None:
         """The session's listener (its reader thread): events go to the job's thread,
@@ -347,9 +347,9 @@ class FaspBatch:
         reason = result.reason()
         if self.root_error is not None:
             code, description = self.root_error
-            raise not_retryable(ConnectError(
+            raise ConnectError(
                 f'source directory {self.remote_root} on {self.label}: '
-                f'{description or "not readable"} (ascp error {code})'))
+                f'{description or "not readable"} (ascp error {code})', retryable=False)
         code = result.error_code()
         file_level = bool(self.failed_codes) and \
             (code is None or code == SOME_FILE_ERRS or code in self.failed_codes)
@@ -361,9 +361,7 @@ class FaspBatch:
             return
         error_class = ConnectError if code in CONNECT_CODES else TransferError
         where = self.label if error_class is ConnectError else f'FASP transfer with {self.label}'
-        error = error_class(f'{where}: {reason}')
-        error.retryable = result.retryable()
-        raise error
+        raise error_class(f'{where}: {reason}', retryable=result.retryable())
 
     def _log_start(self, order) -> None:
         rate = order.options.opts['target_rate_kbps']

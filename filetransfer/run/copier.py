@@ -9,13 +9,15 @@ import logging
 import threading
 import time
 
-from . import endpoints, resume, signals
-from .endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome, SourceReader,
-                             SourceReadError, change_of, unsafe_path_reason)
-from .errors import NotReadyError
-from .journal import Journal
-from .result import FileTags, JobResult
-from .selection import Selection
+from filetransfer import endpoints
+from filetransfer.run import resume, signals
+from filetransfer.endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome,
+                                         SourceReader, SourceReadError, change_of,
+                                         unsafe_path_reason)
+from filetransfer.errors import NotReadyError
+from filetransfer.run.journal import Journal
+from filetransfer.outcome import FileRecord, FileTags, JobResult
+from filetransfer.run.selection import Selection
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class Copier:
                 self._remove_leftovers(target, entries)
                 workers = min(self.connections, len(entries))
                 if workers > 1:
-                    from . import parallel
+                    from filetransfer.run import parallel
                     log.debug('%d files at once', workers)
                     parallel.copy_files(self, source, target, entries, result, workers)
                 else:
@@ -262,8 +264,8 @@ class Copier:
         with self._booking:
             result.files_cnt += 1
             if result.file_list is not None:
-                result.file_list.append((path, datetime.timedelta(seconds=seconds),
-                                         FileTags.TRANSF))
+                result.file_list.append(FileRecord(path, datetime.timedelta(seconds=seconds),
+                                                   FileTags.TRANSF))
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
                  _rate(size, seconds))
 
@@ -417,7 +419,7 @@ class Copier:
                 result.tgt_error_cnt += 1
                 side = 'target'
             if result.file_list is not None:
-                result.file_list.append((path, text, tag))
+                result.file_list.append(FileRecord(path, text, tag))
         log.error('%s error: %s: %s', side, path, text)
 
     def _remove_ready_file(self, source, result):

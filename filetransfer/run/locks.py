@@ -3,8 +3,8 @@
 import contextlib
 import os
 
-from .errors import SingleInstanceError
-from .privatedirs import make_private_dirs
+from filetransfer.errors import SingleInstanceError
+from filetransfer.privatedirs import make_private_dirs
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from .privatedirs import make_private_dirs
+from filetransfer.privatedirs import make_private_dirs
 
 LOGGER_NAMES = ('filetransfer', 'faspmanager')
 _OURS = '_filetransfer_handler'

@@ -7,8 +7,8 @@ smtplib and email are imported only when a mail is sent.
 
 import logging
 
-from .report import JobReport
-from .secret import reveal
+from filetransfer.outcome import JobReport
+from filetransfer.secret import reveal
 
 log = logging.getLogger('filetransfer.notify')
 
@@ -145,7 +145,7 @@ def _send_report(app, job_cfg, report: JobReport) -> None:
         log.warning('notification mail not sent to %s: no [mail] section in %s',
                     ', '.join(to), app.path)
         return
-    from . import mailtemplate
+    from filetransfer.notify import template as mailtemplate
 
     name = template_name(app['notify'], job_notify)
     subject, text = mailtemplate.render_named(name, app['global']['mail_cfgs_dir'], report)

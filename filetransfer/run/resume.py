@@ -19,7 +19,7 @@ FTP servers with REST STREAM); a FASP host resumes with its own `resume` option.
 
 import logging
 
-from .errors import ConfigError
+from filetransfer.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

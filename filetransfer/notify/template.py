@@ -4,7 +4,7 @@ of the notification mail of one job run.
 A template file has one ``KEY: value`` entry per line (keys case-insensitive,
 blank lines and lines starting with ``#`` ignored); ``MESSAGE:`` comes last and
 runs to the end of the file. Entries a custom template leaves out are taken
-from the built-in ``default`` template (``data/mail_default``).
+from the built-in ``default`` template (``default.mail``).
 """
 
 import datetime
@@ -15,9 +15,9 @@ import string
 import traceback
 from importlib import resources
 
-from .report import JobReport
-from .result import FileTags
-from .smallfile import read_small_text
+from filetransfer.outcome import JobReport
+from filetransfer.outcome import FileTags
+from filetransfer.smallfile import read_small_text
 
 log = logging.getLogger('filetransfer.notify')
 
@@ -61,7 +61,7 @@ def parse(text: str) -> dict[str, str]:
 
 def default_entries() -> dict[str, str]:
     """The built-in template."""
-    text = resources.files(__package__).joinpath('data/mail_default').read_text('utf-8')
+    text = resources.files(__package__).joinpath('default.mail').read_text('utf-8')
     return parse(text)
 
 

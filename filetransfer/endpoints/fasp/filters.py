@@ -9,7 +9,7 @@ ending in ``/`` matches directories only, one ending in ``*`` files and director
 any other files only. ``*``, ``?`` and ``[...]`` never match ``/`` nor the dot that
 starts a name, ``/**`` matches any number of directories, ``\\`` quotes.
 
-The job's patterns are fnmatch patterns (see filetransfer.selection). The rules built
+The job's patterns are fnmatch patterns (see filetransfer/run/selection.py). The rules built
 here choose the same files:
 
 1. ``-E`` the ready file and the files an earlier try transferred (exact names);

@@ -8,13 +8,16 @@ import logging
 import time
 from collections.abc import Mapping
 
-from . import config, endpoints, logs, resume, signals
-from .config import schema
-from .errors import (ConfigError, ConnectError, NotReadyError, SingleInstanceError,
-                     Terminated, TransferError)
-from .result import FileTags, JobResult
-from .copier import Copier
-from .journal import Journal
+from filetransfer import config, endpoints
+from filetransfer.service import logs
+from filetransfer.run import resume, signals
+from filetransfer.config import schema
+from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyError,
+                                 SingleInstanceError, Terminated, TransferError,
+                                 exit_code_of)
+from filetransfer.outcome import JobResult
+from filetransfer.run.copier import Copier
+from filetransfer.run.journal import Journal
 
 log = logging.getLogger('filetransfer.job')
 
@@ -35,8 +38,8 @@ class Job:
         self.job_id = job_id
         self.cfg = job_cfg
         self.log_file = log_file
-        self.report = None     # the report.JobReport of the last run
-        self.progress = None   # a copier.ProgressObserver for a progress display
+        self.report = None     # the outcome.JobReport of the last run
+        self.progress = None   # the copier.ProgressObserver of the run going on
         options = job_cfg['job'] if job_cfg else {}
         self.name = options.get('name') or job_id
         self.info = options.get('info')
@@ -45,18 +48,25 @@ class Job:
         self.source = endpoints.describe(job_cfg['source']) if job_cfg else '?'
         self.target = endpoints.describe(job_cfg['target']) if job_cfg else '?'
 
-    def run(self, exc: BaseException | None = None) -> tuple[JobResult, int]:
+    def run(self, exc: BaseException | None = None, *, progress=None,
+            collect_data: bool | None = None) -> tuple[JobResult, int]:
         """Runs the job (or only reports ``exc``); returns the result and 0 or 1.
+        ``progress`` (a copier.ProgressObserver) is told how the run goes on;
+        ``collect_data`` overrides the configuration's.
 
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
         NotReadyError, Terminated, or ``exc``.
         """
-        with signals.one_run():
-            return self._run(exc)
+        self.progress = progress
+        collect = self.collect_data if collect_data is None else collect_data
+        try:
+            with signals.one_run():
+                return self._run(exc, JobResult(file_list=[] if collect else None))
+        finally:
+            self.progress = None
 
-    def _run(self, exc):
+    def _run(self, exc, result):
         started = datetime.datetime.now()
-        result = JobResult(file_list=[] if self.collect_data else None)
         try:
             if exc is not None:
                 raise exc
@@ -86,7 +96,7 @@ class Job:
     def _lock(self, name: str):
         """The single-instance lock; a locks_dir that cannot hold it is a
         configuration problem. Raises SingleInstanceError, ConfigError."""
-        from .locks import single_instance
+        from filetransfer.run.locks import single_instance
 
         locks_dir = self.app['global']['locks_dir']
         with contextlib.ExitStack() as stack:
@@ -134,7 +144,7 @@ class Job:
             except (ConnectError, TransferError) as exc:
                 if attempt == retries:
                     raise
-                if not getattr(exc, 'retryable', True):   # e.g. a FASP login refused
+                if not exc.retryable:   # e.g. a refused login
                     log.warning('try %d of %d failed: %s; not tried again (another try '
                                 'cannot help)', attempt + 1, retries + 1, exc)
                     raise
@@ -151,10 +161,10 @@ class Job:
             log.warning('%s', warning)     # e.g. a file with a password others can read
 
     def _finish(self, started, result, error) -> int:
-        from . import notify   # not needed by a job that is not ready or already running
-        from .report import JobReport, exit_code_of
+        from filetransfer.notify import mail as notify   # not needed by a job that is not ready or already running
+        from filetransfer.outcome import JobReport
 
-        code = exit_code_of(error, result)
+        code = exit_code_of(error, result.error_cnt)
         self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
                                 started, datetime.datetime.now(), result, code, error,
                                 self.log_file)
@@ -163,7 +173,7 @@ class Job:
         if error is None:
             log.info('job %s finished: %s in %.1f s (exit code %d)',
                      self.job_id, result, duration, code)
-        elif code == 9:
+        elif code == ExitCode.INTERNAL:
             log.critical('job %s failed with an unexpected error: %s: %s (exit code 9)',
                          self.job_id, type(error).__name__, error, exc_info=error)
         else:
@@ -176,7 +186,7 @@ def _keep_successes(result: JobResult) -> None:
     """Before another try: only the files already transferred stay in the result."""
     result.src_error_cnt = result.tgt_error_cnt = 0
     if result.file_list is not None:
-        result.file_list[:] = [item for item in result.file_list if item[2] is FileTags.TRANSF]
+        result.file_list[:] = [record for record in result.file_list if record.transferred]
 
 
 def _extra_config(app, job_cfg, kwargs) -> configparser.ConfigParser:

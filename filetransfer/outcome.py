@@ -1,0 +1,113 @@
+"""The outcome of a run: the counts and, when collected, the per-file list
+(JobResult), and the report of a run for the end log line, the mail and --json
+(JobReport)."""
+
+import datetime
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from filetransfer.errors import status_of
+
+
+class FileTags(enum.Enum):
+    """Tag of an entry in `JobResult.file_list`; str() gives the tag character."""
+
+    TRANSF = '='
+    SRCERR = '>'
+    TGTERR = '<'
+
+    def __str__(self):
+        return self.value
+
+
+class FileRecord(NamedTuple):
+    """One file of `JobResult.file_list`: a ``(path, info, tag)`` tuple."""
+
+    path: str                             # relative to the source and target directories
+    info: 'datetime.timedelta | str'      # the duration of its transfer, or the error text
+    tag: FileTags
+
+    @property
+    def transferred(self) -> bool:
+        return self.tag is FileTags.TRANSF
+
+
+@dataclass
+class JobResult:
+    """Counts of a transfer.
+
+    ``file_list`` holds a `FileRecord` per file (a ``(path, info, tag)`` tuple) when
+    data collection is on, and is ``None`` otherwise.
+    """
+
+    files_cnt: int = 0
+    src_error_cnt: int = 0
+    tgt_error_cnt: int = 0
+    file_list: list | None = None
+
+    @property
+    def error_cnt(self) -> int:
+        return self.src_error_cnt + self.tgt_error_cnt
+
+    def __str__(self):
+        return (f'{self.files_cnt} file(s) transferred, '
+                f'{self.src_error_cnt} source error(s), '
+                f'{self.tgt_error_cnt} target error(s)')
+
+
+@dataclass
+class JobReport:
+    job_id: str
+    name: str
+    info: str | None
+    source: str
+    target: str
+    started: datetime.datetime
+    ended: datetime.datetime
+    result: JobResult
+    exit_code: int
+    error: BaseException | None = None
+    log_file: str | None = None
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        return self.ended - self.started
+
+    @property
+    def status(self) -> str:
+        """success, errors, failure, config, terminated or other (errors.status_of)."""
+        return status_of(self.exit_code, self.error)
+
+    def as_dict(self) -> dict:
+        """The report as the command's ``--json`` prints it."""
+        result = self.result
+        files = []
+        for record in result.file_list or ():
+            item = {'tag': str(record.tag), 'path': record.path}
+            if record.transferred:
+                item['duration'] = _seconds(record.info)
+            else:
+                item['error'] = str(record.info)
+            files.append(item)
+        return {
+            'job_id': self.job_id,
+            'name': self.name,
+            'status': self.status,
+            'exit_code': int(self.exit_code),
+            'error': None if self.error is None else str(self.error),
+            'source': self.source,
+            'target': self.target,
+            'started': self.started.isoformat(timespec='milliseconds'),
+            'ended': self.ended.isoformat(timespec='milliseconds'),
+            'duration': _seconds(self.duration),
+            'files_cnt': result.files_cnt,
+            'src_error_cnt': result.src_error_cnt,
+            'tgt_error_cnt': result.tgt_error_cnt,
+            'files': files,
+            'log_file': self.log_file,
+        }
+
+
+def _seconds(delta: datetime.timedelta) -> float:
+    return round(delta.total_seconds(), 6)
