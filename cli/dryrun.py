@@ -18,9 +18,9 @@ def _show(job, entries) -> None:
         click.echo(f'would transfer {len(entries)} file(s), {human(total)}:')
         for entry in entries:
             click.echo(f'  {entry.path}  ({entry.size} bytes)')
-        if cfg['source']['delete']:
+        if cfg.source.options.delete:
             click.echo('would delete each of them from the source once its copy is complete')
-    ready_file = cfg['job']['ready_file']
+    ready_file = cfg.job.ready_file
     if ready_file:
         click.echo(f'would delete the ready file {ready_file} if all files succeed')
 
@@ -30,8 +30,8 @@ def _data(job, entries) -> dict:
     return {'job_id': job.job_id, 'dry_run': True, 'source': job.source,
             'target': job.target,
             'files': [{'path': entry.path, 'size': entry.size} for entry in entries],
-            'delete_source': cfg['source']['delete'],
-            'ready_file': cfg['job']['ready_file']}
+            'delete_source': cfg.source.options.delete,
+            'ready_file': cfg.job.ready_file}
 
 
 def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:

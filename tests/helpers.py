@@ -33,6 +33,15 @@ def write_ini(path, sections: dict) -> str:
     return str(path)
 
 
+def endpoint_spec(role: str, **options):
+    """A config.EndpointSpec from [source]/[target] options (and a server's host
+    options) given as in a transfer() dict."""
+    from filetransfer.config import endpoint_from_mapping, schema
+
+    section = schema.Source if role == 'source' else schema.Target
+    return endpoint_from_mapping('test', role, options, section)
+
+
 def make_files(root, files: dict) -> None:
     """Creates {relative path: bytes or str} under root."""
     for relpath, content in files.items():
@@ -103,12 +112,12 @@ class Workspace:
         """Records in locks_dir, as a killed run of the job does, that it was writing
         ``relpath`` (relative to the job's target directory): the next run takes that
         file for its own partial file (see filetransfer/journal.py)."""
-        from filetransfer import config, endpoints
+        from filetransfer import config
         from filetransfer.run.journal import Journal
 
         job = config.load_job(config.load_app(self.app_cfg), job_id)
         with Journal(self.locks_dir, job_id) as journal:
-            journal.writing(endpoints.describe(job['target']), relpath)
+            journal.writing(job.target.describe(), relpath)
 
     def log_files(self, job_id='job1') -> list[str]:
         folder = os.path.join(self.log_dir, job_id)

@@ -137,9 +137,9 @@ def test_passwords_are_secret_and_never_repeated(ws):
     write_ini(ws.hosts_cfg, {'h1': {'type': 'FTP', 'host': 'h', 'user': 'u',
                                     'password': 'hunter2'}})
     job = config.load_job(config.load_app(ws.app_cfg), 'job1')
-    assert isinstance(job['target']['password'], Secret)
-    assert 'hunter2' not in repr(job['target']) and 'hunter2' not in str(job['target'])
-    assert job['target']['password'].reveal() == 'hunter2'
+    assert isinstance(job.target.host.password, Secret)
+    assert 'hunter2' not in repr(job.target) and 'hunter2' not in str(job.target)
+    assert job.target.host.password.reveal() == 'hunter2'
 
 
 def test_host_defaults_and_sftp_fallbacks_from_app(ws):
@@ -151,26 +151,27 @@ def test_host_defaults_and_sftp_fallbacks_from_app(ws):
     })
     ws.write_job(source={'host_id': 'ftp'}, target={'host_id': 'sftp'})
     job = config.load_job(config.load_app(ws.app_cfg), 'job1')
-    ftp, sftp = job['source'], job['target']
-    assert (ftp['type'], ftp['host'], ftp['port']) == ('FTPS', 'ftp.example.com', 21)
-    assert (ftp['passive_mode'], ftp['dir_a_option'], ftp['keep_alive']) == (True, True, 60)
-    assert (ftp['encrypt_data'], ftp['verify_cert'], ftp['timeout']) == (True, True, 0)
-    assert (sftp['host'], sftp['port'], sftp['key_type']) == ('::1', 2222, 'Ed25519')
-    assert (sftp['key_file'], sftp['known_hosts']) == ('/k', '/kh')
-    assert sftp['key_pass'].reveal() == 'pp'
-    assert sftp['path'] == ws.dst and sftp['host_id'] == 'sftp'
+    ftp, sftp = job.source.host, job.target.host
+    assert (ftp.type, ftp.host, ftp.port) == ('FTPS', 'ftp.example.com', 21)
+    assert (ftp.passive_mode, ftp.dir_a_option, ftp.keep_alive) == (True, True, 60)
+    assert (ftp.encrypt_data, ftp.verify_cert, ftp.timeout) == (True, True, 0)
+    assert (sftp.host, sftp.port, sftp.key_type) == ('::1', 2222, 'Ed25519')
+    assert (sftp.key_file, sftp.known_hosts) == ('/k', '/kh')
+    assert sftp.key_pass.reveal() == 'pp'
+    assert job.target.path == ws.dst and job.target.options.host_id == 'sftp'
 
 
 def test_job_defaults(ws):
     ws.write_job()
     job = config.load_job(config.load_app(ws.app_cfg), 'job1')
-    assert job['job'] == {'name': None, 'info': None, 'collect_data': None,
-                          'single_instance': False, 'ready_file': None, 'retries': 0,
-                          'log_disabled': None, 'log_level': None}
-    source = job['source']
-    assert (source['type'], source['files'], source['ignore']) == ('LOCAL', ('*',), ('.*',))
-    assert (source['recursive'], source['delete']) == (False, False)
-    assert job['target']['temp'] is None
+    assert vars(job.job) == {'name': None, 'info': None, 'collect_data': None,
+                             'single_instance': False, 'ready_file': None, 'retries': 0,
+                             'log_disabled': None, 'log_level': None}
+    source = job.source
+    assert (source.type, source.options.files, source.options.ignore) == \
+        ('LOCAL', ('*',), ('.*',))
+    assert (source.options.recursive, source.options.delete) == (False, False)
+    assert job.target.options.temp is None
 
 
 @pytest.mark.parametrize('raw,expected', [
@@ -180,7 +181,7 @@ def test_job_defaults(ws):
 def test_single_instance_values(ws, raw, expected):
     ws.write_job(job={'single_instance': raw})
     job = config.load_job(config.load_app(ws.app_cfg), 'job1')
-    assert job['job']['single_instance'] == expected
+    assert job.job.single_instance == expected
 
 
 @pytest.mark.parametrize('raw,mode,value,example', [

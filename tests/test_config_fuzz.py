@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from filetransfer import ConfigError, config
 from filetransfer.service.check import check
 from filetransfer.config import schema
+from filetransfer.endpoints import registry
 from helpers import command_argv
 
 def fuzz(examples: int):
@@ -36,9 +37,10 @@ VALUES = st.one_of(
                                    blacklist_categories=('Cs',)), max_size=12),
 ).filter(lambda value: '..' not in value)
 
-APP_OPTIONS = {section: list(options) for section, options in schema.APP.items()}
-JOB_OPTIONS = {section: list(options) for section, options in schema.JOB.items()}
-HOST_OPTIONS = sorted({name for options in schema.HOST.values() for name in options})
+APP_OPTIONS = {section: list(schema.options_of(cls)) for section, cls in schema.APP_SECTIONS.items()}
+JOB_OPTIONS = {section: list(schema.options_of(cls)) for section, cls in schema.JOB_SECTIONS.items()}
+HOST_OPTIONS = sorted({name for protocol in registry.protocols()
+                       for name in schema.options_of(protocol.host_class)})
 
 
 def base_files(root: str) -> dict:
@@ -156,7 +158,7 @@ def load_everything(root: str) -> None:
             app = config.load_app('app.cfg')
             config.load_job(app, 'job1')
             for host_id in ('sftp-srv', 'ftp-srv', 'fasp-srv'):
-                config.load_host(app['global']['hosts_cfg'] or 'hosts.cfg', host_id, app)
+                config.load_host(app.global_.hosts_cfg or 'hosts.cfg', host_id, app)
         except ConfigError:
             pass
         check('app.cfg')

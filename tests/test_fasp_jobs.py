@@ -534,7 +534,7 @@ def test_faspmanager_is_imported_only_when_a_fasp_job_runs(ws):
     write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': 'aspera.example.com',
                                       'user': 'u', 'key_file': '/k'}})
     ws.write_job(source={'host_id': 'fasp', 'path': 'out', 'files': '*.csv'})
-    code = ('import sys\nfrom filetransfer import check, config\n'
+    code = ('import sys\nfrom filetransfer import config\nfrom filetransfer.service import check\n'
             f'app = config.load_app({ws.app_cfg!r})\nconfig.load_job(app, "job1")\n'
             f'assert not check.check({ws.app_cfg!r}).problems\n'
             'print(sorted(m for m in ("faspmanager", "paramiko") if m in sys.modules))')

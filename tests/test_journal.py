@@ -45,7 +45,7 @@ def test_open_entries_are_taken_over_by_the_next_run(tmp_path):
 def test_records_of_live_runs_and_other_jobs_are_left_alone(tmp_path):
     holder = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f'''
         import sys
-        from filetransfer.journal import Journal
+        from filetransfer.run.journal import Journal
         journal = Journal({str(tmp_path)!r}, 'job1')
         journal.open()
         journal.writing({TARGET!r}, '.busy.txt')

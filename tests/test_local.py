@@ -8,7 +8,7 @@ import filetransfer
 from filetransfer import FileTags
 from filetransfer.endpoints.base import FileEntry
 from filetransfer.endpoints.local import LocalEndpoint
-from helpers import make_files, tree
+from helpers import endpoint_spec, make_files, tree
 
 
 def run(src, dst, **source):
@@ -77,7 +77,7 @@ def test_partial_file_removed_when_the_target_write_fails(tmp_path):
     """The data source fails after the first chunk: the started file is removed."""
     src, dst = tmp_path / 'src', tmp_path / 'dst'
     os.makedirs(src)
-    endpoint = LocalEndpoint({'path': str(dst)}, 'target')
+    endpoint = LocalEndpoint(endpoint_spec('target', path=str(dst)))
     endpoint.open()
 
     class BrokenReader:
@@ -99,7 +99,7 @@ def test_partial_file_removed_when_the_target_write_fails(tmp_path):
 def test_same_file_is_refused(tmp_path):
     src = tmp_path / 'src'
     make_files(src, {'a.txt': 'A'})
-    endpoint = LocalEndpoint({'path': str(src)}, 'target')
+    endpoint = LocalEndpoint(endpoint_spec('target', path=str(src)))
     endpoint.open()
     with open(src / 'a.txt', 'rb') as reader, pytest.raises(OSError, match='same file'):
         endpoint.write('a.txt', reader)

@@ -181,13 +181,13 @@ def test_a_fasp_hosts_own_resume_option_is_not_this_one():
     inline = loader.endpoint_from_mapping(
         'transfer()', 'target', {'type': 'FASP', 'host': 'h', 'user': 'u', 'password': 'p',
                                  'resume': 'sparse', 'path': '/in', 'temp': 'ext:.part'},
-        schema.TARGET)
-    assert inline['resume'] == 'sparse'
+        schema.Target)
+    assert inline.host.resume_check == 'sparse' and inline.options.resume is False
     sftp = loader.endpoint_from_mapping(
         'transfer()', 'target', {'type': 'SFTP', 'host': 'h', 'user': 'u', 'password': 'p',
                                  'known_hosts': 'k', 'resume': 'yes', 'path': '/in',
-                                 'temp': 'dot'}, schema.TARGET)
-    assert sftp['resume'] is True
+                                 'temp': 'dot'}, schema.Target)
+    assert sftp.options.resume is True
 
 
 def test_resume_needs_the_record_in_locks_dir(ws):

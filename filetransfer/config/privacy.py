@@ -7,10 +7,11 @@ import stat
 from filetransfer.secret import Secret
 
 
-def holds_secret(sections) -> bool:
-    """Whether parsed sections ({section: {option: value}}) hold a secret."""
+def holds_secret(*sections) -> bool:
+    """Whether parsed sections (config/schema.py objects, or None) hold a secret."""
     return any(isinstance(value, Secret) and value
-               for options in sections.values() for value in options.values())
+               for section in sections if section is not None
+               for value in vars(section).values())
 
 
 def exposed(path: str) -> str | None:

@@ -1,9 +1,15 @@
-"""Declarative schemas of the application, job and hosts files.
+"""The options of the application, job and hosts files, declared once.
 
-A schema maps section name -> option name -> `Option`. The loader applies it; the
-checks that relate options to each other live in the loader too.
+Each section is a frozen dataclass whose fields are its options: `option()` gives a
+field its parser (config/types.py), default, whether it is required or secret, and
+a line of documentation. The loader parses a file's sections into these classes;
+`options_of()` gives a section's options by name, for the loader, `filetransfer
+check` and the option reference. The hosts file's sections are `Host` subclasses
+declared by the protocol packages (filetransfer/endpoints/*/options.py); the
+checks that relate options to each other live in the loader and in those packages.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +22,21 @@ class Option:
     default: Any = None
     required: bool = False
     secret: bool = False      # the raw value is never repeated in messages
+    doc: str = ''
+    aliases: tuple = ()       # other names the option is also known by
+
+
+def option(type: Callable[[str], Any] = t.text, default: Any = None, *, required=False,
+           secret=False, doc='', aliases=()) -> Any:
+    """A dataclass field that is an option of a configuration file."""
+    return dataclasses.field(default=default, metadata={
+        'option': Option(type, default, required, secret, doc, tuple(aliases))})
+
+
+def options_of(section_class) -> dict[str, Option]:
+    """The options of a section class, by name."""
+    return {field.name: field.metadata['option'] for field in dataclasses.fields(section_class)
+            if 'option' in field.metadata}
 
 
 def secret_text(raw: str):
@@ -23,143 +44,147 @@ def secret_text(raw: str):
     return Secret(raw)
 
 
-SECRET = Option(secret_text, secret=True)
-TEXT = Option()
-PATH = Option(t.path)
-
 DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
-ADDRESSES = Option(t.addresses, ())
-
-NOTIFY = {
-    'mail_cfg': Option(t.file_name),
-    'success': ADDRESSES,
-    'error': ADDRESSES,
-    'done': ADDRESSES,
-}
-
 KEY_TYPES = ('RSA', 'DSA', 'ECDSA', 'Ed25519')
 
-APP = {
-    'global': {
-        'jobs_dir': Option(t.path, required=True),
-        'job_cfg_ext': Option(default='.cfg'),
-        'hosts_cfg': PATH,
-        'collect_data': Option(t.boolean, False),
-        'mail_cfgs_dir': PATH,
-        'locks_dir': PATH,
-    },
-    'logging': {
-        'log_dir': PATH,
-        'use_subdirs': Option(t.boolean, True),
-        'msg_format': Option(t.log_format, DEFAULT_MSG_FORMAT),
-        'log_level': Option(t.log_level, 20),
-        'disabled': Option(t.boolean, False),
-    },
-    'sftp': {
-        **{f'key_{kind.lower()}_{what}': SECRET if what == 'pass' else PATH
-           for kind in KEY_TYPES for what in ('file', 'pass')},
-        'known_hosts': PATH,
-    },
-    'mail': {
-        'host': Option(t.host_port),
-        'security': Option(t.choice('STARTTLS', 'TLS')),
-        'user': TEXT,
-        'password': SECRET,
-        'from_addr': Option(t.address),
-        'verify_cert': Option(t.boolean, True),
-        'ca_file': PATH,
-        'timeout': Option(t.positive_float, 30.0),
-    },
-    'notify': {**NOTIFY, 'mail_cfg': Option(t.file_name, 'default')},
-    'daemon': {                      # required by `filetransfer daemon` only
-        'jobs': Option(t.job_ids),   # required when the section is present
-        'interval': Option(t.positive_float, 60.0),
-        'pidfile': PATH,             # required when the section is present
-    },
-}
+
+# -- the application file ---------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class Global:
+    jobs_dir: str = option(t.path, required=True, doc='directory of the job files')
+    job_cfg_ext: str = option(default='.cfg', doc='extension of the job files')
+    hosts_cfg: str | None = option(t.path, doc='the hosts file')
+    collect_data: bool = option(t.boolean, False,
+                                doc='keep the list of files of a run (for the mail)')
+    mail_cfgs_dir: str | None = option(t.path, doc='directory of the mail templates')
+    locks_dir: str | None = option(t.path, doc='directory of the locks and of the record '
+                                               'of files being written')
+
+
+@dataclass(frozen=True, kw_only=True)
+class Logging:
+    log_dir: str | None = option(t.path, doc='directory of the log files (unset: stderr)')
+    use_subdirs: bool = option(t.boolean, True, doc='a sub-directory of log_dir per job')
+    msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
+    log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR or CRITICAL')
+    disabled: bool = option(t.boolean, False, doc='no log at all')
+
+
+@dataclass(frozen=True, kw_only=True)
+class SftpDefaults:
+    """[sftp]: keys by type and the known-hosts file of SFTP hosts that name none."""
+
+    key_rsa_file: str | None = option(t.path)
+    key_rsa_pass: Any = option(secret_text, secret=True)
+    key_dsa_file: str | None = option(t.path)
+    key_dsa_pass: Any = option(secret_text, secret=True)
+    key_ecdsa_file: str | None = option(t.path)
+    key_ecdsa_pass: Any = option(secret_text, secret=True)
+    key_ed25519_file: str | None = option(t.path)
+    key_ed25519_pass: Any = option(secret_text, secret=True)
+    known_hosts: str | None = option(t.path)
+
+    def key(self, key_type: str) -> tuple:
+        """(file, passphrase) of the key of ``key_type`` (RSA, DSA, ECDSA, Ed25519)."""
+        prefix = f'key_{key_type.lower()}_'
+        return getattr(self, prefix + 'file'), getattr(self, prefix + 'pass')
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mail:
+    """[mail]: host and from_addr are required when the section is present."""
+
+    host: tuple | None = option(t.host_port, doc='SMTP server, name[:port]')
+    security: str | None = option(t.choice('STARTTLS', 'TLS'))
+    user: str | None = option()
+    password: Any = option(secret_text, secret=True)
+    from_addr: str | None = option(t.address)
+    verify_cert: bool = option(t.boolean, True)
+    ca_file: str | None = option(t.path)
+    timeout: float = option(t.positive_float, 30.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notify:
+    mail_cfg: str | None = option(t.file_name, doc='the mail template')
+    success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
+    error: tuple = option(t.addresses, (), doc='addresses mailed after a failure')
+    done: tuple = option(t.addresses, (), doc='addresses mailed after every run')
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppNotify(Notify):
+    mail_cfg: str | None = option(t.file_name, 'default', doc='the mail template')
+
+
+@dataclass(frozen=True, kw_only=True)
+class Daemon:
+    """[daemon]: required by `filetransfer daemon` only; jobs and pidfile are
+    required when the section is present."""
+
+    jobs: tuple | None = option(t.job_ids, doc="the jobs the daemon runs ('*': all)")
+    interval: float = option(t.positive_float, 60.0, doc='seconds between scans')
+    pidfile: str | None = option(t.path)
+
+
+APP_SECTIONS = {'global': Global, 'logging': Logging, 'sftp': SftpDefaults, 'mail': Mail,
+                'notify': AppNotify, 'daemon': Daemon}
 APP_REQUIRED = ('global',)
 
-SOURCE = {
-    'host_id': TEXT,
-    'path': Option(t.path, required=True),
-    'files': Option(t.comma_list, required=True),
-    'ignore': Option(t.comma_list, ('.*',)),
-    'recursive': Option(t.boolean, False),
-    'delete': Option(t.boolean, False),
-}
 
-TARGET = {
-    'host_id': TEXT,
-    'path': Option(t.path, required=True),
-    'temp': Option(t.temp),
-    'resume': Option(t.boolean),      # unset: None, so a FASP host's resume shows through
-    'connections': Option(t.connections),   # unset: the host's
-}
+# -- the job file -------------------------------------------------------------------------
 
-JOB = {
-    'job': {
-        'name': TEXT,
-        'info': TEXT,
-        'collect_data': Option(t.boolean),
-        'single_instance': Option(t.single_instance, False),
-        'ready_file': TEXT,
-        'retries': Option(t.non_negative_int, 0),
-        'log_disabled': Option(t.boolean),
-        'log_level': Option(t.log_level),
-    },
-    'source': SOURCE,
-    'target': TARGET,
-    'notify': NOTIFY,
-}
+@dataclass(frozen=True, kw_only=True)
+class JobOptions:
+    name: str | None = option()
+    info: str | None = option()
+    collect_data: bool | None = option(t.boolean)
+    single_instance: bool | str = option(t.single_instance, False)
+    ready_file: str | None = option()
+    retries: int = option(t.non_negative_int, 0)
+    log_disabled: bool | None = option(t.boolean)
+    log_level: int | None = option(t.log_level)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
+    path: str = option(t.path, required=True)
+    files: tuple = option(t.comma_list, required=True, doc='patterns of the files to take')
+    ignore: tuple = option(t.comma_list, ('.*',), doc='patterns of the files to leave')
+    recursive: bool = option(t.boolean, False)
+    delete: bool = option(t.boolean, False, doc='delete each transferred source file')
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
+    path: str = option(t.path, required=True)
+    temp: Any = option(t.temp, doc='dot, ext:.EXT or dir:SUBDIR')
+    resume: bool = option(t.boolean, False, doc='continue an interrupted file')
+    connections: int | None = option(t.connections, doc="several files at once (unset: "
+                                                        "the host's)")
+
+
+JOB_SECTIONS = {'job': JobOptions, 'source': Source, 'target': Target, 'notify': Notify}
 JOB_REQUIRED = ('source', 'target')
 
-HOST_TYPES = ('FTP', 'FTPS', 'SFTP', 'FASP')
-DEFAULT_PORTS = {'FTP': 21, 'FTPS': 21, 'SFTP': 22, 'FASP': 22}
 
-_HOST_COMMON = {
-    'type': Option(t.choice(*HOST_TYPES), required=True),
-    'host': Option(t.host_port, required=True),
-    'user': Option(required=True),
-    'password': SECRET,
-    'timeout': Option(t.non_negative_float, 0.0),
-}
-_FTP = {
-    'connections': Option(t.connections, 1),
-    'passive_mode': Option(t.boolean, True),
-    'dir_a_option': Option(t.boolean, True),
-    'keep_alive': Option(t.non_negative_float, 60.0),
-}
-_FTPS = {
-    'encrypt_data': Option(t.boolean, True),
-    'verify_cert': Option(t.boolean, True),
-    'ca_file': PATH,
-}
-_SFTP = {
-    'connections': Option(t.connections, 1),
-    'key_type': Option(t.choice(*KEY_TYPES)),
-    'key_file': PATH,
-    'key_pass': SECRET,
-    'known_hosts': PATH,
-    'transport': Option(t.choice('auto', 'openssh', 'paramiko'), 'auto'),
-}
-_FASP = {
-    'key_file': PATH,
-    'key_pass': SECRET,
-    'ascp_path': PATH,
-    'target_rate_kbps': Option(t.positive_int),
-    'min_rate_kbps': Option(t.non_negative_int),
-    'policy': Option(t.choice('fixed', 'high', 'fair', 'low')),
-    'cipher': Option(t.choice('none', 'aes128', 'aes192', 'aes256')),
-    'udp_port': Option(t.port),
-    'tcp_port': Option(t.port),
-    'resume': Option(t.choice('off', 'attributes', 'sparse', 'full')),
-    'overwrite': Option(t.choice('never', 'always', 'diff', 'older', 'diff+older')),
-    'ssh_fingerprint': TEXT,
-}
+# -- the hosts file -----------------------------------------------------------------------
 
-HOST = {
-    'FTP': {**_HOST_COMMON, **_FTP},
-    'FTPS': {**_HOST_COMMON, **_FTP, **_FTPS},
-    'SFTP': {**_HOST_COMMON, **_SFTP},
-    'FASP': {**_HOST_COMMON, **_FASP},
-}
+@dataclass(frozen=True, kw_only=True)
+class Host:
+    """What every host section has; each protocol declares a subclass with its own
+    options (see filetransfer/endpoints/registry.py). ``host`` is the name, ``port``
+    the port, given in ``host`` or the protocol's default. ``connections`` is None
+    for a protocol that moves one file at a time."""
+
+    type: str = option(required=True)
+    host: str = option(t.host_port, required=True, doc='name[:port]')
+    port: int = 0
+    user: str = option(required=True)
+    password: Any = option(secret_text, secret=True)
+    timeout: float = option(t.non_negative_float, 0.0, doc='seconds a server may be silent '
+                                                          '(0: no limit)')
+    connections: int | None = None

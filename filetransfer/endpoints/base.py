@@ -20,6 +20,7 @@ whole pass and books the per-file outcomes it yields like its own.
 """
 
 import abc
+import dataclasses
 import errno
 import logging
 import os
@@ -157,9 +158,9 @@ class Endpoint(abc.ABC):
     # it is read too, not only before its source is deleted
     stat_is_cheap = False
 
-    def __init__(self, config: dict, role: str):
-        self.config = config
-        self.role = role
+    def __init__(self, spec):
+        self.spec = spec            # a config.EndpointSpec
+        self.role = spec.role
 
     # -- life cycle -----------------------------------------------------------
     @abc.abstractmethod
@@ -372,11 +373,15 @@ def run_bounded(action: Callable[[], None], seconds: float) -> bool:
     return not thread.is_alive()
 
 
-def remove_after_interrupt(fresh: Endpoint, relpath: str, seconds: float, where: str) -> None:
-    """Removes the partial file ``relpath`` through ``fresh``, an unopened endpoint
-    for a new connection (the interrupted one may be out of step), given ``seconds``
-    in all. A file that is not there (not created yet) is no error. ``where`` names
-    the server in logs."""
+def remove_after_interrupt(interrupted: Endpoint, relpath: str, seconds: float) -> None:
+    """Removes the partial file ``relpath`` of the ``interrupted`` endpoint (a
+    server's, with a ``where``) over a new connection of its own kind (the interrupted
+    one may be out of step), given ``seconds`` in all. A file that is not there (not
+    created yet) is no error."""
+    spec, where = interrupted.spec, interrupted.where
+    host = dataclasses.replace(spec.host, timeout=min(spec.host.timeout or seconds, seconds))
+    fresh = type(interrupted)(dataclasses.replace(spec, host=host))
+
     def remove():
         try:
             with fresh:

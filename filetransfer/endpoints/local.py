@@ -23,17 +23,13 @@ _NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
                    errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
 
-def describe(config: dict) -> str:
-    return config['path']
-
-
 class LocalEndpoint(Endpoint):
     resumable = True
     stat_is_cheap = True
 
-    def __init__(self, config: dict, role: str):
-        super().__init__(config, role)
-        self.root = config['path']
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.root = spec.path
         self._real_root = None
 
     def open(self) -> None:
@@ -278,6 +274,3 @@ def _entry(relpath: str, file_stat: os.stat_result) -> FileEntry:
                      identity=(file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns,
                                file_stat.st_ctime_ns))
 
-
-def create(config: dict, role: str) -> Endpoint:
-    return LocalEndpoint(config, role)

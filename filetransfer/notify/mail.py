@@ -15,25 +15,24 @@ log = logging.getLogger('filetransfer.notify')
 DEFAULT_PORTS = {None: 25, 'STARTTLS': 25, 'TLS': 465}
 
 
-def recipients(app_notify: dict, job_notify: dict | None, success: bool) -> list[str]:
+def recipients(app_notify, job_notify, success: bool) -> list[str]:
     """The addresses to mail: ``success`` (or ``error``) and ``done`` of the
-    application and of the job, in that order, each address once (compared
-    without regard to case)."""
-    lists = [app_notify, job_notify or {}]
+    application's and of the job's [notify] (schema.Notify, the job's may be None),
+    in that order, each address once (compared without regard to case)."""
     wanted = ('success' if success else 'error', 'done')
     found, seen = [], set()
-    for notify in lists:
+    for notify in (app_notify, job_notify):
         for key in wanted:
-            for address in notify.get(key) or ():
+            for address in getattr(notify, key, None) or ():
                 if address.lower() not in seen:
                     seen.add(address.lower())
                     found.append(address)
     return found
 
 
-def template_name(app_notify: dict, job_notify: dict | None) -> str:
+def template_name(app_notify, job_notify) -> str:
     """The job's mail_cfg when set, else the application's."""
-    return (job_notify or {}).get('mail_cfg') or app_notify.get('mail_cfg') or 'default'
+    return (job_notify.mail_cfg if job_notify else None) or app_notify.mail_cfg or 'default'
 
 
 def build_message(from_addr: str, to: list[str], subject: str, text: str):
@@ -53,12 +52,12 @@ def build_message(from_addr: str, to: list[str], subject: str, text: str):
     return message
 
 
-def _server(mail: dict) -> tuple[str, int]:
-    host, port = mail['host']
-    return host, port or DEFAULT_PORTS[mail['security']]
+def _server(mail) -> tuple[str, int]:
+    host, port = mail.host
+    return host, port or DEFAULT_PORTS[mail.security]
 
 
-def _where(mail: dict) -> str:
+def _where(mail) -> str:
     host, port = _server(mail)
     return f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
 
@@ -87,22 +86,22 @@ def _text(reply) -> str:
     return reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else str(reply)
 
 
-def _tls_context(mail: dict):
+def _tls_context(mail):
     import ssl
 
-    if not mail['verify_cert']:
+    if not mail.verify_cert:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    ca_file = mail['ca_file'] or None
+    ca_file = mail.ca_file or None
     try:
         return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:   # only a ca_file can make this fail
         raise OSError(f'[mail] ca_file {ca_file}: {exc.strerror or exc}') from None
 
 
-def send(mail: dict, message, to: list[str]) -> None:
+def send(mail, message, to: list[str]) -> None:
     """Sends ``message`` through the SMTP server of the [mail] section.
 
     Raises OSError or smtplib.SMTPException.
@@ -110,7 +109,7 @@ def send(mail: dict, message, to: list[str]) -> None:
     import smtplib
 
     host, port = _server(mail)
-    security, timeout = mail['security'], mail['timeout']
+    security, timeout = mail.security, mail.timeout
     if security == 'TLS':
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(mail))
     else:
@@ -118,9 +117,9 @@ def send(mail: dict, message, to: list[str]) -> None:
     with smtp:
         if security == 'STARTTLS':
             smtp.starttls(context=_tls_context(mail))
-        if mail['user']:
-            smtp.login(mail['user'], reveal(mail['password']))
-        refused = smtp.send_message(message, mail['from_addr'], to)
+        if mail.user:
+            smtp.login(mail.user, reveal(mail.password))
+        refused = smtp.send_message(message, mail.from_addr, to)
     for address, (code, reply) in refused.items():
         log.warning('notification mail: %s refused %s: %s %s', _where(mail), address, code,
                     _text(reply))
@@ -136,25 +135,25 @@ def send_report(app, job_cfg, report: JobReport) -> None:
 
 
 def _send_report(app, job_cfg, report: JobReport) -> None:
-    job_notify = job_cfg['notify'] if job_cfg else None
-    to = recipients(app['notify'], job_notify, report.exit_code == 0)
+    job_notify = job_cfg.notify if job_cfg else None
+    to = recipients(app.notify, job_notify, report.exit_code == 0)
     if not to:
         return
-    mail = app['mail']
-    if 'mail' not in app.present:
+    mail = app.mail
+    if mail is None:
         log.warning('notification mail not sent to %s: no [mail] section in %s',
                     ', '.join(to), app.path)
         return
     from filetransfer.notify import template as mailtemplate
 
-    name = template_name(app['notify'], job_notify)
-    subject, text = mailtemplate.render_named(name, app['global']['mail_cfgs_dir'], report)
-    message = build_message(mail['from_addr'], to, subject, text)
+    name = template_name(app.notify, job_notify)
+    subject, text = mailtemplate.render_named(name, app.global_.mail_cfgs_dir, report)
+    message = build_message(mail.from_addr, to, subject, text)
     try:
         send(mail, message, to)
     except Exception as exc:   # smtplib, ssl and socket errors; a mail never fails the job
         log.error('notification mail to %s not sent: %s: %s', ', '.join(to), _where(mail),
-                  _describe_error(exc, mail['timeout']))
+                  _describe_error(exc, mail.timeout))
         return
     log.info('notification mail sent to %s through %s', ', '.join(to), _where(mail))
 

@@ -14,6 +14,7 @@ from filetransfer.run import resume, signals
 from filetransfer.endpoints.base import (Batch, BatchEndpoint, FileEntry, FileOutcome,
                                          SourceReader, SourceReadError, change_of,
                                          unsafe_path_reason)
+from filetransfer.config.model import EndpointSpec
 from filetransfer.errors import NotReadyError
 from filetransfer.run.journal import Journal
 from filetransfer.outcome import FileRecord, FileTags, JobResult
@@ -92,25 +93,27 @@ class Copier:
     """One pass over the source. ``done`` holds paths transferred by earlier tries
     of the same job; they are skipped and new successes are added to it."""
 
-    def __init__(self, source_cfg: dict, target_cfg: dict, *, ready_file: str | None = None,
+    def __init__(self, source: EndpointSpec, target: EndpointSpec, *,
+                 ready_file: str | None = None,
                  done: set | None = None, progress: 'ProgressObserver | None' = None,
                  journal=None):
         self.progress = progress
         # what this job may have left unfinished (in memory only without locks_dir)
         self.journal = journal if journal is not None else Journal(None, '')
-        self.target_key = endpoints.describe(target_cfg)
-        self.source_cfg = source_cfg
-        self.target_cfg = target_cfg
-        self.temp = target_cfg.get('temp')
-        self.resume = resume.wanted(target_cfg)
-        self.delete = source_cfg.get('delete', False)
+        self.target_key = target.describe()
+        self.source_spec = source
+        self.target_spec = target
+        self.temp = target.options.temp
+        self.resume = resume.wanted(target)
+        self.delete = source.options.delete
         self.ready_file = ready_file
         self.done = done if done is not None else set()
-        self.connections = target_cfg.get('connections') or source_cfg.get('connections') or 1
+        self.connections = (target.options.connections or _connections(target.host)
+                            or _connections(source.host) or 1)
         self._booking = threading.Lock()   # results, journal and progress, for workers
         self._clashes = {}                 # path -> why its temp name cannot be used
-        self.selection = Selection(source_cfg['files'], source_cfg['ignore'],
-                                   source_cfg['recursive'],
+        self.selection = Selection(source.options.files, source.options.ignore,
+                                   source.options.recursive,
                                    exclude_names=[ready_file] if ready_file else [])
 
     def run(self, result: JobResult, on_start=None) -> JobResult:
@@ -118,12 +121,12 @@ class Copier:
         source is open and ready. Raises NotReadyError, ConnectError, TransferError,
         ConfigError."""
         with contextlib.ExitStack() as stack:
-            source = stack.enter_context(endpoints.create(self.source_cfg, 'source'))
+            source = stack.enter_context(endpoints.create(self.source_spec))
             if self.ready_file and not source.exists(self.ready_file):
                 raise NotReadyError(f'ready file {self.ready_file} not present')
             if on_start:
                 on_start()
-            target = stack.enter_context(endpoints.create(self.target_cfg, 'target'))
+            target = stack.enter_context(endpoints.create(self.target_spec))
             if self.resume and not resume.possible(source, target):
                 log.info('resume: %s cannot continue files at an offset; each file is '
                          'written from its start', source.role if not source.resumable
@@ -213,7 +216,7 @@ class Copier:
         """The files a run would transfer now, without writing anything (the target
         is not contacted). Raises NotReadyError, ConnectError, TransferError,
         ConfigError."""
-        with endpoints.create(self.source_cfg, 'source') as source:
+        with endpoints.create(self.source_spec) as source:
             if self.ready_file and not source.exists(self.ready_file):
                 raise NotReadyError(f'ready file {self.ready_file} not present')
             return list(self._selected(source))
@@ -221,7 +224,7 @@ class Copier:
     def has_work(self) -> bool:
         """Whether a run would do something: the ready file is present or, for a job
         without one, at least one file is selected. Raises ConnectError, TransferError."""
-        with endpoints.create(self.source_cfg, 'source') as source:
+        with endpoints.create(self.source_spec) as source:
             if self.ready_file:
                 return source.exists(self.ready_file)
             return any(True for _ in self._selected(source))
@@ -428,3 +431,9 @@ class Copier:
         except OSError as exc:
             self._failed(result, self.ready_file, FileTags.SRCERR,
                          f'ready file not deleted: {error_text(exc)}')
+
+
+def _connections(host) -> int | None:
+    """How many files at once a host allows by its own settings (None for a local
+    directory or a protocol that moves one file at a time)."""
+    return host.connections if host is not None else None

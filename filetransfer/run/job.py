@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from filetransfer import config, endpoints
+from filetransfer import config
 from filetransfer.service import logs
 from filetransfer.run import resume, signals
 from filetransfer.config import schema
@@ -32,7 +32,7 @@ def retry_wait(seconds: float) -> None:
 class Job:
     """One configured job. ``job_cfg`` is None when the job file is broken."""
 
-    def __init__(self, app: config.Config, job_id: str, job_cfg: config.Config | None,
+    def __init__(self, app: config.AppConfig, job_id: str, job_cfg: config.JobConfig | None,
                  log_file: str | None = None):
         self.app = app
         self.job_id = job_id
@@ -40,13 +40,13 @@ class Job:
         self.log_file = log_file
         self.report = None     # the outcome.JobReport of the last run
         self.progress = None   # the copier.ProgressObserver of the run going on
-        options = job_cfg['job'] if job_cfg else {}
-        self.name = options.get('name') or job_id
-        self.info = options.get('info')
-        collect = options.get('collect_data')
-        self.collect_data = app['global']['collect_data'] if collect is None else collect
-        self.source = endpoints.describe(job_cfg['source']) if job_cfg else '?'
-        self.target = endpoints.describe(job_cfg['target']) if job_cfg else '?'
+        options = job_cfg.job if job_cfg else schema.JobOptions()
+        self.name = options.name or job_id
+        self.info = options.info
+        collect = options.collect_data
+        self.collect_data = app.global_.collect_data if collect is None else collect
+        self.source = job_cfg.source.describe() if job_cfg else '?'
+        self.target = job_cfg.target.describe() if job_cfg else '?'
 
     def run(self, exc: BaseException | None = None, *, progress=None,
             collect_data: bool | None = None) -> tuple[JobResult, int]:
@@ -70,7 +70,7 @@ class Job:
         try:
             if exc is not None:
                 raise exc
-            lock_name = self.cfg['job']['single_instance']
+            lock_name = self.cfg.job.single_instance
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
                 with self._lock(lock_name):
@@ -98,7 +98,7 @@ class Job:
         configuration problem. Raises SingleInstanceError, ConfigError."""
         from filetransfer.run.locks import single_instance
 
-        locks_dir = self.app['global']['locks_dir']
+        locks_dir = self.app.global_.locks_dir
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(single_instance(locks_dir, name))
@@ -118,8 +118,7 @@ class Job:
         return self._copier().has_work()
 
     def _copier(self) -> Copier:
-        return Copier(self.cfg['source'], self.cfg['target'],
-                      ready_file=self.cfg['job']['ready_file'])
+        return Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file)
 
     def report_config_error(self, error: ConfigError) -> None:
         """Logs and notifies a configuration error found before the run."""
@@ -127,17 +126,15 @@ class Job:
         self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
 
     def _tries(self, result: JobResult) -> None:
-        with Journal(self.app['global']['locks_dir'] or None, self.job_id) as journal:
+        with Journal(self.app.global_.locks_dir or None, self.job_id) as journal:
             return self._tries_with(result, journal)
 
     def _tries_with(self, result: JobResult, journal) -> None:
-        options = self.cfg['job']
-        retries = options['retries']
+        retries = self.cfg.job.retries
         done = set()
         for attempt in range(retries + 1):
-            transfer = Copier(self.cfg['source'], self.cfg['target'],
-                                ready_file=options['ready_file'], done=done,
-                                progress=self.progress, journal=journal)
+            transfer = Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
+                              done=done, progress=self.progress, journal=journal)
             try:
                 transfer.run(result, on_start=self._log_start if attempt == 0 else None)
                 return
@@ -200,10 +197,10 @@ def _extra_config(app, job_cfg, kwargs) -> configparser.ConfigParser:
 
 
 def _setup_logging(app, job_id, job_cfg) -> str | None:
-    options = job_cfg['job'] if job_cfg else {}
+    options = job_cfg.job if job_cfg else schema.JobOptions()
     try:
-        return logs.setup(app['logging'], job_id, level=options.get('log_level'),
-                          disabled=options.get('log_disabled'))
+        return logs.setup(app.logging, job_id, level=options.log_level,
+                          disabled=options.log_disabled)
     except OSError as exc:
         raise ConfigError(f'{app.path}: [logging] log_dir: cannot create the log file '
                           f'for job {job_id}: {exc.strerror}') from None
@@ -211,11 +208,11 @@ def _setup_logging(app, job_id, job_cfg) -> str | None:
 
 def load(cfg_file, job_id: str) -> Job:
     """Loads the configuration of a job and sets up its logging. ``cfg_file`` is
-    the application configuration file, or that file already loaded (a Config).
+    the application configuration file, or that file already loaded (an AppConfig).
 
     A broken job file is logged and notified, then raised as ConfigError.
     """
-    app = cfg_file if isinstance(cfg_file, config.Config) else config.load_app(cfg_file)
+    app = cfg_file if isinstance(cfg_file, config.AppConfig) else config.load_app(cfg_file)
     try:
         job_cfg, error = config.load_job(app, job_id), None
     except ConfigError as exc:
@@ -254,8 +251,8 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
         source_items, target_items = src_cfg, tgt_cfg
     else:
         raise ConfigError(f'{where}: expected two dicts or one ConfigParser')
-    source = config.endpoint_from_mapping(where, 'source', source_items, schema.SOURCE)
-    target = config.endpoint_from_mapping(where, 'target', target_items, schema.TARGET)
+    source = config.endpoint_from_mapping(where, 'source', source_items, schema.Source)
+    target = config.endpoint_from_mapping(where, 'target', target_items, schema.Target)
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
     if resume.wanted(target):

@@ -85,8 +85,8 @@ def _open_more(stack, copier, number):
     """The source and target endpoints of an extra worker, or None when the
     server will not take another connection."""
     try:
-        source = stack.enter_context(endpoints.create(copier.source_cfg, 'source'))
-        target = stack.enter_context(endpoints.create(copier.target_cfg, 'target'))
+        source = stack.enter_context(endpoints.create(copier.source_spec))
+        target = stack.enter_context(endpoints.create(copier.target_spec))
     except ConnectError as exc:
         log.warning('connection %d not opened, going on with fewer: %s', number + 1, exc)
         return None

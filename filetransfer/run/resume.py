@@ -26,22 +26,22 @@ log = logging.getLogger(__name__)
 CHECK_BYTES = 1 << 20
 
 
-def check_config(where: str, source: dict, target: dict) -> None:
-    """Raises ConfigError when ``resume`` is set where it cannot work."""
+def check_config(where: str, source, target) -> None:
+    """Raises ConfigError when ``resume`` is set where it cannot work (source and
+    target are config.EndpointSpec)."""
     if not wanted(target):
         return
-    if target.get('temp') is None:
+    if target.options.temp is None:
         raise ConfigError(f'{where}: [target] resume: needs temp (a partial file under its '
                           'final name would look complete to the readers of the target)')
-    if 'FASP' in (source['type'], target['type']):
+    if 'FASP' in (source.type, target.type):
         raise ConfigError(f"{where}: [target] resume: not for FASP transfers; set the FASP "
-                          "host's resume option (ascp resumes by itself)")
+                          "host's resume_check option (ascp resumes by itself)")
 
 
-def wanted(target_cfg: dict) -> bool:
-    """Whether a target's configuration asks for resume (a FASP host's own resume
-    option, a word, is not this one)."""
-    return target_cfg.get('resume') is True
+def wanted(target) -> bool:
+    """Whether a target (config.EndpointSpec) asks for resume."""
+    return bool(target.options.resume)
 
 
 def possible(source, target) -> bool:

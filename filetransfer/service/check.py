@@ -52,7 +52,7 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
         result.add(str(error))
         return result
     _check_hosts(app, result)
-    daemon_jobs = app['daemon']['jobs'] if 'daemon' in app.present else ()
+    daemon_jobs = app.daemon.jobs if app.daemon else ()
     if job_ids:
         ids = list(dict.fromkeys(job_ids))
     else:
@@ -78,7 +78,7 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
 
 
 def _check_hosts(app, result):
-    hosts_cfg = app['global']['hosts_cfg']
+    hosts_cfg = app.global_.hosts_cfg
     if not hosts_cfg:
         return
     try:
@@ -110,14 +110,13 @@ def _connect(jobs, result):
     target directory is created, as the run would create it)."""
     seen = {}
     for job_id, job_cfg in jobs.items():
-        for role in ('source', 'target'):
-            key = (role, endpoints.describe(job_cfg[role]))
-            seen.setdefault(key, (job_cfg[role], []))[1].append(job_id)
-    for (role, name), (endpoint_cfg, job_ids) in seen.items():
+        for spec in (job_cfg.source, job_cfg.target):
+            seen.setdefault((spec.role, spec.describe()), (spec, []))[1].append(job_id)
+    for (role, name), (spec, job_ids) in seen.items():
         result.endpoints += 1
         where = f"{role} {name} (job {', '.join(job_ids)})"
         try:
-            endpoint = endpoints.create(endpoint_cfg, role)
+            endpoint = endpoints.create(spec)
             endpoint.open()
             endpoint.close()
         except (ConnectError, Error) as error:
@@ -126,5 +125,5 @@ def _connect(jobs, result):
             result.add(f'{where}: cannot be checked: {type(error).__name__}: {error}',
                        UNREACHABLE)
         else:
-            key_status = ', host key known' if endpoint_cfg['type'] == 'SFTP' else ''
+            key_status = ', host key known' if spec.type == 'SFTP' else ''
             result.add(f'{where}: reachable{key_status}', 0)

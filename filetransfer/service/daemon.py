@@ -50,23 +50,23 @@ __all__ = ['AlreadyRunning', 'load_settings', 'start', 'status', 'stop',
 def unsuitable_reason(job_cfg) -> str | None:
     """Why a job cannot run from the daemon, or None. A job that neither deletes
     its files nor waits for a ready file would send the same files on every scan."""
-    if job_cfg['job']['ready_file'] or job_cfg['source']['delete']:
+    if job_cfg.job.ready_file or job_cfg.source.options.delete:
         return None
     return (f'{job_cfg.path}: [source] delete: the daemon needs delete = yes or a '
             '[job] ready_file, or every scan sends the same files again')
 
 
-def load_settings(cfg_file) -> config.Config:
+def load_settings(cfg_file) -> config.AppConfig:
     """The application configuration, which must have a [daemon] section."""
     app = config.load_app(cfg_file)
-    if 'daemon' not in app.present:
+    if app.daemon is None:
         raise ConfigError(f'{app.path}: [daemon]: required section is missing '
                           '(filetransfer daemon needs its jobs and pidfile options)')
     return app
 
 
 def _pidfile_path(app) -> str:
-    return os.path.abspath(app['daemon']['pidfile'])
+    return os.path.abspath(app.daemon.pidfile)
 
 
 def _running(app) -> int | None:
@@ -119,8 +119,8 @@ def start(cfg_file, foreground: bool = False) -> int:
     if foreground:
         daemon.serve()
         return 0
-    settings = app['logging']
-    if not settings['log_dir'] and not settings['disabled']:
+    settings = app.logging
+    if not settings.log_dir and not settings.disabled:
         raise ConfigError(f'{app.path}: [logging] log_dir: required to run the daemon '
                           'detached (its output goes nowhere); or use --foreground')
     from filetransfer.service.detach import detach
@@ -130,7 +130,7 @@ def start(cfg_file, foreground: bool = False) -> int:
 class Daemon:
     """The scan loop. ``serve()`` runs it in the current process."""
 
-    def __init__(self, cfg_file: str, app: config.Config):
+    def __init__(self, cfg_file: str, app: config.AppConfig):
         self.cfg_file = cfg_file
         self.app = app
         self.pidfile = PidFile(_pidfile_path(app))
@@ -172,28 +172,28 @@ class Daemon:
             _close_handlers()
 
     def _describe(self) -> str:
-        options = self.app['daemon']
-        return (f"jobs {', '.join(options['jobs'])}, scan every {options['interval']:g} s, "
-                f"pidfile {options['pidfile']}")
+        options = self.app.daemon
+        return (f"jobs {', '.join(options.jobs)}, scan every {options.interval:g} s, "
+                f"pidfile {options.pidfile}")
 
     def _setup_logging(self) -> None:
-        settings = self.app['logging']
-        if settings['disabled']:
+        settings = self.app.logging
+        if settings.disabled:
             handler = logging.NullHandler()
-        elif settings['log_dir']:
+        elif settings.log_dir:
             try:
-                make_private_dirs(settings['log_dir'])
-                handler = logs.PrivateFileHandler(os.path.join(settings['log_dir'], LOG_NAME),
+                make_private_dirs(settings.log_dir)
+                handler = logs.PrivateFileHandler(os.path.join(settings.log_dir, LOG_NAME),
                                                   encoding='utf-8')
             except OSError as exc:
                 raise ConfigError(f'{self.app.path}: [logging] log_dir: cannot open the '
                                   f'daemon log: {exc.strerror}') from None
         else:
             handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(settings['msg_format']))
+        handler.setFormatter(logging.Formatter(settings.msg_format))
         _close_handlers()
         log.addHandler(handler)
-        log.setLevel(settings['log_level'])
+        log.setLevel(settings.log_level)
         log.propagate = False
 
     def _loop(self) -> None:
@@ -202,7 +202,7 @@ class Daemon:
             now = time.monotonic()
             if now >= next_scan:
                 self._scan()
-                next_scan = now + self.app['daemon']['interval']
+                next_scan = now + self.app.daemon.interval
             info = signal.sigtimedwait(_WATCHED, max(0.0, next_scan - time.monotonic()))
             if info is not None:
                 if info.si_signo == signal.SIGHUP:
@@ -233,7 +233,7 @@ class Daemon:
 
     # -- scans ----------------------------------------------------------------
     def _job_ids(self) -> list[str]:
-        ids = self.app['daemon']['jobs']
+        ids = self.app.daemon.jobs
         if ids != ('*',):
             return list(ids)
         try:
@@ -317,7 +317,7 @@ class Daemon:
         # so a server that is down does not cause a report at every scan.
         failures = self.failures.get(job_id, 0) + 1
         self.failures[job_id] = failures
-        interval = self.app['daemon']['interval']
+        interval = self.app.daemon.interval
         delay = min(interval * 2 ** (failures - 1), max(interval, MAX_RETRY_DELAY))
         self.not_before[job_id] = time.monotonic() + delay
         if code < 0:

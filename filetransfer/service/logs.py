@@ -46,8 +46,8 @@ def log_file_path(log_dir: str, job_id: str, use_subdirs: bool, now=None) -> str
     return os.path.join(log_dir, f'{job_id}_{stamp}.log')
 
 
-def setup(settings: dict, job_id: str, *, level=None, disabled=None) -> str | None:
-    """Sets up logging for one run of a job from the [logging] section and the
+def setup(settings, job_id: str, *, level=None, disabled=None) -> str | None:
+    """Sets up logging for one run of a job from the [logging] section (schema.Logging) and the
     job's overrides. Returns the log file path, None when there is none.
 
     Raises OSError when the log directory cannot be created.
@@ -55,13 +55,13 @@ def setup(settings: dict, job_id: str, *, level=None, disabled=None) -> str | No
     _remove_our_handlers()
     if configured_elsewhere():
         return None
-    disabled = settings['disabled'] if disabled is None else disabled
-    level = settings['log_level'] if level is None else level
+    disabled = settings.disabled if disabled is None else disabled
+    level = settings.log_level if level is None else level
     path = None
     if disabled:
         handler = logging.NullHandler()
-    elif settings['log_dir']:
-        path = log_file_path(settings['log_dir'], job_id, settings['use_subdirs'])
+    elif settings.log_dir:
+        path = log_file_path(settings.log_dir, job_id, settings.use_subdirs)
         make_private_dirs(os.path.dirname(path))
         if not os.access(os.path.dirname(path), os.W_OK):
             raise PermissionError(13, 'Permission denied', os.path.dirname(path))
@@ -69,7 +69,7 @@ def setup(settings: dict, job_id: str, *, level=None, disabled=None) -> str | No
     else:
         handler = logging.StreamHandler(sys.stderr)
     setattr(handler, _OURS, True)
-    handler.setFormatter(logging.Formatter(settings['msg_format']))
+    handler.setFormatter(logging.Formatter(settings.msg_format))
     for name in LOGGER_NAMES:
         logger = logging.getLogger(name)
         logger.addHandler(handler)

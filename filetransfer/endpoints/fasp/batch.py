@@ -40,31 +40,31 @@ CANCEL_WAIT = 5.0       # seconds ascp gets to stop after CANCEL before it is ki
 POLL = 0.2              # seconds between looks at the session while no event comes
 
 
-def transfer_options(config: dict, **extra):
-    """The host's FASP options as faspmanager.TransferOptions, one to one, plus
-    ``extra`` options of the job."""
+def transfer_options(server, **extra):
+    """The FASP options of the host ``server`` (an options.FaspHost) as
+    faspmanager.TransferOptions, one to one, plus ``extra`` options of the job."""
     import faspmanager
 
-    cipher = config.get('cipher')
+    cipher = server.cipher
     return faspmanager.TransferOptions(
-        target_rate_kbps=config.get('target_rate_kbps'),
-        min_rate_kbps=config.get('min_rate_kbps'),
-        policy=config.get('policy'),
+        target_rate_kbps=server.target_rate_kbps,
+        min_rate_kbps=server.min_rate_kbps,
+        policy=server.policy,
         cipher=None if cipher == 'none' else cipher,
         encryption=False if cipher == 'none' else None,
-        udp_port=config.get('udp_port'),
-        tcp_port=config['port'],
-        resume_check=RESUME_CHECKS.get(config.get('resume')),
-        overwrite_policy=config.get('overwrite'),
-        check_ssh_fingerprint=config.get('ssh_fingerprint'),
+        udp_port=server.udp_port,
+        tcp_port=server.port,
+        resume_check=RESUME_CHECKS.get(server.resume_check),
+        overwrite_policy=server.overwrite,
+        check_ssh_fingerprint=server.ssh_fingerprint,
         **extra)
 
 
-def credentials(config: dict) -> tuple:
+def credentials(server) -> tuple:
     """(secret, identity) for an order: ascp takes one secret, the SSH password or
     the passphrase of the key file."""
-    key_file = config.get('key_file')
-    secret = (config.get('key_pass') if key_file else None) or config.get('password')
+    key_file = server.key_file
+    secret = (server.key_pass if key_file else None) or server.password
     return secret or None, key_file or None
 
 
@@ -80,14 +80,14 @@ class FaspBatch:
     """A batch (filetransfer.endpoints.base.Batch) run as one ascp session; ``run()``
     yields the outcomes. ``ssh`` (faspssh.SshSide) cleans up on the FASP host."""
 
-    def __init__(self, config: dict, local_root: str, batch, ascp_path: str, ssh):
-        self.config = config
+    def __init__(self, spec, local_root: str, batch, ascp_path: str, ssh):
+        self.server = spec.host          # an options.FaspHost
         self.batch = batch
         self.upload = batch.entries is not None
         self.ascp_path = ascp_path
         self.ssh = ssh
-        self.label = label(config)
-        self.remote_root = config['path']
+        self.label = label(self.server)
+        self.remote_root = spec.path
         self.local_root = os.path.abspath(local_root)
         self.suffix = batch.temp.value if batch.temp is not None else ''
         self.events = queue.SimpleQueue()
@@ -113,8 +113,8 @@ class FaspBatch:
             log.info('FASP: no file to send to %s', self.label)
             return
         session = faspmanager.session(order, ascp_path=self.ascp_path, listener=self._listen)
-        if self.config.get('timeout'):
-            session.connect_timeout = session.idle_timeout = self.config['timeout']
+        if self.server.timeout:
+            session.connect_timeout = session.idle_timeout = self.server.timeout
         self._log_start(order)
         result = None
         try:
@@ -144,17 +144,17 @@ class FaspBatch:
     def _order(self):
         import faspmanager
 
-        secret, identity = credentials(self.config)
+        secret, identity = credentials(self.server)
         job_options = {'create_dirs': True, 'partial_file_suffix': self.suffix or None,
                        'remove_files_after_transfer': self.batch.delete or None}
-        user, host = self.config['user'], self.config['host']
+        user, host = self.server.user, self.server.host
         if self.upload:
             entries = self.batch.entries
             if not entries:
                 return None
             sources = [os.path.join(self.local_root, entry.path) for entry in entries]
             self.names = dict(zip(sources, (entry.path for entry in entries)))
-            options = transfer_options(self.config, destination_root=self.remote_root,
+            options = transfer_options(self.server, destination_root=self.remote_root,
                                        **job_options)
             return faspmanager.FileUpload(sources, user, host,
                                           dest_paths=[entry.path for entry in entries],
@@ -164,7 +164,7 @@ class FaspBatch:
         rules = faspfilters.build(selection.files, selection.ignore, selection.recursive,
                                   skip=[*sorted(selection.exclude_names),
                                         *sorted(self.batch.done)])
-        options = transfer_options(self.config, destination_root=self.local_root,
+        options = transfer_options(self.server, destination_root=self.local_root,
                                    source_base=self.remote_root, extra_options=rules,
                                    **job_options)
         return faspmanager.FileDownload(self.remote_root, user, host, source_pass=secret,

@@ -8,64 +8,17 @@ SSH with the host's credentials (faspssh.py); that SSH login also serves what as
 cannot do (over SFTP): the ready file of a FASP source, the listing of a dry run or a
 daemon scan, and removing what an interrupted upload left on the host.
 
-The job rules of FASP (`check_host`, `check_job`) are checked when the configuration
-is loaded, without importing faspmanager.
+The FASP options of a host and the rules of a FASP job are in options.py, checked
+when the configuration is loaded, without importing faspmanager.
 """
 
 import errno
 import logging
-import os
-import shutil
 
-from filetransfer.errors import ConfigError, ConnectError
-from filetransfer.endpoints.fasp import filters as faspfilters
 from filetransfer.endpoints.base import BatchEndpoint
+from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
-
-
-def check_host(path, section: str, host: dict) -> None:
-    """The FASP options of a host that depend on each other or on this machine.
-    Raises ConfigError naming the file, the host's section and the option."""
-    where = f'{path}: [{section}]'
-    ascp_path = host.get('ascp_path')
-    if ascp_path:
-        found = ascp_path if os.sep in ascp_path else shutil.which(ascp_path)
-        if not (found and os.path.isfile(found) and os.access(found, os.X_OK)):
-            raise ConfigError(f"{where} ascp_path: expected an executable ascp (a path, or a "
-                              f"command in PATH), got '{ascp_path}'")
-    target, minimum = host.get('target_rate_kbps'), host.get('min_rate_kbps')
-    if minimum is not None and minimum > (target or 10000):
-        raise ConfigError(f'{where} min_rate_kbps: {minimum} is above target_rate_kbps '
-                          f'({target or "10000, the default"})')
-    key_pass, password = host.get('key_pass'), host.get('password')
-    if host.get('key_file') and key_pass and password and key_pass != password:
-        raise ConfigError(f'{where} key_pass: ascp takes one secret, the password or the '
-                          'passphrase of key_file; give only one of password and key_pass')
-
-
-def check_job(where, source: dict, target: dict) -> None:
-    """What a job with a FASP side may do: the other side is local, ``temp`` is
-    ``ext:.EXT`` (ascp's partial-file suffix), and a FASP source's patterns can be
-    said as ascp rules. Raises ConfigError naming the option."""
-    fasp_role, other_role = ('source', 'target') if source['type'] == 'FASP' \
-        else ('target', 'source')
-    other = target if fasp_role == 'source' else source
-    if other['type'] != 'LOCAL':
-        option = 'host_id' if other.get('host_id') else 'type'
-        raise ConfigError(f'{where}: [{other_role}] {option}: a FASP {fasp_role} needs a '
-                          f'local {other_role} directory (ascp moves files between this '
-                          f'machine and the FASP host), not a {other["type"]} host')
-    temp = target.get('temp')
-    if temp is not None and temp.mode != 'ext':
-        raise ConfigError(f"{where}: [target] temp: a FASP transfer writes a file under "
-                          f"ascp's partial-file suffix: expected ext:.EXT, got '{temp}'")
-    if fasp_role == 'source':
-        try:
-            faspfilters.build(source['files'], source['ignore'], source['recursive'])
-        except faspfilters.Unsupported as exc:
-            raise ConfigError(f'{where}: [source] {exc.option}: ascp cannot choose files '
-                              f'by this pattern of a FASP source: {exc}') from None
 
 
 def _unsupported(what: str) -> OSError:
@@ -74,9 +27,9 @@ def _unsupported(what: str) -> OSError:
 
 
 class FaspEndpoint(BatchEndpoint):
-    def __init__(self, config: dict, role: str):
-        super().__init__(config, role)
-        self.root = config['path']
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.root = spec.path
         self.ascp_path = None
         self.ssh = None
 
@@ -87,11 +40,11 @@ class FaspEndpoint(BatchEndpoint):
         from filetransfer.endpoints.fasp.ssh import SshSide
 
         try:
-            self.ascp_path = faspmanager.find_ascp(self.config.get('ascp_path'))
+            self.ascp_path = faspmanager.find_ascp(self.spec.host.ascp_path)
         except FileNotFoundError as exc:
-            raise ConnectError(f"{exc.strerror or exc}; install ascp or set "
-                                             "the FASP host's ascp_path", retryable=False) from None
-        self.ssh = SshSide(self.config, self.role)
+            raise ConnectError(f"{exc.strerror or exc}; install ascp or set the FASP host's "
+                               "ascp_path", retryable=False) from None
+        self.ssh = SshSide(self.spec)
         self.ssh.login()
         log.debug('FASP %s %s: ascp %s, SSH login as %s', self.role, self.root,
                   self.ascp_path, self.ssh.label)
@@ -104,8 +57,7 @@ class FaspEndpoint(BatchEndpoint):
         from filetransfer.endpoints.fasp.batch import FaspBatch
 
         self.ssh.close()     # idle while ascp works; it logs in again for a clean-up
-        yield from FaspBatch(self.config, local.config['path'], batch, self.ascp_path,
-                             self.ssh).run()
+        yield from FaspBatch(self.spec, local.spec.path, batch, self.ascp_path, self.ssh).run()
 
     # -- over SFTP ------------------------------------------------------------
     def walk(self, descend):
@@ -135,5 +87,5 @@ class FaspEndpoint(BatchEndpoint):
         raise _unsupported('renaming files')
 
 
-def create(config: dict, role: str) -> FaspEndpoint:
-    return FaspEndpoint(config, role)
+def create(spec) -> FaspEndpoint:
+    return FaspEndpoint(spec)

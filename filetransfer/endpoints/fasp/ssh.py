@@ -13,19 +13,21 @@ the user and say so when it does not.
 """
 
 import base64
+import dataclasses
 import hashlib
 import logging
 
 from filetransfer.errors import ConnectError
 from filetransfer.endpoints.sftp.endpoint import SftpEndpoint
+from filetransfer.endpoints.sftp.options import SftpHost
 
 log = logging.getLogger(__name__)
 
 
-def label(config: dict) -> str:
+def label(server) -> str:
     """``user@host:port`` of a FASP host, as messages name it."""
-    host = config['host']
-    return f"{config['user']}@{f'[{host}]' if ':' in host else host}:{config['port']}"
+    host = server.host
+    return f"{server.user}@{f'[{host}]' if ':' in host else host}:{server.port}"
 
 
 def fingerprint(key_blob: bytes) -> str:
@@ -50,11 +52,15 @@ class SshSide(SftpEndpoint):
     """The FASP host's directory over SSH/SFTP; ``login()`` alone checks the login,
     the file methods open SFTP when they need it (logging in again if needed)."""
 
-    def __init__(self, config: dict, role: str):
+    def __init__(self, spec):
+        fasp = spec.host
         # like ascp: the password (ASPERA_SCP_PASS) also unlocks an encrypted key
-        unlock = config.get('key_pass') or config.get('password')
-        super().__init__({**config, 'key_pass': unlock, 'transport': 'paramiko'}, role)
-        self.where = self.label = label(config)
+        login = SftpHost(type='SFTP', host=fasp.host, port=fasp.port, user=fasp.user,
+                         password=fasp.password, timeout=fasp.timeout, key_file=fasp.key_file,
+                         key_pass=fasp.key_pass or fasp.password, transport='paramiko')
+        super().__init__(dataclasses.replace(spec, host=login))
+        self.fingerprint = fasp.ssh_fingerprint
+        self.where = self.label = label(fasp)
 
     def _read_host_keys(self) -> None:
         pass
@@ -65,7 +71,7 @@ class SshSide(SftpEndpoint):
     def _host_key_problem(self, server_key) -> str | None:
         seen = fingerprint(server_key.asbytes())
         log.debug('host key of %s: %s %s', self.where, server_key.get_name(), seen)
-        expected = self.config.get('ssh_fingerprint')
+        expected = self.fingerprint
         if expected and not fingerprint_matches(expected, server_key.asbytes()):
             return f'the host key ({seen}) does not match ssh_fingerprint {expected}'
         return None

@@ -121,18 +121,19 @@ class _Replies:
 
 
 class FtpEndpoint(Endpoint):
-    def __init__(self, config: dict, role: str):
-        super().__init__(config, role)
-        self.tls = config['type'] == 'FTPS'
-        self.host, self.port = config['host'], config['port']
-        self.timeout = config.get('timeout') or None
-        self.keep_alive = config.get('keep_alive') or 0
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.server = server = spec.host       # an options.FtpHost or FtpsHost
+        self.tls = server.type == 'FTPS'
+        self.host, self.port = server.host, server.port
+        self.timeout = server.timeout or None
+        self.keep_alive = server.keep_alive or 0
         name = f'[{self.host}]' if ':' in self.host else self.host
-        self.where = f'{config["type"]} {name}:{self.port}'
+        self.where = f'{server.type} {name}:{self.port}'
         self.root = None
         self._ftp = None
         self._mlsd = False
-        self._list_a = config.get('dir_a_option', True)
+        self._list_a = server.dir_a_option
         self._size_command = True
         self._dirs = set()
         self._in_step = True    # False once an interrupt may have left a reply unread
@@ -147,29 +148,29 @@ class FtpEndpoint(Endpoint):
             if self.tls:
                 self._step('explicit TLS (AUTH TLS) failed', ftp.auth)
             ftp.file = _Replies(ftp.sock, ftp.encoding)   # nothing is buffered at this point
-            password = self.config['password']
-            self._step(f'login failed for user {self.config["user"]}',
-                       lambda: ftp.login(self.config['user'], password.reveal()
+            password = self.server.password
+            self._step(f'login failed for user {self.server.user}',
+                       lambda: ftp.login(self.server.user, password.reveal()
                                          if password else ''))
-            if self.tls and self.config.get('encrypt_data', True):
+            if self.tls and self.server.encrypt_data:
                 self._step('the server refused encrypted data connections (PROT P); '
                            'set encrypt_data = no to send data unencrypted', ftp.prot_p)
             self._step('TYPE I failed', lambda: ftp.voidcmd('TYPE I'))
             self._features()
-            ftp.set_pasv(self.config.get('passive_mode', True))
+            ftp.set_pasv(self.server.passive_mode)
             self._open_root()
         except BaseException:
             self.close()
             raise
 
     def _tls_context(self) -> ssl.SSLContext:
-        ca_file = self.config.get('ca_file')
+        ca_file = self.server.ca_file
         try:
             context = ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(f'{self.where}: cannot use ca_file {ca_file}: '
                                f'{_reason(exc)}') from None
-        if not self.config.get('verify_cert', True):
+        if not self.server.verify_cert:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
             log.warning('%s: the server certificate is not verified (verify_cert = no): '
@@ -204,7 +205,7 @@ class FtpEndpoint(Endpoint):
         try:
             with self._guard():
                 # Absolute from here on: the walk and mkdir -p change directories.
-                path = posixpath.normpath(posixpath.join(ftp.pwd(), self.config['path']))
+                path = posixpath.normpath(posixpath.join(ftp.pwd(), self.spec.path))
                 if self.role == 'target':
                     try:
                         self._makedirs(path)
@@ -526,9 +527,7 @@ class FtpEndpoint(Endpoint):
                         _reason(exc))
 
     def _remove_after_interrupt(self, relpath: str) -> None:
-        timeout = min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
-        remove_after_interrupt(FtpEndpoint({**self.config, 'timeout': timeout}, self.role),
-                               relpath, CLOSE_TIMEOUT, self.where)
+        remove_after_interrupt(self, relpath, CLOSE_TIMEOUT)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
@@ -730,5 +729,5 @@ class _Download:
         self.close()
 
 
-def create(config: dict, role: str) -> Endpoint:
-    return FtpEndpoint(config, role)
+def create(spec) -> Endpoint:
+    return FtpEndpoint(spec)

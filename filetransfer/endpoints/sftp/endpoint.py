@@ -161,11 +161,12 @@ def _read_key(loader, path):
 class SftpEndpoint(Endpoint):
     resumable = True
 
-    def __init__(self, config: dict, role: str):
-        super().__init__(config, role)
-        self.host, self.port = config['host'], config['port']
-        self.user = config['user']
-        self.timeout = config.get('timeout') or None
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.server = server = spec.host       # an options.SftpHost
+        self.host, self.port = server.host, server.port
+        self.user = server.user
+        self.timeout = server.timeout or None
         name = f'[{self.host}]' if ':' in self.host else self.host
         self.where = f'SFTP {name}:{self.port}'
         self.root = None
@@ -209,7 +210,7 @@ class SftpEndpoint(Endpoint):
     def _openssh_command(self) -> list[str] | None:
         """The `ssh` command line when this connection goes through OpenSSH's
         client, else None (paramiko's transport)."""
-        choice = self.config.get('transport', 'auto')
+        choice = self.server.transport
         if choice == 'paramiko':
             return None
         self._key()                # a key ssh cannot use is refused the same way
@@ -217,21 +218,21 @@ class SftpEndpoint(Endpoint):
         program = sshpipe.ssh_program()
         reason = self._openssh_unusable(program)
         if reason is None:
-            return sshpipe.ssh_argv(program, self.config)
+            return sshpipe.ssh_argv(program, self.server)
         if choice == 'openssh':
             raise ConnectError(f'{self.where}: transport = openssh, but {reason}', retryable=False)
         log.debug('%s: using paramiko, not ssh: %s', self.where, reason)
         return None
 
     def _openssh_unusable(self, program: str | None) -> str | None:
-        key_file = self.config.get('key_file')
+        key_file = self.server.key_file
         if program is None:
             return 'the OpenSSH client (ssh) is not installed'
         if not key_file:
             return 'ssh logs in with a key only, and this host has no key_file'
-        if self.config.get('key_pass'):
+        if self.server.key_pass:
             return 'ssh cannot be given the passphrase of the key (key_pass)'
-        if self.config.get('key_type') == 'DSA':
+        if self.server.key_type == 'DSA':
             return 'ssh no longer takes DSA keys'
         try:
             info = os.stat(key_file)
@@ -240,7 +241,7 @@ class SftpEndpoint(Endpoint):
         if info.st_uid == os.getuid() and info.st_mode & 0o077:
             return f'ssh refuses a key file that others may read ({key_file}: chmod 600)'
         if not self._known.keys_for(hostkeys.host_name(self.host, self.port)):
-            return f'the host is not in {self.config["known_hosts"]}'
+            return f'the host is not in {self.server.known_hosts}'
         return None
 
     def _open_openssh(self, argv: list[str]) -> None:
@@ -264,7 +265,7 @@ class SftpEndpoint(Endpoint):
         last = errors.splitlines()[-1].removeprefix('ssh: ')
         if sshpipe.unreachable(errors):
             raise ConnectError(f'cannot connect to {self.where}: {last.rsplit(": ", 1)[-1]}')
-        if self.config.get('transport', 'auto') == 'auto':
+        if self.server.transport == 'auto':
             log.info('%s: ssh failed (%s); trying paramiko', self.where, last)
             return
         raise ConnectError(f'{self.where}: ssh: {last}', retryable=not sshpipe.refused(errors))
@@ -309,19 +310,19 @@ class SftpEndpoint(Endpoint):
         return ConnectError(f'{self.where}: SSH connection failed: {_reason(exc)}')
 
     def _key(self):
-        path = self.config.get('key_file')
+        path = self.server.key_file
         if not path:
             return None
-        passphrase = self.config.get('key_pass')
+        passphrase = self.server.key_pass
         try:
-            return load_key(path, self.config.get('key_type'),
+            return load_key(path, self.server.key_type,
                             passphrase.reveal() if passphrase else None)
         except ValueError as exc:
             raise ConnectError(f'{self.where}: {exc}', retryable=False) from None
 
     # The host-key policy: the known-hosts file, never adding a key.
     def _read_host_keys(self) -> None:
-        path = self.config['known_hosts']
+        path = self.server.known_hosts
         try:
             self._known = hostkeys.KnownHosts.read(path)
         except OSError as exc:
@@ -370,13 +371,13 @@ class SftpEndpoint(Endpoint):
         """Raises ConnectError, never retried: a refused login will be refused again
         (and repeating it can get the account locked)."""
         transport, user = self._transport, self.user
-        password = self.config.get('password')
+        password = self.server.password
         if key is not None:
             try:
                 remaining = transport.auth_publickey(user, key)
             except paramiko.AuthenticationException:
                 if not password:
-                    raise self._refused(f'the key {self.config["key_file"]} was refused '
+                    raise self._refused(f'the key {self.server.key_file} was refused '
                                         f'for user {user}') from None
                 log.info('%s: key refused for user %s, trying the password', self.where, user)
             else:
@@ -409,7 +410,7 @@ class SftpEndpoint(Endpoint):
         return ConnectError(f'{self.where}: {text}', retryable=False)
 
     def _open_root(self) -> None:
-        path = self.config['path']
+        path = self.spec.path
         try:
             with self._guard():
                 if self.role == 'target':
@@ -661,9 +662,7 @@ class SftpEndpoint(Endpoint):
         removes the file."""
         self._interrupted = True
         self.close()
-        timeout = min(self.timeout or CLEANUP_TIMEOUT, CLEANUP_TIMEOUT)
-        remove_after_interrupt(SftpEndpoint({**self.config, 'timeout': timeout}, self.role),
-                               relpath, CLEANUP_TIMEOUT, self.where)
+        remove_after_interrupt(self, relpath, CLEANUP_TIMEOUT)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
@@ -913,5 +912,5 @@ class _Reader:
         self.close()
 
 
-def create(config: dict, role: str) -> Endpoint:
-    return SftpEndpoint(config, role)
+def create(spec) -> Endpoint:
+    return SftpEndpoint(spec)

@@ -29,21 +29,20 @@ def ssh_program() -> str | None:
     return shutil.which('ssh')
 
 
-def ssh_argv(program: str, config: dict) -> list[str]:
+def ssh_argv(program: str, server) -> list[str]:
     """The command line of an `ssh` child that opens the SFTP subsystem of the host
-    in ``config`` (a parsed SFTP host: host, port, user, key_file, known_hosts,
-    timeout). No secret is ever part of it."""
+    ``server`` (an SftpHost). No secret is ever part of it."""
     options = {
         'BatchMode': 'yes',
         'StrictHostKeyChecking': 'yes',
-        'UserKnownHostsFile': config['known_hosts'],
+        'UserKnownHostsFile': server.known_hosts,
         'GlobalKnownHostsFile': 'none',
         'UpdateHostKeys': 'no',
         'CheckHostIP': 'no',
         'HashKnownHosts': 'no',
         'IdentitiesOnly': 'yes',
         'IdentityAgent': 'none',
-        'IdentityFile': config['key_file'],
+        'IdentityFile': server.key_file,
         'PubkeyAuthentication': 'yes',
         'PasswordAuthentication': 'no',
         'KbdInteractiveAuthentication': 'no',
@@ -57,17 +56,17 @@ def ssh_argv(program: str, config: dict) -> list[str]:
         # default chacha20-poly1305, which counts on a machine with few cores.
         'Ciphers': '^aes128-gcm@openssh.com,aes256-gcm@openssh.com',
         'LogLevel': 'ERROR',
-        'Port': str(config['port']),
-        'User': config['user'],
+        'Port': str(server.port),
+        'User': server.user,
     }
-    timeout = config.get('timeout')
+    timeout = server.timeout
     if timeout:
         options['ConnectTimeout'] = str(max(1, round(timeout)))
     argv = [program, '-F', 'none', '-T', '-x', '-a', '-e', 'none', '-s']
     for name, value in options.items():
         argv += ['-o', f'{name}={value}']
     # '--' so that a host name can never be taken for an option
-    return [*argv, '--', config['host'], 'sftp']
+    return [*argv, '--', server.host, 'sftp']
 
 
 class SshPipe:

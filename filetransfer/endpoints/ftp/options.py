@@ -1,0 +1,28 @@
+"""The host options of FTP and FTPS servers and their checks."""
+
+from dataclasses import dataclass
+
+from filetransfer.config import types as t
+from filetransfer.config.schema import Host, option
+
+
+@dataclass(frozen=True, kw_only=True)
+class FtpHost(Host):
+    connections: int = option(t.connections, 1, doc='files at once, each over its own '
+                                                    'connection (1-16)')
+    passive_mode: bool = option(t.boolean, True)
+    dir_a_option: bool = option(t.boolean, True, doc='list with LIST -a when MLSD is missing')
+    keep_alive: float = option(t.non_negative_float, 60.0,
+                               doc='seconds between NOOPs during a transfer (0: none)')
+
+
+@dataclass(frozen=True, kw_only=True)
+class FtpsHost(FtpHost):
+    encrypt_data: bool = option(t.boolean, True, doc='encrypt data connections (PROT P)')
+    verify_cert: bool = option(t.boolean, True)
+    ca_file: str | None = option(t.path, doc='CA certificates to verify the server with')
+
+
+def check_host(place, values: dict, app) -> None:
+    if not values['password']:
+        raise place.error('password', 'required option is missing')
