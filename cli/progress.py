@@ -8,7 +8,7 @@ each file; the log keeps the permanent record.
 import sys
 import time
 
-from filetransfer.run.copier import ProgressObserver
+from filetransfer.run.ledger import ProgressObserver
 
 REDRAW_INTERVAL = 0.1   # seconds between redraws while a file is written
 

@@ -89,3 +89,19 @@ def status_of(code: int, error: BaseException | None = None) -> str:
     """The status word of a run's outcome: success, errors, failure, config,
     terminated, not_ready, already_running or other."""
     return getattr(error, 'status', None) or _STATUS.get(code, 'other')
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as a log line or a message says it: an OS error's own words, 'timed
+    out', why a certificate was refused, a closed connection as such; the type name
+    only when there is nothing else."""
+    if isinstance(exc, TimeoutError):
+        return 'timed out'
+    verify_message = getattr(exc, 'verify_message', None)   # ssl.SSLCertVerificationError
+    if verify_message:
+        return f'certificate verification failed: {verify_message}'
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, EOFError):
+        return str(exc).strip() or 'the server closed the connection'
+    return str(exc).strip() or type(exc).__name__

@@ -6,7 +6,7 @@ import calendar
 import pytest
 
 from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
-from filetransfer.endpoints.walk import Listed
+from filetransfer.endpoints.remote import Listed
 
 
 @pytest.mark.parametrize('line,expected', [

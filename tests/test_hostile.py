@@ -226,8 +226,8 @@ def test_a_loop_the_server_does_not_show_ends_at_the_walk_limits(
     the unique fact, an SFTP realpath that does not resolve) has a loop that looks
     like an endless tree: the walk ends at its depth or size limit (made small
     here), as one source error, and the files found by then are transferred."""
-    from filetransfer.endpoints import walk
-    monkeypatch.setattr(walk, limit, 12)
+    from filetransfer.endpoints import remote
+    monkeypatch.setattr(remote, limit, 12)
     server = None
     if protocol == 'SFTP':
         server, host = looping_sftp(tmp_path, names, hide_loops=True)

@@ -20,18 +20,9 @@ whole pass and books the per-file outcomes it yields like its own.
 """
 
 import abc
-import dataclasses
 import errno
-import logging
-import os
-import posixpath
-import threading
-import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
-
-from filetransfer.errors import ConnectError, TransferError
-from filetransfer.run.selection import Selection
 
 CHUNK_SIZE = 1 << 20
 
@@ -47,7 +38,7 @@ class FileEntry:
     ``refused`` says why the entry must not be used (a listed name that cannot be
     one, see `listed_name_problem`); the runner counts such an entry as a source
     error, with that text, instead of transferring it. A ``directory`` entry is a
-    directory the listing did not enter (a loop, see endpoints/walk.py): refused,
+    directory the listing did not enter (a loop, see endpoints/remote.py): refused,
     and counted whatever the job's file patterns."""
 
     path: str
@@ -146,20 +137,26 @@ def copy_stream(reader, writer, progress: Progress | None = None) -> int:
             progress(count)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an endpoint can do beyond the core, for the runner to read in one place.
+    An endpoint may know some only once it is open (an FTP server's FEAT)."""
+
+    resume: bool = False       # open_read and write take an offset (resume.py)
+    cheap_stat: bool = False   # stat() needs no round trip: a file is checked against its
+                               # listing right after it is read, not only before its delete
+    batch: bool = False        # a BatchEndpoint: moves a whole pass in one operation
+
+
 class Endpoint(abc.ABC):
-    """One side of a transfer. ``role`` is 'source' or 'target'.
+    """One side of a transfer (``spec``, a config.EndpointSpec); ``role`` is 'source'
+    or 'target'. The core every endpoint has: open and close, list, look at one
+    file, rename, remove."""
 
-    ``resumable`` tells whether `open_read` and `write` take an ``offset`` other
-    than 0 (to continue an interrupted file, see filetransfer/resume.py); it may
-    depend on the server and is known once the endpoint is open."""
-
-    resumable = False
-    # stat() needs no round trip: a file is checked against its listing right after
-    # it is read too, not only before its source is deleted
-    stat_is_cheap = False
+    capabilities = Capabilities()
 
     def __init__(self, spec):
-        self.spec = spec            # a config.EndpointSpec
+        self.spec = spec
         self.role = spec.role
 
     # -- life cycle -----------------------------------------------------------
@@ -180,15 +177,29 @@ class Endpoint(abc.ABC):
     def __exit__(self, *exc_info):
         self.close()
 
-    # -- source side ----------------------------------------------------------
+    # -- files ----------------------------------------------------------------
     @abc.abstractmethod
     def walk(self, descend: Callable[[str], bool]) -> Iterator[FileEntry]:
         """Yields the regular files of the root; enters a sub-directory only when
         ``descend(relative_dir)`` is true."""
 
     @abc.abstractmethod
-    def exists(self, relpath: str) -> bool:
-        """Whether a file exists (used for the ready file)."""
+    def stat(self, relpath: str) -> FileEntry | None:
+        """A regular file as a listing would give it (symbolic links followed as the
+        listing follows them); None when there is no such file."""
+
+    @abc.abstractmethod
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        """Renames a file, replacing ``new_relpath`` if it exists and creating its
+        parent directories."""
+
+    @abc.abstractmethod
+    def remove(self, relpath: str) -> None:
+        """Deletes a file."""
+
+
+class StreamEndpoint(Endpoint):
+    """An endpoint that reads and writes single files (local, FTP, SFTP)."""
 
     @abc.abstractmethod
     def open_read(self, relpath: str, offset: int = 0,
@@ -200,7 +211,6 @@ class Endpoint(abc.ABC):
         With ``expected`` (its listing), an endpoint that can tell the opened file
         from another raises SourceChanged when it is not that file, unchanged."""
 
-    # -- target side ----------------------------------------------------------
     @abc.abstractmethod
     def write(self, relpath: str, reader, progress: Progress | None = None, *,
               offset: int = 0, keep_partial: bool = False, exclusive: bool = False) -> int:
@@ -215,25 +225,6 @@ class Endpoint(abc.ABC):
         what it wrote; with ``keep_partial`` only a failure of the target itself
         (an OSError) does, while an interruption or a lost connection leaves the
         partial file for a later write to continue."""
-
-    @abc.abstractmethod
-    def rename(self, relpath: str, new_relpath: str) -> None:
-        """Renames a file, replacing ``new_relpath`` if it exists and creating its
-        parent directories."""
-
-    @abc.abstractmethod
-    def size(self, relpath: str) -> int | None:
-        """The size of a file, None if it does not exist."""
-
-    @abc.abstractmethod
-    def stat(self, relpath: str) -> FileEntry | None:
-        """A regular file as a listing would give it (symbolic links followed as the
-        listing follows them); None when there is no such file."""
-
-    # -- both sides -----------------------------------------------------------
-    @abc.abstractmethod
-    def remove(self, relpath: str) -> None:
-        """Deletes a file."""
 
 
 @dataclass(frozen=True)
@@ -256,22 +247,26 @@ class Batch:
 
     ``entries`` are the files chosen on a local source when the batch endpoint is the
     target; None when it is the source and chooses the files itself by ``selection``
-    (which leaves out the ready file), without those in ``done`` (transferred by an
-    earlier try). ``temp`` is the target's TempNames or None, ``delete`` whether
-    each transferred source file is deleted, ``progress`` a copier.ProgressObserver
-    or None."""
+    (a run.selection.Selection, which leaves out the ready file), without those in
+    ``done`` (transferred by an earlier try). ``temp`` is the target's TempNames or
+    None, ``delete`` whether each transferred source file is deleted. ``ledger`` (a
+    run.ledger.Ledger) is told of each file that is being written (its journal, so
+    that a killed run's partial files are removed by the next run) and of the
+    progress."""
 
     entries: list[FileEntry] | None
-    selection: Selection
+    selection: object
+    ledger: object
     done: frozenset = frozenset()
     temp: object = None
     delete: bool = False
-    progress: object = None
 
 
 class BatchEndpoint(Endpoint):
     """An endpoint that moves a whole pass between itself and a local directory in
     one operation instead of file by file."""
+
+    capabilities = Capabilities(batch=True)
 
     @abc.abstractmethod
     def transfer_batch(self, local: Endpoint, batch: Batch) -> Iterator[FileOutcome]:
@@ -320,79 +315,3 @@ def _is_control(char: str) -> bool:
 def shown_name(name: str) -> str:
     """A listed name as logs can show it (control characters escaped)."""
     return ''.join(repr(char)[1:-1] if _is_control(char) else char for char in name)
-
-
-def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
-                      mkdir: Callable[[str], None], refused: type) -> None:
-    """mkdir -p on a server. ``known`` holds the directories known to exist (and
-    gets those made); ``mkdir`` raising ``refused`` is ignored when the directory
-    exists after all (made by someone else meanwhile)."""
-    if not path or path in known:
-        return
-    if is_dir(path):
-        known.add(path)
-        return
-    parent = posixpath.dirname(path.rstrip('/'))
-    if parent and parent != path:
-        make_remote_dirs(parent, known, is_dir, mkdir, refused)
-    try:
-        mkdir(path)
-    except refused:
-        if not is_dir(path):
-            raise
-    known.add(path)
-
-
-def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],
-                     source: str, target: str) -> None:
-    """Renames ``source`` over an existing ``target`` on a server that cannot do it
-    in one step: the old file is moved aside first and put back if the rename
-    fails, so neither file is ever lost."""
-    aside = f'{target}.{os.getpid()}-{int(time.time() * 1000)}.old'
-    rename(target, aside)
-    try:
-        rename(source, target)
-    except BaseException:
-        rename(aside, target)
-        raise
-    try:
-        remove(aside)
-    except OSError as exc:
-        logging.getLogger(__name__).warning('could not remove the replaced file %s: %s',
-                                            aside, exc.strerror or exc)
-
-
-def run_bounded(action: Callable[[], None], seconds: float) -> bool:
-    """Runs ``action`` (which handles its own errors) in a thread of its own and
-    waits for it ``seconds`` at most; returns whether it ended. For a clean-up after
-    an interruption, which must not keep the process from ending: one that hangs
-    is left behind, in a daemon thread."""
-    thread = threading.Thread(target=action, name='clean-up', daemon=True)
-    thread.start()
-    thread.join(seconds)
-    return not thread.is_alive()
-
-
-def remove_after_interrupt(interrupted: Endpoint, relpath: str, seconds: float) -> None:
-    """Removes the partial file ``relpath`` of the ``interrupted`` endpoint (a
-    server's, with a ``where``) over a new connection of its own kind (the interrupted
-    one may be out of step), given ``seconds`` in all. A file that is not there (not
-    created yet) is no error."""
-    spec, where = interrupted.spec, interrupted.where
-    host = dataclasses.replace(spec.host, timeout=min(spec.host.timeout or seconds, seconds))
-    fresh = type(interrupted)(dataclasses.replace(spec, host=host))
-
-    def remove():
-        try:
-            with fresh:
-                if fresh.size(relpath) is not None:
-                    fresh.remove(relpath)
-        except (ConnectError, TransferError, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            logging.getLogger(__name__).warning('%s: could not remove partial file %s: %s',
-                                                where, relpath, reason)
-
-    if not run_bounded(remove, seconds):
-        logging.getLogger(__name__).warning(
-            '%s: could not remove partial file %s: no answer within %d s', where, relpath,
-            seconds)

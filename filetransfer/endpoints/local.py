@@ -13,8 +13,9 @@ import os
 import stat
 
 from filetransfer.errors import ConnectError
-from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, SourceChanged,
-                                         SourceReadError, change_of, copy_stream)
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, SourceChanged,
+                                         SourceReadError, StreamEndpoint, change_of,
+                                         copy_stream)
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,8 @@ _NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
                    errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
 
-class LocalEndpoint(Endpoint):
-    resumable = True
-    stat_is_cheap = True
+class LocalEndpoint(StreamEndpoint):
+    capabilities = Capabilities(resume=True, cheap_stat=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -92,9 +92,6 @@ class LocalEndpoint(Endpoint):
         if not stat.S_ISREG(file_stat.st_mode):
             return None
         return file_stat
-
-    def exists(self, relpath: str) -> bool:
-        return os.path.isfile(self._path(relpath))
 
     def stat(self, relpath: str) -> FileEntry | None:
         try:
@@ -167,13 +164,6 @@ class LocalEndpoint(Endpoint):
         if os.path.commonpath([real, self._real_root]) != self._real_root:
             raise OSError(errno.EXDEV, f'a symbolic link on the way leads outside the '
                                        f'{self.role}', existing)
-
-    def size(self, relpath: str) -> int | None:
-        try:
-            file_stat = os.stat(self._path(relpath))
-        except FileNotFoundError:
-            return None
-        return file_stat.st_size if stat.S_ISREG(file_stat.st_mode) else None
 
     def remove(self, relpath: str) -> None:
         path = self._path(relpath)

@@ -39,7 +39,7 @@ class Job:
         self.cfg = job_cfg
         self.log_file = log_file
         self.report = None     # the outcome.JobReport of the last run
-        self.progress = None   # the copier.ProgressObserver of the run going on
+        self.progress = None   # the ledger.ProgressObserver of the run going on
         options = job_cfg.job if job_cfg else schema.JobOptions()
         self.name = options.name or job_id
         self.info = options.info
@@ -51,7 +51,7 @@ class Job:
     def run(self, exc: BaseException | None = None, *, progress=None,
             collect_data: bool | None = None) -> tuple[JobResult, int]:
         """Runs the job (or only reports ``exc``); returns the result and 0 or 1.
-        ``progress`` (a copier.ProgressObserver) is told how the run goes on;
+        ``progress`` (a ledger.ProgressObserver) is told how the run goes on;
         ``collect_data`` overrides the configuration's.
 
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,

@@ -196,7 +196,7 @@ def _read_open(fd: int) -> list[tuple[str, str]]:
 def _gone(endpoint, path: str) -> bool:
     """Whether a file whose removal failed is not there (FTP says 550 for both)."""
     try:
-        return endpoint.size(path) is None
+        return endpoint.stat(path) is None
     except OSError:
         return False
 

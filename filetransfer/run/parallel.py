@@ -28,7 +28,7 @@ class Stopped(BaseException):
     """Raised in a worker's transfer when the pass stops; never leaves this module."""
 
 
-def copy_files(copier, source, target, entries, result, workers: int) -> None:
+def copy_files(copier, ledger, refused, source, target, entries, workers: int) -> None:
     """Copies ``entries`` with up to ``workers`` files at once; raises what the
     first failing worker raised (TransferError, Terminated, ...)."""
     pending = iter(entries)
@@ -53,8 +53,9 @@ def copy_files(copier, source, target, entries, result, workers: int) -> None:
                     ends = _open_more(stack, copier, number)
                     if ends is None:
                         return
+                copy = copier.file_copy(*ends, ledger, refused)
                 while (entry := next_entry()) is not None:
-                    copier.copy_one(*ends, entry, result, watch)
+                    copy.copy(entry, watch)
         except Stopped:
             pass
         except BaseException as exc:   # reported by the main thread

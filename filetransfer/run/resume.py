@@ -19,7 +19,7 @@ FTP servers with REST STREAM); a FASP host resumes with its own `resume` option.
 
 import logging
 
-from filetransfer.errors import ConfigError
+from filetransfer.errors import ConfigError, error_text
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def wanted(target) -> bool:
 
 def possible(source, target) -> bool:
     """Whether both (open) endpoints can continue a file at an offset."""
-    return source.resumable and target.resumable
+    return source.capabilities.resume and target.capabilities.resume
 
 
 def open_source(source, target, entry, written_as: str):
@@ -79,11 +79,12 @@ def open_source(source, target, entry, written_as: str):
 def _usable_prefix(target, entry, written_as) -> int:
     """The size of the temp file when it may be a prefix of the source, else 0."""
     try:
-        have = target.size(written_as)
+        found = target.stat(written_as)
     except OSError as exc:
         log.info('not resuming %s: cannot look at %s: %s', entry.path, written_as,
-                 exc.strerror or exc)
+                 error_text(exc))
         return 0
+    have = found.size if found else 0
     if not have:
         return 0
     if have > entry.size:

@@ -24,7 +24,7 @@ import queue
 import time
 
 from filetransfer.run import signals
-from filetransfer.errors import ConnectError, TransferError
+from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.fasp import filters as faspfilters
 from filetransfer.endpoints.base import FileEntry, FileOutcome, unsafe_path_reason
 from filetransfer.endpoints.fasp.ssh import label
@@ -190,11 +190,13 @@ class FaspBatch:
         kind = event.event_type.value
         if stats is not None:
             path = self._relpath(stats['name'])
-            if kind == 'STATS':
+            if kind == 'STATS' and path not in self.started:
                 self.started.add(path)
+                self.batch.ledger.writing(path + self.suffix)    # in the journal at once
             elif kind in ('STOP', 'SKIP'):
                 self.finished.add(path)
                 self.reported.add(path)
+                self.batch.ledger.finished(path + self.suffix)
             elif kind == 'FILEERROR' and not self._session_failure(stats['error_code']):
                 self.reported.add(path)
         self.events.put((event, at))
@@ -268,11 +270,11 @@ class FaspBatch:
             return None
         entry, started, before = self.running.pop(path, (None, self.last_end, 0))
         self.last_end = at
-        progress = self.batch.progress
-        if entry is not None and progress:
+        ledger = self.batch.ledger
+        if entry is not None:
             if kind == 'STOP' and (stats['written'] or 0) > before:
-                progress.advance(stats['written'] - before)
-            progress.file_end(entry)
+                ledger.advance(stats['written'] - before)
+            ledger.file_end(entry)
         size = stats['size'] or 0
         if kind == 'STOP':
             return FileOutcome(path, size, at - started)
@@ -286,17 +288,16 @@ class FaspBatch:
         return FileOutcome(path, size, error=text, side=self._side(code, path))
 
     def _progress(self, path: str, stats: dict, at: float) -> None:
-        progress = self.batch.progress
+        ledger = self.batch.ledger
         written = stats['written'] or 0
         if path not in self.running:
             entry = FileEntry(path, stats['size'] or 0)
             self.running[path] = (entry, at, 0)
-            if progress:
-                progress.file_start(entry)
+            ledger.file_start(entry)
         entry, started, before = self.running[path]
         self.running[path] = (entry, started, max(before, written))
-        if progress and written > before:
-            progress.advance(written - before)
+        if written > before:
+            ledger.advance(written - before)
 
     def _side(self, code, path: str) -> str:
         """Where a file failed: 'source' or 'target'. A permission problem is looked
@@ -332,13 +333,15 @@ class FaspBatch:
                 else:
                     os.remove(os.path.join(self.local_root, written_as))
             except FileNotFoundError:
-                continue
+                pass
             except Exception as exc:   # the failure itself matters more; say what stays
                 where = self.label if self.upload else 'the local target'
                 log.warning('could not remove %s from %s: %s', written_as, where,
-                            getattr(exc, 'strerror', None) or exc)
+                            error_text(exc))
+                continue               # the journal keeps it for the next run
             else:
                 log.info('removed the unfinished %s from the target', written_as)
+            self.batch.ledger.finished(written_as)
         if leftovers and self.upload:
             self.ssh.close()
 

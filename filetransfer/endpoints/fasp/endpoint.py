@@ -12,18 +12,12 @@ The FASP options of a host and the rules of a FASP job are in options.py, checke
 when the configuration is loaded, without importing faspmanager.
 """
 
-import errno
 import logging
 
 from filetransfer.endpoints.base import BatchEndpoint
 from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
-
-
-def _unsupported(what: str) -> OSError:
-    return OSError(errno.ENOTSUP, f'a FASP host is reached through ascp sessions, not by '
-                                  f'{what}')
 
 
 class FaspEndpoint(BatchEndpoint):
@@ -63,28 +57,14 @@ class FaspEndpoint(BatchEndpoint):
     def walk(self, descend):
         yield from self.ssh.walk(descend)
 
-    def exists(self, relpath: str) -> bool:
-        return self.ssh.size(relpath) is not None
-
-    def size(self, relpath: str) -> int | None:
-        return self.ssh.size(relpath)
-
     def stat(self, relpath: str):
         return self.ssh.stat(relpath)
 
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        self.ssh.rename(relpath, new_relpath)
+
     def remove(self, relpath: str) -> None:
         self.ssh.remove(relpath)
-
-    # -- not through ascp -------------------------------------------------------
-    def open_read(self, relpath: str, offset: int = 0, expected=None):
-        raise _unsupported('reading single files')
-
-    def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False) -> int:
-        raise _unsupported('writing single files')
-
-    def rename(self, relpath: str, new_relpath: str) -> None:
-        raise _unsupported('renaming files')
 
 
 def create(spec) -> FaspEndpoint:

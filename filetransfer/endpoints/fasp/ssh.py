@@ -91,13 +91,13 @@ class SshSide(SftpEndpoint):
         self._with_sftp()
         yield from super().walk(descend)
 
-    def size(self, relpath: str) -> int | None:
-        self._with_sftp()
-        return super().size(relpath)
-
     def stat(self, relpath: str):
         self._with_sftp()
         return super().stat(relpath)
+
+    def rename(self, relpath: str, new_relpath: str) -> None:
+        self._with_sftp()
+        super().rename(relpath, new_relpath)
 
     def remove(self, relpath: str) -> None:
         self._with_sftp()

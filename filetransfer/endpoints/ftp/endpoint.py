@@ -28,12 +28,12 @@ import ssl
 import struct
 import time
 
-from filetransfer.errors import ConnectError, TransferError
-from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs,
-                                         remove_after_interrupt, replace_by_steps,
+from filetransfer.errors import ConnectError, TransferError, error_text
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          unsafe_path_reason)
 from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
-from filetransfer.endpoints.walk import Listed, walk_tree
+from filetransfer.endpoints.remote import (Listed, make_remote_dirs, remove_after_interrupt,
+                                           replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,6 @@ def _refusal(reply: str) -> ServerFileError:
         return ServerFileError(errno.EDQUOT, 'the storage allocation on the server is '
                                              f'exceeded (it says: {reply})')
     return ServerFileError(errno.EAGAIN if code.startswith('4') else errno.EIO, reply)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout):
-        return 'timed out'
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f'certificate verification failed: {exc.verify_message}'
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    if isinstance(exc, EOFError):
-        return 'the server closed the connection'
-    return str(exc).strip() or type(exc).__name__
 
 
 class _FTP_TLS(ftplib.FTP_TLS):
@@ -120,7 +108,7 @@ class _Replies:
         pass
 
 
-class FtpEndpoint(Endpoint):
+class FtpEndpoint(StreamEndpoint):
     def __init__(self, spec):
         super().__init__(spec)
         self.server = server = spec.host       # an options.FtpHost or FtpsHost
@@ -169,7 +157,7 @@ class FtpEndpoint(Endpoint):
             context = ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(f'{self.where}: cannot use ca_file {ca_file}: '
-                               f'{_reason(exc)}') from None
+                               f'{error_text(exc)}') from None
         if not self.server.verify_cert:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -183,7 +171,7 @@ class FtpEndpoint(Endpoint):
         try:
             return action()
         except (ftplib.Error, OSError, EOFError) as exc:
-            raise ConnectError(f'{self.where}: {what}: {_reason(exc)}') from None
+            raise ConnectError(f'{self.where}: {what}: {error_text(exc)}') from None
 
     def _features(self) -> None:
         try:
@@ -191,11 +179,12 @@ class FtpEndpoint(Endpoint):
         except ftplib.error_perm:
             return
         except (ftplib.Error, OSError, EOFError) as exc:
-            raise ConnectError(f'{self.where}: FEAT failed: {_reason(exc)}') from None
+            raise ConnectError(f'{self.where}: FEAT failed: {error_text(exc)}') from None
         lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
         features = {line.split(' ')[0] for line in lines}
         self._mlsd = 'MLST' in features
-        self.resumable = 'REST STREAM' in lines     # RFC 3659: REST before RETR and STOR
+        # RFC 3659: REST before RETR and STOR
+        self.capabilities = Capabilities(resume='REST STREAM' in lines)
         if 'UTF8' in features:
             with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
                 self._ftp.sendcmd('OPTS UTF8 ON')
@@ -211,12 +200,12 @@ class FtpEndpoint(Endpoint):
                         self._makedirs(path)
                     except OSError as exc:
                         raise ConnectError(f'{self.where}: cannot create target directory '
-                                           f'{path}: {_reason(exc)}') from None
+                                           f'{path}: {error_text(exc)}') from None
                 try:
                     ftp.cwd(path)
                 except ftplib.error_perm as exc:
                     raise ConnectError(f'{self.where}: {self.role} directory {path} cannot '
-                                       f'be opened: {_reason(exc)}') from None
+                                       f'be opened: {error_text(exc)}') from None
                 self.root = ftp.pwd()
         except TransferError as exc:
             raise ConnectError(str(exc)) from None
@@ -230,7 +219,7 @@ class FtpEndpoint(Endpoint):
                 ftp.sock.settimeout(min(self.timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT))
                 ftp.quit()
         except (ftplib.Error, OSError, EOFError, ValueError) as exc:
-            log.debug('%s: closing: %s', self.where, _reason(exc))
+            log.debug('%s: closing: %s', self.where, error_text(exc))
         finally:
             ftp.close()
 
@@ -244,17 +233,17 @@ class FtpEndpoint(Endpoint):
         except (ServerFileError, FileExistsError):
             raise
         except ftplib.error_perm as exc:
-            raise _refusal(_reason(exc)) from None
+            raise _refusal(error_text(exc)) from None
         except ftplib.error_temp as exc:
             if str(exc).startswith('421'):
                 raise TransferError(f'{self.where}: the server closed the connection: '
-                                    f'{_reason(exc)}') from None
-            raise _refusal(_reason(exc)) from None
+                                    f'{error_text(exc)}') from None
+            raise _refusal(error_text(exc)) from None
         except socket.timeout:
             raise TransferError(f'{self.where}: no answer within the timeout '
                                 f'({self.timeout} s)') from None
         except (ftplib.Error, OSError, EOFError) as exc:
-            raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
+            raise TransferError(f'{self.where}: connection lost: {error_text(exc)}') from None
 
     def _remote(self, relpath: str) -> str:
         if relpath:
@@ -337,7 +326,7 @@ class FtpEndpoint(Endpoint):
         except socket.timeout:
             raise
         except OSError as exc:   # the server closed first, or reset the connection
-            log.debug('%s: end of a data connection: %s', self.where, _reason(exc))
+            log.debug('%s: end of a data connection: %s', self.where, error_text(exc))
 
     def _raise_failed_reply(self, replies: list[str]) -> None:
         failed = [reply for reply in replies if reply[:1] in ('4', '5')]
@@ -378,7 +367,7 @@ class FtpEndpoint(Endpoint):
         try:
             replies = keep_alive.replies(self._ftp)
         except (ftplib.Error, OSError, EOFError) as exc:
-            log.debug('%s: after an aborted transfer: %s', self.where, _reason(exc))
+            log.debug('%s: after an aborted transfer: %s', self.where, error_text(exc))
             return
         if isinstance(error, OSError) and not isinstance(error, ServerFileError):
             self._raise_failed_reply(replies)
@@ -413,8 +402,8 @@ class FtpEndpoint(Endpoint):
                 raise
             if not reldir:
                 raise ConnectError(f'{self.where}: cannot list source directory '
-                                   f'{path}: {_reason(exc)}') from None
-            log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
+                                   f'{path}: {error_text(exc)}') from None
+            log.warning('%s: cannot list directory %s: %s', self.where, path, error_text(exc))
             return None
 
     def _settle(self, relpath: str, entry: Listed) -> Listed | None:
@@ -432,7 +421,7 @@ class FtpEndpoint(Endpoint):
         try:
             self._ftp.cwd(path)
         except ftplib.error_perm as exc:
-            raise ServerFileError(errno.ENOENT, _reason(exc)) from None
+            raise ServerFileError(errno.ENOENT, error_text(exc)) from None
         if self._mlsd:
             return [entry for entry in map(parse_mlsd_line, self._retrieve_text('MLSD'))
                     if entry]
@@ -440,7 +429,7 @@ class FtpEndpoint(Endpoint):
             try:
                 lines = self._retrieve_text('LIST -a')
             except (ServerFileError, ftplib.error_perm) as exc:
-                log.info('%s: LIST -a refused (%s); using LIST', self.where, _reason(exc))
+                log.info('%s: LIST -a refused (%s); using LIST', self.where, error_text(exc))
                 self._list_a = False
         if not self._list_a:
             lines = self._retrieve_text('LIST')
@@ -452,9 +441,6 @@ class FtpEndpoint(Endpoint):
             elif line.strip() and not line.lower().startswith('total'):
                 log.warning('%s: cannot read this listing line: %r', self.where, line)
         return entries
-
-    def exists(self, relpath: str) -> bool:
-        return self.size(relpath) is not None
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
@@ -524,7 +510,7 @@ class FtpEndpoint(Endpoint):
                 self._ftp.delete(path)
         except (OSError, TransferError) as exc:
             log.warning('%s: could not remove partial file %s: %s', self.where, path,
-                        _reason(exc))
+                        error_text(exc))
 
     def _remove_after_interrupt(self, relpath: str) -> None:
         remove_after_interrupt(self, relpath, CLOSE_TIMEOUT)
@@ -539,10 +525,6 @@ class FtpEndpoint(Endpoint):
                 if self._size(target) is None:
                     raise
                 replace_by_steps(self._ftp.rename, self._ftp.delete, source, target)
-
-    def size(self, relpath: str) -> int | None:
-        with self._guard():
-            return self._size(self._remote(relpath))
 
     def stat(self, relpath: str) -> FileEntry | None:
         """By MLST where the server has it (size and mtime, as MLSD lists them),
@@ -729,5 +711,5 @@ class _Download:
         self.close()
 
 
-def create(spec) -> Endpoint:
+def create(spec) -> StreamEndpoint:
     return FtpEndpoint(spec)

@@ -7,7 +7,7 @@ import calendar
 import re
 import time
 
-from filetransfer.endpoints.walk import Listed
+from filetransfer.endpoints.remote import Listed
 
 
 def _mlsd_time(value: str) -> float | None:

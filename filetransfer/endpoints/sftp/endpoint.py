@@ -35,13 +35,13 @@ from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXT
 from paramiko.sftp_attr import SFTPAttributes
 
 from filetransfer.endpoints.sftp import hostkeys
-from filetransfer.errors import ConnectError, TransferError
+from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
-from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, make_remote_dirs,
-                                         remove_after_interrupt, replace_by_steps,
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          unsafe_path_reason)
-from filetransfer.endpoints.walk import Listed, walk_tree
+from filetransfer.endpoints.remote import (Listed, make_remote_dirs, remove_after_interrupt,
+                                           replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
@@ -60,15 +60,9 @@ _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', '
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout):
-        return 'timed out'
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
     if isinstance(exc, paramiko.SSHException) and isinstance(exc.__context__, EOFError):
         exc = exc.__context__          # paramiko's 'Server connection dropped: ' (no reason)
-    if isinstance(exc, EOFError):      # paramiko's, without a word: the end of the stream
-        return str(exc) or 'the server closed the connection'
-    return str(exc) or type(exc).__name__
+    return error_text(exc)
 
 
 def _interruption(exc: BaseException) -> bool:
@@ -158,8 +152,8 @@ def _read_key(loader, path):
                          'key in OpenSSH or PEM format') from None
 
 
-class SftpEndpoint(Endpoint):
-    resumable = True
+class SftpEndpoint(StreamEndpoint):
+    capabilities = Capabilities(resume=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -548,9 +542,6 @@ class SftpEndpoint(Endpoint):
             return None
         return _listed(attr)._replace(name=entry.name)
 
-    def exists(self, relpath: str) -> bool:
-        return self.size(relpath) is not None
-
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
@@ -694,10 +685,6 @@ class SftpEndpoint(Endpoint):
             if self._size(target) is None:
                 raise
             replace_by_steps(self._sftp.rename, self._sftp.remove, source, target)
-
-    def size(self, relpath: str) -> int | None:
-        with self._guard():
-            return self._size(self._remote(relpath))
 
     def stat(self, relpath: str) -> FileEntry | None:
         with self._guard():
@@ -912,5 +899,5 @@ class _Reader:
         self.close()
 
 
-def create(spec) -> Endpoint:
+def create(spec) -> StreamEndpoint:
     return SftpEndpoint(spec)

@@ -1,7 +1,9 @@
-"""The recursive listing of a directory tree on a server (FTP, SFTP).
+"""What FTP and SFTP endpoints share, apart from their protocol: the recursive
+walk of a server's tree, mkdir -p, a rename that replaces in steps, and the removal
+of a partial file over a new connection after an interruption.
 
-A server's tree need not be a tree: a directory can hold itself or one of its
-parents (a symbolic link the server lists as a directory, a bind mount, a server
+The walk. A server's tree need not be a tree: a directory can hold itself or one of
+its parents (a symbolic link the server lists as a directory, a bind mount, a server
 that lies), and a walk that follows it never ends. So a directory is not entered
 when the server shows it to be one of the directories it is inside (`Listed.stamp`,
 compared by the endpoint's ``same_directory``): a source error at its path. A
@@ -10,10 +12,16 @@ MAX_DEPTH levels is entered, nor any after the first MAX_DIRECTORIES; each limit
 is one source error, at the first path it stops. The files found are transferred.
 """
 
+import dataclasses
 import logging
+import os
+import posixpath
+import threading
+import time
 from typing import Callable, Iterator, NamedTuple
 
-from filetransfer.endpoints.base import FileEntry, listed_name_problem, shown_name
+from filetransfer.endpoints.base import Endpoint, FileEntry, listed_name_problem, shown_name
+from filetransfer.errors import ConnectError, TransferError, error_text
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +135,77 @@ class _Walk:
             return (f'the listing stopped after {MAX_DIRECTORIES} directories (a directory '
                     'loop?): not entered, nor any other directory')
         return None
+
+
+def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
+                      mkdir: Callable[[str], None], refused: type) -> None:
+    """mkdir -p on a server. ``known`` holds the directories known to exist (and
+    gets those made); ``mkdir`` raising ``refused`` is ignored when the directory
+    exists after all (made by someone else meanwhile)."""
+    if not path or path in known:
+        return
+    if is_dir(path):
+        known.add(path)
+        return
+    parent = posixpath.dirname(path.rstrip('/'))
+    if parent and parent != path:
+        make_remote_dirs(parent, known, is_dir, mkdir, refused)
+    try:
+        mkdir(path)
+    except refused:
+        if not is_dir(path):
+            raise
+    known.add(path)
+
+
+def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],
+                     source: str, target: str) -> None:
+    """Renames ``source`` over an existing ``target`` on a server that cannot do it
+    in one step: the old file is moved aside first and put back if the rename
+    fails, so neither file is ever lost."""
+    aside = f'{target}.{os.getpid()}-{int(time.time() * 1000)}.old'
+    rename(target, aside)
+    try:
+        rename(source, target)
+    except BaseException:
+        rename(aside, target)
+        raise
+    try:
+        remove(aside)
+    except OSError as exc:
+        log.warning('could not remove the replaced file %s: %s', aside, error_text(exc))
+
+
+def run_bounded(action: Callable[[], None], seconds: float) -> bool:
+    """Runs ``action`` (which handles its own errors) in a thread of its own and
+    waits for it ``seconds`` at most; returns whether it ended. For a clean-up after
+    an interruption, which must not keep the process from ending: one that hangs
+    is left behind, in a daemon thread."""
+    thread = threading.Thread(target=action, name='clean-up', daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def remove_after_interrupt(interrupted: Endpoint, relpath: str, seconds: float) -> None:
+    """Removes the partial file ``relpath`` of the ``interrupted`` endpoint (a
+    server's, with a ``where``) over a new connection of its own kind (the interrupted
+    one may be out of step), given ``seconds`` in all. A file that is not there (not
+    created yet) is no error."""
+    spec, where = interrupted.spec, interrupted.where
+    host = dataclasses.replace(spec.host, timeout=min(spec.host.timeout or seconds, seconds))
+    fresh = type(interrupted)(dataclasses.replace(spec, host=host))
+
+    def remove():
+        try:
+            with fresh:
+                if fresh.stat(relpath) is not None:
+                    fresh.remove(relpath)
+        except (ConnectError, TransferError, OSError) as exc:
+            log.warning('%s: could not remove partial file %s: %s', where, relpath,
+                        error_text(exc))
+
+    if not run_bounded(remove, seconds):
+        log.warning(
+            '%s: could not remove partial file %s: no answer within %d s', where, relpath,
+            seconds)
