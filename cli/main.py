@@ -53,7 +53,7 @@ def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
     """Runs one job (or its dry run) and returns the exit code. Once the outcome is
     decided, a SIGTERM no longer changes it, up to the exit."""
     from filetransfer import Terminated
-    from filetransfer.run import signals
+    from filetransfer import signals
 
     from filetransfer.cli.jobview import JobView
 
@@ -73,7 +73,7 @@ def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
 def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool) -> int:
     import filetransfer
     from filetransfer import ConfigError, Error, Terminated
-    from filetransfer.run import signals
+    from filetransfer import signals
 
     try:
         filetransfer.set_sigterm_handler()

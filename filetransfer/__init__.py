@@ -15,7 +15,7 @@ _PUBLIC = {
     'SingleInstanceError': 'filetransfer.errors', 'Terminated': 'filetransfer.errors',
     'TransferError': 'filetransfer.errors', 'FileTags': 'filetransfer.outcome',
     'JobResult': 'filetransfer.outcome', 'configure': 'filetransfer.run.job',
-    'transfer': 'filetransfer.run.job', 'set_sigterm_handler': 'filetransfer.run.signals',
+    'transfer': 'filetransfer.run.job', 'set_sigterm_handler': 'filetransfer.signals',
 }
 __all__ = sorted(_PUBLIC)
 

@@ -17,7 +17,7 @@ def ws(tmp_path):
 def _reset_filetransfer_logging():
     """configure() installs handlers on the 'filetransfer' logger; each test starts clean."""
     yield
-    from filetransfer.service import logs
+    from filetransfer import logs
     logs.shutdown()
     for name in logs.LOGGER_NAMES:
         logging.getLogger(name).setLevel(logging.NOTSET)

@@ -8,7 +8,7 @@ import pytest
 from filetransfer import ConfigError
 from filetransfer import config
 from filetransfer.secret import Secret
-from filetransfer.run.tempnames import TempNames
+from filetransfer.config.tempnames import TempNames
 from helpers import write_ini
 
 BAD_JOB_VALUES = [

@@ -37,7 +37,8 @@ VALUES = st.one_of(
                                    blacklist_categories=('Cs',)), max_size=12),
 ).filter(lambda value: '..' not in value)
 
-APP_OPTIONS = {section: list(schema.options_of(cls)) for section, cls in schema.APP_SECTIONS.items()}
+APP_OPTIONS = {section: list(schema.options_of(cls)) for section, cls
+               in {**schema.APP_SECTIONS, **registry.app_sections()}.items()}
 JOB_OPTIONS = {section: list(schema.options_of(cls)) for section, cls in schema.JOB_SECTIONS.items()}
 HOST_OPTIONS = sorted({name for protocol in registry.protocols()
                        for name in schema.options_of(protocol.host_class)})

@@ -344,6 +344,34 @@ def test_sigterm_cancels_the_session_stops_ascp_and_leaves_nothing(
     assert 'FASP: stopping ascp' in log and 'job job1 terminated' in log
     assert f'removed the unfinished {written_as} from the target' in log
 
+def test_a_killed_run_leaves_its_partial_file_to_the_next_run(ws, live_sshd, remote, tmp_path):
+    """The journal records a file ascp begins to write under its partial name: the
+    next run removes what a killed run left, and sends the file again."""
+    wrapper = AscpWrapper(tmp_path)
+    hosts(ws, live_sshd, ascp_path=wrapper.path, target_rate_kbps='4000')  # 500 kB/s
+    make_sparse(os.path.join(remote, 'big.bin'), 8 << 20)
+    ws.write_job(job={'single_instance': 'yes'},
+                 source={'host_id': 'fasp', 'path': remote, 'files': '*'},
+                 target={'temp': 'ext:.part'})
+    proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
+    partial = os.path.join(ws.dst, 'big.bin.part')
+    assert wait_for(lambda: os.path.exists(partial), proc=proc), proc.communicate()
+    proc.kill()
+    proc.wait()
+    [run] = wrapper.runs
+    os.kill(run['pid'], signal.SIGKILL)        # as a power cut takes ascp with the job
+    wait_for(lambda: not os.path.exists(f'/proc/{run["pid"]}'), timeout=10)
+    assert os.path.exists(partial)
+    hosts(ws, live_sshd, ascp_path=wrapper.path)            # at full speed now
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr
+    assert 'removed big.bin.part, left unfinished on the target by an earlier run' in \
+        ws.log_text()
+    assert tree(ws.dst).keys() == {'big.bin'}
+    assert os.path.getsize(os.path.join(ws.dst, 'big.bin')) == 8 << 20
+    assert not [name for name in os.listdir(ws.locks_dir) if '.writing.' in name]
+
+
 
 def test_lost_connection_is_tried_again_without_the_files_already_done(
         ws, live_sshd, remote, tmp_path, monkeypatch, caplog):

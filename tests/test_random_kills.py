@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import pytest
 
 from faults import json_result
-from filetransfer.run.tempnames import TempNames
+from filetransfer.config.tempnames import TempNames
 from helpers import Workspace, make_files, tree
 from procs import wait_for
 from remote import sftp_host, write_hosts

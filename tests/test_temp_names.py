@@ -5,7 +5,7 @@ never replaced or removed, and a temp name fits the 255-byte name limit."""
 
 import pytest
 
-from filetransfer.run.tempnames import TempNames
+from filetransfer.config.tempnames import TempNames
 from helpers import make_files, tree
 from remote import ftp_host, sftp_host, write_hosts
 

@@ -113,8 +113,12 @@ def _parse_file(path, parser: configparser.ConfigParser, sections: Mapping[str, 
 
 def load_app(path) -> AppConfig:
     """Loads and checks the application configuration."""
+    from filetransfer.endpoints.registry import app_sections
+
     path = str(path)
-    sections, extra = _parse_file(path, read_ini(path), s.APP_SECTIONS, s.APP_REQUIRED)
+    protocol_classes = app_sections()
+    sections, extra = _parse_file(path, read_ini(path), {**s.APP_SECTIONS, **protocol_classes},
+                                  s.APP_REQUIRED)
     mail, daemon = sections['mail'], sections['daemon']
     if mail is not None:
         for name in ('host', 'from_addr'):
@@ -127,11 +131,11 @@ def load_app(path) -> AppConfig:
         for name in ('jobs', 'pidfile'):
             if not getattr(daemon, name):
                 raise Place(path, 'daemon').error(name, 'required option is missing')
+    protocol_sections = {name: sections[name] or cls() for name, cls in protocol_classes.items()}
     app = AppConfig(path, sections['global'], sections['logging'] or s.Logging(),
-                    sections['sftp'] or s.SftpDefaults(), sections['notify'] or s.AppNotify(),
-                    mail, daemon, extra)
+                    sections['notify'] or s.AppNotify(), protocol_sections, mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)
-    _note_exposed(app.warnings, path, mail, sections['sftp'])
+    _note_exposed(app.warnings, path, mail, *protocol_sections.values())
     return app
 
 
@@ -160,22 +164,22 @@ def _note_exposed(warnings: list, path: str, *sections) -> None:
 
 def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | None) -> s.Host:
     """Parses one host definition (from the hosts file or a transfer() dict)."""
-    from filetransfer.endpoints import registry
+    from filetransfer.endpoints.registry import names, protocol
 
     place = Place(str(path), section)
     raw_type = next((v for k, v in items.items() if k.lower() == 'type'), None)
     if raw_type is None or not str(raw_type).strip():
         raise place.error('type', 'required option is missing')
     try:
-        protocol = registry.protocol(t.choice(*registry.names())(str(raw_type).strip()))
+        found = protocol(t.choice(*names())(str(raw_type).strip()))
     except ValueError as exc:
         raise place.error('type', f"{exc}, got '{str(raw_type).strip()}'") from None
-    values = parse_values(place, items, s.options_of(protocol.host_class))
-    values['type'] = protocol.name
+    values = parse_values(place, items, s.options_of(found.host_class))
+    values['type'] = found.name
     values['host'], values['port'] = values['host'][0], values['host'][1] or 0
-    protocol.check_host(place, values, app)
-    values['port'] = values['port'] or protocol.default_port
-    return protocol.host_class(**values)
+    found.check_host(place, values, app)
+    values['port'] = values['port'] or found.default_port
+    return found.host_class(**values)
 
 
 def load_host(path, host_id: str, app: AppConfig) -> s.Host:
@@ -214,12 +218,17 @@ def refuse_same_directory(where, source: EndpointSpec, target: EndpointSpec) -> 
 
 
 def check_endpoint_types(where, source: EndpointSpec, target: EndpointSpec) -> None:
-    """What a job may do with its types of endpoints (resume: run/resume.py; a
-    protocol's own rules: its check_job)."""
+    """What a job may do with its types of endpoints: ``resume`` (run/resume.py), and
+    a protocol's own rules (its check_job)."""
     from filetransfer.endpoints.registry import protocol
-    from filetransfer.run.resume import check_config
 
-    check_config(where, source, target)
+    if target.options.resume:
+        if target.options.temp is None:
+            raise ConfigError(f'{where}: [target] resume: needs temp (a partial file under its '
+                              'final name would look complete to the readers of the target)')
+        if 'FASP' in (source.type, target.type):
+            raise ConfigError(f"{where}: [target] resume: not for FASP transfers; set the "
+                              "FASP host's resume_check option (ascp resumes by itself)")
     for spec in (source, target):
         if spec.host is not None and protocol(spec.type).check_job is not None:
             protocol(spec.type).check_job(where, source, target)
@@ -248,8 +257,6 @@ def job_ids(app: AppConfig) -> list[str]:
 
 def load_job(app: AppConfig, job_id: str) -> JobConfig:
     """Loads a job file; its [source] and [target] come with their hosts."""
-    from filetransfer.run.resume import wanted as resume_wanted
-
     path = job_path(app, job_id)
     if not os.path.exists(path):
         raise ConfigError(f'{path}: no such job file (job id {job_id!r})')
@@ -267,7 +274,7 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
     hosts = {}
     source = _endpoint(path, 'source', sections['source'], app, hosts)
     target = _endpoint(path, 'target', sections['target'], app, hosts)
-    if resume_wanted(target) and not app.global_.locks_dir:
+    if target.options.resume and not app.global_.locks_dir:
         raise Place(app.path, 'global').error(
             'locks_dir', f'required because {Place(path, "target")("resume")} is set (the '
                          "record kept there tells the job's own partial files from others')")

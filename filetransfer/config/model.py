@@ -8,20 +8,21 @@ in config/schema.py.
 from dataclasses import dataclass, field
 
 from filetransfer.config.schema import (AppNotify, Daemon, Global, Host, JobOptions, Logging,
-                                        Mail, Notify, SftpDefaults, Source, Target)
+                                        Mail, Notify, Source, Target)
 
 
 @dataclass(frozen=True)
 class AppConfig:
     """The application file. ``mail`` and ``daemon`` are None when the file has no
     such section; ``extra`` holds its ``x:`` sections (prefix stripped, raw strings);
-    ``warnings`` what a run should log about the file."""
+    ``warnings`` what a run should log about the file. ``protocol_sections`` holds the
+    sections a protocol adds (SFTP's [sftp]), by name, present or not."""
 
     path: str
     global_: Global
     logging: Logging
-    sftp: SftpDefaults
     notify: AppNotify
+    protocol_sections: dict = field(default_factory=dict)
     mail: Mail | None = None
     daemon: Daemon | None = None
     extra: dict = field(default_factory=dict)

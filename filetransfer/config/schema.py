@@ -45,7 +45,6 @@ def secret_text(raw: str):
 
 
 DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
-KEY_TYPES = ('RSA', 'DSA', 'ECDSA', 'Ed25519')
 
 
 # -- the application file ---------------------------------------------------------------
@@ -69,26 +68,6 @@ class Logging:
     msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
     log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR or CRITICAL')
     disabled: bool = option(t.boolean, False, doc='no log at all')
-
-
-@dataclass(frozen=True, kw_only=True)
-class SftpDefaults:
-    """[sftp]: keys by type and the known-hosts file of SFTP hosts that name none."""
-
-    key_rsa_file: str | None = option(t.path)
-    key_rsa_pass: Any = option(secret_text, secret=True)
-    key_dsa_file: str | None = option(t.path)
-    key_dsa_pass: Any = option(secret_text, secret=True)
-    key_ecdsa_file: str | None = option(t.path)
-    key_ecdsa_pass: Any = option(secret_text, secret=True)
-    key_ed25519_file: str | None = option(t.path)
-    key_ed25519_pass: Any = option(secret_text, secret=True)
-    known_hosts: str | None = option(t.path)
-
-    def key(self, key_type: str) -> tuple:
-        """(file, passphrase) of the key of ``key_type`` (RSA, DSA, ECDSA, Ed25519)."""
-        prefix = f'key_{key_type.lower()}_'
-        return getattr(self, prefix + 'file'), getattr(self, prefix + 'pass')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,8 +107,8 @@ class Daemon:
     pidfile: str | None = option(t.path)
 
 
-APP_SECTIONS = {'global': Global, 'logging': Logging, 'sftp': SftpDefaults, 'mail': Mail,
-                'notify': AppNotify, 'daemon': Daemon}
+APP_SECTIONS = {'global': Global, 'logging': Logging, 'mail': Mail, 'notify': AppNotify,
+                'daemon': Daemon}   # and the protocols' sections (endpoints/registry.py)
 APP_REQUIRED = ('global',)
 
 

@@ -190,5 +190,5 @@ def choice(*values: str):
 
 
 def temp(raw: str):
-    from filetransfer.run.tempnames import TempNames
+    from filetransfer.config.tempnames import TempNames
     return TempNames.parse(raw)

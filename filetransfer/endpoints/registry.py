@@ -43,3 +43,12 @@ def protocol(name: str) -> Protocol:
 
 def protocols() -> list[Protocol]:
     return [protocol(name) for name in names()]
+
+
+def app_sections() -> dict[str, type]:
+    """The sections the protocols add to the application file, by name."""
+    sections = {}
+    for package in dict.fromkeys(_PACKAGES.values()):
+        module = importlib.import_module(f'filetransfer.endpoints.{package}')
+        sections.update(getattr(module, 'APP_SECTIONS', {}))
+    return sections

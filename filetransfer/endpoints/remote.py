@@ -13,6 +13,7 @@ is one source error, at the first path it stops. The files found are transferred
 """
 
 import dataclasses
+import errno
 import logging
 import os
 import posixpath
@@ -20,7 +21,8 @@ import threading
 import time
 from typing import Callable, Iterator, NamedTuple
 
-from filetransfer.endpoints.base import Endpoint, FileEntry, listed_name_problem, shown_name
+from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem,
+                                         shown_name)
 from filetransfer.errors import ConnectError, TransferError, error_text
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,31 @@ class _Walk:
         return None
 
 
+def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
+              resolve: Callable[[str], str]) -> str:
+    """Opens the root directory ``path`` of a server's ``endpoint`` (one with
+    ``where``, ``role`` and ``_guard``): a target's is made first (``make_dirs``, mkdir
+    -p); ``resolve`` returns the root as the server names it. Raises ConnectError."""
+    where, role = endpoint.where, endpoint.role
+    try:
+        if role == 'target':
+            try:
+                with endpoint._guard():
+                    make_dirs(path)
+            except OSError as exc:
+                raise ConnectError(f'{where}: cannot create target directory {path}: '
+                                   f'{error_text(exc)}') from None
+        try:
+            with endpoint._guard():
+                return resolve(path)
+        except OSError as exc:
+            what = 'does not exist' if exc.errno == errno.ENOENT \
+                else f'cannot be opened: {error_text(exc)}'
+            raise ConnectError(f'{where}: {role} directory {path} {what}') from None
+    except TransferError as exc:
+        raise ConnectError(str(exc)) from None
+
+
 def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
                       mkdir: Callable[[str], None], refused: type) -> None:
     """mkdir -p on a server. ``known`` holds the directories known to exist (and
@@ -209,3 +236,29 @@ def remove_after_interrupt(interrupted: Endpoint, relpath: str, seconds: float) 
         log.warning(
             '%s: could not remove partial file %s: no answer within %d s', where, relpath,
             seconds)
+
+
+class RemoteFile:
+    """A file being read from a server: ``read()`` and the context manager, made
+    of the subclass's ``readinto()`` and ``close()``."""
+
+    def readinto(self, buffer) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(CHUNK_SIZE):
+                chunks.append(chunk)
+            return b''.join(chunks)
+        buffer = bytearray(size)
+        return bytes(buffer[:self.readinto(buffer)])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

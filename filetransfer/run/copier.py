@@ -17,7 +17,8 @@ from filetransfer.config.model import EndpointSpec
 from filetransfer.endpoints.base import Batch, FileEntry, FileOutcome
 from filetransfer.errors import NotReadyError, error_text
 from filetransfer.outcome import JobResult
-from filetransfer.run import resume, signals
+from filetransfer import signals
+from filetransfer.run import resume
 from filetransfer.run.filecopy import FileCopy
 from filetransfer.run.journal import Journal
 from filetransfer.run.ledger import Ledger, ProgressObserver
@@ -40,7 +41,7 @@ class Copier:
         self.journal = journal if journal is not None else Journal(None, '')
         self.done = done if done is not None else set()
         self.temp = target.options.temp
-        self.resume = resume.wanted(target)
+        self.resume = target.options.resume
         self.delete = source.options.delete
         self.ready_file = ready_file
         self.connections = (target.options.connections or _connections(target.host)

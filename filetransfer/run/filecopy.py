@@ -25,7 +25,8 @@ import time
 from filetransfer.endpoints.base import (FileEntry, SourceReader, SourceReadError, change_of,
                                          unsafe_path_reason)
 from filetransfer.errors import error_text
-from filetransfer.run import resume as _resume, signals
+from filetransfer import signals
+from filetransfer.run import resume as _resume
 from filetransfer.run.ledger import Ledger
 
 log = logging.getLogger(__name__)

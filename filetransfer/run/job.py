@@ -8,9 +8,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from filetransfer import config
-from filetransfer.service import logs
-from filetransfer.run import resume, signals
+from filetransfer import config, logs, signals
 from filetransfer.config import schema
 from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyError,
                                  SingleInstanceError, Terminated, TransferError,
@@ -255,7 +253,7 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     target = config.endpoint_from_mapping(where, 'target', target_items, schema.Target)
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
-    if resume.wanted(target):
+    if target.options.resume:
         raise ConfigError(f'{where}: [target] resume: needs a job with [global] locks_dir '
                           "(see configure()), whose record tells the job's own partial "
                           "files from others'")

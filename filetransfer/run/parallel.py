@@ -18,7 +18,7 @@ import logging
 import threading
 
 from filetransfer import endpoints
-from filetransfer.run import signals
+from filetransfer import signals
 from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)

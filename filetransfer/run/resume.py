@@ -19,29 +19,11 @@ FTP servers with REST STREAM); a FASP host resumes with its own `resume` option.
 
 import logging
 
-from filetransfer.errors import ConfigError, error_text
+from filetransfer.errors import error_text
 
 log = logging.getLogger(__name__)
 
 CHECK_BYTES = 1 << 20
-
-
-def check_config(where: str, source, target) -> None:
-    """Raises ConfigError when ``resume`` is set where it cannot work (source and
-    target are config.EndpointSpec)."""
-    if not wanted(target):
-        return
-    if target.options.temp is None:
-        raise ConfigError(f'{where}: [target] resume: needs temp (a partial file under its '
-                          'final name would look complete to the readers of the target)')
-    if 'FASP' in (source.type, target.type):
-        raise ConfigError(f"{where}: [target] resume: not for FASP transfers; set the FASP "
-                          "host's resume_check option (ascp resumes by itself)")
-
-
-def wanted(target) -> bool:
-    """Whether a target (config.EndpointSpec) asks for resume."""
-    return bool(target.options.resume)
 
 
 def possible(source, target) -> bool:

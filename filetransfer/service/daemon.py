@@ -26,11 +26,9 @@ import signal
 import sys
 import time
 
-from filetransfer import config
-from filetransfer.service import logs
-from filetransfer.run import signals
+from filetransfer import config, logs, signals
 from filetransfer.errors import ConfigError, Error, ExitCode, Terminated, exit_code_of
-from filetransfer.run.signals import set_sigterm_handler
+from filetransfer.signals import set_sigterm_handler
 from filetransfer.service.pidfile import AlreadyRunning, PidFile, running_pid
 from filetransfer.privatedirs import make_private_dirs
 

@@ -5,7 +5,11 @@ Uploads send exactly the files the job chose, as a file-pair list (relative path
 kept). Downloads let ascp walk the remote directory with include/exclude rules built
 from the job's patterns (faspfilters). Per file, STOP is a transferred file, SKIP one
 the target has already (ascp's overwrite policy), FILEERROR a failed one, counted on
-the source or the target side by its error code.
+the source or the target side by its error code. A file ascp begins to write under
+its partial name (``temp``) is recorded in the job's journal until it is complete or
+removed, so that the next run removes what a killed run left. Without ``temp`` ascp
+writes under the final name, which is not recorded: ascp may outlive a killed run
+and complete the file, which the next run must not take for a leftover.
 
 The end of the session decides the rest: ascp's authentication and connection errors
 (19, 12-18, 44, 45, and 51 for a host key that does not match) are ConnectError,
@@ -23,7 +27,7 @@ import posixpath
 import queue
 import time
 
-from filetransfer.run import signals
+from filetransfer import signals
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.fasp import filters as faspfilters
 from filetransfer.endpoints.base import FileEntry, FileOutcome, unsafe_path_reason
@@ -192,7 +196,8 @@ class FaspBatch:
             path = self._relpath(stats['name'])
             if kind == 'STATS' and path not in self.started:
                 self.started.add(path)
-                self.batch.ledger.writing(path + self.suffix)    # in the journal at once
+                if self.suffix:       # in the journal at once (see the module doc)
+                    self.batch.ledger.writing(path + self.suffix)
             elif kind in ('STOP', 'SKIP'):
                 self.finished.add(path)
                 self.reported.add(path)

@@ -32,8 +32,8 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          unsafe_path_reason)
 from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
-from filetransfer.endpoints.remote import (Listed, make_remote_dirs, remove_after_interrupt,
-                                           replace_by_steps, walk_tree)
+from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
+                                           remove_after_interrupt, replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 
@@ -190,25 +190,14 @@ class FtpEndpoint(StreamEndpoint):
                 self._ftp.sendcmd('OPTS UTF8 ON')
 
     def _open_root(self) -> None:
-        ftp = self._ftp
-        try:
-            with self._guard():
-                # Absolute from here on: the walk and mkdir -p change directories.
-                path = posixpath.normpath(posixpath.join(ftp.pwd(), self.spec.path))
-                if self.role == 'target':
-                    try:
-                        self._makedirs(path)
-                    except OSError as exc:
-                        raise ConnectError(f'{self.where}: cannot create target directory '
-                                           f'{path}: {error_text(exc)}') from None
-                try:
-                    ftp.cwd(path)
-                except ftplib.error_perm as exc:
-                    raise ConnectError(f'{self.where}: {self.role} directory {path} cannot '
-                                       f'be opened: {error_text(exc)}') from None
-                self.root = ftp.pwd()
-        except TransferError as exc:
-            raise ConnectError(str(exc)) from None
+        # Absolute from here on: the walk and mkdir -p change directories.
+        login_dir = self._step('cannot tell the login directory (PWD)', self._ftp.pwd)
+        path = posixpath.normpath(posixpath.join(login_dir, self.spec.path))
+        self.root = open_root(self, path, self._makedirs, self._enter)
+
+    def _enter(self, path: str) -> str:
+        self._ftp.cwd(path)
+        return self._ftp.pwd()
 
     def close(self) -> None:
         ftp, self._ftp = self._ftp, None
@@ -662,7 +651,7 @@ class _KeepAlive:
         return transfer + noops
 
 
-class _Download:
+class _Download(RemoteFile):
     """A file being retrieved (the copier reads it like a local file)."""
 
     def __init__(self, endpoint: FtpEndpoint, conn, keep_alive: _KeepAlive):
@@ -688,27 +677,10 @@ class _Download:
                 self.endpoint._end_transfer(self.conn, self.keep_alive)
         return count
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            chunks = []
-            while True:
-                chunk = self.read(CHUNK_SIZE)
-                if not chunk:
-                    return b''.join(chunks)
-                chunks.append(chunk)
-        buffer = bytearray(size)
-        return bytes(buffer[:self.readinto(buffer)])
-
     def close(self) -> None:
         if not self.done:
             self.done = True
             self.endpoint._abandon(self.conn, self.keep_alive, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def create(spec) -> StreamEndpoint:

@@ -40,8 +40,8 @@ from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          unsafe_path_reason)
-from filetransfer.endpoints.remote import (Listed, make_remote_dirs, remove_after_interrupt,
-                                           replace_by_steps, walk_tree)
+from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
+                                           remove_after_interrupt, replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
@@ -404,26 +404,14 @@ class SftpEndpoint(StreamEndpoint):
         return ConnectError(f'{self.where}: {text}', retryable=False)
 
     def _open_root(self) -> None:
-        path = self.spec.path
-        try:
-            with self._guard():
-                if self.role == 'target':
-                    try:
-                        self._makedirs(path)
-                    except OSError as exc:
-                        raise ConnectError(f'{self.where}: cannot create target directory '
-                                           f'{path}: {_reason(exc)}') from None
-                try:
-                    self.root = self._sftp.normalize(path)
-                    self._root_attr = self._sftp.stat(self.root)
-                except OSError as exc:
-                    what = 'does not exist' if exc.errno == errno.ENOENT else _reason(exc)
-                    raise ConnectError(f'{self.where}: {self.role} directory {path} '
-                                       f'{what}') from None
-        except TransferError as exc:
-            raise ConnectError(str(exc)) from None
+        self.root = open_root(self, self.spec.path, self._makedirs, self._resolve)
+
+    def _resolve(self, path: str) -> str:
+        root = self._sftp.normalize(path)
+        self._root_attr = self._sftp.stat(root)
         if not stat.S_ISDIR(self._root_attr.st_mode or 0):
-            raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
+            raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
+        return root
 
     def close(self) -> None:
         sftp, transport = self._sftp, self._transport
@@ -796,7 +784,7 @@ def _refusal(what: str, code: int, text: str) -> OSError | None:
     return OSError(errno.EIO, said)
 
 
-class _Reader:
+class _Reader(RemoteFile):
     """A remote file read with up to IN_FLIGHT bytes of read requests in flight, in
     the calling thread. (paramiko's own prefetch runs a thread that, when the reader
     catches up with it, stops using what it fetched and keeps buffering the whole
@@ -869,15 +857,6 @@ class _Reader:
                     self.ready[self.position] = piece[len(taken):]
         return filled
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            chunks = []
-            while chunk := self.read(CHUNK_SIZE):
-                chunks.append(chunk)
-            return b''.join(chunks)
-        buffer = bytearray(size)
-        return bytes(buffer[:self.readinto(buffer)])
-
     def close(self) -> None:
         if not self.eof:
             # Stopped early (an error, SIGTERM): the answers to requests in flight may
@@ -891,12 +870,6 @@ class _Reader:
                 self.handle.close()
         except (OSError, TransferError) as exc:
             log.debug('closing a remote file: %s', _reason(exc))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def create(spec) -> StreamEndpoint:

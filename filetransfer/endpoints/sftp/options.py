@@ -4,7 +4,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from filetransfer.config import types as t
-from filetransfer.config.schema import KEY_TYPES, Host, option, secret_text
+from filetransfer.config.schema import Host, option, secret_text
+
+KEY_TYPES = ('RSA', 'DSA', 'ECDSA', 'Ed25519')
+
+
+@dataclass(frozen=True, kw_only=True)
+class SftpDefaults:
+    """The application's [sftp]: keys by type and the known-hosts file of SFTP hosts
+    that name none."""
+
+    key_rsa_file: str | None = option(t.path)
+    key_rsa_pass: Any = option(secret_text, secret=True)
+    key_dsa_file: str | None = option(t.path)
+    key_dsa_pass: Any = option(secret_text, secret=True)
+    key_ecdsa_file: str | None = option(t.path)
+    key_ecdsa_pass: Any = option(secret_text, secret=True)
+    key_ed25519_file: str | None = option(t.path)
+    key_ed25519_pass: Any = option(secret_text, secret=True)
+    known_hosts: str | None = option(t.path)
+
+    def key(self, key_type: str) -> tuple:
+        """(file, passphrase) of the key of ``key_type`` (RSA, DSA, ECDSA, Ed25519)."""
+        prefix = f'key_{key_type.lower()}_'
+        return getattr(self, prefix + 'file'), getattr(self, prefix + 'pass')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +45,7 @@ class SftpHost(Host):
 
 def check_host(place, values: dict, app) -> None:
     """Fills in the key and the known-hosts file from the application's [sftp]."""
-    defaults = app.sftp if app else None
+    defaults = app.protocol_sections['sftp'] if app else None
     where_else = f' or in [sftp] of {app.path}' if app else ''
     key_type = values['key_type']
     if key_type and not values['key_file']:
