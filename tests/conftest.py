@@ -285,9 +285,14 @@ def login(request):
     """One login on a real server, for each server program and protocol (ids such
     as 'vsftpd-FTPS', see servers/login.py); a test narrows them with
     ``@pytest.mark.parametrize('login', logins(...), indirect=True)``."""
+    return login_for(request, request.param)
+
+
+def login_for(request, kind: str):
+    """The login ``kind`` (an id of servers/login.py LOGINS), its server started."""
     from servers.login import Login
 
-    name, protocol = request.param.split('-')
+    name, protocol = kind.split('-')
     if name == 'pyftpdlib':
         server = request.getfixturevalue('pyftpdlib_servers')(protocol)
         return Login(name, protocol, server.port, server.user, server.password, server.home,

@@ -293,6 +293,14 @@ def unsafe_path_reason(relpath: str) -> str | None:
     return None
 
 
+def refuse_unsafe(relpath: str, error: type = OSError) -> None:
+    """Raises ``error`` (an OSError class) when a relative path would leave the root
+    (see `unsafe_path_reason`): every endpoint checks the paths it is given."""
+    problem = unsafe_path_reason(relpath)
+    if problem:
+        raise error(errno.EINVAL, f'refused name: {problem}')
+
+
 def listed_name_problem(name: str) -> str | None:
     """Why one name of a directory listing cannot be a file or directory of the
     tree, or None. '.' and '..' are reported too: callers skip them quietly when a

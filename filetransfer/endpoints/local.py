@@ -15,7 +15,7 @@ import stat
 from filetransfer.errors import ConnectError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, SourceChanged,
                                          SourceReadError, StreamEndpoint, change_of,
-                                         copy_stream)
+                                         copy_stream, refuse_unsafe)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class LocalEndpoint(StreamEndpoint):
         pass
 
     def _path(self, relpath: str) -> str:
+        refuse_unsafe(relpath)
         return os.path.join(self.root, relpath)
 
     # -- source side ----------------------------------------------------------

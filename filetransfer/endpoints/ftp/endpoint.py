@@ -30,7 +30,7 @@ import time
 
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
-                                         unsafe_path_reason)
+                                         refuse_unsafe)
 from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
                                            remove_after_interrupt, replace_by_steps, walk_tree)
@@ -236,9 +236,7 @@ class FtpEndpoint(StreamEndpoint):
 
     def _remote(self, relpath: str) -> str:
         if relpath:
-            problem = unsafe_path_reason(relpath)
-            if problem:
-                raise ServerFileError(errno.EINVAL, f'refused name: {problem}')
+            refuse_unsafe(relpath, ServerFileError)
         path = posixpath.join(self.root, relpath) if relpath else self.root
         if '\r' in path or '\n' in path:
             raise ServerFileError(errno.EINVAL, 'FTP cannot carry a line break in a name')

@@ -39,7 +39,7 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
-                                         unsafe_path_reason)
+                                         refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
                                            remove_after_interrupt, replace_by_steps, walk_tree)
 
@@ -456,9 +456,7 @@ class SftpEndpoint(StreamEndpoint):
 
     def _remote(self, relpath: str) -> str:
         if relpath:
-            problem = unsafe_path_reason(relpath)
-            if problem:
-                raise OSError(errno.EINVAL, f'refused name: {problem}')
+            refuse_unsafe(relpath)
         return posixpath.join(self.root, relpath) if relpath else self.root
 
     def _makedirs(self, path: str) -> None:
