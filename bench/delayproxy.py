@@ -1,0 +1,205 @@
+"""A TCP proxy on 127.0.0.1 that gives a connection to a local server the round-trip
+time (and optionally the bandwidth) of a longer link.
+
+Each direction of a connection delivers what it receives half the round-trip time
+later, in order. With a rate cap it also sends no faster than ``rate`` bytes/s, as a
+link of that bandwidth would: a chunk waits until the ones before it are through. A
+direction holds at most ``capacity`` bytes; while it is full the proxy reads nothing
+more from the sender, whose TCP then waits (back-pressure, bounded memory). The
+upstream connection opens one round trip after the client connected, the time a TCP
+handshake over the link takes. An end-of-file is passed on (half-close) after the
+data before it; a reset or error on either side closes both.
+
+    .venv/bin/python bench/delayproxy.py --rtt-ms 50 [--rate BYTES_PER_S] HOST:PORT
+
+prints the port it listens on and runs until interrupted. `DelayProxy` runs it in a
+thread of the calling process.
+"""
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import threading
+
+READ_SIZE = 256 << 10
+CAPACITY = 16 << 20       # per direction; above any SSH window the bench meets
+
+
+class _Direction:
+    """The bytes on their way in one direction: (due time, chunk) in arrival order."""
+
+    def __init__(self, delay: float, rate: float | None, capacity: int):
+        self.delay = delay
+        self.rate = rate
+        self.capacity = capacity
+        self._chunks = collections.deque()
+        self._held = 0
+        self._free_at = 0.0        # when the rate-capped link has sent all it was given
+        self._changed = asyncio.Condition()
+
+    def _due(self, now: float, size: int) -> float:
+        if not self.rate:
+            return now + self.delay
+        self._free_at = max(now, self._free_at) + size / self.rate
+        return self._free_at + self.delay
+
+    async def put(self, chunk: bytes) -> None:
+        """Takes a chunk (b'' for end-of-file); waits while the direction is full."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._held < self.capacity)
+            due = self._due(asyncio.get_running_loop().time(), len(chunk))
+            self._chunks.append((due, chunk))
+            self._held += len(chunk)
+            self._changed.notify_all()
+
+    async def get(self) -> bytes:
+        """The next chunk, once it is due."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._chunks)
+            due, chunk = self._chunks.popleft()
+            self._held -= len(chunk)
+            self._changed.notify_all()
+        wait = due - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return chunk
+
+
+async def _receive(reader: asyncio.StreamReader, direction: _Direction) -> None:
+    while True:
+        chunk = await reader.read(READ_SIZE)
+        await direction.put(chunk)
+        if not chunk:
+            return
+
+
+async def _deliver(direction: _Direction, writer: asyncio.StreamWriter) -> None:
+    while True:
+        chunk = await direction.get()
+        if not chunk:
+            if writer.can_write_eof():
+                writer.write_eof()
+            return
+        writer.write(chunk)
+        await writer.drain()
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+class DelayProxy:
+    """The proxy, serving in a thread of its own: ``port`` is where it listens
+    (on 127.0.0.1) once `start` returned. ``rtt`` in seconds, ``rate`` in bytes/s
+    per direction (None: no cap)."""
+
+    def __init__(self, target_host: str, target_port: int, rtt: float = 0.0,
+                 rate: float | None = None, capacity: int = CAPACITY):
+        self.target = (target_host, target_port)
+        self.rtt = rtt
+        self.rate = rate
+        self.capacity = capacity
+        self.port = None
+        self._loop = None
+        self._server = None
+        self._thread = None
+        self._connections = set()
+
+    def __enter__(self) -> 'DelayProxy':
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> 'DelayProxy':
+        self._loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def serve():
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(asyncio.start_server(
+                self._connection, '127.0.0.1', 0, limit=READ_SIZE))
+            self.port = self._server.sockets[0].getsockname()[1]
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name='delayproxy', daemon=True)
+        self._thread.start()
+        started.wait()
+        return self
+
+    def stop(self) -> None:
+        """Closes the listening socket and every connection."""
+        if not self._thread:
+            return
+
+        async def shut():
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+        self._thread = None
+
+    async def _connection(self, client_reader, client_writer) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        try:
+            await asyncio.sleep(self.rtt)          # the TCP handshake over the link
+            try:
+                server_reader, server_writer = await asyncio.open_connection(
+                    *self.target, limit=READ_SIZE)
+            except OSError:
+                await _close(client_writer)
+                return
+            await self._carry(client_reader, client_writer, server_reader, server_writer)
+        except asyncio.CancelledError:
+            pass                                # stopped: the connections are closed
+        finally:
+            self._connections.discard(task)
+
+    async def _carry(self, client_reader, client_writer, server_reader, server_writer):
+        up = _Direction(self.rtt / 2, self.rate, self.capacity)
+        down = _Direction(self.rtt / 2, self.rate, self.capacity)
+        tasks = [asyncio.ensure_future(job) for job in (
+            _receive(client_reader, up), _deliver(up, server_writer),
+            _receive(server_reader, down), _deliver(down, client_writer))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()          # raises the first error, if any
+        except (OSError, asyncio.IncompleteReadError):
+            pass                       # a reset on one side: both are closed
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await _close(client_writer)
+            await _close(server_writer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('target', help='HOST:PORT to forward to')
+    parser.add_argument('--rtt-ms', type=float, default=0.0, help='round-trip time added')
+    parser.add_argument('--rate', type=float, help='bytes/s per direction (default: no cap)')
+    args = parser.parse_args()
+    host, _, port = args.target.rpartition(':')
+    proxy = DelayProxy(host, int(port), args.rtt_ms / 1000, args.rate).start()
+    print(proxy.port, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        proxy.stop()
+
+
+if __name__ == '__main__':
+    main()
