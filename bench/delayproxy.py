@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import socket
 import threading
 
 READ_SIZE = 256 << 10
@@ -104,9 +105,10 @@ class DelayProxy:
         self.capacity = capacity
         self.port = None
         self._loop = None
-        self._server = None
         self._thread = None
-        self._connections = set()
+        self._listener = None
+        self._clients = set()        # accepted sockets not closed yet
+        self._tasks = set()          # the accepting task and one per connection
 
     def __enter__(self) -> 'DelayProxy':
         return self.start()
@@ -115,20 +117,14 @@ class DelayProxy:
         self.stop()
 
     def start(self) -> 'DelayProxy':
+        self._listener = socket.create_server(('127.0.0.1', 0))
+        self._listener.setblocking(False)
+        self.port = self._listener.getsockname()[1]
         self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def serve():
-            asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(asyncio.start_server(
-                self._connection, '127.0.0.1', 0, limit=READ_SIZE))
-            self.port = self._server.sockets[0].getsockname()[1]
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, name='delayproxy', daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name='delayproxy',
+                                        daemon=True)
         self._thread.start()
-        started.wait()
+        self._call(self._start_accepting)
         return self
 
     def stop(self) -> None:
@@ -137,11 +133,12 @@ class DelayProxy:
             return
 
         async def shut():
-            self._server.close()
-            for task in list(self._connections):
+            for task in list(self._tasks):
                 task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
-            await self._server.wait_closed()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for client in self._clients:       # accepted, but its task never started
+                client.close()
+            self._listener.close()
 
         asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -149,24 +146,50 @@ class DelayProxy:
         self._loop.close()
         self._thread = None
 
-    async def _connection(self, client_reader, client_writer) -> None:
-        task = asyncio.current_task()
-        self._connections.add(task)
+    def _call(self, function) -> None:
+        """Runs ``function`` in the proxy's thread and waits for it."""
+        async def call():
+            function()
+        asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=30)
+
+    def _start_accepting(self) -> None:
+        self._spawn(self._accept())
+
+    def _spawn(self, job) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            client, _ = await loop.sock_accept(self._listener)
+            self._clients.add(client)
+            self._spawn(self._connection(client))
+
+    async def _connection(self, client: socket.socket) -> None:
         try:
-            await asyncio.sleep(self.rtt)          # the TCP handshake over the link
+            client_reader, client_writer = await asyncio.open_connection(
+                sock=client, limit=READ_SIZE)
             try:
+                await asyncio.sleep(self.rtt)          # the TCP handshake over the link
                 server_reader, server_writer = await asyncio.open_connection(
                     *self.target, limit=READ_SIZE)
-            except OSError:
+                try:
+                    await self._carry(client_reader, client_writer, server_reader,
+                                      server_writer)
+                finally:
+                    await _close(server_writer)
+            finally:
                 await _close(client_writer)
-                return
-            await self._carry(client_reader, client_writer, server_reader, server_writer)
-        except asyncio.CancelledError:
-            pass                                # stopped: the connections are closed
+        except (OSError, asyncio.CancelledError):
+            pass             # refused upstream, a reset on one side, or the proxy stopped
         finally:
-            self._connections.discard(task)
+            self._clients.discard(client)
+            client.close()
 
     async def _carry(self, client_reader, client_writer, server_reader, server_writer):
+        """Both directions, until both ended (or one failed: it raises)."""
         up = _Direction(self.rtt / 2, self.rate, self.capacity)
         down = _Direction(self.rtt / 2, self.rate, self.capacity)
         tasks = [asyncio.ensure_future(job) for job in (
@@ -175,15 +198,11 @@ class DelayProxy:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
-                task.result()          # raises the first error, if any
-        except (OSError, asyncio.IncompleteReadError):
-            pass                       # a reset on one side: both are closed
+                task.result()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await _close(client_writer)
-            await _close(server_writer)
 
 
 def main() -> None:
