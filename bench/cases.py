@@ -67,13 +67,14 @@ def sftp(lab: Lab, settings) -> list:
                     '1 file', {'sftp -b (aes128-gcm)': 1.0})
 
 
-def many_files(lab: Lab, login, folder: str, count: int, ciphers, title: str,
-               variants: dict, parallel: int = 0, targets=None) -> list:
-    """SFTP upload and download of the ``count`` files of ``folder`` through ``login``;
-    ``variants`` maps a name to target options of further filetransfer contenders."""
+def many_files(lab: Lab, login, folder: str, count: int, title: str, variants: dict,
+               ups=(True, False), targets=None, **choices) -> list:
+    """SFTP uploads (and/or downloads: ``ups``) of the ``count`` files of ``folder``
+    through ``login``; ``variants`` maps a name to target options of further
+    filetransfer contenders, ``choices`` go to `peers`."""
     host = lab.sftp_host_id(login)
     cases = []
-    for up in (True, False):
+    for up in ups:
         far = lab.path('remote', f'many-up-{login.port}') if up else \
             lab.path(f'many-down-{login.port}')
         prepare, check = clear(far), has_files(far, count)
@@ -89,21 +90,25 @@ def many_files(lab: Lab, login, folder: str, count: int, ciphers, title: str,
             contenders.append(lab.ours(name, job, prepare=prepare, check=check))
         transfer = Transfer(folder if up else far, far if up else folder, up, None, prepare,
                             check)
-        contenders += peers(login, transfer, ciphers, parallel)
+        contenders += peers(login, transfer, **choices)
         cases.append(Case(f'SFTP {"upload" if up else "download"} {title}', 'files/s',
                           count, contenders, targets or {}))
     return cases
 
 
 def small(lab: Lab, settings) -> list:
+    """Uploads of many small files; lftp and rclone's hash check are left out (each
+    would take minutes here), the latency cases have them."""
     folder = lab.path('small')
     make_small_files(folder, settings.files)
     variants = {'filetransfer, temp = dot': {'temp': 'dot'},
                 **{f'filetransfer, connections = {number}': {'connections': str(number)}
                    for number in (4, 8)}}
-    return many_files(lab, lab.login(), folder, settings.files, BOTH_CIPHERS,
-                      f'{settings.files} files of 4 KiB', variants, parallel=8,
-                      targets={'rsync -e ssh (aes128-gcm)': 1.0})
+    return many_files(lab, lab.login(), folder, settings.files,
+                      f'{settings.files} files of 4 KiB', variants, ups=(True,),
+                      targets={'rsync -e ssh (aes128-gcm)': 1.0}, ciphers=BOTH_CIPHERS,
+                      parallel=8, tools=('sftp', 'scp', 'rsync', 'rclone'),
+                      hashchecks=(False,))
 
 
 def ftp(lab: Lab, settings, tls: bool) -> list:

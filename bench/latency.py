@@ -26,7 +26,7 @@ def latency(lab: Lab, settings) -> list:
     for rtt in settings.rtts:
         login = lab.login(rtt)
         for case in [*one_file(lab, login, big, size, (GCM,), f'1 file of {size >> 20} MiB'),
-                     *many_files(lab, login, small, count, (GCM,), f'{count} files of 4 KiB',
+                     *many_files(lab, login, small, count, f'{count} files of 4 KiB',
                                  variants, parallel=PARALLEL)]:
             case.title += f', RTT {rtt:g} ms'
             case.group = f'RTT {rtt:g} ms'
@@ -110,5 +110,5 @@ def few_new(lab: Lab, settings) -> list:
         transfer = Transfer(target, served, False, None, prepare, check)
         cases.append(Case(title, 's', new, [ours, *peers(
             login, transfer, (GCM,), PARALLEL, tools=('rsync', 'lftp', 'rclone'))],
-            notes=notes, group='few new'))
+            notes=notes, group=f'RTT {rtt:g} ms'))
     return cases

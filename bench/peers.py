@@ -82,10 +82,10 @@ TOOLS = ('sftp', 'scp', 'rsync', 'lftp', 'rclone')
 
 
 def peers(login: SshLogin, transfer: Transfer, ciphers=(GCM,), parallel: int = 0,
-          tools=TOOLS) -> list:
+          tools=TOOLS, hashchecks=(False, True)) -> list:
     """The contenders of ``tools`` (those installed) for ``transfer``; ``parallel`` > 0
     gives rclone that many transfers and lftp's mirror that many files at once (else
-    their defaults)."""
+    their defaults); rclone runs without and/or with its hash check (``hashchecks``)."""
     found = []
     wanted = {tool for tool in tools if installed(tool)}
 
@@ -123,7 +123,7 @@ def peers(login: SshLogin, transfer: Transfer, ciphers=(GCM,), parallel: int = 0
     rclone_source = source if transfer.up else login.rclone(source)
     rclone_target = login.rclone(target_dir) if transfer.up else target_dir
     transfers = ['--transfers', str(parallel)] if parallel else []
-    for hashcheck in (False, True):
+    for hashcheck in hashchecks:
         add('rclone', 'rclone' + (f' --transfers {parallel}' if parallel else '') +
             (' (hash check)' if hashcheck else ' (no hash check)'),
             ['rclone', 'copy', *transfers, *([] if hashcheck else ['--sftp-disable-hashcheck']),

@@ -106,6 +106,34 @@ def growth(cases: list) -> str:
     return '\n'.join(lines)
 
 
+def round_trips(cases: list) -> str:
+    """The round trips each tool waits for, estimated from the cases through the
+    delay proxy: its extra time at the largest round-trip time over its time at the
+    smallest, divided by the difference of the two; per file where many files move."""
+    series = {}          # (case without its RTT, unit, amount) -> tool -> {rtt: median}
+    for case in cases:
+        if not case.group.startswith('RTT '):
+            continue
+        rtt = float(case.group.split()[1]) / 1000
+        base = (case.title.rsplit(', RTT', 1)[0], case.unit, case.amount)
+        for item in case.contenders:
+            series.setdefault(base, {}).setdefault(item.name, {})[rtt] = item.median
+    lines = []
+    for (title, unit, amount), tools in series.items():
+        for name, medians in tools.items():
+            if len(medians) < 2:
+                continue
+            low, high = min(medians), max(medians)
+            count = (high - low) * (amount if unit == 'files/s' else 1)
+            estimate = (medians[high] - medians[low]) / count
+            lines.append(f'| {title} | {name} | {medians[low]:.2f} s | {medians[high]:.2f} s '
+                         f'| {estimate:.1f} {"per file" if unit == "files/s" else "in all"} |')
+    if not lines:
+        return ''
+    return '\n'.join(['| case | tool | time at the least RTT | time at the largest | '
+                      'round trips |', '|---|---|---|---|---|', *lines])
+
+
 def targets(cases: list) -> str:
     lines = ['| target | measured | goal | met |', '|---|---|---|---|']
     for case in cases:
@@ -159,6 +187,11 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
     grown = growth(cases)
     if grown:
         lines += ['', '## Growth with the number of files', '', grown]
+    waits = round_trips(cases)
+    if waits:
+        lines += ['', '## Round trips waited for', '', 'Estimated from the latency cases: '
+                  '(time at the largest round-trip time − time at the least) ÷ the '
+                  'difference of the two.', '', waits]
     lines += ['', '## Targets', '', targets(cases), '', '## Cases', '']
     for case in cases:
         lines += [case_table(case), '']

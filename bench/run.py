@@ -56,7 +56,7 @@ def numbers(kind):
 def settings_from(argv: list) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--runs', type=int, default=3, help='runs of each tool per case')
-    parser.add_argument('--budget', type=float, default=60.0,
+    parser.add_argument('--budget', type=float, default=40.0,
                         help='seconds of runs after which a tool runs no more in a case')
     parser.add_argument('--only', default=','.join(CHOICES),
                         help=f'comma-separated cases of {", ".join(CHOICES)}')
