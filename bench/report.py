@@ -32,8 +32,11 @@ def ours_of(case: Case) -> list:
     return [item for item in case.contenders if item.ours]
 
 
-def best_peer(case: Case) -> Contender | None:
-    others = [item for item in case.contenders if not item.ours]
+def best_peer(case: Case, sftp_only: bool = False) -> Contender | None:
+    """The fastest tool other than filetransfer; with ``sftp_only``, of those that
+    speak SFTP (not rsync, which has a protocol of its own)."""
+    others = [item for item in case.contenders if not item.ours and
+              not (sftp_only and item.name.startswith('rsync'))]
     return min(others, key=lambda item: item.median) if others else None
 
 
@@ -66,7 +69,8 @@ def case_table(case: Case) -> str:
 
 def summary(cases: list) -> str:
     lines = ['| case | filetransfer | best peer | filetransfer ÷ best peer | '
-             'best filetransfer setting ÷ best peer |', '|---|---|---|---|---|']
+             'best filetransfer setting ÷ best peer | filetransfer ÷ best SFTP peer |',
+             '|---|---|---|---|---|---|']
     for case in cases:
         mine, best = ours_of(case), best_peer(case)
         if not mine or not best:
@@ -74,8 +78,11 @@ def summary(cases: list) -> str:
         fastest = min(mine, key=lambda item: item.median)
         setting = '' if fastest is mine[0] else \
             f'{ratio(fastest, best):.2f} ({fastest.name.removeprefix("filetransfer, ")})'
+        sftp = best_peer(case, sftp_only=True) if case.title.startswith('SFTP') else None
+        against_sftp = f'{ratio(mine[0], sftp):.2f} ({sftp.name})' if sftp else ''
         lines.append(f'| {case.title} | {mine[0].median:.2f} s | {best.name}, '
-                     f'{best.median:.2f} s | {ratio(mine[0], best):.2f} | {setting} |')
+                     f'{best.median:.2f} s | {ratio(mine[0], best):.2f} | {setting} | '
+                     f'{against_sftp} |')
     return '\n'.join(lines)
 
 
