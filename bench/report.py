@@ -7,6 +7,7 @@ faster.
 """
 
 import datetime
+import os
 
 import machine
 from timing import Case, Contender
@@ -62,6 +63,8 @@ def case_table(case: Case) -> str:
         lines += ['', f'Best peer: {best.name}; {told}.']
     if not ours_of(case):
         lines += ['', 'filetransfer failed: no ratio.']
+    if case.load is not None:
+        lines += ['', f'Load average (1 minute) when the case ended: {case.load:.1f}.']
     if case.notes:
         lines += ['', *(f'Note: {note}' for note in case.notes)]
     return '\n'.join(lines)
@@ -69,8 +72,8 @@ def case_table(case: Case) -> str:
 
 def summary(cases: list) -> str:
     lines = ['| case | filetransfer | best peer | filetransfer ÷ best peer | '
-             'best filetransfer setting ÷ best peer | filetransfer ÷ best SFTP peer |',
-             '|---|---|---|---|---|---|']
+             'best filetransfer setting ÷ best peer | filetransfer ÷ best SFTP peer | load |',
+             '|---|---|---|---|---|---|---|']
     for case in cases:
         mine, best = ours_of(case), best_peer(case)
         if not mine or not best:
@@ -82,7 +85,7 @@ def summary(cases: list) -> str:
         against_sftp = f'{ratio(mine[0], sftp):.2f} ({sftp.name})' if sftp else ''
         lines.append(f'| {case.title} | {mine[0].median:.2f} s | {best.name}, '
                      f'{best.median:.2f} s | {ratio(mine[0], best):.2f} | {setting} | '
-                     f'{against_sftp} |')
+                     f'{against_sftp} | {case.load:.1f} |')
     return '\n'.join(lines)
 
 
@@ -165,11 +168,11 @@ def targets(cases: list) -> str:
 
 
 def document(started: datetime.datetime, settings, proxy: str, cases: list,
-             skipped: list, minutes: float) -> str:
-    """The whole of RESULTS.md."""
+             skipped: list, minutes: float, loads: tuple) -> str:
+    """The whole of RESULTS.md; ``loads``: the load average at the start and end."""
     lines = ['# Benchmark results', '',
              f'Written by `bench/run.py` (`make bench`) on {started:%Y-%m-%d %H:%M} in '
-             f'{minutes:.0f} minutes; command line: `{settings.command}`. Each case runs its '
+             f'{minutes:.0f} min; command line: `{settings.command}`. Each case runs its '
              f'tools alternately, up to {settings.runs} times each (a tool whose runs took '
              f'{settings.budget:g} s in all runs no more); the tables show the median, '
              'min–max and number of runs. Whole processes are timed (start, connection and '
@@ -177,10 +180,16 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
              'sftp-server), pyftpdlib (FTP, FTPS). ' + CONVENTION + ' Peak RSS is that of '
              'the largest single process of the tool (GNU time, in a process of its own). '
              'Only ratios measured in one run count.', '',
-             'Ciphers: filetransfer\'s ssh child prefers aes128-gcm; each OpenSSH-based peer '
-             '(sftp, scp, rsync, lftp) runs on aes128-gcm and, in the cases without added '
-             'latency, on OpenSSH\'s default (chacha20-poly1305) too. rclone negotiates '
-             'aes128-gcm by itself. OpenSSH 9\'s scp speaks SFTP.', '',
+             f'Other work on the machine slows the tools unevenly: the load average (1 '
+             f'minute) was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end, on '
+             f'{os.cpu_count()} CPUs; each case gives its own (column "load"); a wide '
+             'min–max tells of a busy machine.', '',
+             'Ciphers: filetransfer\'s ssh child prefers aes128-gcm. Every OpenSSH-based peer '
+             '(sftp, scp, rsync, lftp) runs on aes128-gcm; in "SFTP upload/download 1 file" '
+             'and "SFTP upload N files" (127.0.0.1, no proxy) each runs on OpenSSH\'s default, '
+             'chacha20-poly1305, too. rclone negotiates aes128-gcm by itself. OpenSSH 9\'s '
+             'scp speaks SFTP; rsync has a protocol of its own (hence the column "best SFTP '
+             'peer").', '',
              '## Machine', '']
     lines += [f'- {name}: {value}' for name, value in machine.details()]
     if proxy:
@@ -189,7 +198,8 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
                   'direction by half the round-trip time (the upstream connection opens one '
                   'round trip late, as a TCP handshake). Measured by `bench/proxycheck.py`: '
                   'a 64-byte echo (after one message that opens the connection) and a '
-                  'one-way stream.', '', proxy]
+                  'one-way stream. The proxy is one Python thread: its throughput at 0 ms is '
+                  'its ceiling.', '', proxy]
     lines += ['', '## Summary', '', summary(cases)]
     grown = growth(cases)
     if grown:

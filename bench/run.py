@@ -99,6 +99,7 @@ def main(argv: list) -> int:
     measured, proxy_figures = [], ''
     started = datetime.datetime.now()
     clock = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     try:
         print(f'making the data in {root} ...', flush=True)
         make_random(lab.path('big', 'big.bin'), settings.size)
@@ -123,7 +124,8 @@ def main(argv: list) -> int:
         lab.stop()
         shutil.rmtree(root, ignore_errors=True)
     minutes = (time.monotonic() - clock) / 60
-    text = report.document(started, settings, proxy_figures, measured, lab.skipped, minutes)
+    text = report.document(started, settings, proxy_figures, measured, lab.skipped, minutes,
+                           (load_at_start, os.getloadavg()[0]))
     print()
     print(text)
     if settings.results != '-':

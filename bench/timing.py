@@ -58,6 +58,7 @@ class Case:
     targets: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     group: str = ''
+    load: float | None = None     # the machine's load average when the case ended
 
 
 
@@ -108,6 +109,7 @@ def measure(case: Case, runs: int, budget: float) -> None:
             print(f'  {case.title} #{number + 1} {contender.name}: {seconds:.3f} s',
                   flush=True)
     case.contenders = [item for item in case.contenders if item.seconds]
+    case.load = os.getloadavg()[0]
     for contender in case.contenders:
         if contender.prepare:
             contender.prepare()      # leaves the disk as it was
