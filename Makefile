@@ -42,8 +42,10 @@ system-test-deps:
 test: install-test system-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine;
-# writes bench/RESULTS.md. BENCH_ARGS='--runs 5 --only sftp,small' narrows or widens it.
+# Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine,
+# on 127.0.0.1 and through a delay proxy (0, 10, 50 ms round trip); writes
+# bench/RESULTS.md. BENCH_ARGS narrows or widens it: '--runs 5 --only sftp,latency',
+# '--latency-files 500' (the many-files cases over latency take about 5 times longer).
 bench-tools:
 	@sh bench/install-tools.sh
 

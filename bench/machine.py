@@ -1,6 +1,5 @@
 """The machine and software details that go with every benchmark result."""
 
-import datetime
 import os
 import platform
 import subprocess
@@ -72,17 +71,3 @@ def details() -> list[tuple[str, str]]:
         ('cp', _first_line(['cp', '--version'])),
     ]
 
-
-def report(started: datetime.datetime, args, tables: str, skipped: list) -> str:
-    lines = ['# Benchmark results', '',
-             f'Written by `bench/run.py` (`make bench`) on {started:%Y-%m-%d %H:%M}; '
-             f'median of {args.runs} alternating runs; the big file is {args.size} MiB of '
-             f'random bytes, the small ones {args.files} × 4 KiB. MB = 10^6 bytes. Servers on '
-             '127.0.0.1: OpenSSH sshd, pyftpdlib (FTP, FTPS). Whole processes are timed '
-             '(start, connection and login included). Only ratios measured in one run count.',
-             '', '## Machine', '']
-    lines += [f'- {name}: {value}' for name, value in details()]
-    lines += ['', '## Results', '', tables, '']
-    if skipped:
-        lines += ['Skipped: ' + '; '.join(skipped), '']
-    return '\n'.join(lines)

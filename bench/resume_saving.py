@@ -24,7 +24,7 @@ from remote import sftp_host, write_hosts  # noqa: E402
 from servers.sshd import SshServer, available  # noqa: E402
 
 sys.path.insert(0, HERE)
-from run import make_random  # noqa: E402
+from lab import make_random  # noqa: E402
 
 
 def kill_at(ws, partial: str, size: int, percent: int) -> int:

@@ -1,0 +1,184 @@
+"""What the bench's cases run against: the test data, the servers of the tests
+(tests/servers/: OpenSSH sshd, pyftpdlib FTP and FTPS) on 127.0.0.1, the delay proxies
+in front of sshd, and the filetransfer workspace (application config, hosts, jobs).
+Also the steps that reset a target before a run and check it after."""
+
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
+
+from helpers import Workspace, command_argv  # noqa: E402
+from remote import ftp_host, sftp_host, write_hosts  # noqa: E402
+
+from delayproxy import DelayProxy  # noqa: E402
+from peers import SshLogin  # noqa: E402
+from timing import BenchError, Contender  # noqa: E402
+
+SMALL_SIZE = 4096
+
+
+# -- data -------------------------------------------------------------------------
+
+def make_random(path: str, size: int) -> None:
+    """A file of ``size`` random bytes (its folder is created)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as fh:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 16 << 20))
+            fh.write(chunk)
+            left -= len(chunk)
+
+
+def make_small_files(folder: str, count: int, size: int = SMALL_SIZE) -> None:
+    """``count`` files of ``size`` random bytes, f00000.dat on, unless already there."""
+    os.makedirs(folder, exist_ok=True)
+    for number in range(count):
+        path = os.path.join(folder, f'f{number:05d}.dat')
+        if not os.path.exists(path):
+            with open(path, 'wb') as fh:
+                fh.write(os.urandom(size))
+
+
+# -- before and after a run ---------------------------------------------------------
+
+def clear(path: str):
+    """A step that removes ``path`` (a run creates it again)."""
+    def prepare():
+        shutil.rmtree(path, ignore_errors=True)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            os.unlink(path)
+    return prepare
+
+
+def clear_and_create(path: str):
+    """A step that leaves ``path`` an empty directory."""
+    def prepare():
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+    return prepare
+
+
+def has_file(path: str, size: int):
+    def check():
+        found = os.path.getsize(path) if os.path.exists(path) else None
+        if found != size:
+            raise BenchError(f'{path}: expected {size} bytes, found {found}')
+    return check
+
+
+def count_files(folder: str) -> int:
+    return sum(len(names) for _, _, names in os.walk(folder))
+
+
+def has_files(folder: str, count: int):
+    def check():
+        found = count_files(folder)
+        if found != count:
+            raise BenchError(f'{folder}: expected {count} files, found {found}')
+    return check
+
+
+# -- the servers and the workspace --------------------------------------------------
+
+class Lab:
+    """The bench's temp directory ``root``, its servers and its workspace. ``skipped``
+    collects what could not be measured, and why."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.ws = Workspace(os.path.join(root, 'ws'))
+        self.sshd = None
+        self.ftpd = {}
+        self.proxies = {}            # round-trip ms -> DelayProxy in front of sshd
+        self.hosts = {}              # the sections of the workspace's hosts file
+        self.skipped = []
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def ours(self, name: str, job: str, *args: str, **kwargs) -> Contender:
+        """The filetransfer command running ``job`` of the workspace."""
+        return Contender(name, command_argv('-v', '-c', self.ws.app_cfg, *args, job),
+                         ours=True, **kwargs)
+
+    def job(self, job_id: str, source: dict, target: dict) -> str:
+        """Writes a job of the workspace; returns its id."""
+        self.ws.write_job(job_id, source=source, target=target)
+        return job_id
+
+    def add_host(self, host_id: str, section: dict) -> str:
+        self.hosts[host_id] = section
+        write_hosts(self.ws, **self.hosts)
+        return host_id
+
+    # servers
+    def start_sshd(self) -> bool:
+        from servers.sshd import SshServer, available
+        if not available():
+            self.skipped.append('SFTP cases: sshd is not installed')
+            return False
+        self.sshd = SshServer(self.path('sshd'))
+        self.sshd.setup()
+        self.sshd.start()
+        self.add_host('srv', sftp_host(self.sshd, timeout='60'))
+        return True
+
+    def login(self, rtt_ms: float | None = None) -> SshLogin:
+        """How the client tools reach sshd: directly, or through the delay proxy
+        of ``rtt_ms`` (started on first use, with a known-hosts file for its port)."""
+        if rtt_ms is None:
+            port, known_hosts = self.sshd.port, self.sshd.known_hosts
+        else:
+            if rtt_ms not in self.proxies:
+                self.proxies[rtt_ms] = DelayProxy(self.sshd.host, self.sshd.port,
+                                                  rtt_ms / 1000).start()
+            port = self.proxies[rtt_ms].port
+            known_hosts = self.path(f'known_hosts_{port}')
+            with open(self.sshd.known_hosts) as fh:
+                text = fh.read()
+            with open(known_hosts, 'w') as fh:
+                fh.write(text.replace(f']:{self.sshd.port} ', f']:{port} '))
+        return SshLogin(self.sshd.host, port, self.sshd.user, self.sshd.client_keys['ed25519'],
+                        known_hosts, self.root)
+
+    def sftp_host_id(self, login: SshLogin) -> str:
+        """The hosts-file entry of filetransfer for ``login``."""
+        host_id = f'sftp{login.port}'
+        if host_id not in self.hosts:
+            self.add_host(host_id, sftp_host(self.sshd, host=f'{login.host}:{login.port}',
+                                             known_hosts=login.known_hosts, timeout='60'))
+        return host_id
+
+    def start_ftpd(self, tls: bool):
+        from servers import ftpd
+        from servers.tlscerts import make_ca, make_server_cert
+        if not ftpd.available():
+            self.skipped.append('FTP cases: pyftpdlib/pyopenssl are not installed')
+            return None
+        if not hasattr(self, 'tls_files'):
+            folder = self.path('tls')
+            os.makedirs(folder, exist_ok=True)
+            ca_file, ca_cert, ca_key = make_ca(folder)
+            self.tls_files = ca_file, make_server_cert(folder, ca_cert, ca_key)
+        ca_file, cert_file = self.tls_files
+        kind = 'FTPS' if tls else 'FTP'
+        server = ftpd.FtpServer(self.path(kind.lower()), tls=tls, ca_file=ca_file,
+                                cert_file=cert_file)
+        server.setup().start()
+        self.ftpd[kind] = server
+        self.add_host(kind.lower(), ftp_host(server, timeout='60'))
+        return server
+
+    def stop(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.stop()
+        if self.sshd:
+            from servers.sshd import remove_password_user
+            self.sshd.stop()
+            remove_password_user(self.sshd)
+        for server in self.ftpd.values():
+            server.stop()
