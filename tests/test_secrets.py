@@ -125,9 +125,9 @@ def test_a_hosts_file_with_a_password_readable_by_others_is_a_warning(ws, ftp_se
         assert ws.run('job1').returncode == 0
         log = ws.log_text()
         os.unlink(ws.log_files()[-1])
-        expected = f'{ws.hosts_cfg} holds a password or passphrase and can be read by ' \
-                   f'other users than its owner (mode {mode:04o}); make it private: ' \
-                   f'chmod 600 {ws.hosts_cfg}'
+        expected = f'{ws.hosts_cfg} holds a password, passphrase or token and can be ' \
+                   f'read by other users than its owner (mode {mode:04o}); make it ' \
+                   f'private: chmod 600 {ws.hosts_cfg}'
         assert (expected in log) == warned, log
         assert server.password not in log
     os.chmod(ws.hosts_cfg, 0o644)                    # a local job does not read the hosts
@@ -146,7 +146,7 @@ def test_an_application_file_with_a_password_readable_by_others_is_a_warning(ws)
         assert ws.run('job1').returncode == 0
         log = ws.log_text()
         os.unlink(ws.log_files()[-1])
-        assert (f'{ws.app_cfg} holds a password or passphrase' in log) == warned
+        assert (f'{ws.app_cfg} holds a password, passphrase or token' in log) == warned
     ws.write_app()                                  # no secret, no warning
     os.chmod(ws.app_cfg, 0o644)
     assert ws.run('job1').returncode == 0

@@ -131,7 +131,7 @@ def load_app(path) -> AppConfig:
                     sections['sftp'] or s.SftpDefaults(), sections['notify'] or s.AppNotify(),
                     mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)
-    _note_exposed(app.warnings, path, mail, sections['sftp'])
+    _note_exposed(app.warnings, path, mail, sections['sftp'], sections['notify'])
     return app
 
 
@@ -272,6 +272,7 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
             'locks_dir', f'required because {Place(path, "target")("resume")} is set (the '
                          "record kept there tells the job's own partial files from others')")
     job = JobConfig(path, options, source, target, notify, extra)
+    _note_exposed(job.warnings, path, sections['notify'])    # a ping or webhook URL
     for spec in (source, target):
         if spec.host is not None:
             _note_exposed(job.warnings, app.global_.hosts_cfg, spec.host)

@@ -266,11 +266,13 @@ class Copier:
     def _transferred(self, result, path, size, seconds):
         with self._booking:
             result.files_cnt += 1
+            result.bytes_cnt += size
             if result.file_list is not None:
                 result.file_list.append(FileRecord(path, datetime.timedelta(seconds=seconds),
                                                    FileTags.TRANSF))
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
-                 _rate(size, seconds))
+                 _rate(size, seconds),
+                 extra={'file': path, 'size': size, 'seconds': round(seconds, 6)})
 
     def _progress_callback(self, watch):
         """What the target calls with each chunk's size, or None."""
@@ -423,7 +425,8 @@ class Copier:
                 side = 'target'
             if result.file_list is not None:
                 result.file_list.append(FileRecord(path, text, tag))
-        log.error('%s error: %s: %s', side, path, text)
+        log.error('%s error: %s: %s', side, path, text,
+                  extra={'file': path, 'side': side, 'error': text})
 
     def _remove_ready_file(self, source, result):
         try:
