@@ -33,9 +33,10 @@ class Failure(Exception):
     """A request that did not succeed; the text never holds the URL's path or query.
     ``retryable`` tells whether another try may help."""
 
-    def __init__(self, text: str, retryable: bool = True):
+    def __init__(self, text: str, retryable: bool = True, timed_out: bool = False):
         super().__init__(text)
         self.retryable = retryable
+        self.timed_out = timed_out
 
 
 def post(url: str, body: bytes, content_type: str, deadline: float,
@@ -73,17 +74,17 @@ def _post_once(url, body, content_type, deadline, context) -> None:
 
     left = deadline - time.monotonic()
     if left <= 0:
-        raise Failure('no time left', retryable=False)
+        raise Failure('no time left (timeout)', retryable=False, timed_out=True)
     request = urllib.request.Request(url, data=body, method='POST', headers={
         'Content-Type': content_type, 'User-Agent': f'filetransfer/{__version__}'})
     try:
         with urllib.request.urlopen(request, timeout=left, context=context) as reply:
             reply.read(MAX_REPLY)
     except Exception as exc:   # urllib, http.client, ssl and socket errors
-        raise _failure(exc, url, left) from None
+        raise _failure(exc, url) from None
 
 
-def _failure(exc: Exception, url: str, timeout: float) -> Failure:
+def _failure(exc: Exception, url: str) -> Failure:
     import http.client
     import ssl
     import urllib.error
@@ -96,7 +97,7 @@ def _failure(exc: Exception, url: str, timeout: float) -> Failure:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Failure(f'certificate verify failed: {exc.verify_message}', retryable=False)
     if isinstance(exc, TimeoutError):
-        return Failure(f'no answer within {timeout:.3g} s (timeout)')
+        return Failure('no answer in time (timeout)', timed_out=True)
     if isinstance(exc, http.client.RemoteDisconnected):
         return Failure('the server closed the connection without an answer')
     if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
@@ -141,7 +142,7 @@ class Sending:
                 after.wait()
             post(self.url, body, content_type, self.deadline, ca_file)
         except Failure as failure:
-            self.problem = str(failure)
+            self.problem = self._no_answer() if failure.timed_out else str(failure)
         except Exception as exc:   # a bug here must not reach stderr with the URL in it
             self.problem = scrub(f'unexpected error: {type(exc).__name__}: {exc}', self.url)
         finally:
@@ -151,5 +152,8 @@ class Sending:
         """Waits until the request is done or its time is up; returns what went
         wrong, None when it was sent."""
         if not self._done.wait(max(0.0, self.deadline - time.monotonic())):
-            return f'no answer within {self.timeout:g} s (timeout)'
+            return self._no_answer()
         return self.problem
+
+    def _no_answer(self) -> str:
+        return f'no answer within {self.timeout:g} s (timeout)'
