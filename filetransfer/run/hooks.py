@@ -89,6 +89,7 @@ def run(name: str, argv: tuple, env: dict, timeout: float) -> str | None:
     except BaseException:
         if proc is not None:
             _stop(proc)
+            log.warning('%s stopped: the job was interrupted', what, extra={'hook': name})
         raise
     finally:
         if proc is not None:
@@ -155,7 +156,14 @@ class _Output:
                  extra={'hook': self.name, 'stream': stream})
 
     def close(self, proc) -> None:
+        """Logs what is left in the pipes (without waiting for more), closes them."""
         for stream, pipe in (('stdout', proc.stdout), ('stderr', proc.stderr)):
+            os.set_blocking(pipe.fileno(), False)
+            try:
+                while data := os.read(pipe.fileno(), 65536):
+                    self._feed(stream, data)
+            except BlockingIOError:
+                pass
             if self.partial[stream]:
                 self._line(stream, self.partial[stream])
                 self.partial[stream] = b''
