@@ -5,7 +5,7 @@ after each run (a temp file, then a rename)."""
 import os
 
 from filetransfer.outcome import JobReport
-from filetransfer.smallfile import read_small_text
+from filetransfer.smallfile import read_small_text, replace_text
 
 PREFIX = 'filetransfer_'
 LAST_SUCCESS = PREFIX + 'last_success_timestamp_seconds'
@@ -21,19 +21,9 @@ def write(metrics_dir: str, report: JobReport) -> str:
     path = path_of(metrics_dir, report.job_id)
     ended = report.ended.timestamp()
     last_success = ended if report.exit_code == 0 else previous_success(path)
-    temp = os.path.join(metrics_dir, f'.{report.job_id[:200]}.{os.getpid()}.tmp')
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with open(fd, 'w', encoding='utf-8') as fh:
-            os.fchmod(fd, 0o644)     # node_exporter reads it as another user, whatever the umask
-            fh.write(render(report, last_success))
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    # 0644: node_exporter reads it as another user, whatever the umask; the temp file's
+    # name does not end with .prom, so the collector never reads a half-written file
+    replace_text(path, render(report, last_success), 0o644, prefix='.filetransfer-')
     return path
 
 
