@@ -129,3 +129,16 @@ def test_the_daemon_log_and_its_jobs_logs(hot):
     [log_file] = ws.log_files('hot')
     with open(log_file, encoding='utf-8') as fh:
         assert records(fh.read(), job='hot')[-1]['files_cnt'] == 1
+
+
+def test_a_file_name_that_is_not_utf8(ws):
+    """The lines are ASCII: such a name is escaped, not a logging error."""
+    use_json(ws)
+    with open(os.path.join(os.fsencode(ws.src), b'caf\xe9.txt'), 'wb') as fh:
+        fh.write(b'x')
+    ws.write_job()
+    assert ws.run('job1').returncode == 0
+    with open(ws.log_files()[0], 'rb') as fh:
+        assert fh.read().isascii()
+    lines = records(ws.log_text())
+    assert [line['file'] for line in lines if 'file' in line] == ['caf\udce9.txt']

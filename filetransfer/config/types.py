@@ -226,6 +226,8 @@ def command(raw: str) -> tuple[str, ...]:
     backslashes), to be run without a shell."""
     import shlex
 
+    if '\0' in raw:
+        raise ValueError('expected a command line without NUL characters')
     try:
         words = tuple(shlex.split(raw))
     except ValueError as exc:       # e.g. "No closing quotation"

@@ -46,23 +46,17 @@ class Notices:
 
     def ended(self, report: JobReport) -> None:
         """The run has ended: the mail, the end ping, the webhook, the metrics file."""
-        sendings = []
+        sendings = [('ping start', self._start)] if self._start is not None else []
         if self.ping_url:
-            url = ping.url_for(self.ping_url, self.job_id, str(int(report.exit_code)))
-            sendings.append(('ping', self._send(url, ping.body(report), after=self._start)))
+            code = str(int(report.exit_code))
+            self._post(sendings, 'ping', self.ping_url, lambda: (
+                ping.url_for(self.ping_url, self.job_id, code), ping.body(report)))
         if self.webhook_url and webhook.wanted(_chosen(self.app, self.job_cfg, 'webhook_on'),
                                                report.exit_code):
-            try:
-                body = self._webhook_body(report)
-            except Exception as exc:   # a bug here must not cost the mail
-                log.warning('webhook to %s not sent: unexpected error: %s',
-                            http.shown(self.webhook_url), type(exc).__name__)
-            else:
-                sendings.append(('webhook', self._send(self.webhook_url, body)))
+            self._post(sendings, 'webhook', self.webhook_url, lambda: (
+                self.webhook_url, self._webhook_body(report)))
         mail.send_report(self.app, self.job_cfg, report)
         self._write_metrics(report)
-        if self._start is not None:
-            sendings.insert(0, ('ping start', self._start))
         for what, sending in sendings:
             problem = sending.wait()
             fields = {'url': sending.where, 'exit_code': int(report.exit_code)}
@@ -72,6 +66,17 @@ class Notices:
             else:
                 log.log(logging.DEBUG if what == 'ping start' else logging.INFO,
                         '%s sent to %s', what, sending.where, extra=fields)
+
+    def _post(self, sendings: list, what: str, url: str, request) -> None:
+        """Starts the POST of the (url, body) that ``request()`` makes: the end ping
+        after the start ping. A bug making it costs only this request."""
+        try:
+            url, body = request()
+        except Exception as exc:
+            log.warning('%s to %s not sent: unexpected error: %s', what, http.shown(url),
+                        type(exc).__name__)
+            return
+        sendings.append((what, self._send(url, body, self._start if what == 'ping' else None)))
 
     def _webhook_body(self, report: JobReport) -> bytes:
         webhook_format = _chosen(self.app, self.job_cfg, 'webhook_format')
@@ -94,5 +99,7 @@ class Notices:
             problem = metrics.dir_problem(metrics_dir) or f'{metrics_dir}: {exc.strerror or exc}'
             log.warning('metrics not written: [global] metrics_dir %s', problem,
                         extra={'error': problem})
+        except Exception as exc:   # a bug here must not cost the rest of the report
+            log.warning('metrics not written: unexpected error: %s: %s', type(exc).__name__, exc)
         else:
             log.debug('metrics written to %s', path)

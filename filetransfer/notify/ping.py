@@ -43,4 +43,4 @@ def _cut(data: dict, kept: int) -> dict:
 
 
 def _encode(data: dict) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
+    return json.dumps(data, separators=(',', ':')).encode('ascii')

@@ -19,7 +19,7 @@ def body(report: JobReport, webhook_format: str, subject: str) -> bytes:
         data = report.as_dict()
     else:
         data = {'text': summary(report, subject)}
-    return json.dumps(data, ensure_ascii=False).encode('utf-8')
+    return json.dumps(data).encode('ascii')
 
 
 def summary(report: JobReport, subject: str) -> str:

@@ -33,4 +33,5 @@ class JsonFormatter(logging.Formatter):
             line['traceback'] = self.formatException(record.exc_info)
         if record.stack_info:
             line['stack'] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        # ASCII: a file name that is not UTF-8 (surrogate escapes) cannot break the line
+        return json.dumps(line, default=str)
