@@ -36,6 +36,12 @@ def read_metrics(metrics_dir, job_id='job1') -> dict:
     return values
 
 
+def run_code(ws, job_id='job1') -> int:
+    done = ws.run(job_id)
+    assert done.stderr == ''
+    return done.returncode
+
+
 def use_metrics(ws, metrics_dir) -> None:
     ws.write_app({'global': {'metrics_dir': metrics_dir}})
 
@@ -47,7 +53,7 @@ def test_success_file_errors_failure_and_the_last_success_time(ws, tmp_path):
     make_files(ws.src, {'a.txt': 'A', 'b.txt': 'BB'})
     ws.write_job()
     before = time.time()
-    assert subprocess_code(ws) == 0
+    assert run_code(ws) == 0
     first = read_metrics(metrics_dir)
     assert before - 1 <= first['filetransfer_last_run_timestamp_seconds'] <= time.time() + 1
     assert first['filetransfer_last_success_timestamp_seconds'] == \
@@ -60,7 +66,7 @@ def test_success_file_errors_failure_and_the_last_success_time(ws, tmp_path):
 
     make_files(ws.src, {'c.txt': 'CCC'})                     # a target error: exit 1
     os.makedirs(os.path.join(ws.dst, 'c.txt'))
-    assert subprocess_code(ws) == 1
+    assert run_code(ws) == 1
     second = read_metrics(metrics_dir)
     assert second['filetransfer_last_success_timestamp_seconds'] == \
         first['filetransfer_last_success_timestamp_seconds']
@@ -71,19 +77,13 @@ def test_success_file_errors_failure_and_the_last_success_time(ws, tmp_path):
             second['filetransfer_file_errors_target']) == (1, 2, 3, 0, 1)
 
     ws.write_job(source={'path': os.path.join(ws.root, 'missing')})   # a failure: exit 2
-    assert subprocess_code(ws) == 2
+    assert run_code(ws) == 2
     third = read_metrics(metrics_dir)
     assert third['filetransfer_last_success_timestamp_seconds'] == \
         first['filetransfer_last_success_timestamp_seconds']
     assert (third['filetransfer_last_exit_code'], third['filetransfer_files_transferred']) == \
         (2, 0)
     assert os.listdir(metrics_dir) == ['job1.prom']          # no temp file left
-
-
-def subprocess_code(ws, job_id='job1') -> int:
-    done = ws.run(job_id)
-    assert done.stderr == ''
-    return done.returncode
 
 
 def test_sigterm_writes_exit_code_5(ws, tmp_path):
@@ -108,7 +108,7 @@ def test_a_job_id_that_needs_escaping(ws, tmp_path):
     use_metrics(ws, metrics_dir)
     job_id = 'odd"name\\x'
     ws.write_job(job_id)
-    assert subprocess_code(ws, job_id) == 0
+    assert run_code(ws, job_id) == 0
     assert read_metrics(metrics_dir, job_id)['filetransfer_last_exit_code'] == 0
 
 
@@ -118,7 +118,7 @@ def test_a_metrics_dir_that_cannot_be_written_is_a_warning(ws, tmp_path):
     for problem, metrics_dir in (('no such directory', str(tmp_path / 'missing')),
                                  ('not a directory', ws.app_cfg)):
         use_metrics(ws, metrics_dir)
-        assert subprocess_code(ws) == 0
+        assert run_code(ws) == 0
         log = ws.log_text()
         os.unlink(ws.log_files()[0])
         assert f'WARNING  metrics not written: [global] metrics_dir {metrics_dir}: {problem}' \
