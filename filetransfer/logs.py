@@ -69,13 +69,22 @@ def setup(settings, job_id: str, *, level=None, disabled=None) -> str | None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     setattr(handler, _OURS, True)
-    handler.setFormatter(logging.Formatter(settings.msg_format))
+    handler.setFormatter(formatter(settings, job_id))
     for name in LOGGER_NAMES:
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
     return path
+
+
+def formatter(settings, job_id: str | None = None) -> logging.Formatter:
+    """The formatter of the [logging] section (schema.Logging): its msg_format, or
+    one JSON object per line naming ``job_id``."""
+    if settings.format == 'json':
+        from filetransfer.jsonlog import JsonFormatter
+        return JsonFormatter(job_id)
+    return logging.Formatter(settings.msg_format)
 
 
 def shutdown() -> None:

@@ -38,13 +38,15 @@ class JobResult:
     """Counts of a transfer.
 
     ``file_list`` holds a `FileRecord` per file (a ``(path, info, tag)`` tuple) when
-    data collection is on, and is ``None`` otherwise.
+    data collection is on, and is ``None`` otherwise. ``bytes_cnt`` adds up the sizes
+    of the files transferred.
     """
 
     files_cnt: int = 0
     src_error_cnt: int = 0
     tgt_error_cnt: int = 0
     file_list: list | None = None
+    bytes_cnt: int = 0        # the sizes of the files transferred, added up
 
     @property
     def error_cnt(self) -> int:
@@ -104,9 +106,22 @@ class JobReport:
             'files_cnt': result.files_cnt,
             'src_error_cnt': result.src_error_cnt,
             'tgt_error_cnt': result.tgt_error_cnt,
+            'bytes_cnt': result.bytes_cnt,
             'files': files,
             'log_file': self.log_file,
         }
+
+
+    def log_fields(self) -> dict:
+        """The structured fields of the log line that ends the run."""
+        result = self.result
+        fields = {'exit_code': int(self.exit_code), 'status': self.status,
+                  'seconds': _seconds(self.duration), 'files_cnt': result.files_cnt,
+                  'bytes_cnt': result.bytes_cnt, 'src_error_cnt': result.src_error_cnt,
+                  'tgt_error_cnt': result.tgt_error_cnt}
+        if self.error is not None:
+            fields['error'] = str(self.error) or type(self.error).__name__
+        return fields
 
 
 def _seconds(delta: datetime.timedelta) -> float:

@@ -1,7 +1,7 @@
 """Reading the small files a configuration names (private keys, known-hosts files,
 mail templates) safely: only a regular file, and only up to a size limit, so that
 a device, a FIFO or a huge file named by mistake is an error, not a hang or
-exhausted memory."""
+exhausted memory. And replacing a small file atomically."""
 
 import errno
 import io
@@ -53,6 +53,26 @@ def read_small_text(path: str, errors: str = 'strict', limit: int = MAX_SIZE) ->
     """``read_small_file`` as UTF-8 text, line ends read as ``open()`` reads them."""
     return io.TextIOWrapper(io.BytesIO(read_small_file(path, limit)), encoding='utf-8',
                             errors=errors).read()
+
+
+def replace_text(path: str, text: str, mode: int, prefix: str = '.tmp.') -> None:
+    """Replaces the file ``path`` with ``text`` (UTF-8) atomically: written to a temp
+    file named ``prefix``... in the same directory, given ``mode``, then renamed, so a
+    reader sees the old file or the new one, whole. Raises OSError."""
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=prefix)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as fh:
+            fh.write(text)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
 
 
 def _size(limit: int) -> str:

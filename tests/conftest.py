@@ -167,6 +167,27 @@ def tls_files(tmp_path_factory):
     return ca_file, make_server_cert(folder, ca_cert, ca_key), other_ca
 
 
+@pytest.fixture
+def httpd():
+    """A real HTTP server that keeps the requests it gets and answers as told
+    (servers/httpd.py)."""
+    from servers.httpd import HttpServer
+
+    server = HttpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def httpsd(tls_files):
+    """The same server speaking HTTPS, its certificate issued by the CA tls_files[0]."""
+    from servers.httpd import HttpServer
+
+    server = HttpServer(cert_file=tls_files[1]).start()
+    yield server
+    server.stop()
+
+
 def _ftp_server(root, tls_files, **options):
     from servers import ftpd
     from servers.common import unavailable

@@ -132,3 +132,55 @@ def test_usage_errors_exit_4(ws):
     assert done.returncode == 4 and 'use -c CONFIG' in done.stderr
     done = check(ws, '--nope')
     assert done.returncode == 4 and 'No such option' in done.stderr
+
+
+def test_observability_options(ws):
+    """Each bad value is a problem naming its file, section and option."""
+    app_cases = [
+        ({'notify': {'ping_url': 'ftp://hc.example.com/uuid'}},
+         '[notify] ping_url: expected an http:// or https:// URL, got a ftp: URL'),
+        ({'notify': {'webhook_url': 'hooks.example.com/T0/B0'}},
+         '[notify] webhook_url: expected an http:// or https:// URL'),
+        ({'notify': {'webhook_on': 'always'}},
+         "[notify] webhook_on: expected one of success, error, done, got 'always'"),
+        ({'notify': {'webhook_format': 'xml'}},
+         "[notify] webhook_format: expected one of json, text, got 'xml'"),
+        ({'notify': {'http_timeout': '0'}},
+         "[notify] http_timeout: expected a number > 0, got '0'"),
+        ({'logging': {'format': 'yaml'}},
+         "[logging] format: expected one of text, json, got 'yaml'"),
+        ({'global': {'metrics_dir': ws.app_cfg}},
+         f'[global] metrics_dir: {ws.app_cfg}: not a directory'),
+        ({'global': {'metrics_dir': os.path.join(ws.root, 'nothing')}},
+         f'[global] metrics_dir: {ws.root}/nothing: no such directory'),
+    ]
+    ws.write_job()
+    for sections, problem in app_cases:
+        ws.write_app(sections)
+        done = check(ws)
+        assert (done.returncode, done.stdout.splitlines()[0]) == (3, f'{ws.app_cfg}: {problem}')
+    ws.write_app({'global': {'metrics_dir': ws.root}, 'logging': {'format': 'json'},
+                  'notify': {'ping_url': 'https://hc.example.com/ping/{job_id}',
+                             'webhook_url': 'http://[::1]:8065/hooks/x', 'webhook_on': 'ERROR',
+                             'webhook_format': 'Text', 'http_timeout': '2.5'}})
+    assert check(ws).returncode == 0
+
+    job_cases = [
+        ({'job': {'hook_timeout': '-1'}}, "[job] hook_timeout: expected a number > 0, got '-1'"),
+        ({'job': {'before': 'mount "/mnt/share'}},
+         "[job] before: expected a command line: no closing quotation, got 'mount \"/mnt/share'"),
+        ({'job': {'after': "umount \\"}},
+         "[job] after: expected a command line: no escaped character, got 'umount \\'"),
+        ({'notify': {'ping_url': 'https://hc.example.com:http/x'}},
+         '[notify] ping_url: expected an http:// or https:// URL, with a valid host and port'),
+        ({'notify': {'webhook_on': 'sometimes'}},
+         "[notify] webhook_on: expected one of success, error, done, got 'sometimes'"),
+    ]
+    job_file = os.path.join(ws.jobs_dir, 'job1.cfg')
+    for sections, problem in job_cases:
+        ws.write_job(**sections)
+        done = check(ws)
+        assert (done.returncode, done.stdout.splitlines()[0]) == (3, f'{job_file}: {problem}')
+    ws.write_job(job={'before': "mount -t cifs '//server/share name' /mnt", 'after': 'umount /mnt',
+                      'hook_timeout': '30'}, notify={'ping_url': 'http://127.0.0.1/x'})
+    assert check(ws).returncode == 0

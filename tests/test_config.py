@@ -166,7 +166,8 @@ def test_job_defaults(ws):
     job = config.load_job(config.load_app(ws.app_cfg), 'job1')
     assert vars(job.job) == {'name': None, 'info': None, 'collect_data': None,
                              'single_instance': False, 'ready_file': None, 'retries': 0,
-                             'log_disabled': None, 'log_level': None}
+                             'log_disabled': None, 'log_level': None, 'before': None,
+                             'after': None, 'hook_timeout': 300.0}
     source = job.source
     assert (source.type, source.options.files, source.options.ignore) == \
         ('LOCAL', ('*',), ('.*',))

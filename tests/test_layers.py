@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAYERS = [
     ('filetransfer.errors', 'filetransfer.secret', 'filetransfer.smallfile',
      'filetransfer.privatedirs', 'filetransfer.outcome', 'filetransfer.signals',
-     'filetransfer.logs'),
+     'filetransfer.logs', 'filetransfer.jsonlog'),
     ('filetransfer.config',),
     ('filetransfer.endpoints',),
     ('filetransfer.notify',),

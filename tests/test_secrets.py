@@ -1,7 +1,8 @@
-"""Passwords and key passphrases: never in the log (at DEBUG), in -vv output (messages
-and stack traces), in --json, in the mail, in ascp's argv or in any file the run
-writes; configuration files that hold one and can be read by other users produce a
-warning; log, lock and journal files are created readable by their owner only."""
+"""Passwords, key passphrases and the tokens in ping and webhook URLs: never in the log
+(at DEBUG), in -vv output (messages and stack traces), in --json, in the mail, in
+ascp's argv or in any file the run writes; configuration files that hold one and can
+be read by other users produce a warning; log, lock and journal files are created
+readable by their owner only."""
 
 import os
 import stat
@@ -12,6 +13,7 @@ import pytest
 from fasp_helpers import AscpWrapper
 from helpers import command_argv, make_files, tree
 from remote import ftp_host, sftp_host, write_hosts
+from servers.common import free_port
 from servers.smtpd import PASSWORD as MAIL_PASSWORD, USER as MAIL_USER
 
 
@@ -125,9 +127,9 @@ def test_a_hosts_file_with_a_password_readable_by_others_is_a_warning(ws, ftp_se
         assert ws.run('job1').returncode == 0
         log = ws.log_text()
         os.unlink(ws.log_files()[-1])
-        expected = f'{ws.hosts_cfg} holds a password or passphrase and can be read by ' \
-                   f'other users than its owner (mode {mode:04o}); make it private: ' \
-                   f'chmod 600 {ws.hosts_cfg}'
+        expected = f'{ws.hosts_cfg} holds a password, passphrase or token and can be ' \
+                   f'read by other users than its owner (mode {mode:04o}); make it ' \
+                   f'private: chmod 600 {ws.hosts_cfg}'
         assert (expected in log) == warned, log
         assert server.password not in log
     os.chmod(ws.hosts_cfg, 0o644)                    # a local job does not read the hosts
@@ -146,7 +148,7 @@ def test_an_application_file_with_a_password_readable_by_others_is_a_warning(ws)
         assert ws.run('job1').returncode == 0
         log = ws.log_text()
         os.unlink(ws.log_files()[-1])
-        assert (f'{ws.app_cfg} holds a password or passphrase' in log) == warned
+        assert (f'{ws.app_cfg} holds a password, passphrase or token' in log) == warned
     ws.write_app()                                  # no secret, no warning
     os.chmod(ws.app_cfg, 0o644)
     assert ws.run('job1').returncode == 0
@@ -173,3 +175,68 @@ def test_no_warning_and_no_log_file_while_the_ready_file_is_missing(ws, ftp_serv
     ws.write_job(job={'ready_file': 'READY'}, target={'host_id': 'srv', 'path': 'in'})
     done = ws.run('job1')
     assert (done.returncode, done.stderr) == (0, '') and ws.log_files() == []
+
+
+# -- tokens in the URLs of the ping and the webhook ------------------------------------
+
+def test_ping_and_webhook_tokens(ws, httpd, httpsd, tls_files, smtpd):
+    """The path and query of a URL hold its token: never shown, whatever happens to the
+    request (sent, refused, unanswered, a certificate refused) or to the run."""
+    ping_token = 'Ping-Token-' + os.urandom(4).hex()
+    hook_token = 'Hook-Token-' + os.urandom(4).hex()
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_job()
+    ping = httpd.url(f'/{ping_token}?rid={ping_token}')
+    hook = httpsd.url(f'/hooks/{hook_token}')
+
+    def run(*args, ping_url=ping, hook_url=hook, ca_file=tls_files[0], log_format='text'):
+        ws.write_app({'mail': smtpd.mail_section(), 'global': {'collect_data': 'yes'},
+                      'notify': {'done': 'ops@example.com', 'ping_url': ping_url,
+                                 'webhook_url': hook_url, 'ca_file': ca_file,
+                                 'webhook_format': 'text', 'http_timeout': '2'}},
+                     logging={'log_dir': ws.log_dir, 'log_level': 'DEBUG',
+                              'format': log_format})
+        smtpd.clear()
+        done = ws.run('-vv', *args, 'job1')
+        shown = everything_written(ws, done, smtpd)
+        for token in (ping_token, hook_token):
+            assert token not in shown
+        assert smtpd.messages
+        return done, shown
+
+    done, _ = run('--json')                                       # sent
+    assert done.returncode == 0 and len(httpd.requests) == 2 and len(httpsd.requests) == 1
+    assert ping_token in httpd.requests[0].path                   # what the server got
+    done, shown = run(log_format='json')
+    assert done.returncode == 0
+    httpd.reply(default=500)                                      # refused by the server
+    done, shown = run('--json')
+    assert 'HTTP 500' in shown
+    done, shown = run(ca_file=tls_files[2])                       # a certificate refused
+    assert 'certificate verify failed' in shown
+    closed = f'http://127.0.0.1:{free_port()}/{ping_token}'       # nobody listens
+    done, shown = run(ping_url=closed, hook_url=closed.replace(ping_token, hook_token))
+    assert 'Connection refused' in shown
+    ws.write_job(source={'path': os.path.join(ws.root, 'missing')})   # the run fails
+    done, shown = run('--json')
+    assert done.returncode == 2 and 'Traceback' in done.stderr
+
+    for bad in (f'ftp://127.0.0.1/{ping_token}', f'http://127.0.0.1:99999/{ping_token}',
+                f'http://user:{ping_token}@127.0.0.1/', f'http://127.0.0.1/{ping_token} x'):
+        ws.write_job(notify={'ping_url': bad})                    # a configuration error
+        done = ws.run('-vv', '--json', 'job1')
+        checked = subprocess.run(command_argv('check', '-c', ws.app_cfg), capture_output=True,
+                                 text=True, cwd=ws.root)
+        assert done.returncode == checked.returncode == 3
+        assert '[notify] ping_url: expected an http:// or https:// URL' in checked.stdout
+        for text in (everything_written(ws, done, smtpd), checked.stdout, checked.stderr):
+            assert ping_token not in text
+
+
+def test_a_file_holding_a_token_readable_by_others_is_a_warning(ws, httpd):
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_job(notify={'webhook_url': httpd.url('/hooks/Hook-Token')})
+    os.chmod(ws.jobs_dir + '/job1.cfg', 0o644)
+    assert ws.run('job1').returncode == 0
+    assert f'{ws.jobs_dir}/job1.cfg holds a password, passphrase or token and can be read ' \
+        'by other users' in ws.log_text()

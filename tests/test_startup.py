@@ -14,7 +14,11 @@ from servers.common import free_port
 
 HEAVY = ('paramiko', 'cryptography', 'ftplib', 'smtplib', 'email', 'ssl', 'socket',
          'daemon', 'filelock', 'faspmanager', 'importlib.metadata', 'hashlib', 'tempfile',
-         'logging.handlers', 'filetransfer.notify.mail', 'filetransfer.notify.template')
+         'logging.handlers', 'filetransfer.notify.mail', 'filetransfer.notify.template',
+         # ping, webhook, metrics, JSON logs, before/after commands
+         'json', 'urllib.request', 'http.client', 'subprocess', 'selectors', 'shlex',
+         'filetransfer.notify.dispatch', 'filetransfer.notify.http', 'filetransfer.notify.ping',
+         'filetransfer.notify.webhook', 'filetransfer.notify.metrics', 'filetransfer.run.hooks')
 
 # Runs the console script in this interpreter, then tells its exit code and which
 # of the modules asked about it has loaded.
@@ -74,6 +78,22 @@ def test_job_not_ready_loads_nothing_heavy(ws):
     code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
     assert (code, loaded) == (0, [])
     assert not os.path.exists(ws.dst)
+
+
+def test_job_not_ready_with_every_observability_option_loads_nothing_heavy(ws):
+    """Ping, webhook, metrics, JSON logs and the before/after commands are loaded once
+    the job runs; only shlex, which checks a command line when the job file is read (a
+    broken one is a configuration error), comes earlier."""
+    os.makedirs(os.path.join(ws.root, 'metrics'))
+    ws.write_app({'global': {'metrics_dir': 'metrics'},
+                  'notify': {'ping_url': 'https://hc.example.com/ping/{job_id}',
+                             'webhook_url': 'https://chat.example.com/hooks/x',
+                             'webhook_format': 'text'}},
+                 logging={'log_dir': ws.log_dir, 'format': 'json'})
+    ws.write_job(job={'ready_file': 'go.now', 'before': 'true', 'after': 'true'})
+    code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
+    assert (code, loaded) == (0, ['shlex'])
+    assert not os.path.exists(ws.dst) and ws.log_files() == []
 
 
 def test_probe_sees_what_a_run_imports(ws):

@@ -135,7 +135,7 @@ def load_app(path) -> AppConfig:
     app = AppConfig(path, sections['global'], sections['logging'] or s.Logging(),
                     sections['notify'] or s.AppNotify(), protocol_sections, mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)
-    _note_exposed(app.warnings, path, mail, *protocol_sections.values())
+    _note_exposed(app.warnings, path, mail, sections['notify'], *protocol_sections.values())
     return app
 
 
@@ -279,6 +279,7 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
             'locks_dir', f'required because {Place(path, "target")("resume")} is set (the '
                          "record kept there tells the job's own partial files from others')")
     job = JobConfig(path, options, source, target, notify, extra)
+    _note_exposed(job.warnings, path, sections['notify'])    # a ping or webhook URL
     for spec in (source, target):
         if spec.host is not None:
             _note_exposed(job.warnings, app.global_.hosts_cfg, spec.host)

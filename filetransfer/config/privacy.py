@@ -23,5 +23,5 @@ def exposed(path: str) -> str | None:
         return None
     if not mode & (stat.S_IRGRP | stat.S_IROTH):
         return None
-    return (f'{path} holds a password or passphrase and can be read by other users than '
-            f'its owner (mode {mode:04o}); make it private: chmod 600 {path}')
+    return (f'{path} holds a password, passphrase or token and can be read by other '
+            f'users than its owner (mode {mode:04o}); make it private: chmod 600 {path}')

@@ -44,7 +44,14 @@ def secret_text(raw: str):
     return Secret(raw)
 
 
+def secret_url(raw: str):
+    """An http(s) URL kept as a Secret: its path and query may hold a token."""
+    return secret_text(t.http_url(raw))
+
+
 DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
+WEBHOOK_ON = ('success', 'error', 'done')
+WEBHOOK_FORMATS = ('json', 'text')
 
 
 # -- the application file ---------------------------------------------------------------
@@ -59,6 +66,8 @@ class Global:
     mail_cfgs_dir: str | None = option(t.path, doc='directory of the mail templates')
     locks_dir: str | None = option(t.path, doc='directory of the locks and of the record '
                                                'of files being written')
+    metrics_dir: str | None = option(t.path, doc="where each run writes JOBID.prom (node "
+                                                 "exporter's textfile collector)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +77,8 @@ class Logging:
     msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
     log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR or CRITICAL')
     disabled: bool = option(t.boolean, False, doc='no log at all')
+    format: str = option(t.choice('text', 'json'), 'text',
+                         doc='text (msg_format) or json (one object per line)')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,11 +101,27 @@ class Notify:
     success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
     error: tuple = option(t.addresses, (), doc='addresses mailed after a failure')
     done: tuple = option(t.addresses, (), doc='addresses mailed after every run')
+    # Ping and webhook: a job's value replaces the application's (None: not set here).
+    ping_url: Any = option(secret_url, secret=True,
+                           doc='healthchecks-style URL: URL/start, then URL/EXITCODE')
+    webhook_url: Any = option(secret_url, secret=True, doc='URL that gets the result (POST)')
+    webhook_on: str | None = option(t.choice(*WEBHOOK_ON), doc='success, error or done')
+    webhook_format: str | None = option(t.choice(*WEBHOOK_FORMATS),
+                                        doc='json (the result) or text ({"text": ...})')
+    ca_file: str | None = option(t.path, doc='CA certificates (PEM) trusted for ping_url and '
+                                             "webhook_url, besides the system's")
+    http_timeout: float | None = option(t.positive_float,
+                                        doc='seconds a ping or webhook may take, retry included')
 
 
 @dataclass(frozen=True, kw_only=True)
 class AppNotify(Notify):
     mail_cfg: str | None = option(t.file_name, 'default', doc='the mail template')
+    webhook_on: str = option(t.choice(*WEBHOOK_ON), 'done', doc='success, error or done')
+    webhook_format: str = option(t.choice(*WEBHOOK_FORMATS), 'json',
+                                 doc='json (the result) or text ({"text": ...})')
+    http_timeout: float = option(t.positive_float, 10.0,
+                                 doc='seconds a ping or webhook may take, retry included')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +151,11 @@ class JobOptions:
     retries: int = option(t.non_negative_int, 0)
     log_disabled: bool | None = option(t.boolean)
     log_level: int | None = option(t.log_level)
+    before: tuple | None = option(t.command, doc='command run once the source is ready, '
+                                                 'before any file (failure: exit 2)')
+    after: tuple | None = option(t.command, doc='command run at the end when the job started')
+    hook_timeout: float = option(t.positive_float, 300.0,
+                                 doc='seconds before or after may take')
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -192,3 +192,46 @@ def choice(*values: str):
 def temp(raw: str):
     from filetransfer.config.tempnames import TempNames
     return TempNames.parse(raw)
+
+
+_URL_FORBIDDEN_RE = re.compile(r'[\s\x00-\x1f\x7f]')
+
+
+def http_url(raw: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host. Its path and query may hold a
+    token: the error texts name the scheme at most."""
+    from urllib.parse import urlsplit
+
+    expected = 'expected an http:// or https:// URL'
+    if _URL_FORBIDDEN_RE.search(raw):
+        raise ValueError(f'{expected} without spaces or control characters')
+    try:
+        parts = urlsplit(raw)
+        parts.port          # raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        raise ValueError(f'{expected}, with a valid host and port') from None
+    if parts.scheme.lower() not in ('http', 'https'):
+        got = f", got a {parts.scheme}: URL" if re.fullmatch(r'[A-Za-z][\w+.-]{0,15}',
+                                                              parts.scheme) else ''
+        raise ValueError(expected + got)
+    if '@' in parts.netloc:
+        raise ValueError(f'{expected} without user:password@ (put the token in the path)')
+    if not parts.hostname:
+        raise ValueError(f'{expected} with a host')
+    return raw
+
+
+def command(raw: str) -> tuple[str, ...]:
+    """A command line split into words as a shell would split it (quotes,
+    backslashes), to be run without a shell."""
+    import shlex
+
+    if '\0' in raw:
+        raise ValueError('expected a command line without NUL characters')
+    try:
+        words = tuple(shlex.split(raw))
+    except ValueError as exc:       # e.g. "No closing quotation"
+        raise ValueError(f'expected a command line: {str(exc).lower()}') from None
+    if not words:
+        raise ValueError('expected a command line')
+    return words

@@ -38,6 +38,7 @@ class Job:
         self.log_file = log_file
         self.report = None     # the outcome.JobReport of the last run
         self.progress = None   # the ledger.ProgressObserver of the run going on
+        self._notices = None   # the notify.dispatch.Notices of the run that started
         options = job_cfg.job if job_cfg else schema.JobOptions()
         self.name = options.name or job_id
         self.info = options.info
@@ -56,6 +57,7 @@ class Job:
         NotReadyError, Terminated, or ``exc``.
         """
         self.progress = progress
+        self._notices = None
         collect = self.collect_data if collect_data is None else collect_data
         try:
             with signals.one_run():
@@ -134,7 +136,7 @@ class Job:
             transfer = Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
                               done=done, progress=self.progress, journal=journal)
             try:
-                transfer.run(result, on_start=self._log_start if attempt == 0 else None)
+                transfer.run(result, on_start=self._start)
                 return
             except (ConnectError, TransferError) as exc:
                 if attempt == retries:
@@ -149,31 +151,48 @@ class Job:
                 retry_wait(wait)
                 _keep_successes(result)
 
-    def _log_start(self) -> None:
+    def _start(self) -> None:
+        """The source is open and ready, the lock held: the run starts (once, whatever
+        the tries). Raises hooks.HookError when the before command fails."""
+        from filetransfer.notify.dispatch import Notices
+
+        if self._notices is not None:
+            return
         log.info('job %s (%s) started: %s -> %s', self.job_id, self.name,
-                 self.source, self.target)
+                 self.source, self.target, extra={'source': self.source, 'target': self.target})
         for warning in self.app.warnings + (self.cfg.warnings if self.cfg else []):
             log.warning('%s', warning)     # e.g. a file with a password others can read
+        self._notices = Notices(self.app, self.cfg, self.job_id)
+        self._notices.started()
+        if self.cfg.job.before:
+            from filetransfer.run import hooks
+            hooks.run_before(self.cfg.job, self.job_id)
 
     def _finish(self, started, result, error) -> int:
-        from filetransfer.notify import mail as notify   # not needed by a job that is not ready or already running
+        # not needed by a job that is not ready or already running
+        from filetransfer.notify.dispatch import Notices
         from filetransfer.outcome import JobReport
 
         code = exit_code_of(error, result.error_cnt)
         self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
                                 started, datetime.datetime.now(), result, code, error,
                                 self.log_file)
-        notify.send_report(self.app, self.cfg, self.report)
+        if self._notices is not None and self.cfg.job.after:   # the run started
+            from filetransfer.run import hooks
+            hooks.run_after(self.cfg.job, self.job_id, self.report)
+        (self._notices or Notices(self.app, self.cfg, self.job_id)).ended(self.report)
         duration = self.report.duration.total_seconds()
+        fields = self.report.log_fields()
         if error is None:
             log.info('job %s finished: %s in %.1f s (exit code %d)',
-                     self.job_id, result, duration, code)
+                     self.job_id, result, duration, code, extra=fields)
         elif code == ExitCode.INTERNAL:
             log.critical('job %s failed with an unexpected error: %s: %s (exit code 9)',
-                         self.job_id, type(error).__name__, error, exc_info=error)
+                         self.job_id, type(error).__name__, error, exc_info=error, extra=fields)
         else:
             log.error('job %s %s: %s; %s in %.1f s (exit code %d)', self.job_id,
-                      'terminated' if code == 5 else 'failed', error, result, duration, code)
+                      'terminated' if code == 5 else 'failed', error, result, duration, code,
+                      extra=fields)
         return code
 
 

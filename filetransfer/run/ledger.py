@@ -58,11 +58,13 @@ class Ledger:
     def transferred(self, path: str, size: int, seconds: float) -> None:
         with self._lock:
             self.result.files_cnt += 1
+            self.result.bytes_cnt += size
             if self.result.file_list is not None:
                 self.result.file_list.append(
                     FileRecord(path, datetime.timedelta(seconds=seconds), FileTags.TRANSF))
         log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
-                 _rate(size, seconds))
+                 _rate(size, seconds),
+                 extra={'file': path, 'size': size, 'seconds': round(seconds, 6)})
 
     def failed(self, path: str, side: str, text: str) -> None:
         """A file that failed on its ``side`` ('source' or 'target')."""
@@ -73,7 +75,8 @@ class Ledger:
                 self.result.tgt_error_cnt += 1
             if self.result.file_list is not None:
                 self.result.file_list.append(FileRecord(path, text, SIDES[side]))
-        log.error('%s error: %s: %s', side, path, text)
+        log.error('%s error: %s: %s', side, path, text,
+                  extra={'file': path, 'side': side, 'error': text})
 
     def in_place(self, path: str) -> None:
         """The file is in place on the target: later tries do not send it again."""

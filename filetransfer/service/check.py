@@ -51,6 +51,7 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
     except ConfigError as error:
         result.add(str(error))
         return result
+    _check_metrics_dir(app, result)
     _check_hosts(app, result)
     daemon_jobs = app.daemon.jobs if app.daemon else ()
     if job_ids:
@@ -75,6 +76,16 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
     if connect:
         _connect(jobs, result)
     return result
+
+
+def _check_metrics_dir(app, result):
+    """A run only warns when it cannot write its metrics (they must not stop a transfer)."""
+    from filetransfer.notify.metrics import dir_problem
+
+    metrics_dir = app.global_.metrics_dir
+    problem = metrics_dir and dir_problem(metrics_dir)
+    if problem:
+        result.add(f'{app.path}: [global] metrics_dir: {problem}')
 
 
 def _check_hosts(app, result):

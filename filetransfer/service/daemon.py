@@ -188,7 +188,7 @@ class Daemon:
                                   f'daemon log: {exc.strerror}') from None
         else:
             handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(settings.msg_format))
+        handler.setFormatter(logs.formatter(settings))
         _close_handlers()
         log.addHandler(handler)
         log.setLevel(settings.log_level)
@@ -302,14 +302,15 @@ class Daemon:
     def _ended(self, pid: int, code: int) -> None:
         job_id = self.children.pop(pid)
         del self.running[job_id]
+        fields = {'job': job_id, 'exit_code': code}    # for [logging] format = json
         if code in (0, NOTHING_DONE, 3, 5):
             self.failures.pop(job_id, None)
             if code == NOTHING_DONE:
-                log.debug('job %s: nothing to do', job_id)
+                log.debug('job %s: nothing to do', job_id, extra=fields)
             elif code == 0:
-                log.info('job %s finished (exit code 0)', job_id)
+                log.info('job %s finished (exit code 0)', job_id, extra=fields)
             elif code == 5:
-                log.warning('job %s was terminated (exit code 5)', job_id)
+                log.warning('job %s was terminated (exit code 5)', job_id, extra=fields)
             return
         # Failed: tried again later, sooner after a first failure than after many,
         # so a server that is down does not cause a report at every scan.
@@ -324,7 +325,7 @@ class Daemon:
             what = 'had file errors (exit code 1)'
         else:
             what = f'failed (exit code {code})'
-        log.error('job %s %s; tried again in %g s', job_id, what, delay)
+        log.error('job %s %s; tried again in %g s', job_id, what, delay, extra=fields)
 
     def _stop_children(self) -> None:
         """Each running job gets SIGTERM once and cleans up its current file."""

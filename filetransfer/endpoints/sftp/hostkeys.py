@@ -20,11 +20,10 @@ import logging
 import os
 import re
 import socket
-import tempfile
 from dataclasses import dataclass
 
 from filetransfer.errors import ConnectError
-from filetransfer.smallfile import read_small_text
+from filetransfer.smallfile import read_small_text, replace_text
 
 DEFAULT_PORT = 22
 HASH_MAGIC = '|1|'
@@ -204,23 +203,12 @@ class KnownHosts:
 
     def write(self) -> None:
         """Replaces the file atomically, keeping its mode (0644 for a new file)."""
-        folder = os.path.dirname(os.path.abspath(self.path))
         try:
             mode = os.stat(self.path).st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o644
-        fd, temp = tempfile.mkstemp(dir=folder, prefix='.known_hosts.')
-        try:
-            with os.fdopen(fd, 'w', encoding='utf-8') as fh:
-                fh.write(''.join(line.text + '\n' for line in self.lines))
-            os.chmod(temp, mode)
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+        replace_text(self.path, ''.join(line.text + '\n' for line in self.lines), mode,
+                     prefix='.known_hosts.')
 
 
 def _names_host(pattern: str, name: str) -> bool:
