@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from filetransfer.config import statedb
 from filetransfer.config import types as t
 
 
@@ -60,6 +61,12 @@ class Global:
     mail_cfgs_dir: str | None = option(t.path, doc='directory of the mail templates')
     locks_dir: str | None = option(t.path, doc='directory of the locks and of the record '
                                                'of files being written')
+    state_db: Any = option(statedb.location, secret=True,
+                           doc='postgresql://USER@HOST[:PORT]/DB: run history, locks and the '
+                               'record of files being written shared by several hosts '
+                               '(unset: an SQLite file in locks_dir)')
+    state_db_password: Any = option(secret_text, secret=True,
+                                    doc="state_db's password (else PGPASSWORD or ~/.pgpass)")
 
 
 @dataclass(frozen=True, kw_only=True)
