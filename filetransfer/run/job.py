@@ -79,6 +79,7 @@ class Job:
             lock_name = self.cfg.job.single_instance or (single_instance and state.can_lock)
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
+                self._refuse_if_surely_not_ready()
                 with state.lock(lock_name):
                     self._tries(result, state)
             else:
@@ -96,6 +97,18 @@ class Job:
         if error is not None:
             raise error
         return result, code
+
+    def _refuse_if_surely_not_ready(self) -> None:
+        """Raises NotReadyError when a local source's ready file is missing, before
+        the run takes its lock: a timer polling the job then needs no lock (nor
+        database). The run looks again once it holds the lock."""
+        if self.cfg.job.ready_file and self.cfg.source.host is None:
+            try:
+                ready = self.has_work()
+            except (ConnectError, TransferError):
+                return      # the run reports it
+            if not ready:
+                raise NotReadyError(f'ready file {self.cfg.job.ready_file} not present')
 
     def plan(self) -> list:
         """Dry run: the files (FileEntry) a run would transfer now; nothing is
