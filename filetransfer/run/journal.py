@@ -60,7 +60,7 @@ class Journal:
         if self._opened:
             return
         if self.store is not None:
-            self._open = dict.fromkeys(self.store.open())
+            self._open = dict.fromkeys(self.store.open(), True)
         self._opened = True
 
     def close(self) -> None:
