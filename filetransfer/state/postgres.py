@@ -7,7 +7,7 @@ end. On it:
 - the job's lock is a session-level advisory lock (``pg_try_advisory_lock``) on a
   stable 64-bit hash of the lock name: exactly one session anywhere holds it, and
   the server releases it when the session ends, also when the run's process or
-  host dies (TCP keepalives on both sides find a silent peer in about a minute);
+  host dies (TCP keepalives find a silent peer, see KEEPALIVES);
 - the run's row in ``filetransfer_runs`` is claimed by a second advisory lock (on
   the row's id), so a run is alive exactly as long as its session;
 - its record of files being written is its rows in ``filetransfer_writing``; a run
@@ -32,14 +32,16 @@ from filetransfer.state.history import RunRecord, StateError
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10          # seconds
-# A peer that went silent is found in about a minute, by the client and by the
-# server (which then ends the session and releases its locks).
-KEEPALIVES = {'keepalives': 1, 'keepalives_idle': 30, 'keepalives_interval': 10,
-              'keepalives_count': 3, 'tcp_user_timeout': 60000}
-SERVER_SETTINGS = ('-c statement_timeout=60000 -c tcp_keepalives_idle=30 '
-                   '-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 '
-                   '-c tcp_user_timeout=60000')
+# A silent peer: the run gives its session up after at most about 40 s (a probe
+# every PROBE_INTERVAL, unanswered for 30 s), the server ends it (and frees its
+# locks) after 2 minutes; so a run cut off from the server has stopped before
+# another host can take its lock.
 PROBE_INTERVAL = 10.0         # seconds between two checks of a quiet session
+KEEPALIVES = {'keepalives': 1, 'keepalives_idle': 10, 'keepalives_interval': 5,
+              'keepalives_count': 3, 'tcp_user_timeout': 30000}
+SERVER_SETTINGS = ('-c statement_timeout=60000 -c tcp_keepalives_idle=60 '
+                   '-c tcp_keepalives_interval=10 -c tcp_keepalives_count=6 '
+                   '-c tcp_user_timeout=120000')
 QUIET_AFTER_TRAFFIC = 1.0     # seconds the watcher waits after the run's own queries
 RUN_LOCKS = 0x66747275        # first key of the runs' two-key advisory locks
 
