@@ -44,11 +44,14 @@ test: install-test system-test-deps
 
 # Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine;
 # writes bench/RESULTS.md. BENCH_ARGS='--runs 5 --only sftp,small' narrows or widens it.
+# Then the overhead of the lock and the run history per run (SQLite, PostgreSQL):
+# bench/LOCK_OVERHEAD.md; LOCK_BENCH_ARGS='--runs 50'.
 bench-tools:
 	@sh bench/install-tools.sh
 
 bench: install-test system-test-deps bench-tools
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/lock_overhead.py $(LOCK_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache
