@@ -166,3 +166,14 @@ def test_a_wrong_state_db_is_a_configuration_error(ws, value, problem):
         assert done.returncode == 3
         assert f'{ws.app_cfg}: [global] state_db: ' in done.stderr and problem in done.stderr
         assert 'Hunter2' not in done.stderr and 'Traceback' not in done.stderr
+
+
+def test_a_readable_file_with_the_password_is_warned_about(ws):
+    ws.write_app(extra={'global': {'state_db': 'postgresql://u@db.example/x',
+                                   'state_db_password': 'Hunter2-secret'}})
+    os.chmod(ws.app_cfg, 0o644)
+    from filetransfer import config
+    assert [warning for warning in config.load_app(ws.app_cfg).warnings
+            if 'can be read by other users' in warning] != []
+    os.chmod(ws.app_cfg, 0o600)
+    assert config.load_app(ws.app_cfg).warnings == []

@@ -334,3 +334,4 @@ def test_lock_keys_are_stable_and_the_lock_is_shared_by_name(ws, postgres):
         assert json.loads(done.stdout)['status'] == 'already_running'
     done = ws.run('--json', 'job2')
     assert json.loads(done.stdout)['status'] == 'success'
+

@@ -131,7 +131,7 @@ def load_app(path) -> AppConfig:
                     sections['sftp'] or s.SftpDefaults(), sections['notify'] or s.AppNotify(),
                     mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)
-    _note_exposed(app.warnings, path, mail, sections['sftp'])
+    _note_exposed(app.warnings, path, sections['global'], mail, sections['sftp'])
     return app
 
 
