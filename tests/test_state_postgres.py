@@ -6,6 +6,7 @@ the errors around the database are clear (and keep its password).
 A "host" is an application configuration of its own (its own locks_dir) over the
 same jobs, source and target, run by separate processes."""
 
+import contextlib
 import json
 import os
 import signal
@@ -50,11 +51,32 @@ def logs_of(root: str) -> str:
     return ''.join(texts)
 
 
+@contextlib.contextmanager
+def caught_writing(ws, *args, **popen):
+    """Runs job1; yields its process once the big file is being written under its
+    temp name; kills it at the end if it still runs."""
+    proc = ws.popen(*args, 'job1', **popen)
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(ws.dst, '.' + BIG)), proc=proc), \
+            'copied too fast to catch'
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+            proc.wait()
+
+
+def history(database, query: str) -> list:
+    """The rows of a query of the run history; none before the first run made it."""
+    if not database.sql("SELECT to_regclass('filetransfer_runs') IS NOT NULL")[0][0]:
+        return []
+    return database.sql(query)
+
+
 def unfinished_run(database) -> int | None:
     """The pid of the run that holds the job now (its row has no end yet)."""
-    if not database.sql("SELECT to_regclass('filetransfer_runs') IS NOT NULL")[0][0]:
-        return None    # the tables are made by the first run
-    rows = database.sql('SELECT pid FROM filetransfer_runs WHERE ended IS NULL')
+    rows = history(database, 'SELECT pid FROM filetransfer_runs WHERE ended IS NULL')
     return rows[0][0] if rows else None
 
 
@@ -111,16 +133,9 @@ def test_killed_holder_the_next_start_anywhere_runs_and_cleans_up(ws, postgres):
     make_files(ws.src, FILES)
     make_sparse(os.path.join(ws.src, BIG), 1 << 30)
     ws.write_job(job={'single_instance': 'yes'}, target={'temp': 'dot'})
-    proc = ws.popen('job1')
-    partial = os.path.join(ws.dst, '.' + BIG)
-    try:
-        assert wait_for(lambda: os.path.exists(partial), proc=proc), 'copied too fast'
+    with caught_writing(ws) as proc:
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert postgres.sql('SELECT path FROM filetransfer_writing') == [('.' + BIG,)]
     # The server ends the killed run's session as soon as its socket closes.
     wait_for(lambda: not postgres.sql("SELECT 1 FROM pg_stat_activity WHERE "
@@ -146,20 +161,13 @@ def test_a_live_runs_record_is_left_alone(ws, postgres):
     make_files(ws.src, FILES)
     make_sparse(os.path.join(ws.src, BIG), 1 << 30)
     ws.write_job(target={'temp': 'dot'})
-    proc = ws.popen('job1')
-    partial = os.path.join(ws.dst, '.' + BIG)
-    try:
-        assert wait_for(lambda: os.path.exists(partial), proc=proc), 'copied too fast'
+    with caught_writing(ws) as proc:
         os.kill(proc.pid, signal.SIGSTOP)
         ws.write_job(source={'files': 'f0*'}, target={'temp': 'dot'})
         done = ws.run('job1')
         assert (done.returncode, done.stderr) == (0, '')
-        assert os.path.exists(partial)
+        assert os.path.exists(os.path.join(ws.dst, '.' + BIG))
         assert postgres.sql('SELECT path FROM filetransfer_writing') == [('.' + BIG,)]
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.kill()
-        proc.wait()
 
 
 def test_database_stopped_mid_run_stops_the_job_with_exit_2(ws, postgres):
@@ -169,22 +177,15 @@ def test_database_stopped_mid_run_stops_the_job_with_exit_2(ws, postgres):
     big = os.path.join(ws.src, BIG)
     ws.write_job(job={'single_instance': 'yes'}, source={'delete': 'yes'},
                  target={'temp': 'dot'})
-    proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
-    partial = os.path.join(ws.dst, '.' + BIG)
-    try:
-        assert wait_for(lambda: os.path.exists(partial), proc=proc), 'copied too fast'
+    with caught_writing(ws, '-v', stderr=subprocess.PIPE, text=True) as proc:
         postgres.server.stop_immediately()
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 2
     assert f'state database {postgres.url}: session lost: ' in err
     assert 'session lost' in err and 'the run stopped as on SIGTERM' in err
     assert 'Traceback' not in err
     assert not os.path.exists(os.path.join(ws.dst, BIG))       # never a partial final file
-    assert not os.path.exists(partial)                         # removed as on SIGTERM
+    assert not os.path.exists(os.path.join(ws.dst, '.' + BIG))  # removed as on SIGTERM
     assert os.path.getsize(big) == 1 << 30
     for name, data in FILES.items():     # each small file: still a source, or in place
         assert tree(ws.src).get(name) == data or tree(ws.dst).get(name) == data
@@ -203,10 +204,10 @@ def test_database_stopped_mid_run_stops_the_job_with_exit_2(ws, postgres):
 
 def test_daemons_on_two_hosts_take_each_file_once(ws, postgres, tmp_path):
     """Two hot-folder daemons over the same folder: each scan runs the job under its
-    lock, so one of them takes a given file."""
+    lock, so while one of them sends the files (a big one takes a while), the other
+    takes none."""
     use_database(ws, postgres)
     other_host = add_host(ws, 'host2', postgres)
-    files = {f'order-{index:02}.csv': os.urandom(200_000) for index in range(30)}
     ws.write_job(source={'delete': 'yes'}, target={'temp': 'dot'})
     daemons = []
     for config, name in ((ws.app_cfg, 'host1'), (other_host, 'host2')):
@@ -216,23 +217,27 @@ def test_daemons_on_two_hosts_take_each_file_once(ws, postgres, tmp_path):
         daemons.append(subprocess.Popen(command_argv('daemon', '-c', config, '--foreground'),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     try:
-        for name, data in files.items():    # written aside, then renamed in
-            with open(os.path.join(ws.src, '.' + name), 'wb') as fh:
-                fh.write(data)
-        for name in files:
-            os.rename(os.path.join(ws.src, '.' + name), os.path.join(ws.src, name))
-        wait_for(lambda: not os.listdir(ws.src) and tree(ws.dst) == files, timeout=120,
-                 interval=0.05)
-        wait_for(lambda: not postgres.sql('SELECT 1 FROM filetransfer_runs WHERE ended IS '
-                                          'NULL'), timeout=60)
+        staging = str(tmp_path / 'staging')       # written aside, then moved in
+        make_files(staging, FILES)
+        make_sparse(os.path.join(staging, BIG), 1 << 30)
+        for name in sorted(os.listdir(staging)):
+            os.rename(os.path.join(staging, name), os.path.join(ws.src, name))
+        wait_for(lambda: history(postgres, 'SELECT sum(files_cnt) FROM filetransfer_runs '
+                                           'WHERE ended IS NOT NULL') == [(len(FILES) + 1,)],
+                 timeout=120, interval=0.05)
     finally:
         for daemon in daemons:
             daemon.send_signal(signal.SIGTERM)
         for daemon in daemons:
             daemon.wait(timeout=60)
-    rows = postgres.sql('SELECT host, status, files_cnt FROM filetransfer_runs')
-    assert {status for _, status, _ in rows} == {'success'}
-    assert sum(count for _, _, count in rows) == len(files)
+    assert os.path.getsize(os.path.join(ws.dst, BIG)) == 1 << 30
+    os.unlink(os.path.join(ws.dst, BIG))
+    assert tree(ws.dst) == FILES
+    rows = postgres.sql('SELECT status, files_cnt FROM filetransfer_runs')
+    # (a run that started after the last file, when the daemons stopped, is terminated)
+    assert {status for status, count in rows if count} == {'success'}
+    assert {status for status, _ in rows} <= {'success', 'terminated'}
+    assert sum(count for _, count in rows) == len(FILES) + 1
     logs = logs_of(ws.log_dir) + logs_of(os.path.join(ws.root, 'host2-logs'))
     assert ' error' not in logs.replace('0 source error(s), 0 target error(s)', '')
 
