@@ -18,8 +18,7 @@ import logging
 import os
 import threading
 
-from filetransfer.errors import (ConfigError, ConnectError, Error, SingleInstanceError,
-                                 Terminated)
+from filetransfer.errors import ConfigError, Error, SingleInstanceError, Terminated
 from filetransfer.run import signals
 from filetransfer.run.journal import Journal
 
@@ -140,7 +139,7 @@ class RunState:
 
             try:
                 db = Database.connect(self.app, f'filetransfer {self.job_id}')
-            except (ConfigError, ConnectError, Error):
+            except Error:         # ConfigError, ConnectError, StateError
                 self._unreachable = True
                 raise
             db.guard = signals.deferred     # a query is never cut in half by a SIGTERM

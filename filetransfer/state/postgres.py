@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS filetransfer_writing (
 );
 CREATE INDEX IF NOT EXISTS filetransfer_writing_job ON filetransfer_writing (job_id);
 '''
-_RUN_LOCK = f'{RUN_LOCKS}, (%s & 2147483647)::integer'    # the advisory lock of run %s
 
 
 class StateLost(TransferError):
@@ -194,7 +193,7 @@ class Database:
         values = history.start_values(job_id, started)
         return self.query(f'INSERT INTO filetransfer_runs ({", ".join(values)}) VALUES '
                           f'({", ".join(["%s"] * len(values))}) RETURNING id, '
-                          f'pg_try_advisory_lock({_RUN_LOCK % "id"})',
+                          f'pg_try_advisory_lock({_run_lock("id")})',
                           list(values.values())).fetchone()[0]
 
     def end(self, run_id: int, report) -> None:
@@ -219,6 +218,11 @@ class Database:
     def prune(self, days: float) -> int:
         return self.query('DELETE FROM filetransfer_runs WHERE started < %s',
                           [history.cutoff(days)]).rowcount
+
+
+def _run_lock(run_id: str) -> str:
+    """The arguments of the advisory lock of the run ``run_id`` (an SQL expression)."""
+    return f'{RUN_LOCKS}, ({run_id} & 2147483647)::integer'
 
 
 def _cast(name: str) -> str:
@@ -254,7 +258,7 @@ class WritingTable:
                                    'WHERE job_id = %s AND run_id <> %s',
                                    [self.job_id, self.run_id]).fetchall()
             for (other,) in others:
-                if self.db.query(f'SELECT pg_try_advisory_lock({_RUN_LOCK})',
+                if self.db.query(f'SELECT pg_try_advisory_lock({_run_lock("%s")})',
                                  [other]).fetchone()[0]:
                     self._take_over(other)
             return [tuple(row) for row in self.db.query(
@@ -269,7 +273,7 @@ class WritingTable:
                           'SELECT job_id, %s, target, path FROM filetransfer_writing '
                           'WHERE run_id = %s ON CONFLICT DO NOTHING', [self.run_id, other])
             self.db.query('DELETE FROM filetransfer_writing WHERE run_id = %s', [other])
-        self.db.query(f'SELECT pg_advisory_unlock({_RUN_LOCK})', [other])
+        self.db.query(f'SELECT pg_advisory_unlock({_run_lock("%s")})', [other])
 
     def add(self, target: str, path: str) -> None:
         self._change('INSERT INTO filetransfer_writing (job_id, run_id, target, path) '
