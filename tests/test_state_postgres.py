@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 
-
 from helpers import command_argv, make_files, tree, write_ini
 from procs import make_sparse, wait_for
 
