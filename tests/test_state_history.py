@@ -79,6 +79,7 @@ def test_every_outcome_is_stored(state_ws):
         ('term', 'terminated', 5), ('kill', 'unfinished', None)]
     ok, errors, failure, term, kill = found
     assert ok['result'] == ok_result
+    assert 'WARNING' not in ws.log_text('ok')        # the first run made the tables
     assert (ok['files_cnt'], ok['src_error_cnt'], ok['tgt_error_cnt']) == (1, 0, 0)
     assert ok['host'] == os.uname().nodename and ok['ended'] >= ok['started']
     assert (errors['files_cnt'], errors['tgt_error_cnt']) == (1, 1)

@@ -18,25 +18,26 @@ from filetransfer.state.history import StateError, RunRecord
 BUSY_TIMEOUT = 30.0    # seconds a writer waits for another's lock
 VERSION = 1            # of the tables (PRAGMA user_version)
 
-SCHEMA = '''
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started REAL NOT NULL,
-    ended REAL,
-    exit_code INTEGER,
-    status TEXT,
-    files_cnt INTEGER,
-    src_error_cnt INTEGER,
-    tgt_error_cnt INTEGER,
-    bytes INTEGER,
-    error TEXT,
-    result TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job_id, started);
-'''
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        ended REAL,
+        exit_code INTEGER,
+        status TEXT,
+        files_cnt INTEGER,
+        src_error_cnt INTEGER,
+        tgt_error_cnt INTEGER,
+        bytes INTEGER,
+        error TEXT,
+        result TEXT
+    )""",
+    'CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job_id, started)',
+    f'PRAGMA user_version = {VERSION}',
+)
 
 
 class SqliteHistory:
@@ -62,8 +63,10 @@ class SqliteHistory:
                 return None
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
             if db.execute('PRAGMA user_version').fetchone()[0] < VERSION:
-                db.execute('BEGIN IMMEDIATE')
-                db.executescript(SCHEMA + f'PRAGMA user_version = {VERSION}; COMMIT;')
+                with db:     # one transaction: a run that comes at the same time waits
+                    db.execute('BEGIN IMMEDIATE')
+                    for statement in SCHEMA:
+                        db.execute(statement)
         except OSError as exc:
             raise StateError(f'cannot open {self.path}: {exc.strerror or exc}') from None
         except sqlite3.Error as exc:
