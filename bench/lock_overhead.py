@@ -43,15 +43,18 @@ def configure(ws: Workspace, mode: str, server) -> str:
     return path
 
 
-def time_commands(config: str, job_id: str, runs: int) -> list[float]:
-    seconds = []
+def time_commands(configs: dict, runs: int) -> dict:
+    """{mode: [seconds of each run]}; the modes take turns, so a change in the
+    machine's load falls on all of them."""
+    seconds = {mode: [] for mode in configs}
     for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(command_argv('-c', config, job_id), capture_output=True,
-                              text=True)
-        seconds.append(time.perf_counter() - started)
-        if done.returncode:
-            raise SystemExit(f'{job_id} failed ({done.returncode}): {done.stderr}')
+        for mode, config in configs.items():
+            started = time.perf_counter()
+            done = subprocess.run(command_argv('-c', config, f'job_{mode}'),
+                                  capture_output=True, text=True)
+            seconds[mode].append(time.perf_counter() - started)
+            if done.returncode:
+                raise SystemExit(f'job_{mode} failed ({done.returncode}): {done.stderr}')
     return seconds
 
 
@@ -101,9 +104,8 @@ def main() -> int:
                 server = postgres.PostgresServer().setup()
                 server.start()
             configs = {mode: configure(ws, mode, server) for mode in modes}
-            command = {mode: statistics.median(time_commands(configs[mode], f'job_{mode}',
-                                                             args.runs))
-                       for mode in modes}
+            command = {mode: statistics.median(seconds)
+                       for mode, seconds in time_commands(configs, args.runs).items()}
             library = {mode: statistics.median(time_library(configs[mode], f'job_{mode}',
                                                             args.runs))
                        for mode in modes}
