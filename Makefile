@@ -46,11 +46,14 @@ test: install-test system-test-deps
 # on 127.0.0.1 and through a delay proxy (0, 10, 50 ms round trip); writes
 # bench/RESULTS.md. BENCH_ARGS narrows or widens it: '--runs 5 --only sftp,latency',
 # '--latency-files 500' (the many-files cases over latency take about 5 times longer).
+# Then the overhead of the lock and the run history per run (SQLite, PostgreSQL):
+# bench/LOCK_OVERHEAD.md; LOCK_BENCH_ARGS='--runs 50'.
 bench-tools:
 	@sh bench/install-tools.sh
 
 bench: install-test system-test-deps bench-tools
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/lock_overhead.py $(LOCK_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -1,4 +1,4 @@
-"""The commands beside the job form (`filetransfer daemon`, `filetransfer check`)
+"""The commands beside the job form (`filetransfer daemon`, `check`, `runs`)
 and shell completion for all of them.
 
 A subcommand is chosen only by the first word of the command line, so the
@@ -11,7 +11,8 @@ import os
 
 import click
 
-SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check'}
+SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check',
+               'runs': 'filetransfer.cli.runs'}
 COMPLETE_VAR = '_FILETRANSFER_COMPLETE'
 
 
@@ -67,7 +68,7 @@ def complete_job_id(ctx: click.Context, param, incomplete: str):
 
 
 def complete_job_ids(ctx: click.Context, param, incomplete: str):
-    """Completes job ids (of `check`)."""
+    """Completes job ids (of `check` and `runs`)."""
     return _items(_job_ids(ctx), incomplete)
 
 

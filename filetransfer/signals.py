@@ -139,6 +139,16 @@ def settle() -> None:
         _state.settled = True
 
 
+def stop_main_thread() -> bool:
+    """From another thread: stops the run in the main thread as a SIGTERM does (the
+    same rules apply), when `set_sigterm_handler` was called; returns whether it was.
+    A real signal, so a blocking call of the main thread is interrupted too."""
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        return False      # the default action would kill the process
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+    return True
+
+
 def wait_for(event: threading.Event) -> None:
     """Waits until ``event`` is set (a thread has stopped using what the caller is
     about to release), even when a signal handler raises meanwhile: the first such

@@ -58,6 +58,31 @@ def password_user(live_sshd):
 
 
 @pytest.fixture(scope='session')
+def postgres_server():
+    """A real PostgreSQL server on a Unix socket (servers/postgres.py), shared by the
+    whole run."""
+    from servers import postgres as postgres_module
+    from servers.common import unavailable
+
+    if not postgres_module.available():
+        unavailable('PostgreSQL is not installed (make test installs it as root)')
+    server = postgres_module.PostgresServer().setup()
+    server.start()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest.fixture
+def postgres(postgres_server):
+    """A new database of the shared PostgreSQL server (restarted first if an earlier
+    test stopped it): servers/postgres.py TestDatabase (url, sql(), server)."""
+    if not postgres_server.running():
+        postgres_server.start()
+    return postgres_server.new_database()
+
+
+@pytest.fixture(scope='session')
 def aspera_sshd(tmp_path_factory):
     """A second real sshd standing for an Aspera server: its account logs in to the
     emulator's aspshell (only ascp and ascmd; no shell, no SFTP), with a docroot

@@ -2,7 +2,7 @@
 # Installs the system programs the tests use as real servers, when root;
 # otherwise says what to install. Under CI=true a missing program is an error.
 #
-# OpenSSH's sshd is an ordinary package. vsftpd, ProFTPD (mod_tls and mod_sftp are
+# OpenSSH's sshd and PostgreSQL are ordinary packages. vsftpd, ProFTPD (mod_tls and mod_sftp are
 # in proftpd-mod-crypto) and Pure-FTPd cannot be installed side by side (each
 # provides and conflicts with ftp-server) and would start as system services:
 # their packages are unpacked into a cache directory instead, outside the work
@@ -50,6 +50,10 @@ missing=""
 [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing=" openssh-server"
 # the Aspera account of the tests runs its programs with a Python every user can read
 [ -x /usr/bin/python3 ] || missing="$missing python3"
+# PostgreSQL's server programs (initdb, postgres, pg_ctl): the tests start a server of
+# their own (tests/servers/postgres.py), the package's own cluster is not used
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 ||
+    missing="$missing postgresql"
 if [ "$(head -n 1 "$STAMP" 2>/dev/null)" != "$FTP_PACKAGES" ]; then
     echo "unpacking $FTP_PACKAGES into $UNPACKED"
     unpack_ftp_servers || fail "cannot download and unpack $FTP_PACKAGES"

@@ -69,4 +69,4 @@ def test_simultaneous_runs_of_a_single_instance_job(ws, tmp_path, live_sshd, rem
     assert tree(source_dir) == {}
     lock = os.path.join(ws.locks_dir, 'job1.lock')
     assert stat.S_IMODE(os.stat(lock).st_mode) == 0o600
-    assert os.listdir(ws.locks_dir) == ['job1.lock']
+    assert sorted(os.listdir(ws.locks_dir)) == ['job1.lock', 'state.sqlite3']

@@ -71,3 +71,17 @@ def test_an_unusable_folder_is_a_warning_not_a_failure(tmp_path, caplog):
         journal.writing(TARGET, '.a.txt')
         assert journal.leftovers(TARGET) == ['.a.txt']
     assert 'cannot keep the record of files being written' in caplog.text
+
+
+def test_entries_taken_over_and_finished_are_not_handed_on(tmp_path):
+    with Journal(str(tmp_path), 'job1') as first:
+        first.writing(TARGET, '.a.txt')
+        first.writing(TARGET, '.b.txt')
+    os.rename(first.path, tmp_path / 'job1.writing.999999999')    # its run was killed
+    with Journal(str(tmp_path), 'job1') as second:
+        second.finished(TARGET, '.a.txt')            # removed by the next run
+    os.rename(second.path, tmp_path / 'job1.writing.999999998')   # killed too
+    with Journal(str(tmp_path), 'job1') as third:
+        assert third.leftovers(TARGET) == ['.b.txt']
+        third.finished(TARGET, '.b.txt')
+    assert os.listdir(tmp_path) == []

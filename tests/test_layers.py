@@ -15,7 +15,7 @@ LAYERS = [
      'filetransfer.logs', 'filetransfer.jsonlog'),
     ('filetransfer.config',),
     ('filetransfer.endpoints',),
-    ('filetransfer.notify',),
+    ('filetransfer.notify', 'filetransfer.state'),
     ('filetransfer.run',),
     ('filetransfer.service',),
     ('filetransfer.cli', 'filetransfer.__init__', 'filetransfer.__main__'),

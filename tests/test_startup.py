@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+from urllib.parse import quote
 
 import filetransfer
 from helpers import command_argv, write_ini
@@ -18,7 +19,8 @@ HEAVY = ('paramiko', 'cryptography', 'ftplib', 'smtplib', 'email', 'ssl', 'socke
          # ping, webhook, metrics, JSON logs, before/after commands
          'json', 'urllib.request', 'http.client', 'subprocess', 'selectors', 'shlex',
          'filetransfer.notify.dispatch', 'filetransfer.notify.http', 'filetransfer.notify.ping',
-         'filetransfer.notify.webhook', 'filetransfer.notify.metrics', 'filetransfer.run.hooks')
+         'filetransfer.notify.webhook', 'filetransfer.notify.metrics', 'filetransfer.run.hooks',
+         'sqlite3', 'psycopg', 'filetransfer.state')
 
 # Runs the console script in this interpreter, then tells its exit code and which
 # of the modules asked about it has loaded.
@@ -94,6 +96,18 @@ def test_job_not_ready_with_every_observability_option_loads_nothing_heavy(ws):
     code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
     assert (code, loaded) == (0, ['shlex'])
     assert not os.path.exists(ws.dst) and ws.log_files() == []
+
+
+def test_single_instance_job_not_ready_takes_no_lock_and_loads_no_database(ws, tmp_path):
+    """A timer polling a single_instance job whose local ready file is missing: no
+    lock is taken, so neither the lock file nor a state database is touched."""
+    nowhere = quote(str(tmp_path / 'no-server'), safe='')
+    for state_db in (None, f'postgresql://nobody@{nowhere}/nothing'):
+        ws.write_app(extra={'global': {'state_db': state_db}} if state_db else None)
+        ws.write_job(job={'ready_file': 'go.now', 'single_instance': 'yes'})
+        code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
+        assert (code, loaded) == (0, [])
+        assert not os.path.exists(ws.locks_dir)
 
 
 def test_probe_sees_what_a_run_imports(ws):

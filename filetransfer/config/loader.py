@@ -135,7 +135,8 @@ def load_app(path) -> AppConfig:
     app = AppConfig(path, sections['global'], sections['logging'] or s.Logging(),
                     sections['notify'] or s.AppNotify(), protocol_sections, mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)
-    _note_exposed(app.warnings, path, mail, sections['notify'], *protocol_sections.values())
+    _note_exposed(app.warnings, path, sections['global'], mail, sections['notify'],
+                  *protocol_sections.values())
     return app
 
 
@@ -266,18 +267,21 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
     if ready and (ready in ('.', '..') or '/' in ready or '\0' in ready):
         raise Place(path, 'job').error('ready_file', f"expected a file name in the source "
                                                      f"directory, got '{ready}'")
-    if options.single_instance and not app.global_.locks_dir:
+    shared = app.global_.locks_dir or app.global_.state_db   # where locks and records live
+    if options.single_instance and not shared:
         raise Place(app.path, 'global').error(
-            'locks_dir', f'required because {Place(path, "job")("single_instance")} is set')
+            'locks_dir', f'required because {Place(path, "job")("single_instance")} is set '
+                         '(or state_db)')
     notify = sections['notify'] or s.Notify()
     _check_mail_template(app, path, notify.mail_cfg)
     hosts = {}
     source = _endpoint(path, 'source', sections['source'], app, hosts)
     target = _endpoint(path, 'target', sections['target'], app, hosts)
-    if target.options.resume and not app.global_.locks_dir:
+    if target.options.resume and not shared:
         raise Place(app.path, 'global').error(
-            'locks_dir', f'required because {Place(path, "target")("resume")} is set (the '
-                         "record kept there tells the job's own partial files from others')")
+            'locks_dir', f'required because {Place(path, "target")("resume")} is set (or '
+                         "state_db: the record kept there tells the job's own partial files "
+                         "from others')")
     job = JobConfig(path, options, source, target, notify, extra)
     _note_exposed(job.warnings, path, sections['notify'])    # a ping or webhook URL
     for spec in (source, target):

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from filetransfer.config import statedb
 from filetransfer.config import types as t
 
 
@@ -68,6 +69,12 @@ class Global:
                                                'of files being written')
     metrics_dir: str | None = option(t.path, doc="where each run writes JOBID.prom (node "
                                                  "exporter's textfile collector)")
+    state_db: Any = option(statedb.location, secret=True,
+                           doc='postgresql://USER@HOST[:PORT]/DB: run history, locks and the '
+                               'record of files being written shared by several hosts '
+                               '(unset: an SQLite file in locks_dir)')
+    state_db_password: Any = option(secret_text, secret=True,
+                                    doc="state_db's password (else PGPASSWORD or ~/.pgpass)")
 
 
 @dataclass(frozen=True, kw_only=True)

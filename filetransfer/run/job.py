@@ -2,8 +2,8 @@
 report at the end (log line, notification)."""
 
 import configparser
-import contextlib
 import datetime
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -15,7 +15,7 @@ from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyEr
                                  exit_code_of)
 from filetransfer.outcome import JobResult
 from filetransfer.run.copier import Copier
-from filetransfer.run.journal import Journal
+from filetransfer.run.runstate import RunState
 
 log = logging.getLogger('filetransfer.job')
 
@@ -48,10 +48,14 @@ class Job:
         self.target = job_cfg.target.describe() if job_cfg else '?'
 
     def run(self, exc: BaseException | None = None, *, progress=None,
-            collect_data: bool | None = None) -> tuple[JobResult, int]:
+            collect_data: bool | None = None,
+            single_instance: bool = False) -> tuple[JobResult, int]:
         """Runs the job (or only reports ``exc``); returns the result and 0 or 1.
         ``progress`` (a ledger.ProgressObserver) is told how the run goes on;
-        ``collect_data`` overrides the configuration's.
+        ``collect_data`` overrides the configuration's; ``single_instance`` takes
+        the job's lock (its configured name, else the job id) even when the
+        configuration does not ask for it, if it has a place for locks (locks_dir
+        or state_db).
 
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
         NotReadyError, Terminated, or ``exc``.
@@ -60,52 +64,51 @@ class Job:
         self._notices = None
         collect = self.collect_data if collect_data is None else collect_data
         try:
-            with signals.one_run():
-                return self._run(exc, JobResult(file_list=[] if collect else None))
+            with signals.one_run(), RunState(self.app, self.job_id,
+                                             datetime.datetime.now()) as state:
+                return self._run(exc, JobResult(file_list=[] if collect else None), state,
+                                 single_instance)
         finally:
             self.progress = None
 
-    def _run(self, exc, result):
-        started = datetime.datetime.now()
+    def _run(self, exc, result, state: RunState, single_instance: bool):
+        error = None
         try:
             if exc is not None:
                 raise exc
-            lock_name = self.cfg.job.single_instance
+            lock_name = self.cfg.job.single_instance or (single_instance and state.can_lock)
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
-                with self._lock(lock_name):
-                    self._tries(result)
+                self._refuse_if_surely_not_ready()
+                with state.lock(lock_name):
+                    self._tries(result, state)
             else:
-                self._tries(result)
+                self._tries(result, state)
         except (SingleInstanceError, NotReadyError) as quiet:
             log.debug('job %s not run: %s', self.job_id, quiet)
             raise
         except KeyboardInterrupt:
             error = Terminated('interrupted')
-            signals.settle()
-            self._finish(started, result, error)
-            raise error from None
-        except BaseException as error:
-            signals.settle()      # the report and the mail go out whatever comes now
-            self._finish(started, result, error)
-            raise
-        signals.settle()
-        return result, self._finish(started, result, None)
+        except BaseException as failure:
+            error = state.stopped_by(failure)
+        signals.settle()      # the report and the mail go out whatever comes now
+        code = self._finish(state.started, result, error)
+        state.record(self.report)
+        if error is not None:
+            raise error
+        return result, code
 
-    @contextlib.contextmanager
-    def _lock(self, name: str):
-        """The single-instance lock; a locks_dir that cannot hold it is a
-        configuration problem. Raises SingleInstanceError, ConfigError."""
-        from filetransfer.run.locks import single_instance
-
-        locks_dir = self.app.global_.locks_dir
-        with contextlib.ExitStack() as stack:
+    def _refuse_if_surely_not_ready(self) -> None:
+        """Raises NotReadyError when a local source's ready file is missing, before
+        the run takes its lock: a timer polling the job then needs no lock (nor
+        database). The run looks again once it holds the lock."""
+        if self.cfg.job.ready_file and self.cfg.source.host is None:
             try:
-                stack.enter_context(single_instance(locks_dir, name))
-            except OSError as exc:
-                raise ConfigError(f'{self.app.path}: [global] locks_dir: cannot lock {name!r} '
-                                  f'in {locks_dir}: {exc.strerror or exc}') from None
-            yield
+                ready = self.has_work()
+            except (ConnectError, TransferError):
+                return      # the run reports it
+            if not ready:
+                raise NotReadyError(f'ready file {self.cfg.job.ready_file} not present')
 
     def plan(self) -> list:
         """Dry run: the files (FileEntry) a run would transfer now; nothing is
@@ -124,19 +127,23 @@ class Job:
         """Logs and notifies a configuration error found before the run."""
         now = datetime.datetime.now()
         self._finish(now, JobResult(file_list=[] if self.collect_data else None), error)
+        with RunState(self.app, self.job_id, now) as state:
+            state.record(self.report)
 
-    def _tries(self, result: JobResult) -> None:
-        with Journal(self.app.global_.locks_dir or None, self.job_id) as journal:
-            return self._tries_with(result, journal)
+    def _tries(self, result: JobResult, state: RunState) -> None:
+        try:
+            return self._tries_with(result, state)
+        finally:
+            state.journal.close()
 
-    def _tries_with(self, result: JobResult, journal) -> None:
+    def _tries_with(self, result: JobResult, state: RunState) -> None:
         retries = self.cfg.job.retries
         done = set()
         for attempt in range(retries + 1):
             transfer = Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
-                              done=done, progress=self.progress, journal=journal)
+                              done=done, progress=self.progress, journal=state.journal)
             try:
-                transfer.run(result, on_start=self._start)
+                transfer.run(result, on_start=functools.partial(self._begin, state))
                 return
             except (ConnectError, TransferError) as exc:
                 if attempt == retries:
@@ -151,11 +158,13 @@ class Job:
                 retry_wait(wait)
                 _keep_successes(result)
 
-    def _start(self) -> None:
-        """The source is open and ready, the lock held: the run starts (once, whatever
-        the tries). Raises hooks.HookError when the before command fails."""
+    def _begin(self, state: RunState) -> None:
+        """The source is open and ready, the lock held: the run starts, in its state
+        (the history), its log, its start ping and its before command, once whatever
+        the tries. Raises hooks.HookError when the before command fails."""
         from filetransfer.notify.dispatch import Notices
 
+        state.begin()
         if self._notices is not None:
             return
         log.info('job %s (%s) started: %s -> %s', self.job_id, self.name,

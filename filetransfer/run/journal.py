@@ -14,8 +14,14 @@ Without ``locks_dir`` the record lives in memory only, for the tries of one run:
 what it does not know is never removed or overwritten (see the copier), so a file
 a killed run left behind then stays until someone removes it.
 
-The record is an aid: when it cannot be written, the job goes on without it (a
-warning says so).
+The record file is an aid: when it cannot be written, the job goes on without it
+(a warning says so).
+
+With ``[global] state_db`` (PostgreSQL) the record is kept in that database instead
+(state/postgres.py WritingTable), so that a run on any host takes over what a run
+on a host that died left: its entries belong to the run's row of the run history,
+and a run has ended when its database session has. There a failed write stops the
+run (StateLost): a file must not be taken for finished when it is not.
 """
 
 import errno
@@ -31,48 +37,37 @@ INFIX = '.writing.'
 
 
 class Journal:
-    """The record of one run of the job ``job_id`` in ``folder`` (None: in memory)."""
+    """The record of one run of the job ``job_id``: in ``folder`` (a RecordFile),
+    in ``store`` (another place that keeps the entries, such as the state database:
+    state/postgres.py WritingTable; it may be set until `open`), or, with neither,
+    in memory only."""
 
-    def __init__(self, folder: str | None, job_id: str):
-        self.folder = folder
+    def __init__(self, folder: str | None, job_id: str, store=None):
         self.job_id = job_id
-        self.path = folder and os.path.join(folder, f'{job_id}{INFIX}{os.getpid()}')
-        self._fd = None
+        self.store = store if store is not None or folder is None else RecordFile(folder, job_id)
         self._open = {}     # (target, path) -> True, in the order they were begun
+        self._opened = False
+
+    @property
+    def path(self) -> str | None:
+        """The file of the record, when it is one."""
+        return getattr(self.store, 'path', None)
 
     # -- life cycle -------------------------------------------------------------
     def open(self) -> None:
-        """Creates (and locks) this run's record and takes over the open entries of
-        ended runs of the same job."""
-        if self.folder is None:
+        """Opens this run's record and takes over the open entries of ended runs of
+        the same job (once; later calls do nothing)."""
+        if self._opened:
             return
-        try:
-            make_private_dirs(self.folder)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            log.warning('cannot keep the record of files being written in %s: %s; a killed '
-                        'run may leave temp files behind', self.folder, exc.strerror or exc)
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            log.warning('cannot lock %s: %s', self.path, exc.strerror or exc)
-            return
-        self._fd = fd
-        self._open = dict.fromkeys(_read_open(fd))   # a record a dead run with our pid left
-        for other in self._ended_records():
-            self._take_over(other)
+        if self.store is not None:
+            self._open = dict.fromkeys(self.store.open(), True)
+        self._opened = True
 
     def close(self) -> None:
         """Ends this run's record: deleted when nothing is left open, else kept
         for the next run."""
-        if self._fd is None:
-            return
-        if not self._open:
-            _unlink_quietly(self.path)
-        os.close(self._fd)
-        self._fd = None
+        if self.store is not None and self._opened:
+            self.store.close(not self._open)
 
     def __enter__(self):
         self.open()
@@ -85,12 +80,13 @@ class Journal:
     def writing(self, target: str, path: str) -> None:
         """``path`` (relative to ``target``'s root) is about to be written."""
         self._open[(target, path)] = True
-        self._append({'writing': path, 'target': target})
+        if self.store is not None:
+            self.store.add(target, path)
 
     def finished(self, target: str, path: str) -> None:
         """``path`` no longer holds an unfinished file: renamed into place or removed."""
-        if self._open.pop((target, path), None):
-            self._append({'finished': path, 'target': target})
+        if self._open.pop((target, path), None) and self.store is not None:
+            self.store.remove(target, path)
 
     def leftovers(self, target: str) -> list[str]:
         """The paths on ``target`` that hold, or may hold, an unfinished file."""
@@ -126,7 +122,54 @@ class Journal:
                 log.info('removed %s, left unfinished on the target by an earlier run', path)
             self.finished(target, path)
 
-    # -- helpers ----------------------------------------------------------------
+
+class RecordFile:
+    """A run's record as a file in ``folder``, ``JOBID.writing.PID``, locked (flock)
+    while the run lives (see the module doc). When it cannot be written, the run
+    goes on without it (a warning says so)."""
+
+    def __init__(self, folder: str, job_id: str):
+        self.folder = folder
+        self.job_id = job_id
+        self.path = os.path.join(folder, f'{job_id}{INFIX}{os.getpid()}')
+        self._fd = None
+
+    def open(self) -> list[tuple[str, str]]:
+        """Creates (and locks) the record; takes over the open entries of ended
+        runs of the same job; returns the open entries."""
+        try:
+            make_private_dirs(self.folder)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.warning('cannot keep the record of files being written in %s: %s; a killed '
+                        'run may leave temp files behind', self.folder, exc.strerror or exc)
+            return []
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            log.warning('cannot lock %s: %s', self.path, exc.strerror or exc)
+            return []
+        self._fd = fd
+        found = dict.fromkeys(_read_open(fd))   # a record a dead run with our pid left
+        for other in self._ended_records():
+            self._take_over(other, found)
+        return list(found)
+
+    def close(self, empty: bool) -> None:
+        if self._fd is None:
+            return
+        if empty:
+            _unlink_quietly(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+    def add(self, target: str, path: str) -> None:
+        self._append({'writing': path, 'target': target})
+
+    def remove(self, target: str, path: str) -> None:
+        self._append({'finished': path, 'target': target})
+
     def _append(self, entry: dict) -> None:
         if self._fd is None:
             return
@@ -150,7 +193,9 @@ class Journal:
                       if name.startswith(prefix) and name[len(prefix):].isdigit()
                       and os.path.join(self.folder, name) != self.path)
 
-    def _take_over(self, path: str) -> None:
+    def _take_over(self, path: str, found: dict) -> None:
+        """Copies the open entries of the ended record ``path`` into this one (and
+        ``found``), then deletes it; a record whose run lives is left alone."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -162,9 +207,10 @@ class Journal:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     log.warning('cannot lock %s: %s', path, exc.strerror or exc)
                 return          # its run is still alive
-            for target, relpath in _read_open(fd):
-                if (target, relpath) not in self._open:
-                    self.writing(target, relpath)
+            for entry in _read_open(fd):
+                if entry not in found:
+                    found[entry] = True
+                    self.add(*entry)
             _unlink_quietly(path)
         finally:
             os.close(fd)

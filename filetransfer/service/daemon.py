@@ -2,8 +2,10 @@
 source is ready, scanning every ``interval`` seconds.
 
 Each job runs in a child process forked from the daemon, one at a time per job,
-jobs side by side. A child is a normal run of the job (lock, retries, log file,
-mail); it ends, so its memory, connections and logging set-up go with it, and a
+jobs side by side. A child is a normal run of the job (retries, log file, mail),
+always under the job's lock (when locks_dir or state_db gives it a place), so
+daemons on several hosts sharing a PostgreSQL state_db never both take a file.
+A child ends, so its memory, connections and logging set-up go with it, and a
 crash or a hang in one job cannot take the daemon or another job down. The
 daemon itself only reads config files, forks and waits.
 
@@ -395,7 +397,9 @@ def run_job(app, job_id: str) -> int:
                 return NOTHING_DONE
         except (ConnectError, TransferError):
             pass   # the run reports it, with its retries
-        _, code = job.run()
+        # Always under the job's lock: daemons on several hosts sharing a state_db
+        # scan the same folder, and exactly one of them may take a given file.
+        _, code = job.run(single_instance=True)
         return code
     except (NotReadyError, SingleInstanceError):
         return NOTHING_DONE
