@@ -132,3 +132,5 @@ def test_usage_errors_exit_4(ws):
     assert done.returncode == 4 and 'use -c CONFIG' in done.stderr
     done = check(ws, '--nope')
     assert done.returncode == 4 and 'No such option' in done.stderr
+    done = check(ws, 'job1', '')
+    assert done.returncode == 4 and 'a JOBID is empty' in done.stderr

@@ -46,7 +46,8 @@ def test_failure_exit_2(ws):
     assert 'source directory' in ws.log_text() and 'exit code 2' in ws.log_text()
 
 
-@pytest.mark.parametrize('args', [[], ['a', 'b'], ['--nope', 'job1'], ['-v', '-c']])
+@pytest.mark.parametrize('args', [[], ['a', 'b'], ['--nope', 'job1'], ['-v', '-c'], [''],
+                                  ['--', '']])
 def test_usage_errors_exit_4(ws, args):
     done = subprocess.run(command_argv(*args), capture_output=True, text=True,
                           env={**os.environ, 'FILETRANSFER_CFG': ws.app_cfg})
