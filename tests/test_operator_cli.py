@@ -182,6 +182,22 @@ def test_progress_on_a_terminal_only(ws):
     assert os.path.getsize(os.path.join(ws.dst, 'big.bin')) == 64 << 20
 
 
+def test_log_lines_on_the_terminal_start_on_a_clean_line(ws):
+    make_files(ws.src, {f'file{number}.txt': 'x' * number for number in range(1, 6)})
+    ws.write_app(logging={'msg_format': 'LOG %(levelname)s %(message)s'})   # log to stderr
+    ws.write_job()
+    code, shown = _run_on_terminal(ws, 'job1')
+    assert code == 0
+    text = shown.decode()
+    assert '[5/5] file5.txt' in text               # the progress line was drawn
+    records = [line for line in text.split('\n') if 'LOG ' in line]
+    assert len(records) == 7                        # started, 5 files, finished
+    for line in records:
+        # what the terminal shows of the line: the text after its last erasure
+        assert line.rsplit('\r\x1b[K', 1)[-1].startswith('LOG INFO '), repr(line)
+    assert sum('LOG INFO transferred' in line for line in records) == 5
+
+
 def test_jobs_named_like_subcommands_run_with_c_or_double_dash(ws):
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_job('check')
