@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -129,6 +130,51 @@ def test_start_status_second_start_stop(hot):
     assert (done.returncode, done.stdout) == (1, 'filetransfer daemon is not running\n')
     done = hot.command('--stop')
     assert (done.returncode, done.stdout) == (0, 'filetransfer daemon is not running\n')
+
+
+def _slow_to_exit_daemon(hot, seconds) -> subprocess.Popen:
+    """A foreground daemon whose process lingers ``seconds`` after it released its
+    pidfile (as one does that is slow to flush its output at exit)."""
+    code = ('import atexit, sys, time\n'
+            f'atexit.register(time.sleep, {seconds})\n'
+            'from filetransfer.cli.main import main\n'
+            'main(sys.argv[1:])\n')
+    proc = subprocess.Popen([sys.executable, '-c', code, 'daemon', '-c', hot.ws.app_cfg,
+                             '--foreground'], cwd=hot.ws.root, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: running_pid(hot.pidfile) == proc.pid, timeout=30, proc=proc)
+    return proc
+
+
+def test_stop_says_stopped_once_the_process_has_exited(hot):
+    hot.ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.configure(jobs='job1')
+    proc = _slow_to_exit_daemon(hot, 3)
+    try:
+        done = hot.command('--stop')
+        assert (done.returncode, done.stdout) == (0, f'filetransfer daemon stopped (pid {proc.pid})\n')
+        assert proc.poll() == 0        # it had exited when --stop said so
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stop_says_so_when_the_process_does_not_exit_in_time(hot):
+    from filetransfer.errors import Error
+    from filetransfer.service import daemon
+
+    hot.ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.configure(jobs='job1')
+    proc = _slow_to_exit_daemon(hot, 120)
+    try:
+        with pytest.raises(Error) as raised:
+            daemon.stop(hot.ws.app_cfg, timeout=5)
+        assert str(raised.value) == (f'the daemon (pid {proc.pid}) released its pidfile but has '
+                                     'not exited 5 s after SIGTERM')
+        assert proc.poll() is None and running_pid(hot.pidfile) is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_files_wait_for_the_ready_file(hot):
