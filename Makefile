@@ -27,10 +27,12 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 	@$(COMPILE)
 
-# Runs the shipped example job: copies conf.example/data to demo/target.
+# Runs the shipped example job: copies conf.example/data to demo/target, and shows
+# the run's log file (demo/logs/example/).
 demo: install
-	@rm -rf demo/target
+	@rm -rf demo/target demo/logs/example
 	@code=0; $(BIN)/filetransfer -c conf.example/filetransfer.cfg example || code=$$?; \
+	cat demo/logs/example/*.log 2>/dev/null; \
 	echo "exit code: $$code"; echo "files in demo/target:"; \
 	cd demo/target 2>/dev/null && find . -type f | sort; exit $$code
 
