@@ -10,12 +10,13 @@ from filetransfer.config.schema import KEY_TYPES, Host, option, secret_text
 @dataclass(frozen=True, kw_only=True)
 class SftpHost(Host):
     connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection (1-16)')
+                                                    'connection')
     key_type: str | None = option(t.choice(*KEY_TYPES),
                                   doc="take the key of this type from the application's [sftp]")
-    key_file: str | None = option(t.path)
-    key_pass: Any = option(secret_text, secret=True)
-    known_hosts: str | None = option(t.path)
+    key_file: str | None = option(t.path, doc='private key (OpenSSH or PEM)')
+    key_pass: Any = option(secret_text, secret=True, doc='passphrase of key_file')
+    known_hosts: str | None = option(t.path, doc='known-hosts file the host key must be in '
+                                                 '(unset: [sftp] known_hosts)')
     transport: str = option(t.choice('auto', 'openssh', 'paramiko'), 'auto',
                             doc="OpenSSH's ssh or paramiko's SSH")
 
