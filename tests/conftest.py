@@ -24,6 +24,19 @@ def _reset_filetransfer_logging():
         logging.getLogger(name).propagate = True
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _dense_files(tmp_path_factory):
+    """Where procs.make_dense keeps its files for the run; removed at its end."""
+    import shutil
+
+    import procs
+
+    procs.DENSE_DIR = str(tmp_path_factory.mktemp('dense'))
+    yield
+    shutil.rmtree(procs.DENSE_DIR, ignore_errors=True)
+    procs.DENSE_DIR = None
+
+
 @pytest.fixture(scope='session')
 def sshd(tmp_path_factory):
     """The real OpenSSH sshd (see servers/sshd.py); shared by the whole run."""
