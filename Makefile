@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test system-test-deps bench bench-tools clean
+.PHONY: demo test test-quick install install-test system-test-deps bench bench-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# For a check while working: without the tests marked slow, and the property tests
+# (hypothesis) with a tenth of their examples. `make test` (and CI) runs everything.
+test-quick: install-test system-test-deps
+	$(BIN)/python -m pytest -m 'not slow' --hypothesis-profile=quick $(PYTEST_ARGS)
 
 # Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine;
 # writes bench/RESULTS.md. BENCH_ARGS='--runs 5 --only sftp,small' narrows or widens it.
