@@ -120,12 +120,13 @@ class _LogStream:
 
 
 def _log_handlers_on(stream) -> list[logging.StreamHandler]:
-    """The handlers of the program's loggers (ours and the root's) that write to ``stream``."""
-    from filetransfer.service.logs import LOGGER_NAMES
-
+    """The log handlers (of any logger) that write to ``stream``."""
+    loggers = [logging.getLogger(), *(logger for logger in
+                                      logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
     handlers = []
-    for name in (None, *LOGGER_NAMES):
-        for handler in logging.getLogger(name).handlers:
+    for logger in loggers:
+        for handler in logger.handlers:
             if (isinstance(handler, logging.StreamHandler) and handler.stream is stream
                     and handler not in handlers):
                 handlers.append(handler)
