@@ -46,7 +46,7 @@ def _data(job_id: str, job, entries, code: int, error) -> dict:
 
 def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
     """Prints the plan of a job; returns the exit code (errors are printed too)."""
-    from filetransfer import Error, NotReadyError
+    from filetransfer import Error, NotReadyError, Terminated
     from filetransfer.errors import exit_code_of
 
     from filetransfer.run.job import load
@@ -69,8 +69,9 @@ def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
         return error.code
     except BaseException as error:    # terminated, or an internal error: the caller says so
         if as_json:
-            code = exit_code_of(error)
-            click.echo(json.dumps(_data(job_id, job, None, code, error), indent=2))
+            shown = Terminated('interrupted') if isinstance(error, KeyboardInterrupt) else error
+            click.echo(json.dumps(_data(job_id, job, None, exit_code_of(error), shown),
+                                  indent=2))
         raise
     if as_json:
         click.echo(json.dumps(_data(job_id, job, entries, 0, None), indent=2))
