@@ -48,7 +48,6 @@ def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
     """Prints the plan of a job; returns the exit code (errors are printed too)."""
     from filetransfer import Error, NotReadyError, Terminated
     from filetransfer.errors import exit_code_of
-
     from filetransfer.run.job import load
 
     job = entries = None
