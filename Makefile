@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test system-test-deps bench bench-tools clean
+.PHONY: demo test test-quick install install-test system-test-deps bench bench-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,12 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 	@$(COMPILE)
 
-# Runs the shipped example job: copies conf.example/data to demo/target.
+# Runs the shipped example job: copies conf.example/data to demo/target, and shows
+# the run's log file (demo/logs/example/).
 demo: install
-	@rm -rf demo/target
+	@rm -rf demo/target demo/logs/example
 	@code=0; $(BIN)/filetransfer -c conf.example/filetransfer.cfg example || code=$$?; \
+	cat demo/logs/example/*.log 2>/dev/null; \
 	echo "exit code: $$code"; echo "files in demo/target:"; \
 	cd demo/target 2>/dev/null && find . -type f | sort; exit $$code
 
@@ -41,6 +43,11 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# For a check while working: without the tests marked slow, and the property tests
+# (hypothesis) with a tenth of their examples. `make test` (and CI) runs everything.
+test-quick: install-test system-test-deps
+	$(BIN)/python -m pytest -m 'not slow' --hypothesis-profile=quick $(PYTEST_ARGS)
 
 # Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine,
 # on 127.0.0.1 and through a delay proxy (0, 10, 50 ms round trip); writes

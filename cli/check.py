@@ -38,6 +38,8 @@ def command(config_file, connect, job_ids):
     if not config_file:
         raise click.UsageError('no application configuration: use -c CONFIG or set '
                                'FILETRANSFER_CFG')
+    if '' in job_ids:
+        raise click.UsageError('a JOBID is empty')
     from filetransfer.service.check import check
 
     result = check(config_file, job_ids, connect=connect)

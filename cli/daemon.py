@@ -16,7 +16,8 @@ def _say(message: str) -> None:
 @click.option('--foreground', is_flag=True,
               help='Stay attached (systemd Type=simple); log to stderr unless log_dir is set.')
 @click.option('--status', is_flag=True, help='Exit 0 when the daemon runs, 1 when not.')
-@click.option('--stop', is_flag=True, help='Stop the daemon (SIGTERM) and wait for its end.')
+@click.option('--stop', is_flag=True,
+              help='Stop the daemon (SIGTERM) and wait until it has exited (120 s at most).')
 def command(config_file, foreground, status, stop):
     """Run the jobs of the [daemon] section whenever their source is ready.
 

@@ -1,5 +1,7 @@
 """`filetransfer --dry-run JOBID`: shows what a run would transfer and delete now,
-without writing anything (the target is not contacted, no lock is taken)."""
+without writing anything (the target is not contacted, no lock is taken).
+
+With --json it prints one object whatever the outcome, like a run's --json."""
 
 import json
 
@@ -25,36 +27,53 @@ def _show(job, entries) -> None:
         click.echo(f'would delete the ready file {ready_file} if all files succeed')
 
 
-def _data(job, entries) -> dict:
-    cfg = job.cfg
-    return {'job_id': job.job_id, 'dry_run': True, 'source': job.source,
-            'target': job.target,
-            'files': [{'path': entry.path, 'size': entry.size} for entry in entries],
-            'delete_source': cfg.source.options.delete,
-            'ready_file': cfg.job.ready_file}
+def _data(job_id: str, job, entries, code: int, error) -> dict:
+    """The JSON of a dry run; what is not known (the job did not load, the source
+    could not be listed) is null. Not ready: no file would be transferred."""
+    from filetransfer.errors import status_of
+
+    cfg = job.cfg if job else None
+    return {'job_id': job_id, 'dry_run': True,
+            'status': status_of(code, error), 'exit_code': int(code),
+            'error': None if error is None else str(error) or type(error).__name__,
+            'source': job.source if job else None,
+            'target': job.target if job else None,
+            'files': None if entries is None else [{'path': entry.path, 'size': entry.size}
+                                                   for entry in entries],
+            'delete_source': cfg.source.options.delete if cfg else None,
+            'ready_file': cfg.job.ready_file if cfg else None}
 
 
 def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
     """Prints the plan of a job; returns the exit code (errors are printed too)."""
-    from filetransfer import ConfigError, Error, NotReadyError
+    from filetransfer import Error, NotReadyError, Terminated
+    from filetransfer.errors import exit_code_of
     from filetransfer.run.job import load
 
+    job = entries = None
     try:
         job = load(config_file, job_id)
         entries = job.plan()
     except NotReadyError as error:
         if as_json:
-            click.echo(json.dumps({'job_id': job_id, 'dry_run': True, 'status': 'not_ready',
-                                   'error': str(error)}, indent=2))
+            click.echo(json.dumps(_data(job_id, job, [], error.code, error), indent=2))
         else:
             click.echo(f'dry run of job {job_id}: not ready ({error}), nothing would be '
                        'transferred')
-        return 0
-    except (ConfigError, Error) as error:
-        click.echo(f'filetransfer: {error}', err=True)
         return error.code
+    except Error as error:
+        click.echo(f'filetransfer: {error}', err=True)
+        if as_json:
+            click.echo(json.dumps(_data(job_id, job, None, error.code, error), indent=2))
+        return error.code
+    except BaseException as error:    # terminated, or an internal error: the caller says so
+        if as_json:
+            shown = Terminated('interrupted') if isinstance(error, KeyboardInterrupt) else error
+            click.echo(json.dumps(_data(job_id, job, None, exit_code_of(error), shown),
+                                  indent=2))
+        raise
     if as_json:
-        click.echo(json.dumps(_data(job, entries), indent=2))
+        click.echo(json.dumps(_data(job_id, job, entries, 0, None), indent=2))
     else:
         _show(job, entries)
     return 0

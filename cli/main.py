@@ -129,6 +129,8 @@ def command(verbose, config_file, dry_run, as_json, fetch_key, delete_key, hashe
         return hostkeys.run(fetch_key, delete_key, hashed, port, args)
     if len(args) != 1:
         raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
+    if not args[0]:
+        raise click.UsageError('JOBID is empty')
     if not config_file:
         raise click.UsageError('no application configuration: use -c CONFIG or set '
                                'FILETRANSFER_CFG')

@@ -1,16 +1,20 @@
 """A one-line progress display on a terminal: which file, how far, how fast.
 
 It is shown only when stderr is a terminal, so nothing of it reaches cron mails,
-journals or redirected output. The line is redrawn in place and cleared after
-each file; the log keeps the permanent record.
+journals or redirected output. The line is redrawn in place, erased before a log
+record goes to the same terminal and after each file; the log keeps the
+permanent record.
 """
 
+import logging
 import sys
+import threading
 import time
 
 from filetransfer.run.ledger import ProgressObserver
 
 REDRAW_INTERVAL = 0.1   # seconds between redraws while a file is written
+ERASE_LINE = '\r\x1b[K'
 
 
 def human(count: float) -> str:
@@ -23,7 +27,9 @@ def human(count: float) -> str:
 
 
 class TerminalProgress(ProgressObserver):
-    """Draws the progress of the current file on ``stream`` (a terminal)."""
+    """Draws the progress of the current file on ``stream`` (a terminal). The log
+    handlers that write to the same terminal get it through `_LogStream`, which
+    erases the progress line first; `close()` gives them the terminal back."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -32,6 +38,10 @@ class TerminalProgress(ProgressObserver):
         self.written = 0
         self.started = self.drawn = 0.0
         self.shown = False
+        self.lock = threading.RLock()   # a line drawn and a log record written never mix
+        self._handlers = _log_handlers_on(stream)
+        for handler in self._handlers:
+            handler.setStream(_LogStream(self))
 
     def start(self, entries):
         self.count, self.index = len(entries), 0
@@ -49,13 +59,22 @@ class TerminalProgress(ProgressObserver):
 
     def file_end(self, entry):
         self._draw()
-        self.close()
+        self.erase()
+
+    def erase(self) -> None:
+        """Erases the line, if one is shown."""
+        with self.lock:
+            if self.shown:
+                self._write(ERASE_LINE)
+                self.shown = False
 
     def close(self) -> None:
-        """Clears the line (also after an interruption)."""
-        if self.shown:
-            self._write('\r\x1b[K')
-            self.shown = False
+        """Erases the line (also after an interruption) and gives the log handlers
+        their terminal back."""
+        self.erase()
+        for handler in self._handlers:
+            handler.setStream(self.stream)
+        self._handlers = []
 
     def _draw(self):
         import shutil
@@ -72,8 +91,9 @@ class TerminalProgress(ProgressObserver):
         width = shutil.get_terminal_size().columns - 1
         if len(text) > width > 0:
             text = text[:width]
-        self._write('\r\x1b[K' + text)
-        self.shown = True
+        with self.lock:
+            self._write(ERASE_LINE + text)
+            self.shown = True
 
     def _write(self, text):
         try:
@@ -81,6 +101,36 @@ class TerminalProgress(ProgressObserver):
             self.stream.flush()
         except (OSError, ValueError):   # a closed terminal must not fail the transfer
             pass
+
+
+class _LogStream:
+    """The terminal as a log handler sees it while the progress line is shown: the
+    line is erased before a record is written, so each record starts on a clean line."""
+
+    def __init__(self, progress: TerminalProgress):
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        with self.progress.lock:
+            self.progress.erase()
+            return self.progress.stream.write(text)
+
+    def flush(self) -> None:
+        self.progress.stream.flush()
+
+
+def _log_handlers_on(stream) -> list[logging.StreamHandler]:
+    """The log handlers (of any logger) that write to ``stream``."""
+    loggers = [logging.getLogger(), *(logger for logger in
+                                      logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    handlers = []
+    for logger in loggers:
+        for handler in logger.handlers:
+            if (isinstance(handler, logging.StreamHandler) and handler.stream is stream
+                    and handler not in handlers):
+                handlers.append(handler)
+    return handlers
 
 
 def for_terminal(stream=None) -> TerminalProgress | None:

@@ -2,10 +2,13 @@ import logging
 import os
 
 import pytest
+from hypothesis import settings
 
-from helpers import Workspace
+from helpers import QUICK_PROFILE, Workspace
 from servers.login import LOGINS
 
+
+settings.register_profile(QUICK_PROFILE)   # fewer examples: see helpers.examples()
 
 @pytest.fixture
 def ws(tmp_path):
@@ -22,6 +25,19 @@ def _reset_filetransfer_logging():
     for name in logs.LOGGER_NAMES:
         logging.getLogger(name).setLevel(logging.NOTSET)
         logging.getLogger(name).propagate = True
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _dense_files(tmp_path_factory):
+    """Where procs.make_dense keeps its files for the run; removed at its end."""
+    import shutil
+
+    import procs
+
+    procs.DENSE_DIR = str(tmp_path_factory.mktemp('dense'))
+    yield
+    shutil.rmtree(procs.DENSE_DIR, ignore_errors=True)
+    procs.DENSE_DIR = None
 
 
 @pytest.fixture(scope='session')
@@ -248,12 +264,15 @@ def ftpd(request, pyftpdlib_servers):
 
 
 @pytest.fixture
-def ftp_server(tmp_path_factory, tls_files):
-    """Starts pyftpdlib servers with options (see servers/ftpd.py) for one test."""
+def ftp_server(tmp_path, tls_files):
+    """Starts pyftpdlib servers with options (see servers/ftpd.py) for one test; their
+    files are in the test's temp directory (kept only when the test fails)."""
     servers = []
 
     def start(**options):
-        server = _ftp_server(tmp_path_factory.mktemp('ftpd'), tls_files, **options)
+        root = tmp_path / f'ftpd{len(servers)}'
+        root.mkdir()
+        server = _ftp_server(root, tls_files, **options)
         servers.append(server)
         return server
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from filelock import FileLock, Timeout
 
 from helpers import make_files
-from procs import make_sparse, wait_for
+from procs import write_dense, make_dense, make_sparse, wait_for
 from remote import ftp_host, sftp_host, write_hosts
 
 BIG = 'big.bin'
@@ -62,11 +62,14 @@ class Setup:
         return True
 
 
-def make_marked(path, size, step=1 << 18) -> None:
-    """A sparse file whose every ``step`` bytes start with their own offset, so
-    that a piece written at a wrong place shows (cheap, unlike random data)."""
+def make_marked(path, size, step=1 << 18, dense=False) -> None:
+    """A file whose every ``step`` bytes start with their own offset, so that a
+    piece written at a wrong place shows; sparse between the marks (cheap, unlike
+    random data), or with ``dense`` filled (see procs.make_dense)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as fh:
+    if dense:
+        write_dense(path, size)
+    with open(path, 'r+b' if dense else 'wb') as fh:
         fh.truncate(size)
         for offset in range(0, size - 16, step):
             fh.seek(offset)
@@ -125,9 +128,9 @@ def setup_job(ws, protocol, direction, tmp_path, *, sshd=None, ftp_server=None, 
     if isinstance(size, bytes):
         make_files(source_dir, {BIG: size})
     elif size and marked:
-        make_marked(os.path.join(source_dir, BIG), size)
-    elif size:
-        make_sparse(os.path.join(source_dir, BIG), size)
+        make_marked(os.path.join(source_dir, BIG), size, dense=protocol == 'local')
+    elif size:   # a local copy skips holes: it is caught in the middle of a dense file only
+        (make_dense if protocol == 'local' else make_sparse)(os.path.join(source_dir, BIG), size)
     job_options = {'single_instance': 'yes', **(job or {})}
     ws.write_job(job=job_options, source=source_options, target=target_options)
     return Setup(ws, protocol, direction, source_dir, target_dir, server, temp, job_options)

@@ -9,6 +9,18 @@ import textwrap
 _SCRIPT = shutil.which('filetransfer', path=os.path.dirname(sys.executable))
 
 
+QUICK_PROFILE = 'quick'   # the hypothesis profile of `make test-quick`
+
+
+def examples(thorough: int) -> int:
+    """How many hypothesis examples a property test tries: ``thorough`` in a full run,
+    a tenth (at least 20) under the profile 'quick' (`make test-quick`)."""
+    from hypothesis import settings
+
+    if settings.get_current_profile_name() == QUICK_PROFILE:
+        return max(20, thorough // 10)
+    return thorough
+
 def command_argv(*args) -> list[str]:
     """argv running the installed `filetransfer` command (the console script)."""
     if _SCRIPT:

@@ -34,13 +34,47 @@ def read_until(pipe, text, timeout=30) -> str:
 
 
 def make_sparse(path, size, head=b'head-of-file') -> None:
-    """A big file that costs no disk space to create (but real work to copy)."""
+    """A big file that costs no disk space to create, and real work to send to or
+    from a server (a copy between local directories keeps its holes: see make_dense)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    _remove(path)          # a new file, not one linked to make_dense's
     with open(path, 'wb') as fh:
         fh.write(head)
         fh.truncate(size)
         fh.seek(size - 4)
         fh.write(b'tail')
+
+
+DENSE_DIR = None   # where make_dense keeps one file per size for the run (conftest sets it)
+
+
+def make_dense(path, size) -> None:
+    """A big file with data in every block: a copy between local directories must
+    move all of it (it skips the holes of a sparse file), so it can be caught in
+    the middle. Written once per size and run, then hard-linked: a test may delete
+    or rename it, never write into it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _remove(path)          # never write through an earlier link to the shared file
+    if DENSE_DIR is None:
+        return write_dense(path, size)
+    master = os.path.join(DENSE_DIR, f'{size}.bin')
+    if not os.path.exists(master):
+        write_dense(master + '.new', size)
+        os.replace(master + '.new', master)
+    try:
+        os.link(master, path)
+    except OSError:     # another file system
+        write_dense(path, size)
+
+
+def write_dense(path, size) -> None:
+    """A file like make_dense's, of its own (one a test may write into)."""
+    block = (bytes(range(1, 256)) * ((4 << 20) // 255 + 1))[:4 << 20]
+    _remove(path)
+    with open(path, 'wb') as fh:
+        for _ in range(size // len(block)):
+            fh.write(block)
+        fh.write(block[:size % len(block)])
 
 
 def stop_while_writing(proc, partial_path, final_path):
@@ -55,3 +89,10 @@ def stop_while_writing(proc, partial_path, final_path):
         os.kill(proc.pid, signal.SIGCONT)
         return False
     return True
+
+
+def _remove(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -54,6 +54,26 @@ def test_one_line_per_problem_exit_3(ws):
     assert 'hunter2' not in done.stdout
 
 
+def test_a_hosts_file_problem_is_reported_once(ws):
+    write_ini(ws.hosts_cfg, {'h1': {**FTP_HOST, 'timeout': 'soon'}})
+    ws.write_job('job1', source={'host_id': 'h1'})
+    ws.write_job('job2', target={'host_id': 'h1'})
+    done = check(ws)
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == [
+        f"{ws.hosts_cfg}: [h1] timeout: expected a number >= 0, got 'soon'",
+        f'1 problem(s) found; checked {ws.app_cfg}, 1 host(s), 2 job(s)',
+    ]
+    with open(ws.hosts_cfg, 'w') as fh:     # not an INI file at all
+        fh.write('[h1\n')
+    done = check(ws, 'job1')
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == [
+        f'{ws.hosts_cfg}, line 1: not a valid INI file: expected a [section] first',
+        f'1 problem(s) found; checked {ws.app_cfg}, 1 job(s)',
+    ]
+
+
 def test_named_jobs_only(ws):
     ws.write_job('good')
     ws.write_job('bad', source={'recursive': 'maybe'})
@@ -132,6 +152,8 @@ def test_usage_errors_exit_4(ws):
     assert done.returncode == 4 and 'use -c CONFIG' in done.stderr
     done = check(ws, '--nope')
     assert done.returncode == 4 and 'No such option' in done.stderr
+    done = check(ws, 'job1', '')
+    assert done.returncode == 4 and 'a JOBID is empty' in done.stderr
 
 
 def test_observability_options(ws):

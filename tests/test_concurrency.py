@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from helpers import make_files, tree
-from procs import make_sparse, wait_for
+from procs import make_dense, make_sparse, wait_for
 from remote import sftp_host, write_hosts
 
 RUNS = 5
@@ -30,7 +30,10 @@ def test_simultaneous_runs_of_a_single_instance_job(ws, tmp_path, live_sshd, rem
     source_dir, target_dir = (server_dir, ws.dst) if remote == 'source' else \
         (ws.src, server_dir if remote == 'target' else ws.dst)
     make_files(source_dir, files)
-    make_sparse(os.path.join(source_dir, 'zz-big.bin'), (64 << 20) if remote else (1 << 30))
+    if remote:
+        make_sparse(os.path.join(source_dir, 'zz-big.bin'), 64 << 20)
+    else:   # a local copy skips holes: only a dense file keeps it busy
+        make_dense(os.path.join(source_dir, 'zz-big.bin'), 1 << 30)
     big_size = os.path.getsize(os.path.join(source_dir, 'zz-big.bin'))
     write_hosts(ws, srv=sftp_host(live_sshd))
     on_server = {'host_id': 'srv', 'path': server_dir}

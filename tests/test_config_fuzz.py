@@ -17,11 +17,11 @@ from filetransfer import ConfigError, config
 from filetransfer.service.check import check
 from filetransfer.config import schema
 from filetransfer.endpoints import registry
-from helpers import command_argv
+from helpers import command_argv, examples
 
-def fuzz(examples: int):
-    return settings(derandomize=True, database=None, deadline=None, max_examples=examples,
-                    suppress_health_check=[HealthCheck.too_slow])
+def fuzz(count: int):
+    return settings(derandomize=True, database=None, deadline=None,
+                    max_examples=examples(count), suppress_health_check=[HealthCheck.too_slow])
 
 ODD_VALUES = ['\x00', 'nul\x00byte', '', ' ', 'yes', 'no', 'maybe', 'YES', '0', '-1', '1e400', 'inf', 'nan', '-inf',
               '0x10', '\u0663', '1_000', ' 7 ', '3.5', '65536', '99999999999999999999', 'dot',

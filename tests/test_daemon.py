@@ -5,12 +5,13 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
 from filetransfer.service.pidfile import running_pid
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, read_until, wait_for
+from procs import make_dense, read_until, wait_for
 
 INTERVAL = '0.2'
 
@@ -131,6 +132,51 @@ def test_start_status_second_start_stop(hot):
     assert (done.returncode, done.stdout) == (0, 'filetransfer daemon is not running\n')
 
 
+def _slow_to_exit_daemon(hot, seconds) -> subprocess.Popen:
+    """A foreground daemon whose process lingers ``seconds`` after it released its
+    pidfile (as one does that is slow to flush its output at exit)."""
+    code = ('import atexit, sys, time\n'
+            f'atexit.register(time.sleep, {seconds})\n'
+            'from filetransfer.cli.main import main\n'
+            'main(sys.argv[1:])\n')
+    proc = subprocess.Popen([sys.executable, '-c', code, 'daemon', '-c', hot.ws.app_cfg,
+                             '--foreground'], cwd=hot.ws.root, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: running_pid(hot.pidfile) == proc.pid, timeout=30, proc=proc)
+    return proc
+
+
+def test_stop_says_stopped_once_the_process_has_exited(hot):
+    hot.ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.configure(jobs='job1')
+    proc = _slow_to_exit_daemon(hot, 3)
+    try:
+        done = hot.command('--stop')
+        assert (done.returncode, done.stdout) == (0, f'filetransfer daemon stopped (pid {proc.pid})\n')
+        assert proc.poll() == 0        # it had exited when --stop said so
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stop_says_so_when_the_process_does_not_exit_in_time(hot):
+    from filetransfer.errors import Error
+    from filetransfer.service import daemon
+
+    hot.ws.write_job('job1', job={'ready_file': 'READY'})
+    hot.configure(jobs='job1')
+    proc = _slow_to_exit_daemon(hot, 120)
+    try:
+        with pytest.raises(Error) as raised:
+            daemon.stop(hot.ws.app_cfg, timeout=5)
+        assert str(raised.value) == (f'the daemon (pid {proc.pid}) released its pidfile but has '
+                                     'not exited 5 s after SIGTERM')
+        assert proc.poll() is None and running_pid(hot.pidfile) is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_files_wait_for_the_ready_file(hot):
     ws = hot.ws
     ws.write_job('hot', job={'ready_file': 'READY'}, target={'temp': 'dot'})
@@ -225,8 +271,8 @@ def test_sigterm_during_a_file_cleans_up(hot):
                  target={'temp': 'ext:.part'})
     partial, final = (os.path.join(ws.dst, name) for name in ('big.bin.part', 'big.bin'))
     pid = hot.start()
-    for size in (256 << 20, 1 << 30, 4 << 30):
-        make_sparse(os.path.join(ws.src, 'big.bin'), size)
+    for size in (256 << 20, 1 << 30):
+        make_dense(os.path.join(ws.src, 'big.bin'), size)
         make_files(ws.src, {'READY': ''})
         wait_for(lambda: os.path.exists(partial) or os.path.exists(final), timeout=30)
         children = _children(pid)

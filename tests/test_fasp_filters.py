@@ -12,6 +12,7 @@ from faspmanager.testing import filters
 from filetransfer.endpoints.fasp import filters as faspfilters
 from filetransfer.endpoints.fasp.filters import Unsupported, build
 from filetransfer.run.selection import Selection
+from helpers import examples
 
 
 def ascp_choice(args, paths):
@@ -110,7 +111,7 @@ def patterns(draw):
     return ('/' if draw(st.booleans()) else '') + '/'.join(parts)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(tree=st.lists(paths, min_size=1, max_size=12, unique=True),
        files=st.lists(patterns(), min_size=1, max_size=2),
        ignore=st.lists(patterns(), max_size=2), recursive=st.booleans(),

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, stop_while_writing
+from procs import make_dense, stop_while_writing
 
 
 def test_success_exit_0_and_files_identical(ws):
@@ -46,7 +46,8 @@ def test_failure_exit_2(ws):
     assert 'source directory' in ws.log_text() and 'exit code 2' in ws.log_text()
 
 
-@pytest.mark.parametrize('args', [[], ['a', 'b'], ['--nope', 'job1'], ['-v', '-c']])
+@pytest.mark.parametrize('args', [[], ['a', 'b'], ['--nope', 'job1'], ['-v', '-c'], [''],
+                                  ['--', '']])
 def test_usage_errors_exit_4(ws, args):
     done = subprocess.run(command_argv(*args), capture_output=True, text=True,
                           env={**os.environ, 'FILETRANSFER_CFG': ws.app_cfg})
@@ -111,7 +112,7 @@ def test_temp_modes_leave_only_final_files(ws, temp, temp_name):
 def test_sigterm_mid_copy_exit_5_no_partial_file_lock_released(ws):
     """SIGTERM while a large file is written under its temp name."""
     for size in (256 << 20, 1 << 30):
-        make_sparse(os.path.join(ws.src, 'big.bin'), size)
+        make_dense(os.path.join(ws.src, 'big.bin'), size)
         ws.write_job(job={'single_instance': 'yes'}, target={'temp': 'ext:.part'})
         proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
         partial, final = (os.path.join(ws.dst, name) for name in ('big.bin.part', 'big.bin'))
@@ -135,7 +136,7 @@ def test_sigterm_mid_copy_exit_5_no_partial_file_lock_released(ws):
 
 
 def test_sigint_is_terminated_too(ws):
-    make_sparse(os.path.join(ws.src, 'big.bin'), 1 << 30)
+    make_dense(os.path.join(ws.src, 'big.bin'), 1 << 30)
     ws.write_job(target={'temp': 'dot'})
     proc = ws.popen('job1')
     if not stop_while_writing(proc, os.path.join(ws.dst, '.big.bin'),
@@ -148,7 +149,7 @@ def test_sigint_is_terminated_too(ws):
 
 
 def test_second_instance_exits_0_quietly_while_the_first_runs(ws):
-    make_sparse(os.path.join(ws.src, 'big.bin'), 512 << 20)
+    make_dense(os.path.join(ws.src, 'big.bin'), 512 << 20)
     ws.write_job(job={'single_instance': 'yes'}, target={'temp': 'dot'})
     first = ws.popen('job1')
     if not stop_while_writing(first, os.path.join(ws.dst, '.big.bin'),

@@ -113,3 +113,66 @@ def test_large_file_copy_is_identical(tmp_path):
     result = run(src, dst)
     assert result.files_cnt == 1
     assert (dst / 'big.bin').read_bytes() == data
+
+
+def _sparse(path, size, pieces: dict) -> None:
+    """A file of ``size`` bytes holding ``pieces`` ({offset: bytes}) and holes elsewhere."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as fh:
+        fh.truncate(size)
+        for offset, data in pieces.items():
+            fh.seek(offset)
+            fh.write(data)
+
+
+def _allocated(path) -> int:
+    return os.stat(path).st_blocks * 512
+
+
+def _same_content(first, second) -> bool:
+    import filecmp
+    return filecmp.cmp(first, second, shallow=False)
+
+
+@pytest.mark.parametrize('size', [64 << 20, pytest.param(1 << 30, marks=pytest.mark.slow)])
+@pytest.mark.parametrize('tail', ['data', 'hole'])
+def test_a_sparse_file_is_copied_with_its_holes(tmp_path, tail, size):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    pieces = {0: b'head' * 1000, size * 3 // 10 + 7: os.urandom(10000),
+              size * 7 // 10: os.urandom(1 << 20)}
+    if tail == 'data':
+        pieces[size - 5] = b'tail!'
+    _sparse(str(src / 'big.bin'), size, pieces)
+    assert _allocated(src / 'big.bin') < 8 << 20     # the file system keeps holes
+    result = run(src, dst)
+    assert (result.files_cnt, result.error_cnt) == (1, 0)
+    assert os.path.getsize(dst / 'big.bin') == size
+    assert _allocated(dst / 'big.bin') < 8 << 20
+    assert _same_content(src / 'big.bin', dst / 'big.bin')
+
+
+def test_a_sparse_file_continued_at_an_offset_and_its_limit(tmp_path):
+    from filetransfer.endpoints.base import SourceReader, SourceReadError
+
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    size, offset = 64 << 20, (20 << 20) + 3
+    _sparse(str(src / 'f.bin'), size, {0: b'A' * 100, 10 << 20: b'B' * 5000,
+                                       40 << 20: b'C' * 5000, size - 1: b'D'})
+    with open(src / 'f.bin', 'rb') as fh:
+        head = fh.read(offset)
+    make_files(dst, {'f.bin': head + b'left over by the run before'})
+    target = LocalEndpoint(endpoint_spec('target', path=str(dst)))
+    target.open()
+    progress = []
+    with open(src / 'f.bin', 'rb', buffering=0) as raw:
+        raw.seek(offset)
+        reader = SourceReader(raw, limit=size - offset)
+        assert target.write('f.bin', reader, progress.append, offset=offset) == size - offset
+    assert reader.count == sum(progress) == size - offset
+    assert _same_content(src / 'f.bin', dst / 'f.bin')
+    assert _allocated(dst / 'f.bin') < 32 << 20
+
+    with open(src / 'f.bin', 'rb', buffering=0) as raw:   # listed smaller than it is now
+        with pytest.raises(SourceReadError, match='grew past the 8388608 bytes listed'):
+            target.write('g.bin', SourceReader(raw, limit=8 << 20))
+    assert not os.path.exists(dst / 'g.bin')

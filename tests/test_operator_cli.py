@@ -39,7 +39,8 @@ def test_dry_run_json_not_ready_and_failure(ws):
     done = ws.run('--dry-run', '--json', 'job1')
     assert done.returncode == 0
     assert json.loads(done.stdout) == {
-        'job_id': 'job1', 'dry_run': True, 'source': ws.src, 'target': ws.dst,
+        'job_id': 'job1', 'dry_run': True, 'status': 'success', 'exit_code': 0, 'error': None,
+        'source': ws.src, 'target': ws.dst,
         'files': [{'path': 'a.txt', 'size': 3}], 'delete_source': False, 'ready_file': None}
     ws.write_job(job={'ready_file': 'READY'})
     done = ws.run('--dry-run', 'job1')
@@ -52,6 +53,40 @@ def test_dry_run_json_not_ready_and_failure(ws):
     ws.write_job(source={'recursive': 'maybe'})
     done = ws.run('--dry-run', 'job1')
     assert done.returncode == 3 and 'recursive: expected yes/no' in done.stderr
+    assert not os.path.exists(ws.dst)
+
+
+def test_dry_run_json_prints_an_object_for_every_outcome(ws):
+    make_files(ws.src, {'a.txt': 'AAA'})
+    ws.write_job(job={'ready_file': 'READY'}, source={'delete': 'yes'})
+    done = ws.run('--dry-run', '--json', 'job1')
+    assert (done.returncode, done.stderr) == (0, '')
+    assert json.loads(done.stdout) == {
+        'job_id': 'job1', 'dry_run': True, 'status': 'not_ready', 'exit_code': 0,
+        'error': 'ready file READY not present', 'source': ws.src, 'target': ws.dst,
+        'files': [], 'delete_source': True, 'ready_file': 'READY'}
+
+    missing = os.path.join(ws.root, 'missing')
+    ws.write_job(source={'path': missing})
+    done = ws.run('--dry-run', '--json', 'job1')
+    assert done.returncode == 2 and 'does not exist' in done.stderr
+    assert json.loads(done.stdout) == {
+        'job_id': 'job1', 'dry_run': True, 'status': 'failure', 'exit_code': 2,
+        'error': f'source directory {missing} does not exist', 'source': missing,
+        'target': ws.dst, 'files': None, 'delete_source': False, 'ready_file': None}
+
+    ws.write_job(source={'recursive': 'maybe'})
+    done = ws.run('--dry-run', '--json', 'job1')
+    assert done.returncode == 3 and 'recursive: expected yes/no' in done.stderr
+    data = json.loads(done.stdout)
+    assert 'recursive: expected yes/no' in data.pop('error')
+    assert data == {'job_id': 'job1', 'dry_run': True, 'status': 'config', 'exit_code': 3,
+                    'source': None, 'target': None, 'files': None, 'delete_source': None,
+                    'ready_file': None}
+
+    done = ws.run('--dry-run', '--json', 'nosuchjob')
+    assert done.returncode == 3
+    assert json.loads(done.stdout)['status'] == 'config'
     assert not os.path.exists(ws.dst)
 
 
@@ -145,6 +180,22 @@ def test_progress_on_a_terminal_only(ws):
     done = ws.run('job1')              # stderr is a pipe: no progress at all
     assert (done.returncode, done.stderr) == (0, '')
     assert os.path.getsize(os.path.join(ws.dst, 'big.bin')) == 64 << 20
+
+
+def test_log_lines_on_the_terminal_start_on_a_clean_line(ws):
+    make_files(ws.src, {f'file{number}.txt': 'x' * number for number in range(1, 6)})
+    ws.write_app(logging={'msg_format': 'LOG %(levelname)s %(message)s'})   # log to stderr
+    ws.write_job()
+    code, shown = _run_on_terminal(ws, 'job1')
+    assert code == 0
+    text = shown.decode()
+    assert '[5/5] file5.txt' in text               # the progress line was drawn
+    records = [line for line in text.split('\n') if 'LOG ' in line]
+    assert len(records) == 7                        # started, 5 files, finished
+    for line in records:
+        # what the terminal shows of the line: the text after its last erasure
+        assert line.rsplit('\r\x1b[K', 1)[-1].startswith('LOG INFO '), repr(line)
+    assert sum('LOG INFO transferred' in line for line in records) == 5
 
 
 def test_jobs_named_like_subcommands_run_with_c_or_double_dash(ws):

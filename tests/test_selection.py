@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import filetransfer
 from filetransfer.run.selection import Pattern, Selection
-from helpers import make_files, tree
+from helpers import examples, make_files, tree
 
 FILES = {
     'a.txt': 'a', 'b.csv': 'b', 'c.log': 'c', '.hidden.txt': 'h',
@@ -83,7 +83,7 @@ def patterns(draw):
     return draw(st.sampled_from([text, '/' + text, text + '/']))
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(patterns(), st.lists(NAMES, min_size=1, max_size=6).map('/'.join))
 def test_compiled_matcher_agrees_with_the_reference(pattern, relpath):
     assert Pattern(pattern).matches(relpath) == reference_matches(pattern, relpath)

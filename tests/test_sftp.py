@@ -468,6 +468,7 @@ def test_sigterm_mid_upload_removes_the_partial_file(ws, live_sshd, tmp_path):
     assert 'terminated' in ws.log_text()
 
 
+@pytest.mark.slow
 def test_big_file_streams_with_flat_memory(ws, live_sshd, tmp_path):
     size = 256 * 1024 * 1024
     remote = tmp_path / 'remote'

@@ -61,7 +61,8 @@ WEBHOOK_FORMATS = ('json', 'text')
 class Global:
     jobs_dir: str = option(t.path, required=True, doc='directory of the job files')
     job_cfg_ext: str = option(default='.cfg', doc='extension of the job files')
-    hosts_cfg: str | None = option(t.path, doc='the hosts file')
+    hosts_cfg: str | None = option(t.path, doc='the hosts file; required when a job uses '
+                                               'host_id')
     collect_data: bool = option(t.boolean, False,
                                 doc='keep the list of files of a run (for the mail)')
     mail_cfgs_dir: str | None = option(t.path, doc='directory of the mail templates')
@@ -92,19 +93,26 @@ class Logging:
 class Mail:
     """[mail]: host and from_addr are required when the section is present."""
 
-    host: tuple | None = option(t.host_port, doc='SMTP server, name[:port]')
-    security: str | None = option(t.choice('STARTTLS', 'TLS'))
-    user: str | None = option()
-    password: Any = option(secret_text, secret=True)
-    from_addr: str | None = option(t.address)
-    verify_cert: bool = option(t.boolean, True)
-    ca_file: str | None = option(t.path)
-    timeout: float = option(t.positive_float, 30.0)
+    host: tuple | None = option(t.host_port, doc='SMTP server (port 25; 465 with security '
+                                                 '= TLS); required in [mail]')
+    security: str | None = option(t.choice('STARTTLS', 'TLS'),
+                                  doc='STARTTLS after connecting, or TLS from the start '
+                                      '(unset: plain SMTP)')
+    user: str | None = option(doc='login name, together with password')
+    password: Any = option(secret_text, secret=True, doc='login password, together with user')
+    from_addr: str | None = option(t.address, doc='sender of the mails; required in [mail]')
+    verify_cert: bool = option(t.boolean, True, doc="verify the server's certificate and "
+                                                    'name (STARTTLS, TLS)')
+    ca_file: str | None = option(t.path, doc="CA certificates (PEM) to verify it with, "
+                                             "instead of the system's")
+    timeout: float = option(t.positive_float, 30.0, doc='seconds to wait for the server '
+                                                        '(connect, each reply)')
 
 
 @dataclass(frozen=True, kw_only=True)
 class Notify:
-    mail_cfg: str | None = option(t.file_name, doc='the mail template')
+    mail_cfg: str | None = option(t.file_name, doc="the mail template of the job (unset: "
+                                                   "the application's)")
     success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
     error: tuple = option(t.addresses, (), doc='addresses mailed after a failure')
     done: tuple = option(t.addresses, (), doc='addresses mailed after every run')
@@ -123,7 +131,9 @@ class Notify:
 
 @dataclass(frozen=True, kw_only=True)
 class AppNotify(Notify):
-    mail_cfg: str | None = option(t.file_name, 'default', doc='the mail template')
+    mail_cfg: str | None = option(t.file_name, 'default',
+                                  doc='the mail template: default (the built-in one) or a '
+                                      'file in mail_cfgs_dir')
     webhook_on: str = option(t.choice(*WEBHOOK_ON), 'done', doc='success, error or done')
     webhook_format: str = option(t.choice(*WEBHOOK_FORMATS), 'json',
                                  doc='json (the result) or text ({"text": ...})')
@@ -136,9 +146,11 @@ class Daemon:
     """[daemon]: required by `filetransfer daemon` only; jobs and pidfile are
     required when the section is present."""
 
-    jobs: tuple | None = option(t.job_ids, doc="the jobs the daemon runs ('*': all)")
+    jobs: tuple | None = option(t.job_ids, doc="the jobs the daemon runs ('*': all); "
+                                              'required in [daemon]')
     interval: float = option(t.positive_float, 60.0, doc='seconds between scans')
-    pidfile: str | None = option(t.path)
+    pidfile: str | None = option(t.path, doc="the daemon's pidfile (its directory is "
+                                             'created); required in [daemon]')
 
 
 APP_SECTIONS = {'global': Global, 'logging': Logging, 'mail': Mail, 'notify': AppNotify,
@@ -150,14 +162,18 @@ APP_REQUIRED = ('global',)
 
 @dataclass(frozen=True, kw_only=True)
 class JobOptions:
-    name: str | None = option()
-    info: str | None = option()
-    collect_data: bool | None = option(t.boolean)
-    single_instance: bool | str = option(t.single_instance, False)
-    ready_file: str | None = option()
-    retries: int = option(t.non_negative_int, 0)
-    log_disabled: bool | None = option(t.boolean)
-    log_level: int | None = option(t.log_level)
+    name: str | None = option(doc='shown in logs and mails (unset: the job id)')
+    info: str | None = option(doc='a line about the job, for the mails')
+    collect_data: bool | None = option(t.boolean, doc='overrides [global] collect_data')
+    single_instance: bool | str = option(t.single_instance, False,
+                                         doc='yes: one running instance of this job; a name: '
+                                             'one lock shared by every job naming it')
+    ready_file: str | None = option(doc='a file in the source directory: without it the job '
+                                        'does not run; deleted after a successful run')
+    retries: int = option(t.non_negative_int, 0, doc='runs the job again after a failure '
+                                                     '(exit code 2), waiting 1, 2, 4 ... 60 s')
+    log_disabled: bool | None = option(t.boolean, doc='overrides [logging] disabled')
+    log_level: int | None = option(t.log_level, doc='overrides [logging] log_level')
     before: tuple | None = option(t.command, doc='command run once the source is ready, '
                                                  'before any file (failure: exit 2)')
     after: tuple | None = option(t.command, doc='command run at the end when the job started')
@@ -168,19 +184,23 @@ class JobOptions:
 @dataclass(frozen=True, kw_only=True)
 class Source:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True)
+    path: str = option(t.path, required=True, doc='the source directory')
     files: tuple = option(t.comma_list, required=True, doc='patterns of the files to take')
     ignore: tuple = option(t.comma_list, ('.*',), doc='patterns of the files to leave')
-    recursive: bool = option(t.boolean, False)
+    recursive: bool = option(t.boolean, False, doc='descend into sub-directories (relative '
+                                                    'paths are kept)')
     delete: bool = option(t.boolean, False, doc='delete each transferred source file')
 
 
 @dataclass(frozen=True, kw_only=True)
 class Target:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True)
-    temp: Any = option(t.temp, doc='dot, ext:.EXT or dir:SUBDIR')
-    resume: bool = option(t.boolean, False, doc='continue an interrupted file')
+    path: str = option(t.path, required=True, doc='the target directory (created if '
+                                                   'missing)')
+    temp: Any = option(t.temp, doc='write each file under a temp name, renamed when '
+                                   'complete: .NAME, NAME.EXT or SUBDIR/NAME')
+    resume: bool = option(t.boolean, False, doc='continue an interrupted file from its temp '
+                                                'file (needs temp and locks_dir)')
     connections: int | None = option(t.connections, doc="several files at once (unset: "
                                                         "the host's)")
 
@@ -198,11 +218,13 @@ class Host:
     the port, given in ``host`` or the protocol's default. ``connections`` is None
     for a protocol that moves one file at a time."""
 
-    type: str = option(required=True)
-    host: str = option(t.host_port, required=True, doc='name[:port]')
+    type: str = option(required=True, doc='the protocol, which selects the other options')
+    host: str = option(t.host_port, required=True, doc="the server (port: the protocol's "
+                                                       'default)')
     port: int = 0
-    user: str = option(required=True)
-    password: Any = option(secret_text, secret=True)
+    user: str = option(required=True, doc='login name')
+    password: Any = option(secret_text, secret=True, doc='login password (needed unless a key '
+                                                         'logs in)')
     timeout: float = option(t.non_negative_float, 0.0, doc='seconds a server may be silent '
                                                           '(0: no limit)')
     connections: int | None = None

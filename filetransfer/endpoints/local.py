@@ -1,7 +1,9 @@
 """A directory on the local file system.
 
 Copies between local files use the kernel's copy path (copy_file_range, then
-sendfile), so the data never passes through Python. Symbolic links on the source
+sendfile), so the data never passes through Python, and keep the holes of a sparse
+file: only its data ranges (SEEK_DATA/SEEK_HOLE) are copied, the target's size is set
+to the whole. Symbolic links on the source
 are followed only when they resolve to a regular file inside the source directory;
 links to directories are not entered (no loops), other links are skipped with a
 warning.
@@ -216,31 +218,77 @@ def _refuse_same_file(in_fd, path):
 
 
 def _kernel_copy(in_fd: int, out_fd: int, progress, reader):
-    """Copies with copy_file_range/sendfile; None when the kernel cannot (nothing
-    written then), so the caller falls back to a read/write loop. The bytes are
-    counted by ``reader`` (a SourceReader) as if it had read them."""
+    """Copies a regular file from its position to the target's with
+    copy_file_range, else sendfile, else pread/write, skipping the source's holes
+    (the target gets holes there too); None when ``in_fd`` is not a regular file
+    (nothing written then): the caller reads it as a stream. All bytes, holes
+    included, are counted by ``reader`` (a SourceReader) as if it had read them."""
+    if not stat.S_ISREG(os.fstat(in_fd).st_mode):
+        return None
     start = os.lseek(in_fd, 0, os.SEEK_CUR)
+    out_start = _position(out_fd)   # None: not seekable, holes are written as zeros
     total = 0
+    holes = False
     limit = getattr(reader, 'limit', None)
-    for copy in (_copy_file_range, _sendfile):
+    copies = [_copy_file_range, _sendfile, _pread_write]
+    while True:
         try:
-            while True:
-                # one byte past the limit is enough to tell that the file grew
-                most = KERNEL_CHUNK if limit is None else min(KERNEL_CHUNK, limit + 1 - total)
-                count = copy(in_fd, out_fd, start + total, most)
+            # one byte past the limit is enough to tell that the file grew
+            most = KERNEL_CHUNK if limit is None else min(KERNEL_CHUNK, limit + 1 - total)
+            hole = _hole_ahead(in_fd, start + total, most) if out_start is not None else 0
+            if hole:
+                count, holes = hole, True
+            else:
+                if holes:
+                    os.lseek(out_fd, out_start + total, os.SEEK_SET)
+                count = copies[0](in_fd, out_fd, start + total,
+                                  _data_ahead(in_fd, start + total, most))
                 if not count:
-                    return total
-                total += count
-                if hasattr(reader, 'got'):
-                    reader.got(count)
-                if progress:
-                    progress(count)
+                    break
+                del copies[1:]   # this one works: no other after it
         except OSError as exc:
-            if total == 0 and exc.errno in _NO_KERNEL_COPY:
+            if len(copies) > 1 and exc.errno in _NO_KERNEL_COPY:
+                copies.pop(0)
                 continue
             _raise_read_error_if_source(in_fd, start + total)
             raise
-    return None
+        total += count
+        if hasattr(reader, 'got'):
+            reader.got(count)
+        if progress:
+            progress(count)
+    if holes:   # the size is the whole, also when the file ends in a hole
+        os.ftruncate(out_fd, out_start + total)
+        os.lseek(out_fd, out_start + total, os.SEEK_SET)
+    return total
+
+
+def _position(fd: int) -> int | None:
+    try:
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def _hole_ahead(fd: int, offset: int, most: int) -> int:
+    """How many bytes from ``offset`` on (at most ``most``) are a hole of the file,
+    before its end: 0 at data, at the end, or where the file system cannot tell."""
+    try:
+        data = os.lseek(fd, offset, os.SEEK_DATA)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:     # no SEEK_DATA here: all of it is data
+            return 0
+        data = os.fstat(fd).st_size      # no data after offset: a hole up to the end
+    return max(0, min(data - offset, most))
+
+
+def _data_ahead(fd: int, offset: int, most: int) -> int:
+    """How many bytes from ``offset`` on (at most ``most``) are data before a hole."""
+    try:
+        hole = os.lseek(fd, offset, os.SEEK_HOLE)
+    except OSError:
+        return most
+    return min(hole - offset, most) if hole > offset else most
 
 
 def _copy_file_range(in_fd, out_fd, offset, count):
@@ -249,6 +297,14 @@ def _copy_file_range(in_fd, out_fd, offset, count):
 
 def _sendfile(in_fd, out_fd, offset, count):
     return os.sendfile(out_fd, in_fd, offset, count)
+
+
+def _pread_write(in_fd, out_fd, offset, count):
+    data = os.pread(in_fd, min(count, CHUNK_SIZE), offset)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out_fd, view):]
+    return len(data)
 
 
 def _raise_read_error_if_source(in_fd, offset):

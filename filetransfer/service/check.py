@@ -3,7 +3,7 @@ every host of the hosts file, the jobs (all or the named ones), the jobs the
 daemon runs; with ``connect``, it also opens every source and target the jobs use.
 
 A loader error stops at the first problem of a file, so there is at most one
-problem per file (per host for the hosts file).
+problem per file (per host for the hosts file), and each problem is reported once.
 """
 
 from dataclasses import dataclass, field
@@ -40,6 +40,10 @@ class CheckResult:
         return max((finding.code for finding in self.findings), default=0)
 
     def add(self, text: str, code: int = CONFIG_PROBLEM) -> None:
+        """Adds a finding; a problem already found (a host's, met again through
+        each job that uses the host) is not repeated."""
+        if code and any(finding.text == text for finding in self.problems):
+            return
         self.findings.append(Finding(text, code))
 
 

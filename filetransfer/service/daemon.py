@@ -84,8 +84,9 @@ def status(cfg_file) -> int | None:
 
 
 def stop(cfg_file, timeout: float = STOP_TIMEOUT) -> int | None:
-    """Sends SIGTERM to the daemon and waits for its end; returns its pid, None
-    when it was not running. Raises Error when it is still running after ``timeout``."""
+    """Sends SIGTERM to the daemon and waits until its process has exited (it
+    releases its pidfile a moment before); returns its pid, None when it was not
+    running. Raises Error when it has not exited after ``timeout`` seconds."""
     app = load_settings(cfg_file)
     path = _pidfile_path(app)
     pid = _running(app)
@@ -93,16 +94,53 @@ def stop(cfg_file, timeout: float = STOP_TIMEOUT) -> int | None:
         return None
     if pid <= 0:
         raise Error(f'the pidfile {path} is locked but holds no pid')
+    started = _start_time(pid)
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout
-    while _running(app) is not None:
+    while True:
+        holds_pidfile = _running(app) is not None
+        if not holds_pidfile and _ended(pid, started):
+            return pid
         if time.monotonic() > deadline:
-            raise Error(f'the daemon (pid {pid}) is still running after {timeout:.0f} s')
+            still = 'is still running' if holds_pidfile else \
+                'released its pidfile but has not exited'
+            raise Error(f'the daemon (pid {pid}) {still} {timeout:.0f} s after SIGTERM')
         time.sleep(0.02)
-    return pid
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat from the state on (raises OSError without it)."""
+    with open(f'/proc/{pid}/stat') as fh:
+        return fh.read().rsplit(')', 1)[1].split()
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), None when unknown."""
+    try:
+        return _proc_stat(pid)[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _ended(pid: int, started: str | None) -> bool:
+    """Whether process ``pid`` (started at ``started``) has exited: it is gone, a
+    zombie waiting for its parent, or the pid belongs to a newer process."""
+    try:
+        fields = _proc_stat(pid)
+    except FileNotFoundError:
+        return True
+    except OSError:   # no /proc: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+    return fields[0] in ('Z', 'X') or (started is not None and fields[19] != started)
 
 
 def start(cfg_file, foreground: bool = False) -> int:

@@ -14,20 +14,26 @@ from filetransfer.errors import ConfigError
 
 @dataclass(frozen=True, kw_only=True)
 class FaspHost(Host):
-    key_file: str | None = option(t.path)
-    key_pass: Any = option(secret_text, secret=True)
+    key_file: str | None = option(t.path, doc='private SSH key (ascp -i)')
+    key_pass: Any = option(secret_text, secret=True, doc='passphrase of key_file (ascp takes '
+                                                         'one secret: this or password)')
     ascp_path: str | None = option(t.path, doc='the ascp program (unset: the usual places)')
-    target_rate_kbps: int | None = option(t.positive_int)
+    target_rate_kbps: int | None = option(t.positive_int, doc='target rate in kilobits per '
+                                                              'second (ascp -l; unset: 10000)')
     min_rate_kbps: int | None = option(t.non_negative_int,
-                                       doc="unset: the server's minimum applies")
-    policy: str | None = option(t.choice('fixed', 'high', 'fair', 'low'))
-    cipher: str | None = option(t.choice('none', 'aes128', 'aes192', 'aes256'))
-    udp_port: int | None = option(t.port)
-    tcp_port: int | None = option(t.port)
+                                       doc="minimum rate in kilobits per second (ascp -m; "
+                                           "unset: the server's minimum applies)")
+    policy: str | None = option(t.choice('fixed', 'high', 'fair', 'low'),
+                                doc="ascp's bandwidth policy (--policy)")
+    cipher: str | None = option(t.choice('none', 'aes128', 'aes192', 'aes256'),
+                                doc='encryption of the data (ascp -c; none: not encrypted)')
+    udp_port: int | None = option(t.port, doc='UDP port of the data (ascp -O)')
+    tcp_port: int | None = option(t.port, doc='SSH port (ascp -P; the port of host)')
     resume_check: str | None = option(t.choice('off', 'attributes', 'sparse', 'full'),
                                       aliases=('resume',),
                                       doc="how ascp checks a partial file it continues (-k)")
-    overwrite: str | None = option(t.choice('never', 'always', 'diff', 'older', 'diff+older'))
+    overwrite: str | None = option(t.choice('never', 'always', 'diff', 'older', 'diff+older'),
+                                   doc='when ascp replaces a file the target has (--overwrite)')
     ssh_fingerprint: str | None = option(doc="the server's SSH host key fingerprint "
                                              '(unset: any key is accepted, as by ascp)')
 

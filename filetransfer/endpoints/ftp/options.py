@@ -9,8 +9,10 @@ from filetransfer.config.schema import Host, option
 @dataclass(frozen=True, kw_only=True)
 class FtpHost(Host):
     connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection (1-16)')
-    passive_mode: bool = option(t.boolean, True)
+                                                    'connection')
+    passive_mode: bool = option(t.boolean, True, doc='the client opens the data connections '
+                                                     '(PASV); no: the server connects back '
+                                                     '(PORT)')
     dir_a_option: bool = option(t.boolean, True, doc='list with LIST -a when MLSD is missing')
     keep_alive: float = option(t.non_negative_float, 60.0,
                                doc='seconds between NOOPs during a transfer (0: none)')
@@ -19,7 +21,8 @@ class FtpHost(Host):
 @dataclass(frozen=True, kw_only=True)
 class FtpsHost(FtpHost):
     encrypt_data: bool = option(t.boolean, True, doc='encrypt data connections (PROT P)')
-    verify_cert: bool = option(t.boolean, True)
+    verify_cert: bool = option(t.boolean, True, doc="verify the server's certificate and "
+                                                    'name (no: a warning at each connection)')
     ca_file: str | None = option(t.path, doc='CA certificates to verify the server with')
 
 

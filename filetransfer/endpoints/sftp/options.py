@@ -14,15 +14,20 @@ class SftpDefaults:
     """The application's [sftp]: keys by type and the known-hosts file of SFTP hosts
     that name none."""
 
-    key_rsa_file: str | None = option(t.path)
-    key_rsa_pass: Any = option(secret_text, secret=True)
-    key_dsa_file: str | None = option(t.path)
-    key_dsa_pass: Any = option(secret_text, secret=True)
-    key_ecdsa_file: str | None = option(t.path)
-    key_ecdsa_pass: Any = option(secret_text, secret=True)
-    key_ed25519_file: str | None = option(t.path)
-    key_ed25519_pass: Any = option(secret_text, secret=True)
-    known_hosts: str | None = option(t.path)
+    key_rsa_file: str | None = option(t.path, doc='private key of the SFTP hosts with '
+                                                  'key_type = RSA and no key_file')
+    key_rsa_pass: Any = option(secret_text, secret=True, doc='its passphrase')
+    key_dsa_file: str | None = option(t.path, doc='private key of the SFTP hosts with '
+                                                  'key_type = DSA and no key_file')
+    key_dsa_pass: Any = option(secret_text, secret=True, doc='its passphrase')
+    key_ecdsa_file: str | None = option(t.path, doc='private key of the SFTP hosts with '
+                                                    'key_type = ECDSA and no key_file')
+    key_ecdsa_pass: Any = option(secret_text, secret=True, doc='its passphrase')
+    key_ed25519_file: str | None = option(t.path, doc='private key of the SFTP hosts with '
+                                                      'key_type = Ed25519 and no key_file')
+    key_ed25519_pass: Any = option(secret_text, secret=True, doc='its passphrase')
+    known_hosts: str | None = option(t.path, doc='known-hosts file of the SFTP hosts that '
+                                                 'name none')
 
     def key(self, key_type: str) -> tuple:
         """(file, passphrase) of the key of ``key_type`` (RSA, DSA, ECDSA, Ed25519)."""
@@ -33,12 +38,13 @@ class SftpDefaults:
 @dataclass(frozen=True, kw_only=True)
 class SftpHost(Host):
     connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection (1-16)')
+                                                    'connection')
     key_type: str | None = option(t.choice(*KEY_TYPES),
                                   doc="take the key of this type from the application's [sftp]")
-    key_file: str | None = option(t.path)
-    key_pass: Any = option(secret_text, secret=True)
-    known_hosts: str | None = option(t.path)
+    key_file: str | None = option(t.path, doc='private key (OpenSSH or PEM)')
+    key_pass: Any = option(secret_text, secret=True, doc='passphrase of key_file')
+    known_hosts: str | None = option(t.path, doc='known-hosts file the host key must be in '
+                                                 '(unset: [sftp] known_hosts)')
     transport: str = option(t.choice('auto', 'openssh', 'paramiko'), 'auto',
                             doc="OpenSSH's ssh or paramiko's SSH")
 
