@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from helpers import command_argv, make_files, tree
-from procs import make_sparse, stop_while_writing
+from procs import make_dense, stop_while_writing
 
 BIG = 'zz-big.bin'
 
@@ -38,7 +38,7 @@ def stored_runs(ws, *args) -> list[dict]:
 def interrupted(ws, job_id: str, signum: int) -> int:
     """Runs the job, sends ``signum`` while its big file is written; its pid."""
     size = 1 << 30
-    make_sparse(os.path.join(ws.src, job_id, BIG), size)
+    make_dense(os.path.join(ws.src, job_id, BIG), size)
     proc = ws.popen(job_id)
     try:
         partial, final = (os.path.join(ws.dst, job_id, name) for name in ('.' + BIG, BIG))

@@ -291,8 +291,12 @@ class WritingTable:
     def _change(self, sql: str, values: list) -> None:
         try:
             self.db.query(sql, values)
-        except StateError as exc:
-            raise self.lost(str(exc)) from None
+        except StateError:
+            # A write the run cannot do without: whatever failed, the run goes on
+            # without its record, which is what losing the session means.
+            problem = self.db.probe() or 'the record of files being written failed'
+            raise self.lost(f'state database {self.db.location}: session lost: '
+                            f'{problem}') from None
 
 
 class Watcher:
