@@ -156,6 +156,7 @@ class FaspBatch:
                 yield FileOutcome(entry.path, entry.size, side='source', error=entry.refused)
             else:
                 self.entries.append(entry)
+        self.remote.close()             # idle while ascp works
         log.info('FASP: %d file(s) of %s %s left to fetch after the earlier tries',
                  len(self.entries), self.label, self.remote_root)
 
