@@ -358,7 +358,13 @@ def test_a_killed_run_leaves_its_partial_file_to_the_next_run(ws, live_sshd, rem
                  target={'temp': 'ext:.part'})
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
     partial = os.path.join(ws.dst, 'big.bin.part')
-    assert wait_for(lambda: os.path.exists(partial), proc=proc), proc.communicate()
+
+    def recorded():     # the run knows it writes the partial file (ascp's STATS event)
+        return any('big.bin.part' in open(os.path.join(ws.locks_dir, name)).read()
+                   for name in os.listdir(ws.locks_dir) if '.writing.' in name)
+
+    assert wait_for(lambda: os.path.exists(partial) and recorded(), proc=proc), \
+        proc.communicate()
     proc.kill()
     proc.wait()
     [run] = wrapper.runs
