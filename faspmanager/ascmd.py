@@ -25,6 +25,7 @@ line or an exception's text. paramiko is imported only when a connection is open
 
 from __future__ import annotations
 
+import dataclasses
 import errno as errno_module
 import logging
 import os
@@ -162,13 +163,21 @@ class Ascmd:
             return [Stat.from_record(payload)]
         raise self._unexpected(result, 'ls')
 
-    def stat(self, path: str) -> Stat:
-        """The stat of ``path`` (its ``name`` is ``path``). Raises FileNotFoundError..."""
+    def stat(self, path: str, follow_links: bool = False) -> Stat:
+        """The stat of ``path`` (its ``name`` is ``path``). Raises FileNotFoundError...
+
+        With ``follow_links``, a symbolic link is followed as ascp follows it: one to a
+        directory is a directory, one to a file a file of the size ``as_du`` gives."""
         result, payload = self._call('ls', path)
         if result is wire.Result.FILE:
-            return Stat.from_record(payload, name=path)
+            stat = Stat.from_record(payload, name=path)
+            if follow_links and stat.is_link:
+                stat = dataclasses.replace(stat, kind='file', size=self.du(path).size)
+            return stat
         if result is not wire.Result.DIR:
             raise self._unexpected(result, 'ls')
+        if follow_links:
+            return Stat(name=path, size=0, kind='directory')
         parent, base = posixpath.split(path.rstrip('/'))
         if not base:                       # the root of the docroot (or of the system)
             return Stat(name=path, size=0, kind='directory')

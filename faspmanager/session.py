@@ -8,7 +8,9 @@ bound: ascp that does not connect within ``connect_timeout``, that dies without 
 ERROR, or that says nothing for ``idle_timeout`` while it should be working, ends the
 session as failed (with the tail of ascp's output in the reason); a command or stream
 write that ascp does not take for ``send_timeout`` fails; ``close()`` kills a running
-ascp, and so does dropping the session object or leaving the interpreter.
+ascp, and so does dropping the session object or leaving the interpreter. On Linux, a
+session started by the main thread also has the kernel kill ascp when this process
+dies without a word (SIGKILL, a crash): see ``_parent_death_signal``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -257,7 +260,8 @@ class Session:
             try:
                 self._proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                              start_new_session=True)
+                                              start_new_session=True,
+                                              preexec_fn=_parent_death_signal())
             except FileNotFoundError:
                 raise
             except OSError as exc:
@@ -773,6 +777,36 @@ def _pump_output(stdout, lines: deque) -> None:
         pass
     finally:
         stdout.close()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal():
+    """For the ascp child: a function that has the kernel send it SIGKILL when the
+    thread that started it ends (Linux's PR_SET_PDEATHSIG, kept across exec). Without
+    it, ascp (in a session of its own) would outlive a process killed by SIGKILL and
+    might go on writing files the next run of the caller cleans up or writes again.
+    The signal follows the starting thread, not the process: only a session started
+    by the main thread gets it (a worker thread may end while the process goes on).
+    None elsewhere."""
+    if not sys.platform.startswith('linux') or \
+            threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent, kill = os.getpid(), int(signal.SIGKILL)
+
+    def arm() -> None:           # in the child, between fork and exec
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:          # the parent died before the call
+            os.kill(os.getpid(), kill)
+
+    return arm
 
 
 def _stop_process_group(proc: subprocess.Popen) -> None:

@@ -28,6 +28,16 @@ def gone(pid) -> bool:
     return False
 
 
+def ended(pid) -> bool:
+    """Whether process ``pid`` is gone, or a zombie no one reaps (as PID 1 of a
+    container may leave it)."""
+    try:
+        with open(f'/proc/{pid}/stat') as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+
+
 def key_auth(sshd) -> dict:
     return {'dest_user': sshd.user, 'dest_host': sshd.host,
             'dest_identity': sshd.client_keys['ed25519']}

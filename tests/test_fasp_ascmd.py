@@ -116,6 +116,24 @@ def test_changes_land_in_the_docroot(aspera_account):
             cmd.mkdir('/in/a/b')                            # one level without parents
 
 
+def test_stat_follows_links_as_ascp_does_when_asked(aspera_account):
+    account = aspera_account
+    account.put('ln/data/a.csv', 'A' * 7)
+    os.symlink('data', account.path('ln/to-dir'))
+    os.symlink('data/a.csv', account.path('ln/to-file'))
+    os.symlink('nowhere', account.path('ln/dangling'))
+    account.own(account.docroot)
+    with connect(account) as cmd:
+        assert cmd.stat('/ln/to-dir').is_link and cmd.stat('/ln/to-file').is_link
+        followed = cmd.stat('/ln/to-dir', follow_links=True)
+        assert (followed.kind, followed.name) == ('directory', '/ln/to-dir')
+        followed = cmd.stat('/ln/to-file', follow_links=True)
+        assert (followed.kind, followed.size) == ('file', 7)
+        assert cmd.stat('/ln/data/a.csv', follow_links=True).size == 7
+        with pytest.raises(FileNotFoundError):
+            cmd.stat('/ln/dangling', follow_links=True)
+
+
 @pytest.mark.parametrize('name', ['with space.txt', 'quote"d.txt', 'back\\slash.txt',
                                   'caf\u00e9.txt'])
 def test_odd_names(aspera_account, name):

@@ -478,6 +478,48 @@ def test_close_kills_a_running_ascp(live_sshd, tmp_path):
     assert result.failed() and 'closed before ascp finished' in result.reason()
 
 
+KILLED_MANAGER = """
+import sys, time
+import faspmanager as fm
+order = fm.FileUpload(sys.argv[1], dest_user=sys.argv[2], dest_host='127.0.0.1',
+                      dest_identity=sys.argv[3],
+                      options=fm.TransferOptions(tcp_port=int(sys.argv[4]), target_rate_kbps=4000,
+                                                 destination_root=sys.argv[5]))
+session = fm.session(order, ascp_path=sys.argv[6])
+session.start()
+print(session.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_ascp_ends_with_a_manager_killed_without_warning(live_sshd, tmp_path, monkeypatch):
+    """SIGKILL gives the session no chance to stop ascp (which here would go on without
+    its manager): the kernel does, for a session started by the main thread."""
+    import subprocess
+    import sys
+
+    from fasp_helpers import ended
+    monkeypatch.setenv('ASCP_EMULATOR_OUTLIVE_MANAGER', '1')
+    make_sparse(str(tmp_path / 'big.bin'), 32 << 20)
+    (tmp_path / 'dst').mkdir()
+    manager = subprocess.Popen(
+        [sys.executable, '-c', KILLED_MANAGER, str(tmp_path / 'big.bin'), live_sshd.user,
+         live_sshd.client_keys['ed25519'], str(live_sshd.port), str(tmp_path / 'dst'),
+         emulator()], stdout=subprocess.PIPE, text=True)
+    pid = None
+    try:
+        pid = int(manager.stdout.readline())
+        wait_for(lambda: (tmp_path / 'dst' / 'big.bin').exists())
+        manager.kill()
+        manager.wait()
+        wait_for(lambda: ended(pid), timeout=10)
+    finally:
+        manager.kill()
+        if pid and not ended(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert os.path.getsize(tmp_path / 'dst' / 'big.bin') < 32 << 20
+
+
 def _fake_ascp(tmp_path, body):
     path = tmp_path / 'fake-ascp'
     path.write_text('#!/bin/sh\n' + body + '\n')

@@ -101,7 +101,8 @@ def test_key_passphrases_and_fasp_passwords(ws, tmp_path, live_sshd, encrypted_k
     if kind == 'FASP':
         host = {'type': 'FASP', 'host': f'{live_sshd.host}:{live_sshd.port}',
                 'user': live_sshd.user, 'key_file': path, 'key_pass': passphrase,
-                'ascp_path': wrapper.path, 'target_rate_kbps': '800000'}
+                'ascp_path': wrapper.path, 'target_rate_kbps': '800000',
+                'remote_commands': 'sftp'}
     for key_pass, code in ((passphrase, 0), (f'{passphrase}-Wrong', 2)):
         write_hosts(ws, srv={**host, 'key_pass': key_pass})
         done = ws.run('-vv', '--json', 'job1')

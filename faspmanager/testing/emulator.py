@@ -34,8 +34,10 @@ detection (``-w``: a percentage rate is taken of an assumed 1 Gbps), multi-sessi
 ownership, ``--delete-before-transfer``, ``--move-after-transfer``,
 ``--save-before-overwrite``, symbolic-link copying (``copy`` and ``copy+force`` follow
 links), and ascp's own logging. STATS come every second
-(``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set). README.md, section "The ascp
-emulator", lists what is still a guess.
+(``ASCP_EMULATOR_STATS_INTERVAL`` seconds if set). When the management connection
+closes, the session is cancelled; with ``ASCP_EMULATOR_OUTLIVE_MANAGER`` set it goes on
+to the end instead (whether a real ascp does is not documented). README.md, section
+"The ascp emulator", lists what is still a guess.
 """
 
 from __future__ import annotations
@@ -394,7 +396,8 @@ class Emulator:
         if not self.mgmt.sock:
             return
         self.manager_gone = True
-        self.cancel.set()
+        if not self.env.get('ASCP_EMULATOR_OUTLIVE_MANAGER'):
+            self.cancel.set()
         try:
             self.commands.put_nowait(_END)
         except queue.Full:

@@ -3,24 +3,33 @@ its management events turned into per-file outcomes.
 
 Uploads send exactly the files the job chose, as a file-pair list (relative paths
 kept). Downloads let ascp walk the remote directory with include/exclude rules built
-from the job's patterns (faspfilters). Per file, STOP is a transferred file, SKIP one
-the target has already (ascp's overwrite policy), FILEERROR a failed one, counted on
-the source or the target side by its error code. A file ascp begins to write under
-its partial name (``temp``) is recorded in the job's journal until it is complete or
-removed, so that the next run removes what a killed run left. Without ``temp`` ascp
-writes under the final name, which is not recorded: ascp may outlive a killed run
-and complete the file, which the next run must not take for a leftover.
+from the job's patterns (faspfilters); a later try of the same run lists the remote
+directory through the host's remote commands instead and hands ascp the files not
+done yet as a file-pair list (its command line stays the same size). Per file, STOP
+is a transferred file, SKIP one the target has already (ascp's overwrite policy),
+FILEERROR a failed one, counted on the source or the target side by its error code.
+
+The receiver names a file while it writes it: on a download this machine, as
+``temp = ext:.X`` asks (ascp's ``--partial-file-suffix``); on an upload the server, by
+its own configuration (aspera.conf's partial_file_suffix), which no protocol tells
+the client: there ``temp = ext:.X`` states the server's suffix and no temp states
+that the server writes in place (its default). A file being written under a partial
+name is recorded in the job's journal until it is complete or removed, so that the
+next run removes what a killed run left. A file written under its final name is not
+recorded: a killed run may have had it completed, which the next run must not take
+for a leftover.
 
 The end of the session decides the rest: ascp's authentication and connection errors
 (19, 12-18, 44, 45, and 51 for a host key that does not match) are ConnectError,
 failures of single files leave the job to finish with file errors, anything else is a
 TransferError; each carries ``retryable`` (ascp's own list). An interruption (SIGTERM,
 Ctrl-C) cancels the session and stops ascp. A file that did not finish leaves
-nothing: its partial file (``temp = ext:.X``, ascp's partial-file suffix), or without
-``temp`` the file ascp had begun to write, is removed (on the FASP host over SFTP).
+nothing (its partial file, and the checkpoint an earlier run with resume may have
+left, are removed: on the FASP host through the remote commands), unless the host
+has a ``resume_check``: then ascp (``-k``) keeps a checkpoint beside the partial
+file and the next run continues it, so both stay, and nothing is journaled.
 """
 
-import dataclasses
 import logging
 import os
 import posixpath
@@ -31,7 +40,7 @@ from filetransfer import signals
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.fasp import filters as faspfilters
 from filetransfer.endpoints.base import FileEntry, FileOutcome, unsafe_path_reason
-from filetransfer.endpoints.fasp.ssh import label
+from filetransfer.endpoints.fasp.options import credentials, label
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,7 @@ SOURCE_CODES = frozenset({4, 21, 35, 43, 63})  # missing, not regular, read, sta
 NO_PERMS, SOME_FILE_ERRS, USER_CANCEL = 5, 27, 28
 RESUME_CHECKS = {'off': 'OFF', 'attributes': 'FILE_ATTRIBUTES', 'sparse': 'SPARSE_CHECKSUM',
                  'full': 'FULL_CHECKSUM'}
+CHECKPOINT_SUFFIX = '.aspx'   # ascp's checkpoint beside a partial file (-k), by default
 CANCEL_WAIT = 5.0       # seconds ascp gets to stop after CANCEL before it is killed
 POLL = 0.2              # seconds between looks at the session while no event comes
 
@@ -64,14 +74,6 @@ def transfer_options(server, **extra):
         **extra)
 
 
-def credentials(server) -> tuple:
-    """(secret, identity) for an order: ascp takes one secret, the SSH password or
-    the passphrase of the key file."""
-    key_file = server.key_file
-    secret = (server.key_pass if key_file else None) or server.password
-    return secret or None, key_file or None
-
-
 def _bitrate(count: int, seconds: float) -> str:
     """A rate in bits per second, as ascp's rates are given."""
     if seconds <= 0:
@@ -82,24 +84,28 @@ def _bitrate(count: int, seconds: float) -> str:
 
 class FaspBatch:
     """A batch (filetransfer.endpoints.base.Batch) run as one ascp session; ``run()``
-    yields the outcomes. ``ssh`` (faspssh.SshSide) cleans up on the FASP host."""
+    yields the outcomes. ``remote`` (ascmd.AscmdSide or ssh.SshSide) lists and cleans
+    up on the FASP host."""
 
-    def __init__(self, spec, local_root: str, batch, ascp_path: str, ssh):
+    def __init__(self, spec, local_root: str, batch, ascp_path: str, remote):
         self.server = spec.host          # an options.FaspHost
         self.batch = batch
         self.upload = batch.entries is not None
+        self.entries = batch.entries     # the files handed to ascp; None: ascp chooses
         self.ascp_path = ascp_path
-        self.ssh = ssh
+        self.remote = remote
         self.label = label(self.server)
         self.remote_root = spec.path
         self.local_root = os.path.abspath(local_root)
         self.suffix = batch.temp.value if batch.temp is not None else ''
+        self.resume = self.server.resume_check not in (None, 'off')
         self.events = queue.SimpleQueue()
         self.names = {}              # uploads: ascp's File -> relative path
         self.running = {}            # relative path -> (FileEntry, started, written)
         # kept by the listener: files ascp began to write, those with a final event
         # (STOP, SKIP, FILEERROR of the file), those transferred or skipped
         self.started, self.reported, self.finished = set(), set(), set()
+        self.wrote = set()           # files ascp said it wrote bytes of
         self.failed_codes = set()    # codes of the failures booked per file
         self.root_error = None       # downloads: ascp's error about the source directory
         self.last_end = time.monotonic()
@@ -110,11 +116,14 @@ class FaspBatch:
         session as a whole fails (see the module doc)."""
         import faspmanager
 
-        if self.upload:
+        if not self.upload and self.batch.done:
+            yield from self._list_remaining()
+        if self.entries is not None:
             yield from self._refuse_unlisted_names()
         order = self._order()
         if order is None:
-            log.info('FASP: no file to send to %s', self.label)
+            log.info('FASP: no file to %s %s', 'send to' if self.upload else 'fetch from',
+                     self.label)
             return
         session = faspmanager.session(order, ascp_path=self.ascp_path, listener=self._listen)
         if self.server.timeout:
@@ -134,26 +143,43 @@ class FaspBatch:
         self._log_summary(result)
         yield from self._conclude(result)
 
+    def _list_remaining(self):
+        """A later try of a download: the files of the source the job chooses that
+        no earlier try put in place, listed through the remote commands; a name the
+        listing refuses is failed here."""
+        selection, done = self.batch.selection, self.batch.done
+        self.entries = []
+        for entry in self.remote.walk(selection.descend):
+            if entry.path in done or not (entry.directory or selection.wants(entry.path)):
+                continue
+            if entry.refused:
+                yield FileOutcome(entry.path, entry.size, side='source', error=entry.refused)
+            else:
+                self.entries.append(entry)
+        self.remote.close()             # idle while ascp works
+        log.info('FASP: %d file(s) of %s %s left to fetch after the earlier tries',
+                 len(self.entries), self.label, self.remote_root)
+
     def _refuse_unlisted_names(self):
         """Names a file-pair list cannot hold (a line break) are failed up front."""
         kept = []
-        for entry in self.batch.entries:
+        for entry in self.entries:
             if '\n' in entry.path or '\r' in entry.path:
                 yield FileOutcome(entry.path, entry.size, side='source',
                                   error='a name with a line break cannot be given to ascp')
             else:
                 kept.append(entry)
-        self.batch = dataclasses.replace(self.batch, entries=kept)
+        self.entries = kept
 
     def _order(self):
         import faspmanager
 
         secret, identity = credentials(self.server)
-        job_options = {'create_dirs': True, 'partial_file_suffix': self.suffix or None,
+        job_options = {'create_dirs': True,
                        'remove_files_after_transfer': self.batch.delete or None}
         user, host = self.server.user, self.server.host
-        if self.upload:
-            entries = self.batch.entries
+        entries = self.entries
+        if self.upload:      # the server names the partial file (see the module doc)
             if not entries:
                 return None
             sources = [os.path.join(self.local_root, entry.path) for entry in entries]
@@ -164,10 +190,19 @@ class FaspBatch:
                                           dest_paths=[entry.path for entry in entries],
                                           dest_pass=secret, dest_identity=identity,
                                           options=options)
+        job_options['partial_file_suffix'] = self.suffix or None
+        if entries is not None:
+            if not entries:
+                return None
+            options = transfer_options(self.server, destination_root=self.local_root,
+                                       **job_options)
+            return faspmanager.FileDownload(
+                [posixpath.join(self.remote_root, entry.path) for entry in entries], user, host,
+                dest_paths=[entry.path for entry in entries], source_pass=secret,
+                source_identity=identity, options=options)
         selection = self.batch.selection
         rules = faspfilters.build(selection.files, selection.ignore, selection.recursive,
-                                  skip=[*sorted(selection.exclude_names),
-                                        *sorted(self.batch.done)])
+                                  skip=sorted(selection.exclude_names))
         options = transfer_options(self.server, destination_root=self.local_root,
                                    source_base=self.remote_root, extra_options=rules,
                                    **job_options)
@@ -194,17 +229,26 @@ class FaspBatch:
         kind = event.event_type.value
         if stats is not None:
             path = self._relpath(stats['name'])
-            if kind == 'STATS' and path not in self.started:
-                self.started.add(path)
-                if self.suffix:       # in the journal at once (see the module doc)
-                    self.batch.ledger.writing(path + self.suffix)
+            if kind == 'STATS':
+                if path not in self.started:
+                    self.started.add(path)
+                    if self._journaled():     # in the journal at once (see the module doc)
+                        self.batch.ledger.writing(path + self.suffix)
+                if stats['written']:
+                    self.wrote.add(path)
             elif kind in ('STOP', 'SKIP'):
                 self.finished.add(path)
                 self.reported.add(path)
-                self.batch.ledger.finished(path + self.suffix)
+                if self._journaled():
+                    self.batch.ledger.finished(path + self.suffix)
             elif kind == 'FILEERROR' and not self._session_failure(stats['error_code']):
                 self.reported.add(path)
         self.events.put((event, at))
+
+    def _journaled(self) -> bool:
+        """Whether files being written are recorded for the next run to remove: those
+        under a partial name, unless ascp is to continue them (resume_check)."""
+        return bool(self.suffix) and not self.resume
 
     @staticmethod
     def _session_failure(code) -> bool:
@@ -321,34 +365,54 @@ class FaspBatch:
 
     # -- the end ------------------------------------------------------------------
     def _clean_up(self, interrupted: bool) -> None:
-        """Removes what the files that did not finish left on the target."""
+        """Removes what the files that did not finish left on the target, or, with
+        resume_check, leaves it there for ascp to continue."""
         leftovers = [path for path in sorted(self.started - self.finished)
                      if not unsafe_path_reason(path)]
-        if interrupted and self.upload and self.suffix:
+        if self.resume:
+            for path in leftovers:
+                log.info('kept the unfinished %s on the target for the next run to resume '
+                         '(resume_check)', path + self.suffix)
+            return
+        if interrupted and self.entries and self.suffix:
             # ascp may have opened the next file's partial file before telling
-            pending = [entry.path for entry in self.batch.entries
-                       if entry.path not in self.reported]
+            pending = [entry.path for entry in self.entries if entry.path not in self.reported]
             if pending and pending[0] not in leftovers:
                 leftovers.append(pending[0])
-        for path in leftovers:
-            written_as = path + self.suffix
+        try:
+            for path in leftovers:
+                self._remove_unfinished(path)
+        except (ConnectError, TransferError) as exc:   # the failure itself matters more
+            log.warning('could not clean up on %s: %s', self.label, exc)
+        if leftovers and self.upload:
+            self.remote.close()
+
+    def _remove_unfinished(self, path: str) -> None:
+        """Removes the file ascp was writing as ``path`` + suffix, then its checkpoint
+        (an earlier run with resume_check may have left one); the journal keeps a
+        file that could not be removed for the next run. Raises ConnectError or
+        TransferError when the FASP host cannot be reached."""
+        written_as = path + self.suffix
+        where = self.label if self.upload else 'the local target'
+        for name in (written_as, path + CHECKPOINT_SUFFIX):
             try:
                 if self.upload:
-                    self.ssh.remove(written_as)
+                    self.remote.remove(name)
                 else:
-                    os.remove(os.path.join(self.local_root, written_as))
+                    os.remove(os.path.join(self.local_root, name))
             except FileNotFoundError:
-                pass
-            except Exception as exc:   # the failure itself matters more; say what stays
-                where = self.label if self.upload else 'the local target'
-                log.warning('could not remove %s from %s: %s', written_as, where,
-                            error_text(exc))
-                continue               # the journal keeps it for the next run
+                if name == written_as and self.upload and path in self.wrote:
+                    log.warning('%s: no unfinished %s to remove: does the server name the '
+                                'files it receives otherwise? (the target\'s temp states the '
+                                "server's partial_file_suffix)", where, written_as)
+            except OSError as exc:
+                log.warning('could not remove %s from %s: %s', name, where, error_text(exc))
+                if name == written_as:
+                    return             # the journal keeps it for the next run
             else:
-                log.info('removed the unfinished %s from the target', written_as)
+                log.info('removed the unfinished %s from the target', name)
+        if self._journaled():
             self.batch.ledger.finished(written_as)
-        if leftovers and self.upload:
-            self.ssh.close()
 
     def _conclude(self, result):
         """Outcomes for files ascp said nothing about, or the session's failure."""
@@ -362,7 +426,7 @@ class FaspBatch:
         file_level = bool(self.failed_codes) and \
             (code is None or code == SOME_FILE_ERRS or code in self.failed_codes)
         if result.ok() or file_level:
-            for entry in self.batch.entries or ():
+            for entry in self.entries or ():
                 if entry.path not in self.reported:
                     yield FileOutcome(entry.path, entry.size,
                                       error=f'not transferred: {reason or "ascp said nothing"}')
@@ -374,7 +438,9 @@ class FaspBatch:
     def _log_start(self, order) -> None:
         rate = order.options.opts['target_rate_kbps']
         if self.upload:
-            what = f'sending {len(self.batch.entries)} file(s) to {self.label} {self.remote_root}'
+            what = f'sending {len(self.entries)} file(s) to {self.label} {self.remote_root}'
+        elif self.entries is not None:
+            what = f'receiving {len(self.entries)} file(s) from {self.label} {self.remote_root}'
         else:
             what = f'receiving from {self.label} {self.remote_root}'
         log.info('FASP: %s with %s, target rate %d kbit/s', what, self.ascp_path, rate)

@@ -2,11 +2,12 @@
 package, imported only when a FASP job runs).
 
 One ascp session moves many files between the local disk and the host, so this is a
-`BatchEndpoint`: the runner hands it the job's whole pass (faspbatch.py runs it). The
-other side of a FASP job is a local directory. ``open()`` finds ascp and logs in over
-SSH with the host's credentials (faspssh.py); that SSH login also serves what ascp
-cannot do (over SFTP): the ready file of a FASP source, the listing of a dry run or a
-daemon scan, and removing what an interrupted upload left on the host.
+`BatchEndpoint`: the runner hands it the job's whole pass (batch.py runs it). The
+other side of a FASP job is a local directory. What ascp cannot do (the ready file of
+a FASP source, the listing of a dry run or a daemon scan, removing what a failed
+upload left on the host) runs over the host's ``remote_commands``: ascmd (ascmd.py),
+in ascp's own path space (below the user's docroot), or, for a server that offers
+it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs in that way.
 
 The FASP options of a host and the rules of a FASP job are in options.py, checked
 when the configuration is loaded, without importing faspmanager.
@@ -25,46 +26,53 @@ class FaspEndpoint(BatchEndpoint):
         super().__init__(spec)
         self.root = spec.path
         self.ascp_path = None
-        self.ssh = None
+        self.remote = None          # ascmd.AscmdSide or ssh.SshSide
 
     def open(self) -> None:
-        """Finds ascp and logs in over SSH. Raises ConnectError."""
+        """Finds ascp and logs in for the remote commands. Raises ConnectError."""
         import faspmanager
-
-        from filetransfer.endpoints.fasp.ssh import SshSide
 
         try:
             self.ascp_path = faspmanager.find_ascp(self.spec.host.ascp_path)
         except FileNotFoundError as exc:
             raise ConnectError(f"{exc.strerror or exc}; install ascp or set the FASP host's "
                                "ascp_path", retryable=False) from None
-        self.ssh = SshSide(self.spec)
-        self.ssh.login()
-        log.debug('FASP %s %s: ascp %s, SSH login as %s', self.role, self.root,
-                  self.ascp_path, self.ssh.label)
+        self.remote = _remote_side(self.spec)
+        self.remote.connect()
+        log.debug('FASP %s %s: ascp %s, %s as %s', self.role, self.root, self.ascp_path,
+                  self.spec.host.remote_commands, self.remote.label)
 
     def close(self) -> None:
-        if self.ssh is not None:
-            self.ssh.close()
+        if self.remote is not None:
+            self.remote.close()
 
     def transfer_batch(self, local, batch):
         from filetransfer.endpoints.fasp.batch import FaspBatch
 
-        self.ssh.close()     # idle while ascp works; it logs in again for a clean-up
-        yield from FaspBatch(self.spec, local.spec.path, batch, self.ascp_path, self.ssh).run()
+        self.remote.close()     # idle while ascp works; it logs in again when needed
+        yield from FaspBatch(self.spec, local.spec.path, batch, self.ascp_path,
+                             self.remote).run()
 
-    # -- over SFTP ------------------------------------------------------------
+    # -- through the remote commands ---------------------------------------------
     def walk(self, descend):
-        yield from self.ssh.walk(descend)
+        yield from self.remote.walk(descend)
 
     def stat(self, relpath: str):
-        return self.ssh.stat(relpath)
+        return self.remote.stat(relpath)
 
     def rename(self, relpath: str, new_relpath: str) -> None:
-        self.ssh.rename(relpath, new_relpath)
+        self.remote.rename(relpath, new_relpath)
 
     def remove(self, relpath: str) -> None:
-        self.ssh.remove(relpath)
+        self.remote.remove(relpath)
+
+
+def _remote_side(spec):
+    if spec.host.remote_commands == 'sftp':
+        from filetransfer.endpoints.fasp.ssh import SshSide
+        return SshSide(spec)
+    from filetransfer.endpoints.fasp.ascmd import AscmdSide
+    return AscmdSide(spec)
 
 
 def create(spec) -> FaspEndpoint:

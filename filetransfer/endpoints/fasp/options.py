@@ -36,6 +36,24 @@ class FaspHost(Host):
                                    doc='when ascp replaces a file the target has (--overwrite)')
     ssh_fingerprint: str | None = option(doc="the server's SSH host key fingerprint "
                                              '(unset: any key is accepted, as by ascp)')
+    remote_commands: str = option(t.choice('ascmd', 'sftp'), 'ascmd',
+                                  doc="how the job lists, checks and removes files on the "
+                                      "host: ascmd (in ascp's docroot space) or sftp (for a "
+                                      "server that offers SFTP; paths are the SFTP server's)")
+
+
+def label(server: FaspHost) -> str:
+    """``user@host:port`` of a FASP host, as messages name it."""
+    host = server.host
+    return f"{server.user}@{f'[{host}]' if ':' in host else host}:{server.port}"
+
+
+def credentials(server: FaspHost) -> tuple:
+    """(secret, identity) for ascp and ascmd: ascp takes one secret, the SSH password
+    or the passphrase of the key file."""
+    key_file = server.key_file
+    secret = (server.key_pass if key_file else None) or server.password
+    return secret or None, key_file or None
 
 
 def check_host(place, values: dict, app) -> None:
@@ -66,8 +84,8 @@ def check_host(place, values: dict, app) -> None:
 
 def check_job(where: str, source, target) -> None:
     """What a job with a FASP side may do: the other side is local, ``temp`` is
-    ``ext:.EXT`` (ascp's partial-file suffix), and a FASP source's patterns can be
-    said as ascp rules."""
+    ``ext:.EXT`` (a partial-file suffix: ascp's on a download, the server's on an
+    upload), and a FASP source's patterns can be said as ascp rules."""
     fasp_role, other_role = ('source', 'target') if source.type == 'FASP' \
         else ('target', 'source')
     other = target if fasp_role == 'source' else source
@@ -78,8 +96,9 @@ def check_job(where: str, source, target) -> None:
                           f'machine and the FASP host), not a {other.type} host')
     temp = target.options.temp
     if temp is not None and temp.mode != 'ext':
+        writer = "ascp's" if fasp_role == 'source' else "the FASP server's"
         raise ConfigError(f"{where}: [target] temp: a FASP transfer writes a file under "
-                          f"ascp's partial-file suffix: expected ext:.EXT, got '{temp}'")
+                          f"{writer} partial-file suffix: expected ext:.EXT, got '{temp}'")
     if fasp_role == 'source':
         from filetransfer.endpoints.fasp import filters
 

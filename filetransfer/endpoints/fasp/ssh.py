@@ -1,15 +1,15 @@
-"""The SSH side of a FASP host.
+"""The files of a FASP host over SFTP, for a host with ``remote_commands = sftp``.
 
-ascp logs in over SSH before it moves any data. The FASP endpoint uses the same login
-(same user, password or key, port) for what ascp cannot do: checking the login when
-the endpoint opens, and, over SFTP, the ready file of a FASP source, the listing of a
-dry run or of a daemon scan, and removing what an interrupted or failed upload left
-behind. It is the SFTP endpoint with ascp's host-key policy: the key is accepted, or
-checked against ``ssh_fingerprint`` when that is set (there is no known-hosts file).
+ascp logs in over SSH before it moves any data. A server that offers SFTP to the user
+can serve, over the same login (same user, password or key, port), what ascp cannot
+do: the ready file of a FASP source, the listing of a dry run, of a daemon scan or of a
+later try of a download, and removing what a failed upload left behind. This is the
+SFTP endpoint with ascp's host-key policy: the key is accepted, or checked against
+``ssh_fingerprint`` when that is set (there is no known-hosts file).
 
-The login alone needs no shell and no SFTP, so it works with an Aspera server whose
-users are restricted to ``aspshell``; the SFTP uses need a server that offers SFTP to
-the user and say so when it does not.
+Paths here are the SFTP server's, ascp's are below the user's docroot when the server
+has one: the job's ``path`` must name the same directory for both. Users restricted to
+``aspshell`` have no SFTP; ascmd (ascmd.py, the default) serves them.
 """
 
 import base64
@@ -19,15 +19,10 @@ import logging
 
 from filetransfer.errors import ConnectError
 from filetransfer.endpoints.sftp.endpoint import SftpEndpoint
+from filetransfer.endpoints.fasp.options import label
 from filetransfer.endpoints.sftp.options import SftpHost
 
 log = logging.getLogger(__name__)
-
-
-def label(server) -> str:
-    """``user@host:port`` of a FASP host, as messages name it."""
-    host = server.host
-    return f"{server.user}@{f'[{host}]' if ':' in host else host}:{server.port}"
 
 
 def fingerprint(key_blob: bytes) -> str:
@@ -49,8 +44,8 @@ def fingerprint_matches(expected: str, key_blob: bytes) -> bool:
 
 
 class SshSide(SftpEndpoint):
-    """The FASP host's directory over SSH/SFTP; ``login()`` alone checks the login,
-    the file methods open SFTP when they need it (logging in again if needed)."""
+    """The FASP host's directory over SSH/SFTP; ``connect()`` checks the login and
+    SFTP, the file methods open the directory (logging in again if needed)."""
 
     def __init__(self, spec):
         fasp = spec.host
@@ -79,13 +74,23 @@ class SshSide(SftpEndpoint):
     def _no_sftp(self, exc) -> ConnectError:
         return ConnectError(
             f'{self.where}: the server offers no SFTP to this user ({exc or type(exc).__name__}); '
-            'a FASP host needs it for a ready file, a dry run, a daemon scan and the '
-            'clean-up after a failed upload', retryable=False)
+            'set remote_commands = ascmd for an Aspera server', retryable=False)
+
+    def connect(self) -> None:
+        """Logs in and opens SFTP (the directory is ascp's to check). Raises
+        ConnectError."""
+        try:
+            self._open_paramiko()
+        except BaseException:
+            self.close()
+            raise
 
     def _with_sftp(self) -> None:
         if self._sftp is None or self._transport is None or not self._transport.is_active():
             self.close()
             self.open()
+        elif self.root is None:
+            self._open_root()
 
     def walk(self, descend):
         self._with_sftp()
