@@ -296,6 +296,21 @@ def test_wrong_password_fails_without_showing_it(ws, ftpd):
     assert wrong not in done.stdout + done.stderr + ws.log_text()
 
 
+@pytest.mark.parametrize('reply', ['421 Too many users, try again later.',
+                                   '450 Cannot check the password now.'])
+def test_login_refused_for_now_is_tried_again(ws, ftp_server, reply):
+    """A 4xx reply to the login may pass on the next try (a wrong password, 530, is
+    not tried again: see test_server_matrix.py)."""
+    server = ftp_server(login_replies=[reply])
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(job={'retries': '1'}, target={'host_id': 'srv', 'path': 'up'})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text()
+    assert f'login failed for user {server.user}: {reply}; trying again' in ws.log_text()
+    assert tree(server.path('up')) == {'a.txt': b'A'}
+
+
 def test_server_down(ws, ftp_server):
     server = ftp_server()
     make_files(ws.src, {'a.txt': 'A'})

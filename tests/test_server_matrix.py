@@ -146,8 +146,6 @@ def test_wrong_password_fails_without_showing_it(ws, login):
     assert wrong not in done.stdout + done.stderr + ws.log_text()
 
 
-# FTP: a refused login (530) is an ordinary connection error, tried again.
-@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
 def test_wrong_password_is_not_tried_again(ws, login):
     """Another try cannot fix it, and repeated wrong passwords can lock the account."""
     make_files(ws.src, {'a.txt': 'A'})
@@ -166,9 +164,6 @@ def test_missing_source_directory(ws, login):
     assert_failed(run(ws, 'job1'), login, missing)
 
 
-# FTP: the refused MKD (550) escapes as an internal error (exit 9) instead of
-# "cannot create target directory".
-@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
 def test_target_directory_that_cannot_be_created(ws, login):
     folder = fresh()
     put(login, folder, {'blocker': 'a file where a directory should be'})
@@ -178,6 +173,22 @@ def test_target_directory_that_cannot_be_created(ws, login):
     ws.write_job(target={'host_id': 'srv', 'path': target})
     assert_failed(run(ws, 'job1'), login, 'blocker')
     assert tree(login.path(folder)) == {'blocker': b'a file where a directory should be'}
+
+
+# pyftpdlib runs as root here: it may create a directory anywhere.
+@pytest.mark.parametrize('login', logins(but=('pyftpdlib-FTP', 'pyftpdlib-FTPS')),
+                         indirect=True)
+def test_target_directory_in_a_directory_of_another_user(ws, login):
+    folder = fresh()
+    os.mkdir(login.path(folder))
+    login.own(login.path(folder))
+    os.mkdir(login.path(folder, 'roots'))      # root's, not the login's
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=login.host_section())
+    target = login.remote(folder, 'roots', 'sub')
+    ws.write_job(target={'host_id': 'srv', 'path': target})
+    assert_failed(run(ws, 'job1'), login, f'cannot create target directory {target}')
+    assert os.listdir(login.path(folder, 'roots')) == []
 
 
 # -- certificates ----------------------------------------------------------------------

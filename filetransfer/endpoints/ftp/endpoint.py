@@ -136,10 +136,7 @@ class FtpEndpoint(StreamEndpoint):
             if self.tls:
                 self._step('explicit TLS (AUTH TLS) failed', ftp.auth)
             ftp.file = _Replies(ftp.sock, ftp.encoding)   # nothing is buffered at this point
-            password = self.server.password
-            self._step(f'login failed for user {self.server.user}',
-                       lambda: ftp.login(self.server.user, password.reveal()
-                                         if password else ''))
+            self._login()
             if self.tls and self.server.encrypt_data:
                 self._step('the server refused encrypted data connections (PROT P); '
                            'set encrypt_data = no to send data unencrypted', ftp.prot_p)
@@ -150,6 +147,18 @@ class FtpEndpoint(StreamEndpoint):
         except BaseException:
             self.close()
             raise
+
+    def _login(self) -> None:
+        """USER and PASS. A refusal (530, or another 5xx) is not tried again: the
+        same password gets the same answer, and repeated wrong passwords can lock
+        the account; a 421 or another 4xx reply may pass on the next try."""
+        user, password = self.server.user, self.server.password
+        try:
+            self._ftp.login(user, password.reveal() if password else '')
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise ConnectError(f'{self.where}: login failed for user {user}: '
+                               f'{error_text(exc)}',
+                               retryable=not isinstance(exc, ftplib.error_perm)) from None
 
     def _tls_context(self) -> ssl.SSLContext:
         ca_file = self.server.ca_file
