@@ -70,13 +70,16 @@ def test_both_ways_with_delete(ws, login, tmp_path, temp):
     assert tree(login.path(folder)) == {}
 
 
-# ProFTPD announces REST STREAM but refuses REST before STOR (451 "Append/Restart
-# not permitted": AllowStoreRestart is off by default); the upload then fails as a
-# target error on every run instead of being sent whole.
+# Servers that announce REST STREAM but refuse REST before STOR (ProFTPD: 451
+# "Append/Restart not permitted", AllowStoreRestart is off by default).
+REFUSE_UPLOAD_RESTART = ('proftpd-FTP', 'proftpd-FTPS')
+
+
+# ProFTPD cannot continue an upload: see the next scenario.
 @pytest.mark.parametrize('login, direction', [
     pytest.param(each, direction, id=f'{each}-{direction}')
     for each in logins() for direction in ('up', 'down')
-    if (each, direction) not in {('proftpd-FTP', 'up'), ('proftpd-FTPS', 'up')}],
+    if (each, direction) not in {(name, 'up') for name in REFUSE_UPLOAD_RESTART}],
     indirect=['login'])
 def test_resume_sends_only_the_rest(ws, login, tmp_path, direction):
     data = os.urandom(3 << 20)
@@ -100,6 +103,28 @@ def test_resume_sends_only_the_rest(ws, login, tmp_path, direction):
         assert fh.read() == data
     assert f'resuming big.bin at byte {point} of {len(data)} (the {CHECK_BYTES} bytes ' \
            'before it match the source)' in ws.log_text()
+
+
+@pytest.mark.parametrize('login', REFUSE_UPLOAD_RESTART, indirect=True)
+def test_upload_resume_refused_by_the_server_sends_the_files_whole(ws, login):
+    """The first refusal is logged and its file sent whole in the same run; the
+    server is not asked to continue a file again in that session."""
+    files = {'a.bin': os.urandom(2 << 20), 'b.bin': os.urandom(2 << 20)}
+    folder = fresh()
+    make_files(ws.src, files)
+    put(login, folder, {f'.{name}': data[:(1 << 20) + 99] for name, data in files.items()})
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(target={'host_id': 'srv', 'path': login.remote(folder), 'temp': 'dot',
+                         'resume': 'yes'})
+    for name in files:
+        ws.record_partial(f'.{name}')     # left by a killed run
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(login.path(folder)) == files
+    log_text = ws.log_text()
+    assert log_text.count('the server refuses to continue a file at an offset (REST, '
+                          'then STOR: 451 ') == 1, log_text
+    assert 'files are sent whole from now on' in log_text
+    assert 'resuming a.bin at byte' in log_text and 'resuming b.bin' not in log_text
 
 
 def test_listing_of_2000_entries(ws, login, tmp_path):

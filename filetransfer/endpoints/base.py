@@ -68,6 +68,12 @@ class SourceChanged(OSError):
     """The source file is not the one that was listed: modified or replaced since."""
 
 
+class OffsetRefused(OSError):
+    """The server refused to read or write a file from an offset (an FTP server that
+    announces REST but refuses it for this transfer). Nothing was read or written:
+    the file can still be transferred from its start."""
+
+
 class SourceReadError(Exception):
     """Reading the source failed while the target was writing; wraps the OSError."""
 
@@ -205,8 +211,8 @@ class StreamEndpoint(Endpoint):
     def open_read(self, relpath: str, offset: int = 0,
                   expected: FileEntry | None = None) -> BinaryIO:
         """Opens a file for reading (a context manager with read() and readinto()),
-        from byte ``offset`` on. With a ``fileno()``, the descriptor's position is
-        the position of the next byte read.
+        from byte ``offset`` on (OffsetRefused when the server will not). With a
+        ``fileno()``, the descriptor's position is the position of the next byte read.
 
         With ``expected`` (its listing), an endpoint that can tell the opened file
         from another raises SourceChanged when it is not that file, unchanged."""
@@ -221,7 +227,8 @@ class StreamEndpoint(Endpoint):
         than what was sent (a server losing data without a word) is an OSError.
 
         With ``offset``, the first ``offset`` bytes of the existing file are kept
-        and the reader's data is written after them. A write that fails removes
+        and the reader's data is written after them; a server that will not do that
+        raises OffsetRefused, the file left as it was. A write that fails removes
         what it wrote; with ``keep_partial`` only a failure of the target itself
         (an OSError) does, while an interruption or a lost connection leaves the
         partial file for a later write to continue."""

@@ -8,7 +8,8 @@ session, which many servers require.
 
 Listings use MLSD when the server offers it (exact sizes and types), else
 `LIST -a` (or `LIST` when the server rejects the option) in the Unix or DOS
-format (see ftplisting.py). While a data connection runs, and while the server
+format (see listing.py); `list_command` chooses otherwise. What a server announces
+in FEAT and refuses all the same (MLSD, MLST, REST) is done without from then on. While a data connection runs, and while the server
 finishes a transfer, a NOOP goes over the idle control connection every
 `keep_alive` seconds so that firewalls keep it open; their replies are read with
 the transfer's.
@@ -18,6 +19,7 @@ silent connection is a TransferError.
 """
 
 import contextlib
+import dataclasses
 import errno
 import ftplib
 import logging
@@ -29,9 +31,9 @@ import struct
 import time
 
 from filetransfer.errors import ConnectError, TransferError, error_text
-from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
-                                         unsafe_path_reason)
-from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, OffsetRefused,
+                                         StreamEndpoint, unsafe_path_reason)
+from filetransfer.endpoints.ftp.listing import mlsd_facts, parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
                                            remove_after_interrupt, replace_by_steps, walk_tree)
 
@@ -120,9 +122,12 @@ class FtpEndpoint(StreamEndpoint):
         self.where = f'{server.type} {name}:{self.port}'
         self.root = None
         self._ftp = None
-        self._mlsd = False
+        self._mlsd = False         # listings by MLSD (else LIST)
+        self._mlsd_worked = False  # an MLSD has worked in this session
+        self._mlst = False         # stat by MLST (else SIZE)
         self._list_a = server.dir_a_option
         self._size_command = True
+        self._no_restart = set()   # the transfer commands the server refuses after REST
         self._dirs = set()
         self._in_step = True    # False once an interrupt may have left a reply unread
 
@@ -186,12 +191,13 @@ class FtpEndpoint(StreamEndpoint):
         try:
             reply = self._ftp.sendcmd('FEAT')
         except ftplib.error_perm:
-            return
+            reply = ''
         except (ftplib.Error, OSError, EOFError) as exc:
             raise ConnectError(f'{self.where}: FEAT failed: {error_text(exc)}') from None
         lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
         features = {line.split(' ')[0] for line in lines}
-        self._mlsd = 'MLST' in features
+        choice = self.server.list_command
+        self._mlsd = self._mlst = choice == 'mlsd' or (choice == 'auto' and 'MLST' in features)
         # RFC 3659: REST before RETR and STOR
         self.capabilities = Capabilities(resume='REST STREAM' in lines)
         if 'UTF8' in features:
@@ -228,7 +234,7 @@ class FtpEndpoint(StreamEndpoint):
         closed or silent connection becomes TransferError."""
         try:
             yield
-        except (ServerFileError, FileExistsError):
+        except (ServerFileError, FileExistsError, OffsetRefused):
             raise
         except ftplib.error_perm as exc:
             raise _refusal(error_text(exc)) from None
@@ -267,8 +273,25 @@ class FtpEndpoint(StreamEndpoint):
     # -- data connections -----------------------------------------------------
     def _transfer(self, command: str, offset: int = 0):
         """Starts a data transfer (from byte ``offset``: REST); returns the
-        connection and a keep-alive."""
-        conn = self._ftp.transfercmd(command, rest=offset or None)
+        connection and a keep-alive. OffsetRefused when the server refuses REST
+        for this command (from then on asked no more in this session)."""
+        verb = command.split(' ', 1)[0]
+        if offset and verb in self._no_restart:
+            raise OffsetRefused(errno.EOPNOTSUPP, f'the server does not continue a {verb} '
+                                                  'at an offset')
+        try:
+            conn = self._ftp.transfercmd(command, rest=offset or None)
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
+            if not offset or not _refused(exc):
+                raise
+            # Some servers announce REST STREAM and refuse it for uploads
+            # (ProFTPD's AllowStoreRestart off): 451 Append/Restart not permitted.
+            self._no_restart.add(verb)
+            self.capabilities = dataclasses.replace(self.capabilities, resume=False)
+            log.info('%s: the server refuses to continue a file at an offset (REST, then '
+                     '%s: %s): files are sent whole from now on', self.where, verb,
+                     error_text(exc))
+            raise OffsetRefused(errno.EOPNOTSUPP, error_text(exc)) from None
         conn.settimeout(self.timeout)
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
 
@@ -379,17 +402,21 @@ class FtpEndpoint(StreamEndpoint):
     def _root_entry(self) -> Listed:
         """The root as the server's MLST shows it (its 'unique' fact tells a loop back
         to it), or as a directory the server tells nothing about."""
-        if self._mlsd:
+        if self._mlst:
             try:
-                facts = self._ftp.sendcmd('MLST ' + self.root).splitlines()[1:-1]
+                entry = parse_mlsd_line(self._mlst_line(self.root))
             except (ftplib.error_perm, ftplib.error_temp) as exc:
                 if not _refused(exc):
                     raise
             else:
-                entry = parse_mlsd_line(facts[0].lstrip()) if facts else None
                 if entry is not None:
                     return entry
         return Listed(self.root, 'dir')
+
+    def _mlst_line(self, path: str) -> str:
+        """The facts line of MLST ``path`` ('' when the reply has none)."""
+        lines = self._ftp.sendcmd('MLST ' + path).split('\n')  # a name may hold other separators
+        return lines[1].strip(' \r') if len(lines) > 2 else ''
 
     def _list_dir(self, reldir: str) -> list[Listed] | None:
         path = self._remote(reldir)
@@ -421,8 +448,17 @@ class FtpEndpoint(StreamEndpoint):
         except ftplib.error_perm as exc:
             raise ServerFileError(errno.ENOENT, error_text(exc)) from None
         if self._mlsd:
-            return [entry for entry in map(parse_mlsd_line, self._retrieve_text('MLSD'))
-                    if entry]
+            try:
+                lines = self._retrieve_text('MLSD')
+            except ftplib.error_perm as exc:
+                if not self._refuses_mlsd(path, exc):
+                    raise
+                self._mlsd = False
+                log.info('%s: MLSD refused (%s); listing with LIST from now on', self.where,
+                         error_text(exc))
+            else:
+                self._mlsd_worked = True
+                return [entry for entry in map(parse_mlsd_line, lines) if entry]
         if self._list_a:
             try:
                 lines = self._retrieve_text('LIST -a')
@@ -439,6 +475,24 @@ class FtpEndpoint(StreamEndpoint):
             elif line.strip() and not line.lower().startswith('total'):
                 log.warning('%s: cannot read this listing line: %r', self.where, line)
         return entries
+
+    def _refuses_mlsd(self, path: str, refusal: ftplib.error_perm) -> bool:
+        """Whether the ``refusal`` of MLSD in the directory ``path`` is the server
+        refusing the command (some announce MLST in FEAT and deny MLSD) rather than
+        this directory: with list_command = auto, where no MLSD has worked in this
+        session and the directory's MLST does not say that it cannot be listed
+        (its 'perm' fact without 'l', RFC 3659)."""
+        if self.server.list_command != 'auto' or self._mlsd_worked:
+            return False
+        if str(refusal).startswith(('500', '502')) or not self._mlst:
+            return True
+        try:
+            parsed = mlsd_facts(self._mlst_line(path))
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
+            if not _refused(exc):
+                raise
+            return True
+        return parsed is None or 'l' in parsed[0].get('perm', 'l').lower()
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
@@ -526,23 +580,27 @@ class FtpEndpoint(StreamEndpoint):
 
     def stat(self, relpath: str) -> FileEntry | None:
         """By MLST where the server has it (size and mtime, as MLSD lists them),
-        else by SIZE alone."""
+        else by SIZE alone. A refused MLST is asked again by SIZE: when that finds
+        the file, the server refuses MLST itself, and SIZE is used from then on."""
         path = self._remote(relpath)
+        refusal = None
         with self._guard():
-            if self._mlsd:
+            if self._mlst:
                 try:
-                    reply = self._ftp.sendcmd('MLST ' + path)
-                except ftplib.error_perm as exc:
-                    if not str(exc).startswith(('500', '501', '502')):
-                        return None
-                    self._mlsd = False
+                    found = parse_mlsd_line(self._mlst_line(path))
+                except (ftplib.error_perm, ftplib.error_temp) as exc:
+                    if not _refused(exc):
+                        raise
+                    refusal = error_text(exc)
                 else:
-                    lines = reply.split('\n')     # a name may hold other line separators
-                    found = parse_mlsd_line(lines[1].strip(' \r')) if len(lines) > 2 else None
                     if found is None or found.kind != 'file' or found.size is None:
                         return None
                     return FileEntry(relpath, found.size, found.mtime)
             size = self._size(path)
+        if refusal and (size is not None or refusal.startswith(('500', '501', '502'))):
+            self._mlst = False
+            log.info('%s: MLST refused (%s); files are looked at with SIZE from now on',
+                     self.where, refusal)
         return None if size is None else FileEntry(relpath, size)
 
     def _size(self, path: str) -> int | None:
