@@ -28,6 +28,12 @@ def fresh() -> str:
     return f'matrix-{uuid.uuid4().hex[:8]}'
 
 
+def directories(root) -> set:
+    """The directories below ``root``, relative to it."""
+    return {os.path.relpath(os.path.join(folder, name), str(root))
+            for folder, names, _ in os.walk(str(root)) for name in names}
+
+
 def put(login, folder, files) -> None:
     """Files on the server, owned by its login as if it had written them."""
     make_files(login.path(folder), files)
@@ -62,12 +68,44 @@ def test_both_ways_with_delete(ws, login, tmp_path, temp):
                          **temp_option})
     assert_ok(run(ws, 'up'), ws, 'up')
     assert tree(login.path(folder, 'new', 'dir')) == FILES
+    assert directories(login.path(folder, 'new', 'dir')) == {'sub', 'sub/deeper'}
     ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder, 'new'),
                                  'recursive': 'yes', 'delete': 'yes'},
                  target={'path': str(tmp_path / 'down'), **temp_option})
     assert_ok(run(ws, 'down'), ws, 'down')
     assert tree(tmp_path / 'down') == {f'dir/{name}': data for name, data in FILES.items()}
+    assert directories(tmp_path / 'down') == {'dir', 'dir/sub', 'dir/sub/deeper'}
     assert tree(login.path(folder)) == {}
+
+
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_temp_directories_found_there_stay(ws, login, tmp_path, direction):
+    """temp = dir:SUBDIR: the directories the job made there go once empty, those
+    it found there stay, and so does what others keep there."""
+    folder = fresh()
+    files = {'a.txt': b'A', 'sub/b.txt': b'B', 'sub/deeper/c.txt': b'C', 'x/y/z.txt': b'Z'}
+    write_hosts(ws, srv=login.host_section())
+    if direction == 'up':
+        make_files(ws.src, files)
+        target_dir = login.path(folder)
+        ws.write_job(source={'recursive': 'yes'},
+                     target={'host_id': 'srv', 'path': login.remote(folder),
+                             'temp': 'dir:.incoming'})
+    else:
+        put(login, folder, files)
+        target_dir = str(tmp_path / 'down')
+        ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder),
+                             'recursive': 'yes'},
+                     target={'path': target_dir, 'temp': 'dir:.incoming'})
+    # made by others before the run
+    make_files(target_dir, {'.incoming/sub/keep-me': b"not the job's"})
+    os.mkdir(os.path.join(target_dir, '.incoming', 'old'))
+    if direction == 'up':
+        login.own(target_dir)
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(target_dir) == {**files, '.incoming/sub/keep-me': b"not the job's"}
+    assert directories(target_dir) == {'sub', 'sub/deeper', 'x', 'x/y', '.incoming',
+                                       '.incoming/old', '.incoming/sub'}
 
 
 # Servers that announce REST STREAM but refuse REST before STOR (ProFTPD: 451
@@ -142,11 +180,13 @@ def test_several_connections_both_ways(ws, login, tmp_path):
     make_files(ws.src, MANY)
     write_hosts(ws, srv=login.host_section(connections='4'))
     ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
-                 target={'host_id': 'srv', 'path': login.remote(folder), 'temp': 'dot'})
+                 target={'host_id': 'srv', 'path': login.remote(folder),
+                         'temp': 'dir:.incoming'})
     done = ws.run('--json', 'up')
     assert done.returncode == 0, done.stderr
     assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
     assert tree(login.path(folder)) == MANY
+    assert directories(login.path(folder)) == {'sub'}     # the temp ones made, removed
     assert '4 files at once' in ws.log_text('up')
     ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder),
                                  'recursive': 'yes', 'delete': 'yes'},

@@ -205,7 +205,15 @@ class Endpoint(abc.ABC):
 
 
 class StreamEndpoint(Endpoint):
-    """An endpoint that reads and writes single files (local, FTP, SFTP)."""
+    """An endpoint that reads and writes single files (local, FTP, SFTP).
+
+    ``made_dirs`` holds the directories (relative paths) that its write() and
+    rename() made while it was open: the runner removes those below a temp directory
+    once they are empty (`remove_dir`), and no others."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.made_dirs: set[str] = set()
 
     @abc.abstractmethod
     def open_read(self, relpath: str, offset: int = 0,
@@ -232,6 +240,11 @@ class StreamEndpoint(Endpoint):
         what it wrote; with ``keep_partial`` only a failure of the target itself
         (an OSError) does, while an interruption or a lost connection leaves the
         partial file for a later write to continue."""
+
+    @abc.abstractmethod
+    def remove_dir(self, relpath: str) -> None:
+        """Removes the empty directory ``relpath``; OSError when it is not empty or
+        cannot be removed."""
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ session, which many servers require.
 Listings use MLSD when the server offers it (exact sizes and types), else
 `LIST -a` (or `LIST` when the server rejects the option) in the Unix or DOS
 format (see listing.py); `list_command` chooses otherwise. What a server announces
-in FEAT and refuses all the same (MLSD, MLST, REST) is done without from then on. While a data connection runs, and while the server
-finishes a transfer, a NOOP goes over the idle control connection every
-`keep_alive` seconds so that firewalls keep it open; their replies are read with
-the transfer's.
+in FEAT and refuses all the same (MLSD, MLST, REST) is done without from then on.
+
+While a data connection runs, and while the server finishes a transfer, a NOOP
+goes over the idle control connection every `keep_alive` seconds so that
+firewalls keep it open; their replies are read with the transfer's.
 
 Per-file refusals of the server (4xx/5xx replies) are OSErrors; a lost or
 silent connection is a TransferError.
@@ -35,7 +36,8 @@ from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, Of
                                          StreamEndpoint, unsafe_path_reason)
 from filetransfer.endpoints.ftp.listing import mlsd_facts, parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
-                                           remove_after_interrupt, replace_by_steps, walk_tree)
+                                           record_made, remove_after_interrupt,
+                                           replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +199,8 @@ class FtpEndpoint(StreamEndpoint):
         lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
         features = {line.split(' ')[0] for line in lines}
         choice = self.server.list_command
-        self._mlsd = self._mlst = choice == 'mlsd' or (choice == 'auto' and 'MLST' in features)
+        self._mlsd = self._mlst = (choice == 'mlsd'
+                                   or (choice == 'auto' and 'MLST' in features))
         # RFC 3659: REST before RETR and STOR
         self.capabilities = Capabilities(resume='REST STREAM' in lines)
         if 'UTF8' in features:
@@ -261,7 +264,8 @@ class FtpEndpoint(StreamEndpoint):
 
     def _makedirs(self, path: str) -> None:
         """mkdir -p (inside _guard)."""
-        make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm)
+        make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm,
+                         record_made(self))
 
     def _is_dir(self, path: str) -> bool:
         try:
@@ -415,7 +419,8 @@ class FtpEndpoint(StreamEndpoint):
 
     def _mlst_line(self, path: str) -> str:
         """The facts line of MLST ``path`` ('' when the reply has none)."""
-        lines = self._ftp.sendcmd('MLST ' + path).split('\n')  # a name may hold other separators
+        # split at '\n' only: a name may hold other line separators
+        lines = self._ftp.sendcmd('MLST ' + path).split('\n')
         return lines[1].strip(' \r') if len(lines) > 2 else ''
 
     def _list_dir(self, reldir: str) -> list[Listed] | None:
@@ -626,6 +631,12 @@ class FtpEndpoint(StreamEndpoint):
             return None
         return next((entry.size for entry in entries
                      if entry.name == name and entry.kind == 'file'), None)
+
+    def remove_dir(self, relpath: str) -> None:
+        path = self._remote(relpath)
+        with self._guard():
+            self._ftp.rmd(path)
+        self._dirs.discard(path)
 
     # -- both sides -----------------------------------------------------------
     def remove(self, relpath: str) -> None:
