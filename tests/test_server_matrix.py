@@ -161,7 +161,7 @@ def test_upload_resume_refused_by_the_server_sends_the_files_whole(ws, login):
     log_text = ws.log_text()
     assert log_text.count('the server refuses to continue a file at an offset (REST, '
                           'then STOR: 451 ') == 1, log_text
-    assert 'files are sent whole from now on' in log_text
+    assert 'files are transferred whole from now on' in log_text
     assert 'resuming a.bin at byte' in log_text and 'resuming b.bin' not in log_text
 
 

@@ -129,7 +129,6 @@ class FtpEndpoint(StreamEndpoint):
         self._mlst = False         # stat by MLST (else SIZE)
         self._list_a = server.dir_a_option
         self._size_command = True
-        self._no_restart = set()   # the transfer commands the server refuses after REST
         self._dirs = set()
         self._in_step = True    # False once an interrupt may have left a reply unread
 
@@ -277,12 +276,8 @@ class FtpEndpoint(StreamEndpoint):
     # -- data connections -----------------------------------------------------
     def _transfer(self, command: str, offset: int = 0):
         """Starts a data transfer (from byte ``offset``: REST); returns the
-        connection and a keep-alive. OffsetRefused when the server refuses REST
-        for this command (from then on asked no more in this session)."""
-        verb = command.split(' ', 1)[0]
-        if offset and verb in self._no_restart:
-            raise OffsetRefused(errno.EOPNOTSUPP, f'the server does not continue a {verb} '
-                                                  'at an offset')
+        connection and a keep-alive. OffsetRefused when the server refuses the
+        command after a REST: the endpoint no longer claims to resume."""
         try:
             conn = self._ftp.transfercmd(command, rest=offset or None)
         except (ftplib.error_perm, ftplib.error_temp) as exc:
@@ -290,11 +285,10 @@ class FtpEndpoint(StreamEndpoint):
                 raise
             # Some servers announce REST STREAM and refuse it for uploads
             # (ProFTPD's AllowStoreRestart off): 451 Append/Restart not permitted.
-            self._no_restart.add(verb)
             self.capabilities = dataclasses.replace(self.capabilities, resume=False)
             log.info('%s: the server refuses to continue a file at an offset (REST, then '
-                     '%s: %s): files are sent whole from now on', self.where, verb,
-                     error_text(exc))
+                     '%s: %s): files are transferred whole from now on', self.where,
+                     command.split(' ', 1)[0], error_text(exc))
             raise OffsetRefused(errno.EOPNOTSUPP, error_text(exc)) from None
         conn.settimeout(self.timeout)
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
@@ -497,7 +491,9 @@ class FtpEndpoint(StreamEndpoint):
             if not _refused(exc):
                 raise
             return True
-        return parsed is None or 'l' in parsed[0].get('perm', 'l').lower()
+        if parsed is None or 'perm' not in parsed[0]:
+            return True         # nothing says that the directory is the problem
+        return 'l' in parsed[0]['perm'].lower()
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
