@@ -341,7 +341,17 @@ def proftpd_refusing_mlsd(tmp_path_factory, tls_files):
     (550), as some servers are configured."""
     from servers import proftpd
     for server in _login_server(tmp_path_factory, tls_files, proftpd, proftpd.Proftpd,
-                                refuse_mlsd=True):
+                                refuse=('MLSD',)):
+        yield server.login('FTP')
+
+
+@pytest.fixture(scope='session')
+def proftpd_hardened(tmp_path_factory, tls_files):
+    """An FTP login on a ProFTPD that announces MLST and REST STREAM in FEAT but
+    refuses every MLSD and MLST, and REST before RETR as well as before STOR."""
+    from servers import proftpd
+    for server in _login_server(tmp_path_factory, tls_files, proftpd, proftpd.Proftpd,
+                                refuse=('MLSD', 'MLST'), restart_downloads=False):
         yield server.login('FTP')
 
 

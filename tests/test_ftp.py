@@ -296,6 +296,21 @@ def test_wrong_password_fails_without_showing_it(ws, ftpd):
     assert wrong not in done.stdout + done.stderr + ws.log_text()
 
 
+@pytest.mark.parametrize('reply', ['421 Too many users, try again later.',
+                                   '450 Cannot check the password now.'])
+def test_login_refused_for_now_is_tried_again(ws, ftp_server, reply):
+    """A 4xx reply to the login may pass on the next try (a wrong password, 530, is
+    not tried again: see test_server_matrix.py)."""
+    server = ftp_server(login_replies=[reply])
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(job={'retries': '1'}, target={'host_id': 'srv', 'path': 'up'})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text()
+    assert f'login failed for user {server.user}: {reply}; trying again' in ws.log_text()
+    assert tree(server.path('up')) == {'a.txt': b'A'}
+
+
 def test_server_down(ws, ftp_server):
     server = ftp_server()
     make_files(ws.src, {'a.txt': 'A'})
@@ -428,3 +443,104 @@ def test_big_file_streams_with_flat_memory(ws, ftp_server, tmp_path):
         assert rss < 100 * 1024, f'{job}: peak memory {rss} KiB for a {size >> 20} MiB file'
     assert subprocess.run(['cmp', os.path.join(ws.src, 'big.bin'),
                            str(tmp_path / 'back' / 'big.bin')]).returncode == 0
+
+
+# -- servers that refuse what they announce (real ProFTPD, configured so) -------------
+
+def put_on(login, folder, files) -> None:
+    """Files in the login's directory, owned by its user as if the server wrote them."""
+    make_files(login.path(folder), files)
+    login.own(login.path(folder))
+
+
+def test_refused_mlsd_falls_back_to_list(ws, proftpd_refusing_mlsd, tmp_path):
+    """ProFTPD with <Limit MLSD> DenyAll announces MLST but refuses MLSD."""
+    login, folder = proftpd_refusing_mlsd, fresh_dir()
+    put_on(login, folder, FILES)
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder), 'recursive': 'yes',
+                         'delete': 'yes'}, target={'path': str(tmp_path / 'down')})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text()
+    assert tree(tmp_path / 'down') == FILES
+    assert tree(login.path(folder)) == {}
+    assert ws.log_text().count('MLSD refused (550 Unable to handle command); listing with '
+                               'LIST from now on') == 1
+
+
+@pytest.mark.parametrize('choice', ['list', 'LIST'])
+def test_list_command_list_never_asks_for_mlsd(ws, proftpd_refusing_mlsd, tmp_path, choice):
+    login, folder = proftpd_refusing_mlsd, fresh_dir()
+    put_on(login, folder, FILES)
+    write_hosts(ws, srv=login.host_section(list_command=choice))
+    ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder), 'recursive': 'yes'},
+                 target={'path': str(tmp_path / 'down')})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text()
+    assert tree(tmp_path / 'down') == FILES
+    assert 'MLSD' not in ws.log_text()
+
+
+def test_list_command_mlsd_takes_a_refusal_as_it_is(ws, proftpd_refusing_mlsd):
+    login, folder = proftpd_refusing_mlsd, fresh_dir()
+    put_on(login, folder, {'a.txt': 'A'})
+    write_hosts(ws, srv=login.host_section(list_command='mlsd'))
+    ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder)})
+    assert_failed(ws.run('-v', 'job1'), f'cannot list source directory /{folder}: 550 Unable '
+                                         'to handle command')
+    assert tree(ws.dst) == {}
+
+
+def test_list_command_of_another_value_is_a_config_error(ws, proftpd_refusing_mlsd):
+    write_hosts(ws, srv=proftpd_refusing_mlsd.host_section(list_command='nlst'))
+    ws.write_job(source={'host_id': 'srv', 'path': '/'})
+    done = ws.run('job1')
+    assert done.returncode == 3, done.stderr
+    assert 'list_command' in done.stderr and 'expected one of auto, mlsd, list' in done.stderr
+
+
+def test_unreadable_directories_are_not_taken_for_a_refused_mlsd(ws, proftpd_server):
+    """MLSD in a directory the login may not read is refused as well (550), and LIST
+    there shows nothing: that is the directory's error, not the command's."""
+    login, folder = proftpd_server.login('FTP'), fresh_dir()
+    put_on(login, folder, {'a.txt': 'A', 'closed/b.txt': 'B', 'open/c.txt': 'C'})
+    os.chmod(login.path(folder, 'closed'), 0o311)
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job('whole', source={'host_id': 'srv', 'path': login.remote(folder),
+                                  'recursive': 'yes'})
+    done = ws.run('-v', 'whole')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text('whole')
+    assert tree(ws.dst) == {'a.txt': b'A', 'open/c.txt': b'C'}
+    assert f'cannot list directory /{folder}/closed: 550' in ws.log_text('whole')
+    ws.write_job('closed', source={'host_id': 'srv', 'path': login.remote(folder, 'closed')})
+    assert_failed(ws.run('-v', 'closed'),
+                  f'cannot list source directory /{folder}/closed: 550')
+    assert 'MLSD refused' not in ws.log_text('whole') + ws.log_text('closed')
+
+
+def test_hardened_server_ready_file_delete_and_resumed_download(ws, proftpd_hardened):
+    """MLSD, MLST and REST before RETR refused: the listing falls back to LIST, stat
+    (the ready file, the check before a delete) to SIZE, a resumed download to the
+    whole file; each said once."""
+    login, folder = proftpd_hardened, fresh_dir()
+    files = {'a.bin': os.urandom(3 << 20), 'b.bin': os.urandom(3 << 20), 'READY': ''}
+    put_on(login, folder, files)
+    # more than CHECK_BYTES kept: the source is read from an offset
+    make_files(ws.dst, {'.a.bin': files['a.bin'][:(2 << 20) + 5],
+                        '.b.bin': files['b.bin'][:(2 << 20) + 7]})
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(job={'ready_file': 'READY'},
+                 source={'host_id': 'srv', 'path': login.remote(folder), 'delete': 'yes'},
+                 target={'temp': 'dot', 'resume': 'yes'})
+    for name in ('.a.bin', '.b.bin'):
+        ws.record_partial(name)
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, ''), ws.log_text()
+    assert tree(ws.dst) == {'a.bin': files['a.bin'], 'b.bin': files['b.bin']}
+    assert tree(login.path(folder)) == {}
+    log_text = ws.log_text()
+    for said in ('MLSD refused (550 Unable to handle command); listing with LIST',
+                 'MLST refused (550 Unable to handle command); files are looked at with SIZE',
+                 'the server refuses to continue a file at an offset (REST, then RETR: 451 '):
+        assert log_text.count(said) == 1, log_text
+    assert 'resuming b.bin' not in log_text

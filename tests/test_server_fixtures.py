@@ -78,6 +78,36 @@ def test_proftpd_variant_announces_mlst_but_refuses_mlsd(proftpd_refusing_mlsd):
         client.quit()
 
 
+def test_proftpd_refuses_rest_before_stor(proftpd_server):
+    """AllowStoreRestart is off by default, though FEAT announces REST STREAM."""
+    client = ftp_session(proftpd_server.login('FTP'))
+    try:
+        assert 'REST STREAM' in client.sendcmd('FEAT')
+        client.storbinary('STOR fixture-rest.bin', io.BytesIO(b'0123456789'))
+        with pytest.raises(ftplib.error_temp, match='^451 .*Append/Restart not permitted'):
+            client.storbinary('STOR fixture-rest.bin', io.BytesIO(b'56789'), rest=5)
+        client.delete('fixture-rest.bin')
+    finally:
+        client.quit()
+
+
+def test_hardened_proftpd_refuses_mlsd_mlst_and_rest_before_retr(proftpd_hardened):
+    client = ftp_session(proftpd_hardened)
+    try:
+        features = client.sendcmd('FEAT')
+        assert 'MLST' in features and 'REST STREAM' in features
+        client.storbinary('STOR fixture-rest.bin', io.BytesIO(b'0123456789'))
+        with pytest.raises(ftplib.error_perm, match='^550'):
+            client.sendcmd('MLST fixture-rest.bin')
+        with pytest.raises(ftplib.error_perm, match='^550'):
+            list(client.mlsd())
+        with pytest.raises(ftplib.error_temp, match='^451'):
+            client.retrbinary('RETR fixture-rest.bin', lambda data: None, rest=5)
+        client.delete('fixture-rest.bin')
+    finally:
+        client.quit()
+
+
 def test_a_server_that_does_not_start_says_why(tmp_path):
     from servers.process import ServerProcess
 

@@ -28,6 +28,12 @@ def fresh() -> str:
     return f'matrix-{uuid.uuid4().hex[:8]}'
 
 
+def directories(root) -> set:
+    """The directories below ``root``, relative to it."""
+    return {os.path.relpath(os.path.join(folder, name), str(root))
+            for folder, names, _ in os.walk(str(root)) for name in names}
+
+
 def put(login, folder, files) -> None:
     """Files on the server, owned by its login as if it had written them."""
     make_files(login.path(folder), files)
@@ -62,21 +68,56 @@ def test_both_ways_with_delete(ws, login, tmp_path, temp):
                          **temp_option})
     assert_ok(run(ws, 'up'), ws, 'up')
     assert tree(login.path(folder, 'new', 'dir')) == FILES
+    assert directories(login.path(folder, 'new', 'dir')) == {'sub', 'sub/deeper'}
     ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder, 'new'),
                                  'recursive': 'yes', 'delete': 'yes'},
                  target={'path': str(tmp_path / 'down'), **temp_option})
     assert_ok(run(ws, 'down'), ws, 'down')
     assert tree(tmp_path / 'down') == {f'dir/{name}': data for name, data in FILES.items()}
+    assert directories(tmp_path / 'down') == {'dir', 'dir/sub', 'dir/sub/deeper'}
     assert tree(login.path(folder)) == {}
 
 
-# ProFTPD announces REST STREAM but refuses REST before STOR (451 "Append/Restart
-# not permitted": AllowStoreRestart is off by default); the upload then fails as a
-# target error on every run instead of being sent whole.
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_temp_directories_found_there_stay(ws, login, tmp_path, direction):
+    """temp = dir:SUBDIR: the directories the job made there go once empty, those
+    it found there stay, and so does what others keep there."""
+    folder = fresh()
+    files = {'a.txt': b'A', 'sub/b.txt': b'B', 'sub/deeper/c.txt': b'C', 'x/y/z.txt': b'Z'}
+    write_hosts(ws, srv=login.host_section())
+    if direction == 'up':
+        make_files(ws.src, files)
+        target_dir = login.path(folder)
+        ws.write_job(source={'recursive': 'yes'},
+                     target={'host_id': 'srv', 'path': login.remote(folder),
+                             'temp': 'dir:.incoming'})
+    else:
+        put(login, folder, files)
+        target_dir = str(tmp_path / 'down')
+        ws.write_job(source={'host_id': 'srv', 'path': login.remote(folder),
+                             'recursive': 'yes'},
+                     target={'path': target_dir, 'temp': 'dir:.incoming'})
+    # made by others before the run
+    make_files(target_dir, {'.incoming/sub/keep-me': b"not the job's"})
+    os.mkdir(os.path.join(target_dir, '.incoming', 'old'))
+    if direction == 'up':
+        login.own(target_dir)
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(target_dir) == {**files, '.incoming/sub/keep-me': b"not the job's"}
+    assert directories(target_dir) == {'sub', 'sub/deeper', 'x', 'x/y', '.incoming',
+                                       '.incoming/old', '.incoming/sub'}
+
+
+# Servers that announce REST STREAM but refuse REST before STOR (ProFTPD: 451
+# "Append/Restart not permitted", AllowStoreRestart is off by default).
+REFUSE_UPLOAD_RESTART = ('proftpd-FTP', 'proftpd-FTPS')
+
+
+# ProFTPD cannot continue an upload: see the next scenario.
 @pytest.mark.parametrize('login, direction', [
     pytest.param(each, direction, id=f'{each}-{direction}')
     for each in logins() for direction in ('up', 'down')
-    if (each, direction) not in {('proftpd-FTP', 'up'), ('proftpd-FTPS', 'up')}],
+    if (each, direction) not in {(name, 'up') for name in REFUSE_UPLOAD_RESTART}],
     indirect=['login'])
 def test_resume_sends_only_the_rest(ws, login, tmp_path, direction):
     data = os.urandom(3 << 20)
@@ -102,6 +143,28 @@ def test_resume_sends_only_the_rest(ws, login, tmp_path, direction):
            'before it match the source)' in ws.log_text()
 
 
+@pytest.mark.parametrize('login', REFUSE_UPLOAD_RESTART, indirect=True)
+def test_upload_resume_refused_by_the_server_sends_the_files_whole(ws, login):
+    """The first refusal is logged and its file sent whole in the same run; the
+    server is not asked to continue a file again in that session."""
+    files = {'a.bin': os.urandom(2 << 20), 'b.bin': os.urandom(2 << 20)}
+    folder = fresh()
+    make_files(ws.src, files)
+    put(login, folder, {f'.{name}': data[:(1 << 20) + 99] for name, data in files.items()})
+    write_hosts(ws, srv=login.host_section())
+    ws.write_job(target={'host_id': 'srv', 'path': login.remote(folder), 'temp': 'dot',
+                         'resume': 'yes'})
+    for name in files:
+        ws.record_partial(f'.{name}')     # left by a killed run
+    assert_ok(run(ws, 'job1'), ws, 'job1')
+    assert tree(login.path(folder)) == files
+    log_text = ws.log_text()
+    assert log_text.count('the server refuses to continue a file at an offset (REST, '
+                          'then STOR: 451 ') == 1, log_text
+    assert 'files are transferred whole from now on' in log_text
+    assert 'resuming a.bin at byte' in log_text and 'resuming b.bin' not in log_text
+
+
 def test_listing_of_2000_entries(ws, login, tmp_path):
     folder = fresh()
     put(login, folder, {**{f'skip-{number:04d}.log': '' for number in range(1999)},
@@ -117,11 +180,13 @@ def test_several_connections_both_ways(ws, login, tmp_path):
     make_files(ws.src, MANY)
     write_hosts(ws, srv=login.host_section(connections='4'))
     ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
-                 target={'host_id': 'srv', 'path': login.remote(folder), 'temp': 'dot'})
+                 target={'host_id': 'srv', 'path': login.remote(folder),
+                         'temp': 'dir:.incoming'})
     done = ws.run('--json', 'up')
     assert done.returncode == 0, done.stderr
     assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
     assert tree(login.path(folder)) == MANY
+    assert directories(login.path(folder)) == {'sub'}     # the temp ones made, removed
     assert '4 files at once' in ws.log_text('up')
     ws.write_job('down', source={'host_id': 'srv', 'path': login.remote(folder),
                                  'recursive': 'yes', 'delete': 'yes'},
@@ -146,8 +211,6 @@ def test_wrong_password_fails_without_showing_it(ws, login):
     assert wrong not in done.stdout + done.stderr + ws.log_text()
 
 
-# FTP: a refused login (530) is an ordinary connection error, tried again.
-@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
 def test_wrong_password_is_not_tried_again(ws, login):
     """Another try cannot fix it, and repeated wrong passwords can lock the account."""
     make_files(ws.src, {'a.txt': 'A'})
@@ -166,9 +229,6 @@ def test_missing_source_directory(ws, login):
     assert_failed(run(ws, 'job1'), login, missing)
 
 
-# FTP: the refused MKD (550) escapes as an internal error (exit 9) instead of
-# "cannot create target directory".
-@pytest.mark.parametrize('login', logins('SFTP'), indirect=True)
 def test_target_directory_that_cannot_be_created(ws, login):
     folder = fresh()
     put(login, folder, {'blocker': 'a file where a directory should be'})
@@ -178,6 +238,22 @@ def test_target_directory_that_cannot_be_created(ws, login):
     ws.write_job(target={'host_id': 'srv', 'path': target})
     assert_failed(run(ws, 'job1'), login, 'blocker')
     assert tree(login.path(folder)) == {'blocker': b'a file where a directory should be'}
+
+
+# pyftpdlib runs as root here: it may create a directory anywhere.
+@pytest.mark.parametrize('login', logins(but=('pyftpdlib-FTP', 'pyftpdlib-FTPS')),
+                         indirect=True)
+def test_target_directory_in_a_directory_of_another_user(ws, login):
+    folder = fresh()
+    os.mkdir(login.path(folder))
+    login.own(login.path(folder))
+    os.mkdir(login.path(folder, 'roots'))      # root's, not the login's
+    make_files(ws.src, {'a.txt': 'A'})
+    write_hosts(ws, srv=login.host_section())
+    target = login.remote(folder, 'roots', 'sub')
+    ws.write_job(target={'host_id': 'srv', 'path': target})
+    assert_failed(run(ws, 'job1'), login, f'cannot create target directory {target}')
+    assert os.listdir(login.path(folder, 'roots')) == []
 
 
 # -- certificates ----------------------------------------------------------------------

@@ -68,6 +68,12 @@ class SourceChanged(OSError):
     """The source file is not the one that was listed: modified or replaced since."""
 
 
+class OffsetRefused(OSError):
+    """The server refused to read or write a file from an offset (an FTP server that
+    announces REST but refuses it for this transfer). Nothing was read or written:
+    the file can still be transferred from its start."""
+
+
 class SourceReadError(Exception):
     """Reading the source failed while the target was writing; wraps the OSError."""
 
@@ -199,14 +205,22 @@ class Endpoint(abc.ABC):
 
 
 class StreamEndpoint(Endpoint):
-    """An endpoint that reads and writes single files (local, FTP, SFTP)."""
+    """An endpoint that reads and writes single files (local, FTP, SFTP).
+
+    ``made_dirs`` holds the directories (relative paths) that its write() and
+    rename() made while it was open: the runner removes those below a temp directory
+    once they are empty (`remove_dir`), and no others."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.made_dirs: set[str] = set()
 
     @abc.abstractmethod
     def open_read(self, relpath: str, offset: int = 0,
                   expected: FileEntry | None = None) -> BinaryIO:
         """Opens a file for reading (a context manager with read() and readinto()),
-        from byte ``offset`` on. With a ``fileno()``, the descriptor's position is
-        the position of the next byte read.
+        from byte ``offset`` on (OffsetRefused when the server will not). With a
+        ``fileno()``, the descriptor's position is the position of the next byte read.
 
         With ``expected`` (its listing), an endpoint that can tell the opened file
         from another raises SourceChanged when it is not that file, unchanged."""
@@ -221,10 +235,16 @@ class StreamEndpoint(Endpoint):
         than what was sent (a server losing data without a word) is an OSError.
 
         With ``offset``, the first ``offset`` bytes of the existing file are kept
-        and the reader's data is written after them. A write that fails removes
+        and the reader's data is written after them; a server that will not do that
+        raises OffsetRefused, the file left as it was. A write that fails removes
         what it wrote; with ``keep_partial`` only a failure of the target itself
         (an OSError) does, while an interruption or a lost connection leaves the
         partial file for a later write to continue."""
+
+    @abc.abstractmethod
+    def remove_dir(self, relpath: str) -> None:
+        """Removes the empty directory ``relpath``; OSError when it is not empty or
+        cannot be removed."""
 
 
 @dataclass(frozen=True)

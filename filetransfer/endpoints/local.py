@@ -153,9 +153,23 @@ class LocalEndpoint(StreamEndpoint):
         os.replace(self._path(relpath), new_path)
 
     def _makedirs(self, folder: str) -> None:
-        """Creates a directory of the target (see `_refuse_outside`)."""
+        """Creates a directory of the target and its missing parents (see
+        `_refuse_outside`), each made one told to ``made_dirs``."""
         self._refuse_outside(folder)
-        os.makedirs(folder, exist_ok=True)
+        missing = []
+        while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                if not os.path.isdir(path):
+                    raise
+                continue
+            relpath = os.path.relpath(path, self.root)
+            if not relpath.startswith('..'):
+                self.made_dirs.add(relpath.replace(os.sep, '/'))
 
     def _refuse_outside(self, folder: str) -> None:
         """Raises OSError when a symbolic link (planted in the directory) puts
@@ -172,6 +186,11 @@ class LocalEndpoint(StreamEndpoint):
         path = self._path(relpath)
         self._refuse_outside(os.path.dirname(path))
         os.unlink(path)
+
+    def remove_dir(self, relpath: str) -> None:
+        path = self._path(relpath)
+        self._refuse_outside(os.path.dirname(path))
+        os.rmdir(path)
 
 
 def _open_for_writing(path: str, offset: int, exclusive: bool):

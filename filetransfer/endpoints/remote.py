@@ -165,10 +165,12 @@ def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
 
 
 def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
-                      mkdir: Callable[[str], None], refused: type) -> None:
+                      mkdir: Callable[[str], None], refused: type,
+                      made: Callable[[str], None] = lambda path: None) -> None:
     """mkdir -p on a server. ``known`` holds the directories known to exist (and
     gets those made); ``mkdir`` raising ``refused`` is ignored when the directory
-    exists after all (made by someone else meanwhile)."""
+    exists after all (made by someone else meanwhile). ``made`` is told of each
+    directory made here."""
     if not path or path in known:
         return
     if is_dir(path):
@@ -176,13 +178,25 @@ def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
         return
     parent = posixpath.dirname(path.rstrip('/'))
     if parent and parent != path:
-        make_remote_dirs(parent, known, is_dir, mkdir, refused)
+        make_remote_dirs(parent, known, is_dir, mkdir, refused, made)
     try:
         mkdir(path)
     except refused:
         if not is_dir(path):
             raise
+    else:
+        made(path)
     known.add(path)
+
+
+def record_made(endpoint) -> Callable[[str], None]:
+    """The ``made`` of `make_remote_dirs` for a StreamEndpoint: a directory below its
+    root (as the server names them) goes into its ``made_dirs``, relative."""
+    def made(path: str) -> None:
+        top = (endpoint.root or '').rstrip('/') + '/'
+        if endpoint.root and path.startswith(top) and path != top:
+            endpoint.made_dirs.add(path[len(top):].rstrip('/'))
+    return made
 
 
 def replace_by_steps(rename: Callable[[str, str], None], remove: Callable[[str], None],

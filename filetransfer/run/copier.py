@@ -15,7 +15,7 @@ import logging
 from filetransfer import endpoints
 from filetransfer.config.model import EndpointSpec
 from filetransfer.endpoints.base import Batch, FileEntry, FileOutcome
-from filetransfer.errors import NotReadyError, error_text
+from filetransfer.errors import NotReadyError, TransferError, error_text
 from filetransfer.outcome import JobResult
 from filetransfer import signals
 from filetransfer.run import resume
@@ -49,6 +49,7 @@ class Copier:
         self.selection = Selection(source.options.files, source.options.ignore,
                                    source.options.recursive,
                                    exclude_names=[ready_file] if ready_file else [])
+        self.targets = []     # the target endpoints the pass writes through
 
     def run(self, result: JobResult, on_start=None) -> JobResult:
         """Transfers the files into ``result``; ``on_start`` is called once the
@@ -99,11 +100,32 @@ class Copier:
             copy = self.file_copy(source, target, ledger, refused)
             for entry in entries:
                 copy.copy(entry)
+        if self.temp and self.temp.mode == 'dir':
+            self._remove_temp_dirs(target)
 
     def file_copy(self, source, target, ledger: Ledger, refused: dict) -> FileCopy:
         """The copy of single files between two open endpoints."""
+        self.targets.append(target)
         return FileCopy(source, target, ledger, temp=self.temp, resume=self.resume,
                         delete=self.delete, refused=refused)
+
+    def _remove_temp_dirs(self, target) -> None:
+        """Removes the directories the pass made in the temp directory (dir:SUBDIR),
+        and that directory if the pass made it, those now empty, deepest first;
+        what it found there stays."""
+        top = self.temp.value
+        made = set().union(*(each.made_dirs for each in self.targets))
+        inside = [path for path in made if path == top or path.startswith(top + '/')]
+        for path in sorted(inside, key=lambda path: path.count('/'), reverse=True):
+            try:
+                target.remove_dir(path)
+            except OSError as exc:
+                log.debug('temp directory %s not removed: %s', path, error_text(exc))
+            except TransferError as exc:
+                log.info('temp directories not removed: %s', exc)
+                return
+            else:
+                log.debug('removed the empty temp directory %s', path)
 
     def _run_batch(self, source, target, ledger: Ledger) -> None:
         """The whole pass in one operation of the batch endpoint (FASP), its per-file

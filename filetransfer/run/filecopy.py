@@ -22,8 +22,8 @@ import errno
 import logging
 import time
 
-from filetransfer.endpoints.base import (FileEntry, SourceReader, SourceReadError, change_of,
-                                         unsafe_path_reason)
+from filetransfer.endpoints.base import (FileEntry, OffsetRefused, SourceReader,
+                                         SourceReadError, change_of, unsafe_path_reason)
 from filetransfer.errors import error_text
 from filetransfer import signals
 from filetransfer.run import resume as _resume
@@ -113,14 +113,19 @@ class FileCopy:
         # journal keeps the name until the file is in place or surely gone.
         self.ledger.writing(written_as)
         progress = self._progress(watch)
+        exclusive = self.temp is not None and not ours
         try:
-            with raw:
-                if offset:
-                    progress(offset)
-                size = offset + target.write(
-                    written_as, SourceReader(raw, limit=entry.size - offset), progress,
-                    offset=offset, keep_partial=self.resuming,
-                    exclusive=self.temp is not None and not ours)
+            try:
+                size = self._send(raw, entry, offset, progress, exclusive)
+            except OffsetRefused:
+                # The target cannot continue its temp file (a server that announces
+                # REST and refuses it): the whole file, now.
+                progress(-offset)     # the bytes counted as kept are sent again
+                try:
+                    raw = source.open_read(path, expected=entry)
+                except OSError as exc:
+                    raise _FileFailed('source', error_text(exc)) from None
+                size = self._send(raw, entry, 0, progress, exclusive)
             if size != entry.size:
                 raise _FileFailed('source', f'changed while being transferred '
                                             f'(listed {entry.size} bytes, read {size})')
@@ -146,6 +151,16 @@ class FileCopy:
             if not self.resuming:
                 self._discard(written_as, missing_ok=True)
             raise
+
+    def _send(self, raw, entry: FileEntry, offset: int, progress, exclusive: bool) -> int:
+        """Writes the source file ``raw``, read from ``offset``, after the first
+        ``offset`` bytes of its temp file; returns the size of the file."""
+        with raw:
+            if offset:
+                progress(offset)
+            return offset + self.target.write(
+                self.written_as(entry.path), SourceReader(raw, limit=entry.size - offset),
+                progress, offset=offset, keep_partial=self.resuming, exclusive=exclusive)
 
     def _check_unchanged(self, entry: FileEntry, what: str) -> None:
         """Raises _FileFailed (a source error) when the source file is no longer the

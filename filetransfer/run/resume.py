@@ -19,6 +19,7 @@ FTP servers with REST STREAM); a FASP host resumes with its own `resume` option.
 
 import logging
 
+from filetransfer.endpoints.base import OffsetRefused
 from filetransfer.errors import error_text
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,18 @@ def open_source(source, target, entry, written_as: str):
     """Opens the source file ``entry`` for writing it as ``written_as``: returns the
     file object and the offset to write from (0 unless the target's temp file can
     be continued). Raises OSError (reading the source) and TransferError."""
-    offset = _usable_prefix(target, entry, written_as)
+    # an endpoint can find out only while the run goes that it cannot continue files
+    offset = _usable_prefix(target, entry, written_as) if possible(source, target) else 0
     if not offset:
         return source.open_read(entry.path, expected=entry), 0
     check = min(offset, CHECK_BYTES)
     theirs = _target_digest(target, entry, written_as, offset - check, check)
     if theirs is None:
         return source.open_read(entry.path, expected=entry), 0
-    raw = source.open_read(entry.path, offset - check, expected=entry)
+    try:
+        raw = source.open_read(entry.path, offset - check, expected=entry)
+    except OffsetRefused:
+        return source.open_read(entry.path, expected=entry), 0
     try:
         ours = _digest(raw, check)
     except BaseException:

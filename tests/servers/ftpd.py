@@ -17,6 +17,8 @@ Variants, chosen by `FtpServer` options:
 - ``quota``: an upload fails past this many bytes of a file, as over a disk quota.
   A write that fails for a full disk or a quota gets the reply servers send for
   it (452, 552); other write errors pyftpdlib's 426.
+- ``login_replies``: the first logins are refused with these replies, one each, in
+  order (a 421 also closes the connection); later ones log in.
 - ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
   reads a second's worth at once, then pauses up to 2 s).
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
@@ -74,6 +76,7 @@ class FtpServer:
     abrupt_tls_close: bool = False
     throttle: int | None = None
     slow_read: int | None = None
+    login_replies: tuple = ()
     hostile: list | None = None
     list_lines: list | None = None
     ca_file: str | None = None
@@ -103,7 +106,7 @@ class FtpServer:
                        'refuse_retr': list(self.refuse_retr),
                        'lose_data': self.lose_data, 'quota': self.quota,
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
-                       'slow_read': self.slow_read,
+                       'slow_read': self.slow_read, 'login_replies': list(self.login_replies),
                        'hostile': self.hostile, 'list_lines': self.list_lines,
                        'commands_log': self.commands_log}, fh)
         return self
@@ -215,6 +218,7 @@ def _handler_class(options: dict):
     commands_log = open(options['commands_log'], 'a', encoding='utf-8', buffering=1)
     hostile = options['hostile']
     list_lines = options['list_lines']
+    login_replies = list(options['login_replies'])
 
     class Handler(base):
         dtp_handler = dtp
@@ -234,6 +238,15 @@ def _handler_class(options: dict):
                 self.respond('501 Options are not supported.')
                 return
             super().pre_process_command(line, cmd, arg)
+
+        def ftp_PASS(self, line):
+            if login_replies:
+                reply = login_replies.pop(0)
+                self.respond(reply)
+                if reply.startswith('421'):
+                    self.close_when_done()
+                return None
+            return super().ftp_PASS(line)
 
         def on_file_received(self, file):
             if options['lose_data']:           # says 226, keeps half of the file

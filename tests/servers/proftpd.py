@@ -2,8 +2,9 @@
 (mod_tls, AUTH TLS optional) on one port with the login chrooted to its home, or
 SFTP (mod_sftp, password logins, no chroot: paths are the disk's).
 
-``refuse_mlsd``: MLST is announced in FEAT but every MLSD is refused (550), as
-some servers are configured."""
+As some servers are configured: ``refuse``, FTP commands refused whatever their
+argument (550), though FEAT may announce them (MLSD, MLST); ``restart_downloads=False``
+refuses REST before RETR (uploads refuse it by default: AllowStoreRestart off)."""
 
 import os
 import subprocess
@@ -21,7 +22,8 @@ def available() -> bool:
 
 
 class Proftpd(LoginServer):
-    def __init__(self, *args, sftp: bool = False, refuse_mlsd: bool = False, **kwargs):
+    def __init__(self, *args, sftp: bool = False, refuse: tuple = (),
+                 restart_downloads: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.remote_is_chroot = not sftp
         self.name = 'proftpd'
@@ -56,8 +58,10 @@ class Proftpd(LoginServer):
                           'TLSProtocol TLSv1.2 TLSv1.3', 'TLSRequired off',
                           f'TLSECCertificateFile {self.cert_file}',
                           f'TLSECCertificateKeyFile {self.cert_file}', 'TLSVerifyClient off']
-        if refuse_mlsd:
-            lines += ['<Limit MLSD>', '  DenyAll', '</Limit>']
+        if refuse:
+            lines += [f'<Limit {" ".join(refuse)}>', '  DenyAll', '</Limit>']
+        if not restart_downloads:
+            lines.append('AllowRetrieveRestart off')
         self.config = os.path.join(self.root, 'proftpd.conf')
         with open(self.config, 'w') as fh:
             fh.write('\n'.join(lines) + '\n')

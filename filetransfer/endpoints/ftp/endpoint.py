@@ -8,16 +8,19 @@ session, which many servers require.
 
 Listings use MLSD when the server offers it (exact sizes and types), else
 `LIST -a` (or `LIST` when the server rejects the option) in the Unix or DOS
-format (see ftplisting.py). While a data connection runs, and while the server
-finishes a transfer, a NOOP goes over the idle control connection every
-`keep_alive` seconds so that firewalls keep it open; their replies are read with
-the transfer's.
+format (see listing.py); `list_command` chooses otherwise. What a server announces
+in FEAT and refuses all the same (MLSD, MLST, REST) is done without from then on.
+
+While a data connection runs, and while the server finishes a transfer, a NOOP
+goes over the idle control connection every `keep_alive` seconds so that
+firewalls keep it open; their replies are read with the transfer's.
 
 Per-file refusals of the server (4xx/5xx replies) are OSErrors; a lost or
 silent connection is a TransferError.
 """
 
 import contextlib
+import dataclasses
 import errno
 import ftplib
 import logging
@@ -29,11 +32,12 @@ import struct
 import time
 
 from filetransfer.errors import ConnectError, TransferError, error_text
-from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
-                                         refuse_unsafe)
-from filetransfer.endpoints.ftp.listing import parse_list_line, parse_mlsd_line
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, OffsetRefused,
+                                         StreamEndpoint, refuse_unsafe)
+from filetransfer.endpoints.ftp.listing import mlsd_facts, parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
-                                           remove_after_interrupt, replace_by_steps, walk_tree)
+                                           record_made, remove_after_interrupt,
+                                           replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +124,9 @@ class FtpEndpoint(StreamEndpoint):
         self.where = f'{server.type} {name}:{self.port}'
         self.root = None
         self._ftp = None
-        self._mlsd = False
+        self._mlsd = False         # listings by MLSD (else LIST)
+        self._mlsd_worked = False  # an MLSD has worked in this session
+        self._mlst = False         # stat by MLST (else SIZE)
         self._list_a = server.dir_a_option
         self._size_command = True
         self._dirs = set()
@@ -136,10 +142,7 @@ class FtpEndpoint(StreamEndpoint):
             if self.tls:
                 self._step('explicit TLS (AUTH TLS) failed', ftp.auth)
             ftp.file = _Replies(ftp.sock, ftp.encoding)   # nothing is buffered at this point
-            password = self.server.password
-            self._step(f'login failed for user {self.server.user}',
-                       lambda: ftp.login(self.server.user, password.reveal()
-                                         if password else ''))
+            self._login()
             if self.tls and self.server.encrypt_data:
                 self._step('the server refused encrypted data connections (PROT P); '
                            'set encrypt_data = no to send data unencrypted', ftp.prot_p)
@@ -150,6 +153,18 @@ class FtpEndpoint(StreamEndpoint):
         except BaseException:
             self.close()
             raise
+
+    def _login(self) -> None:
+        """USER and PASS. A refusal (530, or another 5xx) is not tried again: the
+        same password gets the same answer, and repeated wrong passwords can lock
+        the account; a 421 or another 4xx reply may pass on the next try."""
+        user, password = self.server.user, self.server.password
+        try:
+            self._ftp.login(user, password.reveal() if password else '')
+        except (ftplib.Error, OSError, EOFError) as exc:
+            raise ConnectError(f'{self.where}: login failed for user {user}: '
+                               f'{error_text(exc)}',
+                               retryable=not isinstance(exc, ftplib.error_perm)) from None
 
     def _tls_context(self) -> ssl.SSLContext:
         ca_file = self.server.ca_file
@@ -177,12 +192,14 @@ class FtpEndpoint(StreamEndpoint):
         try:
             reply = self._ftp.sendcmd('FEAT')
         except ftplib.error_perm:
-            return
+            reply = ''
         except (ftplib.Error, OSError, EOFError) as exc:
             raise ConnectError(f'{self.where}: FEAT failed: {error_text(exc)}') from None
         lines = [line.strip().upper() for line in reply.splitlines()[1:-1]]
         features = {line.split(' ')[0] for line in lines}
-        self._mlsd = 'MLST' in features
+        choice = self.server.list_command
+        self._mlsd = self._mlst = (choice == 'mlsd'
+                                   or (choice == 'auto' and 'MLST' in features))
         # RFC 3659: REST before RETR and STOR
         self.capabilities = Capabilities(resume='REST STREAM' in lines)
         if 'UTF8' in features:
@@ -219,7 +236,7 @@ class FtpEndpoint(StreamEndpoint):
         closed or silent connection becomes TransferError."""
         try:
             yield
-        except (ServerFileError, FileExistsError):
+        except (ServerFileError, FileExistsError, OffsetRefused):
             raise
         except ftplib.error_perm as exc:
             raise _refusal(error_text(exc)) from None
@@ -244,7 +261,8 @@ class FtpEndpoint(StreamEndpoint):
 
     def _makedirs(self, path: str) -> None:
         """mkdir -p (inside _guard)."""
-        make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm)
+        make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm,
+                         record_made(self))
 
     def _is_dir(self, path: str) -> bool:
         try:
@@ -256,8 +274,20 @@ class FtpEndpoint(StreamEndpoint):
     # -- data connections -----------------------------------------------------
     def _transfer(self, command: str, offset: int = 0):
         """Starts a data transfer (from byte ``offset``: REST); returns the
-        connection and a keep-alive."""
-        conn = self._ftp.transfercmd(command, rest=offset or None)
+        connection and a keep-alive. OffsetRefused when the server refuses the
+        command after a REST: the endpoint no longer claims to resume."""
+        try:
+            conn = self._ftp.transfercmd(command, rest=offset or None)
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
+            if not offset or not _refused(exc):
+                raise
+            # Some servers announce REST STREAM and refuse it for uploads
+            # (ProFTPD's AllowStoreRestart off): 451 Append/Restart not permitted.
+            self.capabilities = dataclasses.replace(self.capabilities, resume=False)
+            log.info('%s: the server refuses to continue a file at an offset (REST, then '
+                     '%s: %s): files are transferred whole from now on', self.where,
+                     command.split(' ', 1)[0], error_text(exc))
+            raise OffsetRefused(errno.EOPNOTSUPP, error_text(exc)) from None
         conn.settimeout(self.timeout)
         return conn, _KeepAlive(self._ftp, self.keep_alive, self.timeout)
 
@@ -368,17 +398,22 @@ class FtpEndpoint(StreamEndpoint):
     def _root_entry(self) -> Listed:
         """The root as the server's MLST shows it (its 'unique' fact tells a loop back
         to it), or as a directory the server tells nothing about."""
-        if self._mlsd:
+        if self._mlst:
             try:
-                facts = self._ftp.sendcmd('MLST ' + self.root).splitlines()[1:-1]
+                entry = parse_mlsd_line(self._mlst_line(self.root))
             except (ftplib.error_perm, ftplib.error_temp) as exc:
                 if not _refused(exc):
                     raise
             else:
-                entry = parse_mlsd_line(facts[0].lstrip()) if facts else None
                 if entry is not None:
                     return entry
         return Listed(self.root, 'dir')
+
+    def _mlst_line(self, path: str) -> str:
+        """The facts line of MLST ``path`` ('' when the reply has none)."""
+        # split at '\n' only: a name may hold other line separators
+        lines = self._ftp.sendcmd('MLST ' + path).split('\n')
+        return lines[1].strip(' \r') if len(lines) > 2 else ''
 
     def _list_dir(self, reldir: str) -> list[Listed] | None:
         path = self._remote(reldir)
@@ -410,8 +445,17 @@ class FtpEndpoint(StreamEndpoint):
         except ftplib.error_perm as exc:
             raise ServerFileError(errno.ENOENT, error_text(exc)) from None
         if self._mlsd:
-            return [entry for entry in map(parse_mlsd_line, self._retrieve_text('MLSD'))
-                    if entry]
+            try:
+                lines = self._retrieve_text('MLSD')
+            except ftplib.error_perm as exc:
+                if not self._refuses_mlsd(path, exc):
+                    raise
+                self._mlsd = False
+                log.info('%s: MLSD refused (%s); listing with LIST from now on', self.where,
+                         error_text(exc))
+            else:
+                self._mlsd_worked = True
+                return [entry for entry in map(parse_mlsd_line, lines) if entry]
         if self._list_a:
             try:
                 lines = self._retrieve_text('LIST -a')
@@ -428,6 +472,26 @@ class FtpEndpoint(StreamEndpoint):
             elif line.strip() and not line.lower().startswith('total'):
                 log.warning('%s: cannot read this listing line: %r', self.where, line)
         return entries
+
+    def _refuses_mlsd(self, path: str, refusal: ftplib.error_perm) -> bool:
+        """Whether the ``refusal`` of MLSD in the directory ``path`` is the server
+        refusing the command (some announce MLST in FEAT and deny MLSD) rather than
+        this directory: with list_command = auto, where no MLSD has worked in this
+        session and the directory's MLST does not say that it cannot be listed
+        (its 'perm' fact without 'l', RFC 3659)."""
+        if self.server.list_command != 'auto' or self._mlsd_worked:
+            return False
+        if str(refusal).startswith(('500', '502')) or not self._mlst:
+            return True
+        try:
+            parsed = mlsd_facts(self._mlst_line(path))
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
+            if not _refused(exc):
+                raise
+            return True
+        if parsed is None or 'perm' not in parsed[0]:
+            return True         # nothing says that the directory is the problem
+        return 'l' in parsed[0]['perm'].lower()
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
@@ -515,23 +579,27 @@ class FtpEndpoint(StreamEndpoint):
 
     def stat(self, relpath: str) -> FileEntry | None:
         """By MLST where the server has it (size and mtime, as MLSD lists them),
-        else by SIZE alone."""
+        else by SIZE alone. A refused MLST is asked again by SIZE: when that finds
+        the file, the server refuses MLST itself, and SIZE is used from then on."""
         path = self._remote(relpath)
+        refusal = None
         with self._guard():
-            if self._mlsd:
+            if self._mlst:
                 try:
-                    reply = self._ftp.sendcmd('MLST ' + path)
-                except ftplib.error_perm as exc:
-                    if not str(exc).startswith(('500', '501', '502')):
-                        return None
-                    self._mlsd = False
+                    found = parse_mlsd_line(self._mlst_line(path))
+                except (ftplib.error_perm, ftplib.error_temp) as exc:
+                    if not _refused(exc):
+                        raise
+                    refusal = error_text(exc)
                 else:
-                    lines = reply.split('\n')     # a name may hold other line separators
-                    found = parse_mlsd_line(lines[1].strip(' \r')) if len(lines) > 2 else None
                     if found is None or found.kind != 'file' or found.size is None:
                         return None
                     return FileEntry(relpath, found.size, found.mtime)
             size = self._size(path)
+        if refusal and (size is not None or refusal.startswith(('500', '501', '502'))):
+            self._mlst = False
+            log.info('%s: MLST refused (%s); files are looked at with SIZE from now on',
+                     self.where, refusal)
         return None if size is None else FileEntry(relpath, size)
 
     def _size(self, path: str) -> int | None:
@@ -557,6 +625,12 @@ class FtpEndpoint(StreamEndpoint):
             return None
         return next((entry.size for entry in entries
                      if entry.name == name and entry.kind == 'file'), None)
+
+    def remove_dir(self, relpath: str) -> None:
+        path = self._remote(relpath)
+        with self._guard():
+            self._ftp.rmd(path)
+        self._dirs.discard(path)
 
     # -- both sides -----------------------------------------------------------
     def remove(self, relpath: str) -> None:

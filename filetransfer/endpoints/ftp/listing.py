@@ -20,9 +20,9 @@ def _mlsd_time(value: str) -> float | None:
         return None
 
 
-def parse_mlsd_line(line: str):
-    """One MLSD line (``fact=value;...; name``) -> Listed or None; its stamp is the
-    'unique' fact (the same for the same file or directory), None without it."""
+def mlsd_facts(line: str) -> tuple[dict, str] | None:
+    """One MLSD or MLST line (``fact=value;...; name``) -> ({fact, lower case: value},
+    name), or None when it has no name."""
     facts_text, sep, name = line.partition(' ')
     if not sep:
         return None
@@ -31,6 +31,16 @@ def parse_mlsd_line(line: str):
         key, has_value, value = fact.partition('=')
         if has_value:
             facts[key.strip().lower()] = value
+    return facts, name
+
+
+def parse_mlsd_line(line: str):
+    """One MLSD line (``fact=value;...; name``) -> Listed or None; its stamp is the
+    'unique' fact (the same for the same file or directory), None without it."""
+    parsed = mlsd_facts(line)
+    if parsed is None:
+        return None
+    facts, name = parsed
     kind = facts.get('type', '').lower()
     if kind in ('cdir', 'pdir'):
         kind, name = 'dir', '.' if kind == 'cdir' else '..'

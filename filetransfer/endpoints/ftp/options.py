@@ -9,10 +9,13 @@ from filetransfer.config.schema import Host, option
 @dataclass(frozen=True, kw_only=True)
 class FtpHost(Host):
     connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection')
+                                                    'connection (1-16)')
     passive_mode: bool = option(t.boolean, True, doc='the client opens the data connections '
                                                      '(PASV); no: the server connects back '
                                                      '(PORT)')
+    list_command: str = option(t.choice('auto', 'mlsd', 'list'), 'auto',
+                               doc='how directories are listed: auto (MLSD where FEAT '
+                                   'announces MLST, LIST once MLSD is refused), mlsd or list')
     dir_a_option: bool = option(t.boolean, True, doc='list with LIST -a when MLSD is missing')
     keep_alive: float = option(t.non_negative_float, 60.0,
                                doc='seconds between NOOPs during a transfer (0: none)')

@@ -41,7 +41,8 @@ from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
-                                           remove_after_interrupt, replace_by_steps, walk_tree)
+                                           record_made, remove_after_interrupt,
+                                           replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
@@ -461,7 +462,8 @@ class SftpEndpoint(StreamEndpoint):
 
     def _makedirs(self, path: str) -> None:
         """mkdir -p; raises OSError."""
-        make_remote_dirs(path, self._dirs, self._is_dir, self._sftp.mkdir, OSError)
+        make_remote_dirs(path, self._dirs, self._is_dir, self._sftp.mkdir, OSError,
+                         record_made(self))
 
     def _is_dir(self, path: str) -> bool:
         try:
@@ -697,6 +699,12 @@ class SftpEndpoint(StreamEndpoint):
     def remove(self, relpath: str) -> None:
         with self._guard():
             self._sftp.remove(self._remote(relpath))
+
+    def remove_dir(self, relpath: str) -> None:
+        path = self._remote(relpath)
+        with self._guard():
+            self._sftp.rmdir(path)
+        self._dirs.discard(path)
 
 
 def _listed(attr) -> Listed:
