@@ -15,7 +15,8 @@ from filetransfer.config.schema import (AppNotify, Daemon, Global, Host, JobOpti
 class AppConfig:
     """The application file. ``mail`` and ``daemon`` are None when the file has no
     such section; ``extra`` holds its ``x:`` sections (prefix stripped, raw strings);
-    ``warnings`` what a run should log about the file."""
+    ``warnings`` what a run should log about the file; ``lenient`` those of them
+    that are values taken leniently (reported by `filetransfer check` too)."""
 
     path: str
     global_: Global
@@ -26,6 +27,7 @@ class AppConfig:
     daemon: Daemon | None = None
     extra: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    lenient: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class EndpointSpec:
 @dataclass(frozen=True)
 class JobConfig:
     """A job file, its endpoints complete with their hosts. ``extra`` holds its
-    ``x:`` sections; ``warnings`` what a run should log about it and its hosts file."""
+    ``x:`` sections; ``warnings`` what a run should log about it and its hosts file;
+    ``lenient`` those of them that are values taken leniently (see AppConfig)."""
 
     path: str
     job: JobOptions
@@ -67,3 +70,4 @@ class JobConfig:
     notify: Notify
     extra: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    lenient: list = field(default_factory=list)

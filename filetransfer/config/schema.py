@@ -53,7 +53,7 @@ KEY_TYPES = ('RSA', 'DSA', 'ECDSA', 'Ed25519')
 @dataclass(frozen=True, kw_only=True)
 class Global:
     jobs_dir: str = option(t.path, required=True, doc='directory of the job files')
-    job_cfg_ext: str = option(default='.cfg', doc='extension of the job files')
+    job_cfg_ext: str = option(t.extension, '.cfg', doc='extension of the job files')
     hosts_cfg: str | None = option(t.path, doc='the hosts file')
     collect_data: bool = option(t.boolean, False,
                                 doc='keep the list of files of a run (for the mail)')
@@ -67,7 +67,8 @@ class Logging:
     log_dir: str | None = option(t.path, doc='directory of the log files (unset: stderr)')
     use_subdirs: bool = option(t.boolean, True, doc='a sub-directory of log_dir per job')
     msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
-    log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR or CRITICAL')
+    log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR, CRITICAL '
+                                                 'or NOTSET')
     disabled: bool = option(t.boolean, False, doc='no log at all')
 
 
@@ -99,7 +100,7 @@ class Mail:
     security: str | None = option(t.choice('STARTTLS', 'TLS'))
     user: str | None = option()
     password: Any = option(secret_text, secret=True)
-    from_addr: str | None = option(t.address)
+    from_addr: str | None = option(doc='the From: of the mails, as written')
     verify_cert: bool = option(t.boolean, True)
     ca_file: str | None = option(t.path)
     timeout: float = option(t.positive_float, 30.0)
@@ -107,7 +108,7 @@ class Mail:
 
 @dataclass(frozen=True, kw_only=True)
 class Notify:
-    mail_cfg: str | None = option(t.file_name, doc='the mail template')
+    mail_cfg: str | None = option(doc='the mail template: a file in mail_cfgs_dir')
     success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
     error: tuple = option(t.addresses, (), doc='addresses mailed after a failure')
     done: tuple = option(t.addresses, (), doc='addresses mailed after every run')
@@ -115,7 +116,8 @@ class Notify:
 
 @dataclass(frozen=True, kw_only=True)
 class AppNotify(Notify):
-    mail_cfg: str | None = option(t.file_name, 'default', doc='the mail template')
+    mail_cfg: str | None = option(default='default', doc='the mail template: a file in '
+                                                         'mail_cfgs_dir')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,7 +144,7 @@ class JobOptions:
     collect_data: bool | None = option(t.boolean)
     single_instance: bool | str = option(t.single_instance, False)
     ready_file: str | None = option()
-    retries: int = option(t.non_negative_int, 0)
+    retries: int = option(t.lenient_count, 0)
     log_disabled: bool | None = option(t.boolean)
     log_level: int | None = option(t.log_level)
 
@@ -150,9 +152,9 @@ class JobOptions:
 @dataclass(frozen=True, kw_only=True)
 class Source:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True)
-    files: tuple = option(t.comma_list, required=True, doc='patterns of the files to take')
-    ignore: tuple = option(t.comma_list, ('.*',), doc='patterns of the files to leave')
+    path: str = option(t.source_path, required=True)
+    files: tuple = option(t.patterns, required=True, doc='patterns of the files to take')
+    ignore: tuple = option(t.patterns, ('.*',), doc='patterns of the files to leave')
     recursive: bool = option(t.boolean, False)
     delete: bool = option(t.boolean, False, doc='delete each transferred source file')
 
@@ -160,8 +162,8 @@ class Source:
 @dataclass(frozen=True, kw_only=True)
 class Target:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True)
-    temp: Any = option(t.temp, doc='dot, ext:.EXT or dir:SUBDIR')
+    path: str = option(t.target_path, required=True)
+    temp: Any = option(t.temp, doc='dot, ext:EXT or dir:DIR')
     resume: bool = option(t.boolean, False, doc='continue an interrupted file')
     connections: int | None = option(t.connections, doc="several files at once (unset: "
                                                         "the host's)")
@@ -185,6 +187,6 @@ class Host:
     port: int = 0
     user: str = option(required=True)
     password: Any = option(secret_text, secret=True)
-    timeout: float = option(t.non_negative_float, 0.0, doc='seconds a server may be silent '
-                                                          '(0: no limit)')
+    timeout: float = option(t.lenient_seconds, 0.0, doc='seconds a server may be silent '
+                                                       '(0: no limit)')
     connections: int | None = None

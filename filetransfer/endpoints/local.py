@@ -159,14 +159,28 @@ class LocalEndpoint(Endpoint):
 
     def _refuse_outside(self, folder: str) -> None:
         """Raises OSError when a symbolic link (planted in the directory) puts
-        ``folder``, or the part of it that exists, outside the root."""
+        ``folder``, or the part of it that exists, outside the root (or outside the
+        job's temp directory, for a folder in it)."""
         existing = folder
         while not os.path.lexists(existing) and existing != os.path.dirname(existing):
             existing = os.path.dirname(existing)
         real = os.path.realpath(existing)
-        if os.path.commonpath([real, self._real_root]) != self._real_root:
+        root = self._real_root
+        temp_dir = self._temp_dir()
+        if temp_dir and _inside(os.path.abspath(folder), temp_dir):
+            root = os.path.realpath(temp_dir)
+            if _inside(root, real):
+                return       # the temp directory is still to be created below ``real``
+        if not _inside(real, root):
             raise OSError(errno.EXDEV, f'a symbolic link on the way leads outside the '
                                        f'{self.role}', existing)
+
+    def _temp_dir(self) -> str | None:
+        """The job's temp directory (absolute) when it has one (``temp = dir:``)."""
+        temp = getattr(self.spec.options, 'temp', None) if self.role == 'target' else None
+        if temp is None or temp.mode != 'dir':
+            return None
+        return os.path.abspath(os.path.join(self.root, temp.value))
 
     def size(self, relpath: str) -> int | None:
         try:
@@ -179,6 +193,10 @@ class LocalEndpoint(Endpoint):
         path = self._path(relpath)
         self._refuse_outside(os.path.dirname(path))
         os.unlink(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _open_for_writing(path: str, offset: int, exclusive: bool):

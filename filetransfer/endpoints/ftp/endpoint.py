@@ -257,6 +257,8 @@ class FtpEndpoint(Endpoint):
             raise TransferError(f'{self.where}: connection lost: {_reason(exc)}') from None
 
     def _remote(self, relpath: str) -> str:
+        if relpath and self.in_temp_dir(relpath):
+            return posixpath.normpath(posixpath.join(self.root, relpath))
         if relpath:
             problem = unsafe_path_reason(relpath)
             if problem:

@@ -473,6 +473,8 @@ class SftpEndpoint(Endpoint):
         return TransferError(f'{self.where}: connection lost: {_reason(ended or exc)}')
 
     def _remote(self, relpath: str) -> str:
+        if relpath and self.in_temp_dir(relpath):
+            return posixpath.normpath(posixpath.join(self.root, relpath))
         if relpath:
             problem = unsafe_path_reason(relpath)
             if problem:
