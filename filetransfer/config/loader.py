@@ -458,6 +458,10 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
         raise Place(app.path, 'global').error(
             'locks_dir', f'required because {Place(path, "target")("resume")} is set (the '
                          "record kept there tells the job's own partial files from others')")
+    ready = options.ready_file
+    if ready and source.host is not None and (ready.startswith('/') or '..' in ready.split('/')):
+        raise Place(path, 'job').error('ready_file', f"expected a path inside the source "
+                                                     f"directory (on its server), got '{ready}'")
     job = JobConfig(path, options, source, target, notify, extra, warnings=list(notes),
                     lenient=notes)
     for spec in (source, target):

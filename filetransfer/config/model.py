@@ -48,6 +48,15 @@ class EndpointSpec:
     def path(self) -> str:
         return self.options.path
 
+    def url(self) -> str:
+        """The endpoint as a URL: ``file://`` and the absolute path of a local
+        directory, ``ftp://HOST:PORT/PATH`` (ftps, sftp, fasp) for a server."""
+        if self.host is None:
+            import os
+            return 'file://' + os.path.abspath(self.path)
+        name = f'[{self.host.host}]' if ':' in self.host.host else self.host.host
+        return f'{self.host.type.lower()}://{name}:{self.host.port}/{self.path.lstrip("/")}'
+
     def describe(self) -> str:
         """How logs and mails name the endpoint: the path of a local directory,
         ``TYPE user@host:port path`` for a server."""

@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 
-from filetransfer.errors import ConnectError
+from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, SourceChanged,
                                          SourceReadError, change_of, copy_stream)
 
@@ -41,7 +41,8 @@ class LocalEndpoint(Endpoint):
                                    f'{exc.strerror}') from None
         if not os.path.isdir(self.root):
             what = 'does not exist' if not os.path.exists(self.root) else 'is not a directory'
-            raise ConnectError(f'{self.role} directory {self.root} {what}')
+            error = TransferError if self.role == 'source' else ConnectError
+            raise error(f'{self.role} directory {self.root} {what}')
         self._real_root = os.path.realpath(self.root)
 
     def close(self) -> None:
@@ -60,8 +61,8 @@ class LocalEndpoint(Endpoint):
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as exc:
             if not reldir:
-                raise ConnectError(f'cannot list source directory {self.root}: '
-                                   f'{exc.strerror}') from None
+                raise TransferError(f'cannot list source directory {self.root}: '
+                                    f'{exc.strerror}') from None
             log.warning('cannot list directory %s: %s', self._path(reldir), exc.strerror)
             return
         for entry in entries:

@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import errno
 import logging
+import posixpath
 import threading
 import time
 
@@ -106,7 +107,9 @@ class Copier:
         self.temp = target.options.temp
         self.resume = resume.wanted(target)
         self.delete = source.options.delete
-        self.ready_file = ready_file
+        # a path below the source (flags/READY); the file itself is left out only
+        # when listed under the name as written, as in FileTransfer 0.11
+        self.ready_file = posixpath.normpath(ready_file) if ready_file else None
         self.done = done if done is not None else set()
         self.connections = (target.options.connections or _connections(target.host)
                             or _connections(source.host) or 1)

@@ -215,11 +215,15 @@ class FtpEndpoint(Endpoint):
                 try:
                     ftp.cwd(path)
                 except ftplib.error_perm as exc:
-                    raise ConnectError(f'{self.where}: {self.role} directory {path} cannot '
-                                       f'be opened: {_reason(exc)}') from None
-                self.root = ftp.pwd()
+                    missing = (f'{self.where}: {self.role} directory {path} cannot be '
+                               f'opened: {_reason(exc)}')
+                else:
+                    missing = None
+                    self.root = ftp.pwd()
         except TransferError as exc:
             raise ConnectError(str(exc)) from None
+        if missing:     # for a source, as FileTransfer 0.11 says it: a TransferError
+            raise (TransferError if self.role == 'source' else ConnectError)(missing)
 
     def close(self) -> None:
         ftp, self._ftp = self._ftp, None
@@ -414,7 +418,7 @@ class FtpEndpoint(Endpoint):
             if not _refused(exc):
                 raise
             if not reldir:
-                raise ConnectError(f'{self.where}: cannot list source directory '
+                raise TransferError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
             return None

@@ -424,12 +424,15 @@ class SftpEndpoint(Endpoint):
                     self._root_attr = self._sftp.stat(self.root)
                 except OSError as exc:
                     what = 'does not exist' if exc.errno == errno.ENOENT else _reason(exc)
-                    raise ConnectError(f'{self.where}: {self.role} directory {path} '
-                                       f'{what}') from None
+                    missing = f'{self.where}: {self.role} directory {path} {what}'
+                else:
+                    missing = None
         except TransferError as exc:
             raise ConnectError(str(exc)) from None
-        if not stat.S_ISDIR(self._root_attr.st_mode or 0):
-            raise ConnectError(f'{self.where}: {self.role} directory {path} is not a directory')
+        if missing is None and not stat.S_ISDIR(self._root_attr.st_mode or 0):
+            missing = f'{self.where}: {self.role} directory {path} is not a directory'
+        if missing:     # for a source, as FileTransfer 0.11 says it: a TransferError
+            raise (TransferError if self.role == 'source' else ConnectError)(missing)
 
     def close(self) -> None:
         sftp, transport = self._sftp, self._transport
@@ -529,7 +532,7 @@ class SftpEndpoint(Endpoint):
             if not self._transport.is_active():
                 raise
             if not reldir:
-                raise ConnectError(f'{self.where}: cannot list source directory '
+                raise TransferError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
             return None
