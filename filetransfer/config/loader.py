@@ -11,6 +11,7 @@ configuration) that every run logs and `filetransfer check` reports.
 
 import configparser
 import os
+import re
 from collections.abc import Mapping
 
 from filetransfer import smallfile
@@ -22,6 +23,7 @@ from filetransfer.config.place import Place
 from filetransfer.errors import ConfigError
 
 EXTRA_PREFIX = 'x:'
+_REFERENCE_RE = re.compile(r'%\(([^)]+)\)s')
 RAW_OPTIONS = ('msg_format',)    # read without interpolation: its %(...)s go to logging
 
 
@@ -49,6 +51,15 @@ class IniFile(configparser.ConfigParser):
         from [DEFAULT]."""
         inherited = set(self.defaults()) - set(self.own_options(section))
         return _SectionValues(self, section), inherited
+
+    def variables(self) -> set[str]:
+        """The names that values of the file refer to (``%(name)s``): options that
+        hold a part of other values, not options of the program."""
+        texts = [*self.defaults().values()]
+        for section in self.sections():
+            texts += self._sections[section].values()
+        return {name.lower() for text in texts if text
+                for name in _REFERENCE_RE.findall(text)}
 
 
 class _SectionValues(Mapping):
@@ -107,8 +118,9 @@ def _interpolation_problem(exc: configparser.InterpolationError, secret: bool) -
     if isinstance(exc, configparser.InterpolationDepthError):
         return ('a %(name)s reference leads back to itself (a reference names an option '
                 'of this section or of [DEFAULT] only)')
-    raw = '' if secret else f", got '{exc.args[0].split('found: ', 1)[-1]}'"
-    return f"'%' must be followed by '%' (a percent sign) or '(name)s' (a reference){raw}"
+    found = exc.message.partition('found: ')[2]
+    shown = f', found {found}' if found and not secret else ''
+    return f"'%' must be followed by '%' (a percent sign) or '(name)s' (a reference){shown}"
 
 
 # Values given to transfer() other than strings: taken as str() takes them.
@@ -133,11 +145,12 @@ def _raw_value(place: Place, items: Mapping, given: str, shown: str, option) -> 
 
 
 def parse_values(place: Place, items: Mapping[str, str], options: Mapping[str, s.Option], *,
-                 inherited=(), notes: list | None = None) -> dict:
+                 tolerated=(), notes: list | None = None) -> dict:
     """Applies ``options`` to the raw ``items`` of one section: {name: value}.
 
-    An empty value is the empty string, handed to the option's type. ``inherited``
-    names items from [DEFAULT], left out when the section does not know them.
+    An empty value is the empty string, handed to the option's type. ``tolerated``
+    names items left out when the section does not know them (from [DEFAULT], or
+    variables other values refer to).
     Unknown options, missing required ones and values of the wrong type raise
     ConfigError; a value taken leniently (types.Adjusted) is added to ``notes``.
     """
@@ -148,8 +161,8 @@ def parse_values(place: Place, items: Mapping[str, str], options: Mapping[str, s
         name = names.get(shown, shown)
         option = options.get(name)
         if option is None:
-            if shown in inherited:
-                continue                 # a [DEFAULT] option for other sections
+            if shown in tolerated:
+                continue                 # for other sections, or a variable
             raise place.error(shown, 'unknown option' + _hint(shown, options))
         raw = _raw_value(place, items, given, shown, option)
         got = '' if option.secret else f", got '{raw}'"
@@ -159,7 +172,8 @@ def parse_values(place: Place, items: Mapping[str, str], options: Mapping[str, s
             raise place.error(shown, f'{exc}{got}') from None
         if isinstance(value, t.Adjusted):
             if notes is not None:
-                notes.append(f'{place(shown)}: {value.note}{got}')
+                notes.append(f'{place(shown)}: {value.note}'
+                             + ('' if option.secret else f" (value '{raw}')"))
             value = value.value
         values[name] = value
     for name, option in options.items():
@@ -171,15 +185,17 @@ def parse_values(place: Place, items: Mapping[str, str], options: Mapping[str, s
     return values
 
 
-def parse_section(place: Place, items: Mapping[str, str], section_class, *, inherited=(),
+def parse_section(place: Place, items: Mapping[str, str], section_class, *, tolerated=(),
                   notes: list | None = None):
     """One section as an instance of its class (config/schema.py)."""
     return section_class(**parse_values(place, items, s.options_of(section_class),
-                                        inherited=inherited, notes=notes))
+                                        tolerated=tolerated, notes=notes))
 
 
 def _check_defaults(parser: IniFile, known) -> None:
-    """A [DEFAULT] option that no section of the file knows is a mistake."""
+    """A [DEFAULT] option that no section of the file knows (and no value refers
+    to) is a mistake."""
+    known = set(known) | parser.variables()
     for name in parser.defaults():
         if name not in known:
             raise Place(parser.path, 'DEFAULT').error(name, 'unknown option'
@@ -208,12 +224,13 @@ def _parse_file(parser: IniFile, sections: Mapping[str, type], required: tuple,
         if not parser.has_section(section):
             raise Place(path, section).error(None, 'required section is missing')
     _check_defaults(parser, _known_names(sections.values()))
+    variables = parser.variables()
     parsed = {}
     for name, cls in sections.items():
         if parser.has_section(name):
             items, inherited = parser.section_values(name)
-            parsed[name] = parse_section(Place(path, name), items, cls, inherited=inherited,
-                                         notes=notes)
+            parsed[name] = parse_section(Place(path, name), items, cls,
+                                         tolerated=inherited | variables, notes=notes)
         else:
             parsed[name] = None
     return parsed, extra
@@ -283,7 +300,7 @@ def _other_type_options(protocol) -> dict:
 
 
 def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | None, *,
-               inherited=(), notes: list | None = None) -> s.Host:
+               inherited=(), variables=(), notes: list | None = None) -> s.Host:
     """Parses one host definition (from the hosts file or a transfer() dict). An
     option of another host type is checked, then ignored with a note (as
     FileTransfer 0.11 ignored it); one that comes from [DEFAULT] without a note."""
@@ -309,7 +326,7 @@ def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | No
                 notes.append(f'{place(name)}: does not apply to a {protocol.name} host; '
                              'ignored')
     values = parse_values(place, own_items, s.options_of(protocol.host_class),
-                          inherited=inherited, notes=notes)
+                          tolerated=set(inherited) | set(variables), notes=notes)
     values['type'] = protocol.name
     values['host'], values['port'] = values['host'][0], values['host'][1] or 0
     protocol.check_host(place, values, app)
@@ -347,7 +364,8 @@ def host_from_file(parser: IniFile, host_id: str, app: AppConfig | None,
                    notes: list | None = None) -> s.Host:
     """The host ``host_id`` of a hosts file that is read (see read_ini)."""
     items, inherited = _host_values(parser, host_id)
-    return parse_host(parser.path, host_id, items, app, inherited=inherited, notes=notes)
+    return parse_host(parser.path, host_id, items, app, inherited=inherited,
+                      variables=parser.variables(), notes=notes)
 
 
 def load_host(path, host_id: str, app: AppConfig) -> s.Host:

@@ -97,7 +97,7 @@ class Job:
             self._finish(started, result, error)
             raise
         signals.settle()
-        return result, self._finish(started, result, None)
+        return result, int(self._finish(started, result, None))
 
     @contextlib.contextmanager
     def _lock(self, name: str):
