@@ -223,7 +223,8 @@ def _parse_file(parser: IniFile, sections: Mapping[str, type], required: tuple,
     for section in required:
         if not parser.has_section(section):
             raise Place(path, section).error(None, 'required section is missing')
-    _check_defaults(parser, _known_names(sections.values()))
+    if not extra:      # the x: sections of the program using the library get them all
+        _check_defaults(parser, _known_names(sections.values()))
     variables = parser.variables()
     parsed = {}
     for name, cls in sections.items():
@@ -323,8 +324,8 @@ def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | No
                                {key.lower(): others[key.lower()] for key in foreign})
         for name in ignored:
             if notes is not None and name not in inherited:
-                notes.append(f'{place(name)}: does not apply to a {protocol.name} host; '
-                             'ignored')
+                notes.append(f'{place(name)}: does not apply to a host of type '
+                             f'{protocol.name}; ignored')
     values = parse_values(place, own_items, s.options_of(protocol.host_class),
                           tolerated=set(inherited) | set(variables), notes=notes)
     values['type'] = protocol.name
