@@ -40,20 +40,15 @@ def test_an_unknown_log_level_is_info(ws, value):
     assert f'{ws.app_cfg}: [logging] log_level: not a log level' in done.stdout
 
 
-def test_log_level_names_in_any_case(ws):
-    make_files(ws.src, {'a.txt': 'A'})
-    ws.write_app(logging={'log_dir': ws.log_dir, 'log_level': 'debug'})
-    ws.write_job()
-    run_ok(ws)
-    assert ' DEBUG ' in ws.log_text() and 'WARNING' not in ws.log_text()
-
-
 def test_an_unknown_job_log_level_is_info_whatever_the_application_says(ws):
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_app(logging={'log_dir': ws.log_dir, 'log_level': 'ERROR'})
     ws.write_job(job={'log_level': 'bogus'})
     run_ok(ws)
     assert 'INFO     transferred a.txt' in ws.log_text()
+    ws.write_job('job2', job={'log_level': 'debug'})     # names in any case
+    assert ws.run('job2').returncode == 0
+    assert ' DEBUG ' in ws.log_text('job2') and 'WARNING' not in ws.log_text('job2')
 
 
 # -- single_instance ----------------------------------------------------------------

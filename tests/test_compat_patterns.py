@@ -126,17 +126,6 @@ def test_pattern_characters_in_the_source_path_are_literal(tmp_path):
     assert (result.files_cnt, set(tree(dst))) == (1, {'a.txt'})
 
 
-def test_links_out_of_the_source_and_loops_are_not_followed(tmp_path):
-    src, dst = tmp_path / 'src', tmp_path / 'dst'
-    make_files(tmp_path, {'outside_dir/r.txt': 'R', 'outside.txt': 'O', 'src/a.txt': 'A'})
-    os.symlink('../outside_dir', src / 'link')
-    os.symlink('../outside.txt', src / 'flink.txt')
-    os.symlink('.', src / 'loop')
-    result = filetransfer.transfer({'path': str(src), 'files': '*', 'recursive': 'yes'},
-                                   {'path': str(dst)})
-    assert (result.files_cnt, set(tree(dst))) == (1, {'a.txt'})
-
-
 # -- the rule of FileTransfer 0.11, as a plain model ----------------------------------
 
 def model_join(head: str, tail: str) -> str:
