@@ -23,15 +23,18 @@ from filetransfer.endpoints import registry
 OUTPUT = Path(__file__).resolve().parent / 'options.md'
 
 TYPE_NAMES = {
-    t.text: 'text', t.path: 'path', t.boolean: 'yes/no', t.file_name: 'file name',
+    t.text: 'text', t.path: 'path', t.boolean: 'yes/no', t.extension: 'file name extension',
+    t.source_path: 'path', t.target_path: 'path',
     t.non_negative_int: 'whole number >= 0', t.positive_int: 'whole number > 0',
     t.connections: 'whole number 1-16', t.non_negative_float: 'number >= 0',
     t.positive_float: 'number > 0', t.port: 'port 1-65535',
-    t.host_port: 'name[:port] or [ipv6]:port', t.comma_list: 'comma-separated patterns',
+    t.host_port: 'name[:port] or [ipv6]:port', t.comma_list: 'comma-separated list',
+    t.patterns: 'comma-separated patterns', t.lenient_count: 'whole number >= 0',
+    t.lenient_seconds: 'number >= 0',
     t.job_ids: "comma-separated job ids, or '*'", t.log_level: 'log level',
     t.log_format: 'logging format', t.single_instance: 'yes/no or a lock name',
-    t.address: 'email address', t.addresses: 'comma-separated email addresses',
-    t.temp: 'dot, ext:.EXT or dir:SUBDIR', schema.secret_text: 'text (secret)',
+    t.addresses: 'comma-separated email addresses',
+    t.temp: 'dot, ext:EXT or dir:DIR', schema.secret_text: 'text (secret)',
 }
 
 HEAD = """\

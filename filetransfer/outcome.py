@@ -71,6 +71,9 @@ class JobReport:
     exit_code: int
     error: BaseException | None = None
     log_file: str | None = None
+    log_disabled: bool = False        # no log at all (not even on stderr)
+    source_url: str | None = None     # the endpoints as URLs (mail templates)
+    target_url: str | None = None
 
     @property
     def duration(self) -> datetime.timedelta:

@@ -135,7 +135,7 @@ def test_transfer_config_errors(tmp_path):
 
 
 def test_transfer_errors_for_missing_directories(tmp_path):
-    with pytest.raises(ConnectError, match='source directory .* does not exist'):
+    with pytest.raises(TransferError, match='source directory .* does not exist'):
         filetransfer.transfer({'path': str(tmp_path / 'nope'), 'files': '*'},
                               {'path': str(tmp_path / 'dst')})
     (tmp_path / 'file').write_text('x')

@@ -85,10 +85,10 @@ def test_named_jobs_only(ws):
 
 
 def test_broken_application_config(ws):
-    ws.write_app({'logging': {'log_level': 'LOUD'}})
+    ws.write_app({'logging': {'use_subdirs': 'LOUD'}})
     done = check(ws)
     assert done.returncode == 3
-    assert done.stdout.startswith(f'{ws.app_cfg}: [logging] log_level: expected a log level')
+    assert done.stdout.startswith(f'{ws.app_cfg}: [logging] use_subdirs: expected yes/no')
     ws.write_app({'daemon': {'jobs': 'job1', 'interval': '0'}})
     done = check(ws)
     assert done.returncode == 3

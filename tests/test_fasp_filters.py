@@ -1,6 +1,7 @@
 """A job's files/ignore/recursive as ascp rules (filetransfer.endpoints.faspfilters),
-checked against the job's own selection (filetransfer/run/selection.py) through the rule
-semantics the ascp emulator applies (faspmanager.testing.filters)."""
+checked against the job's own selection (filetransfer/run/selection.py: '*', '?' and
+sets also match '/', patterns without a leading '/' match from any name on) through
+the rule semantics the ascp emulator applies (faspmanager.testing.filters)."""
 
 import re
 
@@ -46,22 +47,33 @@ TREE = ['a.csv', '.hidden.csv', 'b.txt', 'READY', 'sub/c.csv', 'sub/.d.csv', 'su
 
 
 def test_rules_for_the_usual_job():
+    # '.*' ignores hidden files and every file below a hidden directory
     assert build(['*.csv'], ['.*'], recursive=True, skip=['READY']) == [
-        '-E', '/READY', '-E', '.*', '-N', '*.csv', '-N', '.*.csv', '-N', '/**/', '-E', '/**']
+        '-E', '/READY', '-E', '.*', '-E', '.*/**/*', '-E', '.*/**/.*', '-E', '.*/**',
+        '-N', '*.csv', '-N', '.*.csv', '-N', '/**/', '-E', '/**']
     assert ascp_choice(build(['*.csv'], ['.*'], True, ['READY']), TREE) == [
         'a.csv', 'sub/c.csv', 'sub/deep/g.csv', 'old/h.csv', 'x*y.csv', 'reports/2024/r.csv']
 
 
 def test_not_recursive_excludes_every_directory():
+    args = build(['*'], [], recursive=False)
+    assert args == ['-E', '/**/', '-N', '*', '-N', '.*', '-E', '/**']
+    assert ascp_choice(args, TREE) == ['a.csv', '.hidden.csv', 'b.txt', 'READY', 'x*y.csv']
     args = build(['*'], ['.*'], recursive=False)
-    assert args == ['-E', '.*', '-E', '/**/', '-N', '*', '-N', '.*', '-E', '/**']
     assert ascp_choice(args, TREE) == ['a.csv', 'b.txt', 'READY', 'x*y.csv']
 
 
-def test_anchored_patterns_and_directories_ignored():
+def test_anchored_patterns_and_ignored_names():
+    # 'old' ignores files named old, not the files in a directory old/
     args = build(['/reports/**/*.csv', 'sub/*.txt'], ['old', '.*'], recursive=True)
-    assert ['-E', 'old', '-E', 'old/'] == args[:4]
+    assert ['-E', 'old', '-E', '.*'] == args[:4] and 'old/' not in args
     assert ascp_choice(args, TREE) == ['sub/e.txt', 'reports/2024/r.csv']
+    args = build(['*.csv'], ['old/*', '.*'], recursive=True)
+    assert ascp_choice(args, TREE) == ['a.csv', 'sub/c.csv', 'sub/deep/g.csv', 'x*y.csv',
+                                       'reports/2024/r.csv']
+    # '*' also matches '/': 'sub*' takes everything below sub/
+    args = build(['sub*'], [], recursive=True)
+    assert ascp_choice(args, TREE) == ['sub/c.csv', 'sub/.d.csv', 'sub/e.txt', 'sub/deep/g.csv']
 
 
 def test_exact_names_are_quoted():
@@ -84,9 +96,11 @@ def test_what_ascp_cannot_express_is_refused(pattern, why):
     assert caught.value.option == 'ignore'
 
 
-def test_double_stars_inside_a_name_are_one_star():
+def test_double_stars_are_one_star():
     assert faspfilters.pattern_rules('**.csv') == ['*.csv', '.*.csv']
-    assert faspfilters.pattern_rules('/**x/a') == ['/*x/a', '/.*x/a']
+    rules = faspfilters.pattern_rules('/**x/a')
+    assert rules[:2] == ['/*x/a', '/.*x/a'] and '/*/**/*x/a' in rules
+    assert not any('**x' in rule for rule in rules)
 
 
 def test_patterns_matching_nothing_give_no_rule():
@@ -108,7 +122,9 @@ def patterns(draw):
     parts = draw(st.lists(st.one_of(components, st.just('**')), min_size=1, max_size=3))
     if len(parts) == 1 and parts[0] != '**' and not draw(st.booleans()):
         return parts[0]
-    return ('/' if draw(st.booleans()) else '') + '/'.join(parts)
+    if not draw(st.integers(0, 20)):
+        return ''
+    return draw(st.sampled_from(['', '/'])) + '/'.join(parts) + draw(st.sampled_from(['', '/']))
 
 
 @settings(max_examples=examples(400), deadline=None)

@@ -104,7 +104,7 @@ def test_download_takes_what_the_patterns_choose(ws, live_sshd, remote, tmp_path
     hosts(ws, live_sshd, ascp_path=wrapper.path)
     ws.write_job(job={'ready_file': 'READY'},
                  source={'host_id': 'fasp', 'path': remote, 'files': '*.csv',
-                         'ignore': '.*, old', 'recursive': 'yes', 'delete': 'yes'},
+                         'ignore': '.*, old/*', 'recursive': 'yes', 'delete': 'yes'},
                  target={'path': ws.dst, 'temp': 'ext:.part'})
     code, data = json_run(ws, 'job1')
     assert code == 0, data

@@ -88,7 +88,8 @@ def test_refused_download_is_a_source_error_and_the_job_goes_on(ws, ftp_server):
     ws.write_job(source={'host_id': 'srv', 'path': 'src', 'delete': 'yes'}, target={'temp': 'dot'})
     done = ws.run('-v', 'job1')
     assert done.returncode == 1, done.stderr
-    assert '2 file(s) transferred, 1 source error(s), 0 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 1 source error(s), '
+                           '0 target error(s)\n')
     assert tree(ws.dst) == {'a.txt': b'A', 'c.txt': b'C'}
     assert tree(server.path('src')) == {'b.txt': b'B'}
     assert 'source error: b.txt: 550 Permission denied.' in ws.log_text()
@@ -170,7 +171,8 @@ def test_per_file_target_error_is_counted_and_the_job_goes_on(ws, ftpd):
     ws.write_job(target={'host_id': 'srv', 'path': folder})
     done = ws.run('-v', 'job1')
     assert done.returncode == 1, done.stderr
-    assert '2 file(s) transferred, 0 source error(s), 1 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 0 source error(s), '
+                           '1 target error(s)\n')
     assert tree(ftpd.path(folder)) == {'a.txt': b'A', 'c.txt': b'C'}
     assert 'target error: b.txt: 550' in ws.log_text()
 

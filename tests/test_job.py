@@ -29,8 +29,8 @@ def test_file_errors_exit_1_and_the_job_goes_on(ws):
     ws.write_job()
     done = ws.run('-v', 'job1')
     assert done.returncode == 1
-    assert 'finished with errors: 2 file(s) transferred, 0 source error(s), 1 target error(s)' \
-        in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 0 source error(s), '
+                           '1 target error(s)\n')
     assert tree(ws.dst) == {'a.txt': b'A', 'c.txt': b'C'}
     assert 'target error: b.txt: Is a directory' in ws.log_text()
 
@@ -55,10 +55,10 @@ def test_usage_errors_exit_4(ws, args):
     assert 'Usage:' in done.stderr and 'Traceback' not in done.stderr
 
 
-def test_missing_config_is_a_usage_error(ws):
+def test_missing_config_is_a_configuration_error(ws):
     env = {k: v for k, v in os.environ.items() if k != 'FILETRANSFER_CFG'}
     done = subprocess.run(command_argv('job1'), capture_output=True, text=True, env=env)
-    assert done.returncode == 4
+    assert done.returncode == 3
     assert 'use -c CONFIG or set FILETRANSFER_CFG' in done.stderr
 
 

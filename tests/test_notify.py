@@ -55,17 +55,16 @@ def test_success_mails_success_and_done_of_app_and_job_once_each(ws, smtpd):
     received = only_message(smtpd)
     assert_proper_mime(received, ['app-ok@example.com', 'app-done@example.com',
                                   'job-ok@example.com'])
-    assert received.subject == '[OK] job1: finished successfully'
+    assert received.subject == 'Job "job1" finished [OK]'
     assert (received.tls, received.login) == (False, None)   # plain, no login configured
     text = received.text
-    assert 'Status:       finished successfully (exit code 0)\n' in text
-    assert f'Source:       {ws.src}\nTarget:       {ws.dst}\n' in text
-    assert 'Transferred:  2 file(s)\nErrors:       0 source, 0 target\n' in text
-    assert f'Log file:     {ws.log_files()[0]}\n' in text
+    assert ('Finished w/o errors:\n  2 files transferred, 0 source error(s), 0 target '
+            'error(s)\n') in text
+    assert f'Source:    file://{ws.src}\nTarget:    file://{ws.dst}\n' in text
+    assert f'Log file:  {os.path.basename(ws.log_files()[0])}\n' in text
     lines = text.splitlines()
-    files = sorted(lines[lines.index('Files (= transferred, > source error, < target error):')
-                         + 1:])
-    assert [line.split('  ')[0] for line in files] == ['= a.txt', '= sub/b.csv']
+    files = lines[lines.index('Files (= transferred, > source error, < target error):') + 1:]
+    assert [line.split(' (')[0] for line in files] == ['  = a.txt', '  = sub/b.csv']
     log = ws.log_text()
     assert (f'notification mail sent to app-ok@example.com, app-done@example.com, '
             f'job-ok@example.com through {smtpd.host}:{smtpd.port}') in log
@@ -81,12 +80,12 @@ def test_file_errors_mail_error_and_done(ws, smtpd):
     received = only_message(smtpd)
     assert received.rcpt_tos == ['app-err@example.com', 'app-done@example.com',
                                  'job-err@example.com']
-    assert received.subject == '[ERROR] job1: finished with file errors'
+    assert received.subject == 'Job "job1" finished [ERROR]'
     text = received.text
-    assert 'Status:       finished with file errors (exit code 1)\n' in text
-    assert 'Transferred:  1 file(s)\nErrors:       0 source, 1 target\n' in text
-    assert '\n< b.txt: Is a directory\n' in text
-    assert '\n= a.txt  00:00:00.' in text
+    assert ('Finished with errors:\n  1 files transferred, 0 source error(s), 1 target '
+            'error(s)\n') in text
+    assert '\n  < b.txt (Is a directory)\n' in text
+    assert '\n  = a.txt (0:00.' in text
 
 
 def test_failure_mails_the_error_message(ws, smtpd):
@@ -97,10 +96,13 @@ def test_failure_mails_the_error_message(ws, smtpd):
     assert (done.returncode, done.stderr) == (2, '')
     received = only_message(smtpd)
     assert received.rcpt_tos == ['app-err@example.com', 'app-done@example.com']
-    assert received.subject == '[ERROR] job1: failed'
-    error_line = next(line for line in received.text.splitlines() if line.startswith('Error:'))
+    assert received.subject == 'Job "job1" finished [ERROR]'
+    lines = received.text.splitlines()
+    error_line = lines[lines.index('Error:') + 1]
     assert missing in error_line and error_line.endswith('does not exist')
-    assert received.text.endswith('\n(no files)\n')
+    assert 'Failure:\n  0 files transferred, 0 source error(s), 0 target error(s)\n' in \
+        received.text
+    assert received.text.endswith(':\n  -\n')
 
 
 def test_sigterm_mails_terminated_once_after_several_tries(ws, smtpd):
@@ -116,9 +118,9 @@ def test_sigterm_mails_terminated_once_after_several_tries(ws, smtpd):
         proc.wait()
     received = only_message(smtpd)
     assert received.rcpt_tos == ['app-err@example.com', 'app-done@example.com']
-    assert received.subject == '[ERROR] job1: terminated'
-    assert 'Status:       terminated (exit code 5)\n' in received.text
-    assert 'Error:        terminated by signal SIGTERM\n' in received.text
+    assert received.subject == 'Job "job1" finished [ERROR]'
+    assert '\nTerminated:\n  0 files transferred,' in received.text
+    assert 'Error:\n  terminated by signal SIGTERM\n' in received.text
 
 
 def test_config_error_in_the_job_file_mails_the_app_recipients(ws, smtpd):
@@ -129,10 +131,12 @@ def test_config_error_in_the_job_file_mails_the_app_recipients(ws, smtpd):
     assert done.returncode == 3
     received = only_message(smtpd)
     assert received.rcpt_tos == ['app-err@example.com', 'app-done@example.com']
-    assert received.subject == '[ERROR] job1: configuration error'
-    assert (f"Error:        {job_path}: [source] recursive: expected yes/no, got 'maybe'\n"
+    assert received.subject == 'Job "job1" finished [ERROR]'
+    assert (f"Error:\n  {job_path}: [source] recursive: expected yes/no, got 'maybe'\n"
             in received.text)
-    assert 'Transferred:  0 file(s)\n' in received.text
+    assert ('Configuration error:\n  - files transferred, - source error(s), - target '
+            'error(s)\n') in received.text
+    assert 'Source:    -\nTarget:    -\n' in received.text
 
 
 def test_no_mail_without_a_readable_app_config_or_when_not_run(ws, smtpd):
@@ -161,16 +165,17 @@ def test_recipients_without_a_mail_section_are_a_warning(ws):
     ws.write_app({'notify': {'done': 'ops@example.com'}})
     ws.write_job()
     assert ws.run('job1').returncode == 0
-    assert (f'WARNING  notification mail not sent to ops@example.com: no [mail] section in '
-            f'{ws.app_cfg}') in ws.log_text()
+    assert (f'WARNING  notification mail not sent to ops@example.com: no mail server '
+            f'configured ([mail] in {ws.app_cfg})') in ws.log_text()
 
 
-def test_collect_data_off_says_so(ws, smtpd):
+def test_collect_data_off_lists_no_file(ws, smtpd):
     make_files(ws.src, {'a.txt': 'A'})
     use_mail(ws, smtpd)
     ws.write_job(job={'collect_data': 'no'})
     assert ws.run('job1').returncode == 0
-    assert only_message(smtpd).text.endswith('\n(no file list: collect_data is off)\n')
+    assert only_message(smtpd).text.endswith(
+        'Files (= transferred, > source error, < target error):\n  -\n')
 
 
 def test_non_ascii_job_name_info_and_files(ws, smtpd):
@@ -181,24 +186,24 @@ def test_non_ascii_job_name_info_and_files(ws, smtpd):
     assert ws.run('job1').returncode == 0
     received = only_message(smtpd)
     assert_proper_mime(received, ['app-ok@example.com', 'app-done@example.com'])
-    assert received.subject == '[OK] Überweisungen → Zürich: finished successfully'
+    assert received.subject == 'Job "Überweisungen → Zürich" finished [OK]'
     text = received.text
-    assert 'Job:          Überweisungen → Zürich (job1)\n' in text
-    assert 'Info:         Täglich um 06:00 · 日本\n' in text
-    assert '\n= Bericht-März.txt  ' in text and '\n= données/été.csv  ' in text
+    assert 'Job:       Überweisungen → Zürich (job1)\n' in text
+    assert 'Info:\n  Täglich um 06:00 · 日本\n' in text
+    assert '\n  = Bericht-März.txt (' in text and '\n  = données/été.csv (' in text
 
 
 TEMPLATES = {
-    'short': 'SUBJECT: short $jobid $status\nMESSAGE: $files_cnt file(s) in $duration\n',
+    'short': 'SUBJECT: short $jobid $status\nMESSAGE:\n$files_cnt file(s) in $duration\n',
     'other': 'duration_format: %S s\nsubject: other $statstr\nmessage:\n$jobname: $duration\n',
 }
 
 
 @pytest.mark.parametrize('app_cfg,job_cfg,subject,text', [
-    ('short', None, 'short job1 OK', '1 file(s) in 00:00:00.'),
-    ('short', 'other', 'other finished successfully', 'job1: 00 s\n'),
-    (None, 'other', 'other finished successfully', 'job1: 00 s\n'),
-    ('short', 'default', '[OK] job1: finished successfully', 'Job:          job1 (job1)\n'),
+    ('short', None, 'short job1 OK', '1 file(s) in 0:00.'),
+    ('short', 'other', 'other Finished w/o errors', 'job1: 0 s\n'),
+    (None, 'other', 'other Finished w/o errors', 'job1: 0 s\n'),
+    ('short', 'default', 'Job "job1" finished [OK]', 'Job:       job1 (job1)\n'),
 ])
 def test_template_of_app_or_job_the_job_wins(ws, smtpd, app_cfg, job_cfg, subject, text):
     templates = os.path.join(ws.root, 'mail')
@@ -218,7 +223,7 @@ def test_template_of_app_or_job_the_job_wins(ws, smtpd, app_cfg, job_cfg, subjec
 @pytest.mark.parametrize('content,reason', [
     (None, 'No such file or directory'),
     ('SUBJECT: $jobid\nSTATUS_OK OK\nMESSAGE: x\n', 'line 2: expected KEY: value'),
-    ('SUBJECT: $job_name\n', 'SUBJECT: unknown placeholder $job_name'),
+    ('DURATION_FORMAT: %00S\n', 'DURATION_FORMAT: a width must be at least 1'),
 ])
 def test_missing_or_broken_template_falls_back_to_default(ws, smtpd, content, reason):
     templates = os.path.join(ws.root, 'mail')
@@ -230,18 +235,10 @@ def test_missing_or_broken_template_falls_back_to_default(ws, smtpd, content, re
              {'mail_cfgs_dir': templates})
     ws.write_job()
     assert ws.run('job1').returncode == 0
-    assert only_message(smtpd).subject == '[OK] job1: finished successfully'
+    assert only_message(smtpd).subject == 'Job "job1" finished [OK]'
     log = ws.log_text()
     assert "WARNING  mail template 'mine' cannot be used, using the default template: " in log
     assert reason in log
-
-
-def test_template_name_must_be_a_file_name(ws, smtpd):
-    use_mail(ws, smtpd)
-    job_path = ws.write_job(notify={'mail_cfg': '../etc/passwd'})
-    done = ws.run('job1')
-    assert done.returncode == 3
-    assert f'{job_path}: [notify] mail_cfg: expected a file name without "/"' in done.stderr
 
 
 @pytest.mark.parametrize('source_ok', [True, False])
@@ -284,7 +281,7 @@ def test_starttls_with_the_ca_file_and_login(ws, smtpd_starttls, smtp_cert):
     assert ws.run('job1').returncode == 0
     received = only_message(smtpd_starttls)
     assert (received.tls, received.login) == (True, USER)
-    assert received.subject == '[OK] job1: finished successfully'
+    assert received.subject == 'Job "job1" finished [OK]'
     assert PASSWORD not in ws.log_text()
 
 
@@ -340,8 +337,9 @@ def test_library_run_with_an_exception_mails_it(ws, smtpd):
     with pytest.raises(LookupError):
         run(LookupError('no input for today'))
     received = only_message(smtpd)
-    assert received.subject == '[ERROR] job1: internal error'
-    assert 'Error:        LookupError: no input for today\n' in received.text
+    assert received.subject == 'Job "job1" finished [ERROR]'
+    assert 'Another error:\n  0 files transferred,' in received.text
+    assert 'Error:\n  no input for today\n' in received.text
 
 
 def test_smtplib_is_imported_only_to_send(ws):
@@ -386,8 +384,7 @@ def test_a_refused_recipient_does_not_stop_the_others(ws, smtpd):
     ('mail', 'verify_cert', 'sometimes', 'expected yes/no'),
     ('mail', 'timeout', '0', 'expected a number > 0'),
     ('mail', 'timeout', 'soon', 'expected a number > 0'),
-    ('notify', 'mail_cfg', 'a/b', 'expected a file name without "/"'),
-    ('notify', 'mail_cfg', '..', 'expected a file name without "/"'),
+    ('mail', 'security', 'SSL', 'expected one of STARTTLS, TLS'),
 ])
 def test_bad_mail_options_name_file_section_option(ws, section, option, value, expected):
     ws.write_app({'mail': {'host': 'localhost', 'from_addr': 'ft@example.com'},

@@ -26,7 +26,8 @@ VOLATILE = [
     (re.compile(r'^Date: .*$', re.M), 'Date: <date>'),
     (re.compile(r'^Message-ID: .*$', re.M), 'Message-ID: <id>'),
     (re.compile(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d'), '<time>'),
-    (re.compile(r'\d\d:\d\d:\d\d\.\d{3}|\d\d:\d\d min'), '<duration>'),
+    (re.compile(r'\d+:\d\d\.\d{3,4}|\d+:\d\d min'), '<duration>'),
+    (re.compile(r'file://\S*?/(?=conf\.example/|demo/|outbox\b)'), 'file://<dir>/'),
     (re.compile(r'[ \t]+$', re.M), ''),     # editors may strip trailing blanks in README.md
 ]
 

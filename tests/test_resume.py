@@ -193,7 +193,7 @@ def test_a_fasp_hosts_own_resume_option_is_not_this_one():
 def test_resume_needs_the_record_in_locks_dir(ws):
     """Only the job's own partial files are continued; the record in locks_dir says
     which they are."""
-    ws.write_app(extra={'global': {'locks_dir': ''}})
+    write_ini(ws.app_cfg, {'global': {'jobs_dir': ws.jobs_dir}})     # no locks_dir
     ws.write_job(target={'temp': 'dot', 'resume': 'yes'})
     done = ws.run('job1')
     assert done.returncode == 3

@@ -9,7 +9,7 @@ import os
 import pytest
 
 import filetransfer
-from filetransfer import ConnectError, FileTags, TransferError
+from filetransfer import FileTags, TransferError
 from filetransfer.run import job as job_module
 from filetransfer.endpoints.local import LocalEndpoint
 from helpers import make_files, tree
@@ -25,7 +25,7 @@ def waits(monkeypatch):
 def test_backoff_doubles_up_to_60_seconds_then_fails(ws, waits):
     ws.write_job(job={'retries': '8'}, source={'path': os.path.join(ws.root, 'missing')})
     run, _ = filetransfer.configure(ws.app_cfg, 'job1')
-    with pytest.raises(ConnectError):
+    with pytest.raises(TransferError):      # a missing source directory
         run()
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
 

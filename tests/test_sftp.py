@@ -139,7 +139,8 @@ def test_per_file_target_error_is_counted_and_the_job_goes_on(ws, live_sshd, tmp
     upload_job(ws, remote, target={'temp': 'dot'}, **sftp_host(live_sshd))
     done = ws.run('-v', 'job1')
     assert done.returncode == 1, done.stderr
-    assert '2 file(s) transferred, 0 source error(s), 1 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 0 source error(s), '
+                           '1 target error(s)\n')
     assert tree(remote) == {'a.txt': b'A', 'c.txt': b'C'}
     assert 'target error: b.txt' in ws.log_text()
 
@@ -306,7 +307,8 @@ def test_unreadable_source_file_is_a_source_error(ws, live_sshd, password_user, 
     ws.write_job(source={'host_id': 'srv', 'path': remote, 'delete': 'yes'})
     done = ws.run('-v', 'job1')
     assert done.returncode == 1, done.stderr
-    assert '2 file(s) transferred, 1 source error(s), 0 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 1 source error(s), '
+                           '0 target error(s)\n')
     assert tree(ws.dst) == {'a.txt': b'A', 'c.txt': b'C'}
     assert os.listdir(remote) == ['secret.txt']
     assert 'source error: secret.txt: Permission denied' in ws.log_text()

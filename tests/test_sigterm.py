@@ -49,8 +49,9 @@ def test_sigterm_exit_5_no_temp_file_lock_released_mail_sent(
     assert sorted(os.listdir(setup.source)) == [BIG]     # the interrupted file is kept
     assert setup.lock_is_free()
     [mail] = smtpd.messages
-    assert mail.subject == '[ERROR] job1: terminated'
-    assert 'Transferred:  2 file(s)' in mail.text
+    assert mail.subject == 'Job "job1" finished [ERROR]'
+    assert '\nTerminated:\n  2 files transferred, 0 source error(s), 0 target error(s)\n' \
+        in mail.text
 
 
 @pytest.mark.parametrize('direction', ['up', 'down'])
@@ -78,7 +79,8 @@ def test_sigterm_during_a_fasp_transfer(ws, tmp_path, live_sshd, smtpd, directio
     assert sorted(os.listdir(source)) == [BIG]
     assert setup_free(ws)
     [mail] = smtpd.messages
-    assert mail.subject == '[ERROR] job1: terminated'
+    assert mail.subject == 'Job "job1" finished [ERROR]'
+    assert '\nTerminated:\n' in mail.text
 
 
 def setup_free(ws) -> bool:
@@ -108,7 +110,8 @@ def test_a_second_sigterm_does_not_cut_the_clean_up_short(ws, tmp_path, smtpd, r
             proc.wait()
     wait_for(lambda: smtpd.messages, timeout=10)
     [mail] = smtpd.messages
-    assert mail.subject == '[ERROR] job1: terminated'
+    assert mail.subject == 'Job "job1" finished [ERROR]'
+    assert '\nTerminated:\n' in mail.text
     assert tree(setup.target) == SMALL and setup.lock_is_free()
 
 
@@ -129,7 +132,7 @@ def test_sigterm_while_the_mail_of_a_finished_run_goes_out(ws, tmp_path, smtpd, 
             proc.wait()
     wait_for(lambda: smtpd.messages, timeout=10)
     [mail] = smtpd.messages
-    assert mail.subject == '[OK] job1: finished successfully'
+    assert mail.subject == 'Job "job1" finished [OK]'
     assert os.listdir(setup.source) == [] and sorted(tree(setup.target)) == ['a.txt', 'b.txt',
                                                                               BIG]
     assert 'SIGTERM came after the transfer was complete' in ws.log_text()

@@ -40,16 +40,16 @@ def starts_with(path: str, data: bytes) -> bool:
 
 def run_changing(ws, setup, change) -> tuple[subprocess.CompletedProcess, bytes]:
     """Runs the job; while big.bin is being written, ``change`` changes its source."""
-    proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
+    proc = ws.popen('-v', 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert stop_in_the_middle(proc, setup, least=1 << 20), 'copied too fast to catch'
         new = change(os.path.join(setup.source, BIG))
         os.kill(proc.pid, signal.SIGCONT)
-        stderr = proc.communicate(timeout=120)[1]
+        stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, '', stderr), new
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), new
 
 
 @pytest.mark.parametrize('change', [rewrite_in_place, replace_by_rename])
@@ -60,7 +60,8 @@ def test_a_source_changed_to_the_same_size_while_sent_is_kept(ws, tmp_path, live
                       source={'delete': 'yes'})
     done, new = run_changing(ws, setup, change)
     assert done.returncode == 1, done.stderr
-    assert '2 file(s) transferred, 1 source error(s), 0 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 2 file(s) transferred, 1 source error(s), '
+                           '0 target error(s)\n')
     assert starts_with(os.path.join(setup.source, BIG), new)    # the new version is kept
     assert f'source error: {BIG}: changed while being transferred' in ws.log_text()
     # read from a local disk, the changed file is checked as soon as it is read: the

@@ -24,7 +24,8 @@ def test_a_file_whose_temp_name_is_another_selected_file_is_refused(
     ws.write_job(source={**ALL, 'recursive': 'yes', 'delete': 'yes'}, target={'temp': temp})
     done = ws.run('-v', 'job1')
     assert done.returncode == 1, done.stderr
-    assert '1 file(s) transferred, 1 source error(s), 0 target error(s)' in done.stderr
+    assert done.stdout == ('Job finished: 1 file(s) transferred, 1 source error(s), '
+                           '0 target error(s)\n')
     assert (f'source error: {refused}: its temp name {clashing} is the name of another '
             'selected file') in ws.log_text()
     assert tree(ws.src) == {refused: files[refused]}

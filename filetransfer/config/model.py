@@ -15,8 +15,10 @@ from filetransfer.config.schema import (AppNotify, Daemon, Global, Host, JobOpti
 class AppConfig:
     """The application file. ``mail`` and ``daemon`` are None when the file has no
     such section; ``extra`` holds its ``x:`` sections (prefix stripped, raw strings);
-    ``warnings`` what a run should log about the file. ``protocol_sections`` holds the
-    sections a protocol adds (SFTP's [sftp]), by name, present or not."""
+    ``warnings`` what a run should log about the file; ``lenient`` those of them
+    that are values taken leniently (reported by `filetransfer check` too).
+    ``protocol_sections`` holds the sections a protocol adds (SFTP's [sftp]), by name,
+    present or not."""
 
     path: str
     global_: Global
@@ -27,6 +29,7 @@ class AppConfig:
     daemon: Daemon | None = None
     extra: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    lenient: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class EndpointSpec:
     def path(self) -> str:
         return self.options.path
 
+    def url(self) -> str:
+        """The endpoint as a URL: ``file://`` and the absolute path of a local
+        directory, ``ftp://HOST:PORT/PATH`` (ftps, sftp, fasp) for a server."""
+        if self.host is None:
+            import os
+            return 'file://' + os.path.abspath(self.path)
+        name = f'[{self.host.host}]' if ':' in self.host.host else self.host.host
+        return f'{self.host.type.lower()}://{name}:{self.host.port}/{self.path.lstrip("/")}'
+
     def describe(self) -> str:
         """How logs and mails name the endpoint: the path of a local directory,
         ``TYPE user@host:port path`` for a server."""
@@ -59,7 +71,8 @@ class EndpointSpec:
 @dataclass(frozen=True)
 class JobConfig:
     """A job file, its endpoints complete with their hosts. ``extra`` holds its
-    ``x:`` sections; ``warnings`` what a run should log about it and its hosts file."""
+    ``x:`` sections; ``warnings`` what a run should log about it and its hosts file;
+    ``lenient`` those of them that are values taken leniently (see AppConfig)."""
 
     path: str
     job: JobOptions
@@ -68,3 +81,4 @@ class JobConfig:
     notify: Notify
     extra: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    lenient: list = field(default_factory=list)

@@ -60,7 +60,7 @@ WEBHOOK_FORMATS = ('json', 'text')
 @dataclass(frozen=True, kw_only=True)
 class Global:
     jobs_dir: str = option(t.path, required=True, doc='directory of the job files')
-    job_cfg_ext: str = option(default='.cfg', doc='extension of the job files')
+    job_cfg_ext: str = option(t.extension, '.cfg', doc='extension of the job files')
     hosts_cfg: str | None = option(t.path, doc='the hosts file; required when a job uses '
                                                'host_id')
     collect_data: bool = option(t.boolean, False,
@@ -83,7 +83,8 @@ class Logging:
     log_dir: str | None = option(t.path, doc='directory of the log files (unset: stderr)')
     use_subdirs: bool = option(t.boolean, True, doc='a sub-directory of log_dir per job')
     msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
-    log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR or CRITICAL')
+    log_level: int = option(t.log_level, 20, doc='DEBUG, INFO, WARNING, ERROR, CRITICAL '
+                                                 'or NOTSET')
     disabled: bool = option(t.boolean, False, doc='no log at all')
     format: str = option(t.choice('text', 'json'), 'text',
                          doc='text (msg_format) or json (one object per line)')
@@ -100,7 +101,7 @@ class Mail:
                                       '(unset: plain SMTP)')
     user: str | None = option(doc='login name, together with password')
     password: Any = option(secret_text, secret=True, doc='login password, together with user')
-    from_addr: str | None = option(t.address, doc='sender of the mails; required in [mail]')
+    from_addr: str | None = option(doc='sender of the mails, as written; required in [mail]')
     verify_cert: bool = option(t.boolean, True, doc="verify the server's certificate and "
                                                     'name (STARTTLS, TLS)')
     ca_file: str | None = option(t.path, doc="CA certificates (PEM) to verify it with, "
@@ -111,8 +112,8 @@ class Mail:
 
 @dataclass(frozen=True, kw_only=True)
 class Notify:
-    mail_cfg: str | None = option(t.file_name, doc="the mail template of the job (unset: "
-                                                   "the application's)")
+    mail_cfg: str | None = option(doc="the mail template of the job, a file in "
+                                      "mail_cfgs_dir (unset: the application's)")
     success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
     error: tuple = option(t.addresses, (), doc='addresses mailed after a failure')
     done: tuple = option(t.addresses, (), doc='addresses mailed after every run')
@@ -131,7 +132,7 @@ class Notify:
 
 @dataclass(frozen=True, kw_only=True)
 class AppNotify(Notify):
-    mail_cfg: str | None = option(t.file_name, 'default',
+    mail_cfg: str | None = option(default='default',
                                   doc='the mail template: default (the built-in one) or a '
                                       'file in mail_cfgs_dir')
     webhook_on: str = option(t.choice(*WEBHOOK_ON), 'done', doc='success, error or done')
@@ -170,8 +171,8 @@ class JobOptions:
                                              'one lock shared by every job naming it')
     ready_file: str | None = option(doc='a file in the source directory: without it the job '
                                         'does not run; deleted after a successful run')
-    retries: int = option(t.non_negative_int, 0, doc='runs the job again after a failure '
-                                                     '(exit code 2), waiting 1, 2, 4 ... 60 s')
+    retries: int = option(t.lenient_count, 0, doc='runs the job again after a failure '
+                                                  '(exit code 2), waiting 1, 2, 4 ... 60 s')
     log_disabled: bool | None = option(t.boolean, doc='overrides [logging] disabled')
     log_level: int | None = option(t.log_level, doc='overrides [logging] log_level')
     before: tuple | None = option(t.command, doc='command run once the source is ready, '
@@ -184,9 +185,11 @@ class JobOptions:
 @dataclass(frozen=True, kw_only=True)
 class Source:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True, doc='the source directory')
-    files: tuple = option(t.comma_list, required=True, doc='patterns of the files to take')
-    ignore: tuple = option(t.comma_list, ('.*',), doc='patterns of the files to leave')
+    path: str = option(t.source_path, required=True, doc='the source directory')
+    files: tuple = option(t.patterns, required=True, doc='patterns of the files to take '
+                                                         '(* matches across /)')
+    ignore: tuple = option(t.patterns, ('.*',), doc='patterns of the files to leave '
+                                                    '(empty: none)')
     recursive: bool = option(t.boolean, False, doc='descend into sub-directories (relative '
                                                     'paths are kept)')
     delete: bool = option(t.boolean, False, doc='delete each transferred source file')
@@ -195,10 +198,11 @@ class Source:
 @dataclass(frozen=True, kw_only=True)
 class Target:
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
-    path: str = option(t.path, required=True, doc='the target directory (created if '
-                                                   'missing)')
+    path: str = option(t.target_path, required=True, doc='the target directory (created if '
+                                                          'missing)')
     temp: Any = option(t.temp, doc='write each file under a temp name, renamed when '
-                                   'complete: .NAME, NAME.EXT or SUBDIR/NAME')
+                                   'complete: dot (.NAME), ext:EXT (NAME.EXT) or dir:DIR '
+                                   '(DIR/NAME)')
     resume: bool = option(t.boolean, False, doc='continue an interrupted file from its temp '
                                                 'file (needs temp and locks_dir)')
     connections: int | None = option(t.connections, doc="several files at once (unset: "
@@ -225,6 +229,6 @@ class Host:
     user: str = option(required=True, doc='login name')
     password: Any = option(secret_text, secret=True, doc='login password (needed unless a key '
                                                          'logs in)')
-    timeout: float = option(t.non_negative_float, 0.0, doc='seconds a server may be silent '
-                                                          '(0: no limit)')
+    timeout: float = option(t.lenient_seconds, 0.0, doc='seconds a server may be silent '
+                                                        '(0: no limit)')
     connections: int | None = None

@@ -2,11 +2,25 @@
 
 Each type is a callable taking the raw string and returning the parsed value; it
 raises ``ValueError`` whose text says what was expected. The loader adds the file,
-section, option and the raw value to that text.
+section, option and the raw value to that text. An empty value is handed to the type
+like any other (it is the empty string, not "unset"), as FileTransfer 0.11 does.
+
+Where FileTransfer 0.11 took a doubtful value leniently (an unknown log level, a
+negative timeout), the type returns `Adjusted`: the value used and why; the loader
+logs it as a warning at every run and `filetransfer check` reports it.
 """
 
 import logging
+import math
 import re
+from typing import Any, NamedTuple
+
+
+class Adjusted(NamedTuple):
+    """A value taken leniently: ``value`` is used, ``note`` says how and why."""
+
+    value: Any
+    note: str
 
 _TRUE = {'yes', 'true', 'on', '1'}
 _FALSE = {'no', 'false', 'off', '0'}
@@ -17,9 +31,34 @@ def text(raw: str) -> str:
 
 
 def path(raw: str) -> str:
-    """A file or directory path (relative ones to the working directory)."""
+    """A file or directory path (relative ones to the working directory); an empty
+    value is the working directory."""
     if '\0' in raw:
         raise ValueError('expected a path without NUL characters')
+    return raw or '.'
+
+
+def source_path(raw: str) -> str:
+    """The source directory; an empty one is kept (the run fails: no such directory)."""
+    if '\0' in raw:
+        raise ValueError('expected a path without NUL characters')
+    return raw
+
+
+def target_path(raw: str) -> str:
+    """The target directory; an empty value is refused: files of sub-directories
+    would land in the working directory."""
+    if not raw:
+        raise ValueError('expected a directory, got an empty value')
+    return path(raw)
+
+
+def extension(raw: str) -> str:
+    """A file name extension: empty, or starting with a dot."""
+    if raw and not raw.startswith('.'):
+        raise ValueError("expected an extension starting with '.' (or nothing)")
+    if '/' in raw or '\0' in raw:
+        raise ValueError('expected an extension without "/"')
     return raw
 
 
@@ -64,6 +103,27 @@ def non_negative_float(raw: str) -> float:
     return value
 
 
+def lenient_count(raw: str) -> int:
+    """A whole number; a negative one is 0, as for FileTransfer 0.11."""
+    value = _whole_number(raw, -2 ** 63, None, 'expected a whole number >= 0')
+    if value < 0:
+        return Adjusted(0, 'a negative number counts as 0')
+    return value
+
+
+def lenient_seconds(raw: str) -> float:
+    """Seconds (0: none); a negative number or nan is 0, as for FileTransfer 0.11."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError('expected a number >= 0') from None
+    if value == float('inf'):
+        raise ValueError('expected a finite number >= 0 (0 for no limit)')
+    if math.isnan(value) or value < 0:
+        return Adjusted(0.0, 'not a number >= 0: counts as 0 (none)')
+    return value
+
+
 def positive_float(raw: str) -> float:
     try:
         value = float(raw)
@@ -83,7 +143,10 @@ _HOST_RE = re.compile(r'^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\s:\[\]/@\x00-
 
 
 def host_port(raw: str) -> tuple[str, int | None]:
-    """``name[:port]`` or ``[ipv6]:port``; the port is None when not given."""
+    """``name[:port]`` or ``[ipv6]:port``; the port is None when not given. An empty
+    value is an empty name (connecting to it fails)."""
+    if not raw:
+        return '', None
     match = _HOST_RE.match(raw)
     if not match:
         raise ValueError('expected name[:port]')
@@ -98,22 +161,44 @@ def comma_list(raw: str) -> tuple[str, ...]:
     return items
 
 
+def patterns(raw: str) -> tuple[str, ...]:
+    """Comma-separated file name patterns; empty items are kept (each matches every
+    file), an empty value is no pattern."""
+    return tuple(item.strip() for item in raw.split(',')) if raw else ()
+
+
+def job_id_problem(job_id: str) -> str | None:
+    """Why ``job_id`` cannot name a job file below jobs_dir, or None."""
+    if not job_id or job_id.startswith(('-', '/')) or '\0' in job_id:
+        return 'expected a job file name, relative to jobs_dir'
+    if '..' in job_id.split('/') or '' in job_id.split('/'):
+        return 'expected a path inside jobs_dir (no "..", no empty part)'
+    return None
+
+
 def job_ids(raw: str) -> tuple[str, ...]:
     """Comma-separated job ids, or ``*`` alone for every job."""
     items = comma_list(raw)
     if '*' in items and len(items) > 1:
         raise ValueError("expected job ids or '*' alone")
     for item in items:
-        if item != '*' and ('/' in item or item in ('.', '..') or item.startswith('-')):
-            raise ValueError('expected comma-separated job ids (file names without "/")')
+        if item != '*' and (job_id_problem(item) or item in ('.', '..')):
+            raise ValueError('expected comma-separated job ids (job files in jobs_dir)')
     return items
 
 
+# The names FileTransfer 0.11 takes, in any case; NOTSET lets every record through.
+_LEVELS = {'CRITICAL': logging.CRITICAL, 'ERROR': logging.ERROR, 'WARNING': logging.WARNING,
+           'INFO': logging.INFO, 'DEBUG': logging.DEBUG, 'NOTSET': 1}
+
+
 def log_level(raw: str) -> int:
-    level = logging.getLevelName(raw.upper())
-    if not isinstance(level, int):
-        raise ValueError('expected a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)')
-    return level
+    """A level name (any case); any other text is INFO, as for FileTransfer 0.11."""
+    try:
+        return _LEVELS[raw.upper()]
+    except KeyError:
+        return Adjusted(logging.INFO, 'not a log level (DEBUG, INFO, WARNING, ERROR, '
+                                      'CRITICAL or NOTSET): INFO is used')
 
 
 # The width and precision of each %-conversion ('%%' has neither).
@@ -122,6 +207,7 @@ _MAX_FORMAT_DIGITS = 4
 
 
 def log_format(raw: str) -> str:
+    """A logging format; an empty one logs the bare messages."""
     expected = 'expected a logging format such as %(asctime)s %(message)s'
     for numbers in _FORMAT_NUMBERS_RE.findall(raw):
         if any(len(number) > _MAX_FORMAT_DIGITS for number in numbers):
@@ -139,39 +225,40 @@ _LOCK_NAME_RE = re.compile(r'^[\w.-]+$')
 
 
 def single_instance(raw: str) -> bool | str:
-    """yes/no, or the name of a lock shared by every job naming it."""
+    """yes/no, or the name of a lock shared by every job naming it: any text, the
+    lock file being LOCKS_DIR/NAME.lock (a name with '/' is in a sub-directory)."""
+    if not raw:
+        raise ValueError('expected yes/no or a lock name')
     try:
         return boolean(raw)
     except ValueError:
         pass
-    if not _LOCK_NAME_RE.match(raw) or raw in ('.', '..'):
-        raise ValueError('expected yes/no or a lock name (letters, digits, _ . -)')
+    if '\0' in raw or raw.startswith('/') or '..' in raw.split('/'):
+        raise ValueError('expected yes/no or a lock name inside locks_dir (no "..", not '
+                         'absolute)')
+    if not _LOCK_NAME_RE.match(raw):
+        return Adjusted(raw, f"a lock name with other characters than letters, digits, "
+                             f"_ . -: the lock file is '{raw}.lock' in locks_dir")
     return raw
 
 
-def file_name(raw: str) -> str:
-    """A plain file name: no directory part."""
-    if raw in ('.', '..') or '/' in raw or '\0' in raw:
-        raise ValueError('expected a file name without "/"')
-    return raw
-
-
-_ADDRESS_RE = re.compile(r'^[^@\s,<>]+@[^@\s,<>]+$')
-
-
-def address(raw: str) -> str:
-    """One email address (``user@domain``)."""
-    if not _ADDRESS_RE.match(raw):
-        raise ValueError('expected an email address (user@domain)')
-    return raw
+# One address: ADDR or DISPLAY <ADDR>, ADDR without spaces, quotes, commas, angle
+# brackets and at most one '@' (a bare local name such as root is an address too).
+_ADDR = r'[^\s<>,"@]+(?:@[^\s<>,"@]+)?'
+_ADDRESS_RE = re.compile(rf'^(?:{_ADDR}|[^<>]*<{_ADDR}>)$')
 
 
 def addresses(raw: str) -> tuple[str, ...]:
-    """Comma-separated email addresses (``user@domain``)."""
-    items = comma_list(raw)
+    """Comma-separated email addresses, each ``ADDR`` or ``NAME <ADDR>`` as email.utils
+    reads them; empty items are left out. Items that would be read as other
+    addresses than written (a quoted name with a comma, words outside <...>) are
+    refused."""
+    items = tuple(item.strip() for item in raw.split(',') if item.strip())
     for item in items:
         if not _ADDRESS_RE.match(item):
-            raise ValueError('expected comma-separated email addresses (user@domain)')
+            raise ValueError('expected comma-separated addresses (user@domain or Name '
+                             '<user@domain>); words outside <...> or a comma in a quoted '
+                             'name would send the mail to other addresses than written')
     return items
 
 

@@ -165,6 +165,12 @@ class Endpoint(abc.ABC):
         self.spec = spec
         self.role = spec.role
 
+    def in_temp_dir(self, relpath: str) -> bool:
+        """Whether ``relpath`` is a name in the job's own temp directory (``temp =
+        dir:DIR``), which may lie outside the target directory."""
+        temp = getattr(self.spec.options, 'temp', None) if self.role == 'target' else None
+        return temp is not None and temp.holds(relpath)
+
     # -- life cycle -----------------------------------------------------------
     @abc.abstractmethod
     def open(self) -> None:

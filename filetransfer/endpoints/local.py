@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 
-from filetransfer.errors import ConnectError
+from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, SourceChanged,
                                          SourceReadError, StreamEndpoint, change_of,
                                          copy_stream, refuse_unsafe)
@@ -43,7 +43,8 @@ class LocalEndpoint(StreamEndpoint):
                                    f'{exc.strerror}') from None
         if not os.path.isdir(self.root):
             what = 'does not exist' if not os.path.exists(self.root) else 'is not a directory'
-            raise ConnectError(f'{self.role} directory {self.root} {what}')
+            error = TransferError if self.role == 'source' else ConnectError
+            raise error(f'{self.role} directory {self.root} {what}')
         self._real_root = os.path.realpath(self.root)
 
     def close(self) -> None:
@@ -63,8 +64,8 @@ class LocalEndpoint(StreamEndpoint):
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as exc:
             if not reldir:
-                raise ConnectError(f'cannot list source directory {self.root}: '
-                                   f'{exc.strerror}') from None
+                raise TransferError(f'cannot list source directory {self.root}: '
+                                    f'{exc.strerror}') from None
             log.warning('cannot list directory %s: %s', self._path(reldir), exc.strerror)
             return
         for entry in entries:
@@ -173,14 +174,28 @@ class LocalEndpoint(StreamEndpoint):
 
     def _refuse_outside(self, folder: str) -> None:
         """Raises OSError when a symbolic link (planted in the directory) puts
-        ``folder``, or the part of it that exists, outside the root."""
+        ``folder``, or the part of it that exists, outside the root (or outside the
+        job's temp directory, for a folder in it)."""
         existing = folder
         while not os.path.lexists(existing) and existing != os.path.dirname(existing):
             existing = os.path.dirname(existing)
         real = os.path.realpath(existing)
-        if os.path.commonpath([real, self._real_root]) != self._real_root:
+        root = self._real_root
+        temp_dir = self._temp_dir()
+        if temp_dir and _inside(os.path.abspath(folder), temp_dir):
+            root = os.path.realpath(temp_dir)
+            if _inside(root, real):
+                return       # the temp directory is still to be created below ``real``
+        if not _inside(real, root):
             raise OSError(errno.EXDEV, f'a symbolic link on the way leads outside the '
                                        f'{self.role}', existing)
+
+    def _temp_dir(self) -> str | None:
+        """The job's temp directory (absolute) when it has one (``temp = dir:``)."""
+        temp = getattr(self.spec.options, 'temp', None) if self.role == 'target' else None
+        if temp is None or temp.mode != 'dir':
+            return None
+        return os.path.abspath(os.path.join(self.root, temp.value))
 
     def remove(self, relpath: str) -> None:
         path = self._path(relpath)
@@ -191,6 +206,10 @@ class LocalEndpoint(StreamEndpoint):
         path = self._path(relpath)
         self._refuse_outside(os.path.dirname(path))
         os.rmdir(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _open_for_writing(path: str, offset: int, exclusive: bool):

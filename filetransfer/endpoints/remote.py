@@ -143,7 +143,8 @@ def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
               resolve: Callable[[str], str]) -> str:
     """Opens the root directory ``path`` of a server's ``endpoint`` (one with
     ``where``, ``role`` and ``_guard``): a target's is made first (``make_dirs``, mkdir
-    -p); ``resolve`` returns the root as the server names it. Raises ConnectError."""
+    -p); ``resolve`` returns the root as the server names it. Raises ConnectError, or
+    TransferError for a source directory that cannot be opened."""
     where, role = endpoint.where, endpoint.role
     try:
         if role == 'target':
@@ -159,9 +160,11 @@ def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
         except OSError as exc:
             what = 'does not exist' if exc.errno == errno.ENOENT \
                 else f'cannot be opened: {error_text(exc)}'
-            raise ConnectError(f'{where}: {role} directory {path} {what}') from None
+            missing = f'{where}: {role} directory {path} {what}'
     except TransferError as exc:
         raise ConnectError(str(exc)) from None
+    # A source directory that cannot be opened is a TransferError, as for FileTransfer 0.11.
+    raise (TransferError if role == 'source' else ConnectError)(missing)
 
 
 def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],

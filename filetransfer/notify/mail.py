@@ -16,36 +16,50 @@ DEFAULT_PORTS = {None: 25, 'STARTTLS': 25, 'TLS': 465}
 
 
 def recipients(app_notify, job_notify, success: bool) -> list[str]:
-    """The addresses to mail: ``success`` (or ``error``) and ``done`` of the
-    application's and of the job's [notify] (schema.Notify, the job's may be None),
-    in that order, each address once (compared without regard to case)."""
+    """The recipients to mail, as written (``addr`` or ``Name <addr>``): ``success``
+    (or ``error``) and ``done`` of the application's and of the job's [notify]
+    (schema.Notify, the job's may be None), in that order, each address once
+    (compared without regard to case)."""
+    from email.utils import parseaddr
+
     wanted = ('success' if success else 'error', 'done')
     found, seen = [], set()
     for notify in (app_notify, job_notify):
         for key in wanted:
-            for address in getattr(notify, key, None) or ():
-                if address.lower() not in seen:
-                    seen.add(address.lower())
-                    found.append(address)
+            for recipient in getattr(notify, key, None) or ():
+                address = parseaddr(recipient)[1].lower()
+                if address not in seen:
+                    seen.add(address)
+                    found.append(recipient)
     return found
 
 
+def envelope_address(written: str) -> str:
+    """The address of ``addr`` or ``Name <addr>`` (a bare local name such as root
+    stays as it is)."""
+    from email.utils import parseaddr
+
+    return parseaddr(written)[1]
+
+
 def template_name(app_notify, job_notify) -> str:
-    """The job's mail_cfg when set, else the application's."""
-    return (job_notify.mail_cfg if job_notify else None) or app_notify.mail_cfg or 'default'
+    """The job's mail_cfg when set (not empty), else the application's."""
+    return (job_notify.mail_cfg if job_notify else None) or app_notify.mail_cfg
 
 
 def build_message(from_addr: str, to: list[str], subject: str, text: str):
-    """A MIME text message (UTF-8) with Date and Message-ID."""
+    """A MIME text message (UTF-8) with Date and Message-ID; ``from_addr`` and the
+    recipients ``to`` are used as written."""
     from email.message import EmailMessage
-    from email.utils import formatdate, make_msgid
+    from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
     message = EmailMessage()
     message['From'] = from_addr
-    message['To'] = ', '.join(to)
+    message['To'] = ', '.join(formataddr(parseaddr(recipient)) for recipient in to)
     message['Subject'] = subject
     message['Date'] = formatdate(localtime=True)
-    message['Message-ID'] = make_msgid(domain=from_addr.rpartition('@')[2])
+    message['Message-ID'] = make_msgid(domain=envelope_address(from_addr).rpartition('@')[2]
+                                       or None)
     message['Auto-Submitted'] = 'auto-generated'   # RFC 3834: no replies from robots
     plain = text.isascii() and max(map(len, text.splitlines() or [''])) <= 998
     message.set_content(text, charset='utf-8', cte='7bit' if plain else 'quoted-printable')
@@ -117,9 +131,10 @@ def send(mail, message, to: list[str]) -> None:
     with smtp:
         if security == 'STARTTLS':
             smtp.starttls(context=_tls_context(mail))
-        if mail.user:
+        if mail.user is not None:
             smtp.login(mail.user, reveal(mail.password))
-        refused = smtp.send_message(message, mail.from_addr, to)
+        refused = smtp.send_message(message, envelope_address(mail.from_addr),
+                                    [envelope_address(recipient) for recipient in to])
     for address, (code, reply) in refused.items():
         log.warning('notification mail: %s refused %s: %s %s', _where(mail), address, code,
                     _text(reply))
@@ -141,8 +156,8 @@ def _send_report(app, job_cfg, report: JobReport) -> None:
         return
     mail = app.mail
     if mail is None:
-        log.warning('notification mail not sent to %s: no [mail] section in %s',
-                    ', '.join(to), app.path)
+        log.warning('notification mail not sent to %s: no mail server configured ([mail] '
+                    'in %s)', ', '.join(to), app.path)
         return
     from filetransfer.notify import template as mailtemplate
 

@@ -1,10 +1,14 @@
 """Mail templates: the file format, the placeholders, and the subject and text
-of the notification mail of one job run.
+of the notification mail of one job run, as FileTransfer 0.11 makes them.
 
-A template file has one ``KEY: value`` entry per line (keys case-insensitive,
-blank lines and lines starting with ``#`` ignored); ``MESSAGE:`` comes last and
-runs to the end of the file. Entries a custom template leaves out are taken
-from the built-in ``default`` template (``default.mail``).
+A template file has one ``KEY: value`` entry per line (keys case-insensitive, values
+stripped, a ``\\n`` in a value is a line break); ``MESSAGE:`` comes last, and the
+lines after it are the message. Blank lines and lines starting with ``#`` are
+skipped, and entries a custom template leaves out are taken from the built-in
+``default`` template (``default.mail``).
+
+Subject and message are `string.Template` texts filled in leniently: a ``$name`` that
+is no placeholder (or ``$5``, a lone ``$``) stays as written; ``$$`` is a ``$``.
 """
 
 import datetime
@@ -12,11 +16,11 @@ import logging
 import os
 import re
 import string
+import textwrap
 import traceback
 from importlib import resources
 
-from filetransfer.outcome import JobReport
-from filetransfer.outcome import FileTags
+from filetransfer.outcome import FileTags, JobReport
 from filetransfer.smallfile import read_small_text
 
 log = logging.getLogger('filetransfer.notify')
@@ -28,19 +32,25 @@ KEYS = ('DATETIME_FORMAT', 'DURATION_FORMAT', 'STAT_SUCCESS', 'STAT_ERRORS', 'ST
 PLACEHOLDERS = ('jobname', 'jobid', 'status', 'statstr', 'exitcode', 'starttime', 'endtime',
                 'duration', 'info', 'source', 'target', 'logfile', 'files_cnt',
                 'src_error_cnt', 'tgt_error_cnt', 'filelist', 'errormsg', 'stacktrace')
-NO_FILE_LIST = '(no file list: collect_data is off)'
-NO_FILES = '(no files)'
-NO_LOG_FILE = '(none)'
+# Values of several lines: when a line of the message starts with one of these, its
+# other lines are indented as far as the placeholder.
+INDENTED = ('info', 'errormsg', 'stacktrace', 'filelist')
+NOTHING = '-'                 # a value that is not there (no info, no error, no file)
+LOG_TO_STDERR = '<STDERR>'
 
 
 class TemplateError(ValueError):
     """A template file that cannot be used; the text says why."""
 
 
+def _value(text: str) -> str:
+    return text.replace('\\n', '\n').strip()
+
+
 def parse(text: str) -> dict[str, str]:
     """The entries of a template file's text (keys in upper case)."""
     entries = {}
-    lines = text.splitlines(keepends=True)
+    lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith('#'):
             continue
@@ -51,11 +61,10 @@ def parse(text: str) -> dict[str, str]:
                                 f'{", ".join(KEYS)}, got {line.strip()[:40]!r}')
         if key in entries:
             raise TemplateError(f'line {number}: {key} is given twice')
-        if key == 'MESSAGE':
-            first = value.lstrip(' \t')
-            entries[key] = (first if first.strip() else '') + ''.join(lines[number:])
+        if key == 'MESSAGE':     # the lines that follow; the rest of this one is dropped
+            entries[key] = _value('\n'.join(lines[number:]))
             break
-        entries[key] = value.strip()
+        entries[key] = _value(value)
     return entries
 
 
@@ -66,12 +75,14 @@ def default_entries() -> dict[str, str]:
 
 
 def load(name: str, mail_cfgs_dir: str | None) -> dict[str, str]:
-    """The entries of the template ``name`` (a file in ``mail_cfgs_dir``), completed
-    from the default template. Raises TemplateError."""
+    """The entries of the template ``name`` (a path relative to ``mail_cfgs_dir``, or
+    absolute), completed from the default template. Raises TemplateError."""
     entries = default_entries()
     if name.lower() == DEFAULT:
         return entries
-    if not mail_cfgs_dir:
+    if not name:
+        raise TemplateError('mail_cfg is empty')
+    if mail_cfgs_dir is None:
         raise TemplateError('[global] mail_cfgs_dir is not set')
     path = os.path.join(mail_cfgs_dir, name)
     try:
@@ -87,65 +98,83 @@ def load(name: str, mail_cfgs_dir: str | None) -> dict[str, str]:
     return entries
 
 
-_DURATION_UNITS = {'d': 86_400_000, 'H': 3_600_000, 'M': 60_000, 'S': 1000, 'f': 1}
-_DURATION_WIDTH = {'d': 1, 'H': 2, 'M': 2, 'S': 2, 'f': 3}
-_CODE_RE = re.compile(r'%(.?)', re.DOTALL)
+# DURATION_FORMAT: '%', a flag ('0' or ' '), a width, and D (days), H (hours),
+# M (minutes), S (seconds) or s (microseconds); %X, %Y and %Z are shorthands.
+_SHORTHANDS = (('%X', '%02H:%02M:%02S'), ('%Y', '%02H:%02M'), ('%Z', '%02M:%02S'))
+_CODE_RE = re.compile(r'%([0 ]?)(\d*)([DHMSs])')
+_UNITS = 'sSMHD'             # from the smallest
+
+
+def _unit_values(largest: str, duration: datetime.timedelta) -> dict[str, int]:
+    """Each unit's number: the largest unit of the format takes the whole rest of the
+    duration, every smaller one its remainder (a unit left out between them is
+    dropped, not carried into the next smaller one)."""
+    days, seconds, micros = duration.days, duration.seconds, duration.microseconds
+    values = {'D': 0, 'H': 0, 'M': 0, 'S': 0, 's': micros}
+    if largest == 's':
+        values['s'] = (days * 86_400 + seconds) * 1_000_000 + micros
+    elif largest == 'S':
+        values['S'] = days * 86_400 + seconds
+    else:
+        minutes, values['S'] = divmod(seconds, 60)
+        if largest == 'M':
+            values['M'] = days * 1440 + minutes
+        else:
+            hours, values['M'] = divmod(minutes, 60)
+            if largest == 'H':
+                values['H'] = days * 24 + hours
+            else:
+                values['H'], values['D'] = hours, days
+    return values
 
 
 def format_duration(fmt: str, duration: datetime.timedelta) -> str:
-    """Formats ``duration`` with the codes %d (days), %H (hours), %M (minutes),
-    %S (seconds), %f (milliseconds) and %% (a percent sign).
+    """Formats ``duration`` by FileTransfer 0.11's DURATION_FORMAT rule.
 
-    The largest unit in ``fmt`` takes the whole duration that the smaller ones
-    leave (``%M:%S`` of 2 hours is ``120:00``); H, M and S have at least two
-    digits, f three. Raises TemplateError for any other code.
+    A number is plain, or padded to the width with spaces (zeros with the flag
+    ``0``). ``%s`` is the microseconds, or with a width w below 6 the fraction in
+    units of 10^-w s, rounded (``%03s``: milliseconds). The text before a code goes
+    through Python's %-formatting with it, so ``%%S`` gives ``%(S)d``. Raises
+    TemplateError where 0.11 would fail (a width of 0, a stray % before a code).
     """
-    codes = _CODE_RE.findall(fmt)
-    for code in codes:
-        if code != '%' and code not in _DURATION_UNITS:
-            raise TemplateError(f'DURATION_FORMAT: unknown code %{code} '
-                                '(use %d %H %M %S %f %%)')
-    rest = max(0, duration // datetime.timedelta(milliseconds=1))
-    values = {}
-    for unit, size in _DURATION_UNITS.items():
-        if unit in codes:
-            values[unit], rest = divmod(rest, size)
-
-    def replace(match):
-        code = match.group(1)
-        if code == '%':
-            return '%'
-        return str(values[code]).zfill(_DURATION_WIDTH[code])
-
-    return _CODE_RE.sub(replace, fmt)
+    for short, long in _SHORTHANDS:
+        fmt = fmt.replace(short, long)
+    codes = list(_CODE_RE.finditer(fmt))
+    if any(width and int(width) < 1 for _, width, _ in (code.groups() for code in codes)):
+        raise TemplateError('DURATION_FORMAT: a width must be at least 1')
+    largest = max((code[3] for code in codes), key=_UNITS.index, default='s')
+    values = _unit_values(largest, max(duration, datetime.timedelta(0)))
+    pieces, end = [], 0
+    try:
+        for code in codes:
+            text, (flag, width, unit) = fmt[end:code.start()], code.groups()
+            if unit == 's' and largest != 's':
+                number = round(float(values['s']) / 10 ** (6 - int(width) if width else 0))
+                pieces.append(text + (f'%{flag}{width}d' % number if flag else str(number)))
+            else:
+                pieces.append(f'{text}%({unit}){flag}{width}d' % values)
+            end = code.end()
+    except (TypeError, ValueError, KeyError) as exc:
+        raise TemplateError(f'DURATION_FORMAT: {exc}') from None
+    return ''.join(pieces) + fmt[end:]
 
 
 def _file_list(report: JobReport, duration_format: str) -> str:
     file_list = report.result.file_list
-    if file_list is None:
-        return NO_FILE_LIST
     if not file_list:
-        return NO_FILES
+        return NOTHING
     lines = []
-    for path, info, tag in file_list:
+    for path, info, tag in sorted(file_list, key=lambda record: record[0]):
         if tag is FileTags.TRANSF and isinstance(info, datetime.timedelta):
-            lines.append(f'{tag} {path}  {format_duration(duration_format, info)}')
+            shown = format_duration(duration_format, info)
         else:
-            lines.append(f'{tag} {path}: {info}')
+            shown = (str(info).splitlines() or [''])[0]
+        lines.append(f'{tag} {path} ({shown})')
     return '\n'.join(lines)
 
 
 _STAT_KEYS = {'success': 'STAT_SUCCESS', 'errors': 'STAT_ERRORS', 'failure': 'STAT_FAILURE',
               'config': 'STAT_CONFIG', 'terminated': 'STAT_TERMINATED', 'other': 'STAT_OTHER'}
-
-
-def _error_message(report: JobReport) -> str:
-    error = report.error
-    if error is None:
-        return ''
-    if report.status == 'other':   # an unexpected exception: its type tells what happened
-        return f'{type(error).__name__}: {error}'
-    return str(error) or type(error).__name__
 
 
 def _strftime(fmt: str, when: datetime.datetime) -> str:
@@ -155,10 +184,19 @@ def _strftime(fmt: str, when: datetime.datetime) -> str:
         raise TemplateError(f'DATETIME_FORMAT: {exc}') from None
 
 
+def _log_file(report: JobReport) -> str:
+    if report.log_file:
+        return os.path.basename(report.log_file)
+    return NOTHING if report.log_disabled else LOG_TO_STDERR
+
+
 def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
     """The placeholder values for one run."""
     time_format, duration_format = entries['DATETIME_FORMAT'], entries['DURATION_FORMAT']
     result, error = report.result, report.error
+    # a run that ended with an error has the counts reached so far; a configuration
+    # error found before the run has none
+    counted = error is None or hasattr(error, 'result')
     return {
         'jobname': report.name,
         'jobid': report.job_id,
@@ -168,34 +206,37 @@ def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
         'starttime': _strftime(time_format, report.started),
         'endtime': _strftime(time_format, report.ended),
         'duration': format_duration(duration_format, report.duration),
-        'info': report.info or '',
-        'source': report.source,
-        'target': report.target,
-        'logfile': os.path.abspath(report.log_file) if report.log_file else NO_LOG_FILE,
-        'files_cnt': str(result.files_cnt),
-        'src_error_cnt': str(result.src_error_cnt),
-        'tgt_error_cnt': str(result.tgt_error_cnt),
-        'filelist': _file_list(report, duration_format),
-        'errormsg': _error_message(report),
-        'stacktrace': ''.join(traceback.format_exception(error)) if error else '',
+        'info': report.info or NOTHING,
+        'source': report.source_url or NOTHING,
+        'target': report.target_url or NOTHING,
+        'logfile': _log_file(report),
+        'files_cnt': str(result.files_cnt) if counted else NOTHING,
+        'src_error_cnt': str(result.src_error_cnt) if counted else NOTHING,
+        'tgt_error_cnt': str(result.tgt_error_cnt) if counted else NOTHING,
+        'filelist': _file_list(report, duration_format) if counted else NOTHING,
+        'errormsg': NOTHING if error is None else (str(error).strip() and str(error)
+                                                   or type(error).__name__),
+        'stacktrace': ''.join(traceback.format_exception(error)) if error else NOTHING,
     }
 
 
-def _substitute(key: str, text: str, mapping: dict[str, str]) -> str:
-    try:
-        return string.Template(text).substitute(mapping)
-    except KeyError as exc:
-        raise TemplateError(f'{key}: unknown placeholder ${exc.args[0]}') from None
-    except ValueError as exc:
-        raise TemplateError(f'{key}: {exc} (write $$ for a dollar sign)') from None
+def _indent(message: str, mapping: dict[str, str]) -> None:
+    """Indents the continuation lines of the values of INDENTED placeholders that
+    start a line of ``message`` as far as the placeholder."""
+    for line in message.splitlines():
+        for name in INDENTED:
+            if line.lstrip().startswith('$' + name):
+                column = ' ' * line.index('$')
+                mapping[name] = textwrap.indent(mapping[name], column).lstrip(' ')
 
 
 def render(entries: dict[str, str], report: JobReport) -> tuple[str, str]:
     """The subject (one line) and the text of the mail. Raises TemplateError."""
     mapping = values(entries, report)
-    subject = _substitute('SUBJECT', entries['SUBJECT'], mapping)
-    text = _substitute('MESSAGE', entries['MESSAGE'], mapping)
-    return ' '.join(subject.split()), text.rstrip() + '\n'
+    subject = string.Template(entries['SUBJECT']).safe_substitute(mapping)
+    _indent(entries['MESSAGE'], mapping)
+    text = string.Template(entries['MESSAGE']).safe_substitute(mapping)
+    return re.sub(r'[\r\n]+', ' ', subject), text.rstrip() + '\n'
 
 
 def render_named(name: str, mail_cfgs_dir: str | None, report: JobReport) -> tuple[str, str]:

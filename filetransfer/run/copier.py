@@ -11,6 +11,7 @@ Every file is booked in the run's ledger (run/ledger.py), whatever moved it.
 
 import contextlib
 import logging
+import posixpath
 
 from filetransfer import endpoints
 from filetransfer.config.model import EndpointSpec
@@ -43,7 +44,9 @@ class Copier:
         self.temp = target.options.temp
         self.resume = target.options.resume
         self.delete = source.options.delete
-        self.ready_file = ready_file
+        # a path below the source (flags/READY); the file itself is left out only
+        # when listed under the name as written, as in FileTransfer 0.11
+        self.ready_file = posixpath.normpath(ready_file) if ready_file else None
         self.connections = (target.options.connections or _connections(target.host)
                             or _connections(source.host) or 1)
         self.selection = Selection(source.options.files, source.options.ignore,

@@ -46,6 +46,9 @@ class Job:
         self.collect_data = app.global_.collect_data if collect is None else collect
         self.source = job_cfg.source.describe() if job_cfg else '?'
         self.target = job_cfg.target.describe() if job_cfg else '?'
+        self.urls = (job_cfg.source.url(), job_cfg.target.url()) if job_cfg else (None, None)
+        disabled = options.log_disabled
+        self.log_disabled = app.logging.disabled if disabled is None else disabled
 
     def run(self, exc: BaseException | None = None, *, progress=None,
             collect_data: bool | None = None,
@@ -58,7 +61,9 @@ class Job:
         or state_db).
 
         Raises ConnectError, TransferError, ConfigError, SingleInstanceError,
-        NotReadyError, Terminated, or ``exc``.
+        NotReadyError, Terminated, or ``exc``; an exception that ends a run (all but
+        NotReadyError and SingleInstanceError) carries the JobResult reached so far
+        as its ``result``.
         """
         self.progress = progress
         self._notices = None
@@ -88,15 +93,16 @@ class Job:
             log.debug('job %s not run: %s', self.job_id, quiet)
             raise
         except KeyboardInterrupt:
-            error = Terminated('interrupted')
+            error = Terminated('KeyboardInterrupt')
         except BaseException as failure:
             error = state.stopped_by(failure)
         signals.settle()      # the report and the mail go out whatever comes now
         code = self._finish(state.started, result, error)
         state.record(self.report)
         if error is not None:
+            error.result = result
             raise error
-        return result, code
+        return result, int(code)
 
     def _refuse_if_surely_not_ready(self) -> None:
         """Raises NotReadyError when a local source's ready file is missing, before
@@ -185,7 +191,7 @@ class Job:
         code = exit_code_of(error, result.error_cnt)
         self.report = JobReport(self.job_id, self.name, self.info, self.source, self.target,
                                 started, datetime.datetime.now(), result, code, error,
-                                self.log_file)
+                                self.log_file, self.log_disabled, *self.urls)
         if self._notices is not None and self.cfg.job.after:   # the run started
             from filetransfer.run import hooks
             hooks.run_after(self.cfg.job, self.job_id, self.report)
@@ -213,12 +219,20 @@ def _keep_successes(result: JobResult) -> None:
 
 
 def _extra_config(app, job_cfg, kwargs) -> configparser.ConfigParser:
-    extra = configparser.ConfigParser(**kwargs)
-    merged = {}
-    for sections in (app.extra, job_cfg.extra):
-        for name, items in sections.items():
-            merged.setdefault(name, {}).update(items)
-    extra.read_dict(merged)
+    """The ``x:`` sections of both files, read together by a ConfigParser made with
+    ``kwargs`` (so their [DEFAULT] options and its interpolation apply), the job
+    file winning; returned in a new one, the prefix stripped."""
+    try:
+        both = configparser.ConfigParser(**kwargs)
+        for path in (app.path, job_cfg.path):
+            with open(path, encoding='utf-8') as fh:
+                both.read_file(fh)
+        merged = {name[len(config.EXTRA_PREFIX):]: dict(both.items(name))
+                  for name in both.sections() if name.startswith(config.EXTRA_PREFIX)}
+        extra = configparser.ConfigParser(**kwargs)
+        extra.read_dict(merged)
+    except (configparser.Error, OSError, TypeError, ValueError) as exc:
+        raise ConfigError(f'{job_cfg.path}: x: sections: {exc}') from None
     return extra
 
 
@@ -236,9 +250,11 @@ def load(cfg_file, job_id: str) -> Job:
     """Loads the configuration of a job and sets up its logging. ``cfg_file`` is
     the application configuration file, or that file already loaded (an AppConfig).
 
-    A broken job file is logged and notified, then raised as ConfigError.
+    A broken job file is logged and notified, then raised as ConfigError. A job id
+    that names no file inside jobs_dir is refused before anything is written.
     """
     app = cfg_file if isinstance(cfg_file, config.AppConfig) else config.load_app(cfg_file)
+    config.job_path(app, job_id)
     try:
         job_cfg, error = config.load_job(app, job_id), None
     except ConfigError as exc:
@@ -277,8 +293,11 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
         source_items, target_items = src_cfg, tgt_cfg
     else:
         raise ConfigError(f'{where}: expected two dicts or one ConfigParser')
-    source = config.endpoint_from_mapping(where, 'source', source_items, schema.Source)
-    target = config.endpoint_from_mapping(where, 'target', target_items, schema.Target)
+    notes = []
+    source = config.endpoint_from_mapping(where, 'source', source_items, schema.Source, notes)
+    target = config.endpoint_from_mapping(where, 'target', target_items, schema.Target, notes)
+    for note in notes:
+        log.warning('%s', note)
     config.refuse_same_directory(where, source, target)
     config.check_endpoint_types(where, source, target)
     if target.options.resume:

@@ -13,8 +13,9 @@ def single_instance(locks_dir: str, name: str):
     process holds it. The lock goes away with the process, even on SIGKILL."""
     from filelock import FileLock, Timeout   # only jobs that lock pay for the import
 
-    make_private_dirs(locks_dir)
-    lock = FileLock(os.path.join(locks_dir, name + '.lock'), timeout=0, mode=0o600,
+    path = os.path.join(locks_dir, name + '.lock')     # a name may hold '/': sub-directories
+    make_private_dirs(os.path.dirname(path))
+    lock = FileLock(path, timeout=0, mode=0o600,
                     thread_local=False, preserve_lock_file=True)
     try:
         lock.acquire()

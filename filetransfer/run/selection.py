@@ -1,58 +1,34 @@
-"""Which files of the source a job takes: the `files`, `ignore` and `recursive` rules.
+"""Which files of the source a job takes: the `files`, `ignore` and `recursive` rules,
+as FileTransfer 0.11 applies them.
 
-A pattern is an fnmatch pattern matched against the path relative to the source
-directory ('/'-separated). A pattern without '/' matches a name at any depth; one
-starting with '/' is anchored at the source directory, and so is any other
-pattern with '/'. In those, '*' and '?' stay within one path component and a
-component '**' matches any number of directories.
+A pattern is a shell pattern (fnmatch's case-sensitive rule) matched against the whole
+path of a file relative to the source directory ('/'-separated):
 
-`ignore` patterns also apply to directories: an ignored directory is not entered,
-so the default `.*` skips hidden files and hidden directories alike.
+- `*` and `?` match any character, `/` included; `[...]` and `[!...]` are sets; `**`
+  is the same as `*`;
+- a pattern starting with `/` must match from the start of the path; any other
+  pattern may also match from the start of any of its components, so `reports/*`
+  takes `reports/d.csv` and `other/reports/d.csv`;
+- every pattern is also tried against the path with a `/` appended: `old?` takes a
+  file `old`, `/in/*` a file `in`;
+- an empty pattern matches every file.
+
+`ignore` is matched against file paths only: with `recursive` every directory is
+entered, so `ignore = olddir` leaves the files in `olddir/` selected (`olddir/*`
+ignores them).
+
+Each pattern is compiled once into regular expressions; fnmatch's translation never
+backtracks over a `*` once the text after it has matched, so matching stays linear in
+the length of the path, whatever the number of `*`.
 """
 
 import re
 from fnmatch import translate
-from typing import Iterable, Optional, Sequence
-
-# A compiled pattern component: a regular expression for one name, or None for '**'.
-Component = Optional[re.Pattern]
+from typing import Iterable
 
 
-def compile_component(text: str) -> re.Pattern:
-    """The regular expression matching one name as fnmatch's case-sensitive rule does."""
-    return re.compile(translate(text))
-
-
-def match_components(pattern: Sequence[Component], names: Sequence[str]) -> bool:
-    """Whether ``names`` (path components) match ``pattern`` as a whole.
-
-    The pattern runs as a nondeterministic automaton: the set of pattern positions
-    reached so far advances by one name at a time ('**' may stay in place or be
-    skipped), so the work is at most len(pattern) x len(names) component matches.
-    """
-    end = len(pattern)
-    positions = _skip_double_stars(pattern, {0})
-    for name in names:
-        advanced = set()
-        for at in positions:
-            if at == end:
-                continue
-            if pattern[at] is None:
-                advanced.add(at)
-            elif pattern[at].match(name):
-                advanced.add(at + 1)
-        if not advanced:
-            return False
-        positions = _skip_double_stars(pattern, advanced)
-    return end in positions
-
-
-def _skip_double_stars(pattern: Sequence[Component], positions: set) -> set:
-    """``positions`` plus every position reached from them by matching '**' with nothing."""
-    for at in range(len(pattern)):
-        if at in positions and pattern[at] is None:
-            positions.add(at + 1)
-    return positions
+def _compiled(pattern: str):
+    return re.compile(translate(pattern)).match
 
 
 class Pattern:
@@ -60,17 +36,25 @@ class Pattern:
 
     def __init__(self, text: str):
         self.text = text
-        if '/' in text:
-            self.name_only = None
-            self.components = tuple(None if part == '**' else compile_component(part)
-                                    for part in text.strip('/').split('/'))
+        if text.startswith('/'):
+            self._matchers = (_compiled(text[1:]),)
         else:
-            self.name_only = compile_component(text)
+            self._matchers = (_compiled(text), _compiled('*/' + text))
 
     def matches(self, relpath: str) -> bool:
-        if self.name_only is not None:
-            return self.name_only.match(relpath.rpartition('/')[2]) is not None
-        return match_components(self.components, relpath.split('/'))
+        """Whether the file ``relpath`` (relative to the source directory) matches."""
+        slashed = relpath + '/'
+        return any(match(relpath) or match(slashed) for match in self._matchers)
+
+
+def empty_item_warning(option: str, patterns: Iterable[str]) -> str | None:
+    """The warning for an empty item among the `files` or `ignore` ``patterns``
+    (``*.txt,``): it matches every file, which a stray comma seldom means."""
+    if '' not in patterns:
+        return None
+    effect = 'ignored' if option == 'ignore' else 'selected'
+    return ('an empty item (a comma at the start or the end, or two commas in a row) '
+            f'matches every file: every file is {effect}')
 
 
 class Selection:
@@ -87,8 +71,9 @@ class Selection:
         return any(pattern.matches(relpath) for pattern in self._ignore)
 
     def descend(self, reldir: str) -> bool:
-        """Whether the listing should enter the directory ``reldir``."""
-        return self.recursive and not self.ignored(reldir)
+        """Whether the listing should enter the directory ``reldir``: every one when
+        recursive (`ignore` applies to files only)."""
+        return self.recursive
 
     def wants(self, relpath: str) -> bool:
         """Whether the file ``relpath`` is part of the job."""

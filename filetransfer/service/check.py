@@ -1,6 +1,8 @@
 """Checks the configuration without transferring anything: the application file,
 every host of the hosts file, the jobs (all or the named ones), the jobs the
 daemon runs; with ``connect``, it also opens every source and target the jobs use.
+A value that a run takes leniently (as FileTransfer 0.11 did, with a warning in its
+log) is a problem here.
 
 A loader error stops at the first problem of a file, so there is at most one
 problem per file (per host for the hosts file), and each problem is reported once.
@@ -46,6 +48,12 @@ class CheckResult:
             return
         self.findings.append(Finding(text, code))
 
+    def add_lenient(self, notes) -> None:
+        """Values taken leniently, each reported once."""
+        for note in notes:
+            if all(finding.text != note for finding in self.findings):
+                self.add(note)
+
 
 def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
     """Checks the configuration (see the module doc); ``job_ids`` limits the jobs."""
@@ -55,6 +63,7 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
     except ConfigError as error:
         result.add(str(error))
         return result
+    result.add_lenient(app.lenient)
     _check_metrics_dir(app, result)
     _check_hosts(app, result)
     daemon_jobs = app.daemon.jobs if app.daemon else ()
@@ -74,7 +83,8 @@ def check(cfg_file, job_ids=None, connect: bool = False) -> CheckResult:
     for job_id in ids:
         result.jobs += 1
         try:
-            jobs[job_id] = _check_job(app, job_id, '*' in daemon_jobs or job_id in daemon_jobs)
+            jobs[job_id] = _check_job(app, job_id, '*' in daemon_jobs or job_id in daemon_jobs,
+                                      result)
         except ConfigError as error:
             result.add(str(error))
     if connect:
@@ -103,16 +113,19 @@ def _check_hosts(app, result):
         return
     for host_id in parser.sections():
         result.hosts += 1
+        notes = []
         try:
-            config.parse_host(hosts_cfg, host_id, dict(parser.items(host_id)), app)
+            config.host_from_file(parser, host_id, app, notes)
         except ConfigError as error:
             result.add(str(error))
+        result.add_lenient(notes)
 
 
-def _check_job(app, job_id, run_by_daemon):
+def _check_job(app, job_id, run_by_daemon, result):
     from filetransfer.service.daemon import unsuitable_reason
 
     job_cfg = config.load_job(app, job_id)
+    result.add_lenient(job_cfg.lenient)
     if run_by_daemon:
         reason = unsuitable_reason(job_cfg)
         if reason:

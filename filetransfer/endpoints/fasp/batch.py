@@ -419,7 +419,7 @@ class FaspBatch:
         reason = result.reason()
         if self.root_error is not None:
             code, description = self.root_error
-            raise ConnectError(
+            raise TransferError(
                 f'source directory {self.remote_root} on {self.label}: '
                 f'{description or "not readable"} (ascp error {code})', retryable=False)
         code = result.error_code()

@@ -4,30 +4,38 @@ host, where ascp itself walks the remote directory.
 ascp applies its ``-E`` (exclude) and ``-N`` (include) rules in order to every file and
 directory below the source; the first rule that matches decides, an entry matching no
 rule is included, and an excluded directory is not entered. A rule starting with ``/``
-is anchored at the source directory, one without is matched against the name; a rule
-ending in ``/`` matches directories only, one ending in ``*`` files and directories,
-any other files only. ``*``, ``?`` and ``[...]`` never match ``/`` nor the dot that
-starts a name, ``/**`` matches any number of directories, ``\\`` quotes.
+is anchored at the source directory, any other matches the end of the path after a
+``/`` (a rule without ``/`` matches the name); a rule ending in ``/`` matches
+directories only, one ending in ``*`` files and directories, any other files only.
+``*``, ``?`` and ``[...]`` never match ``/`` nor the dot that starts a name, ``/**/``
+matches any number of directories, ``\\`` quotes.
 
-The job's patterns are fnmatch patterns (see filetransfer/run/selection.py). The rules built
-here choose the same files:
+The job's patterns follow filetransfer/run/selection.py: ``*``, ``?`` and sets also
+match ``/``, a pattern without a leading ``/`` may match from any component on, and
+every pattern is also tried against the path with a ``/`` appended. Such a pattern is
+the union of patterns whose wildcards stay within a name: each ``*`` either stays in
+its name or spans several (``*/**/*``), each ``?`` or set that can match ``/`` either is
+that ``/`` or a character of a name. The rules built here choose the same files:
 
 1. ``-E`` the ready file and the files an earlier try transferred (exact names);
-2. ``-E`` each ``ignore`` pattern, as a file rule and as a directory rule;
+2. ``-E`` each form of each ``ignore`` pattern (an excluded directory is one whose
+   every file the pattern ignores: a rule matches directories only when it ends in a
+   ``*`` that could also span the rest of their paths);
 3. ``-E /**/`` (every directory) when the job is not recursive;
-4. ``-N`` each ``files`` pattern;
+4. ``-N`` each form of each ``files`` pattern;
 5. ``-N /**/`` (every remaining directory) when recursive, then ``-E /**`` (the rest).
 
-Where fnmatch lets a wildcard match a leading dot, the rule gets a second form that
+Where fnmatch lets a wildcard match a leading dot, a form gets a second one that
 starts with the dot. What ascp would read differently is refused (`Unsupported`):
 ``[^...]`` (negation for ascp, not for fnmatch), backslashes, character classes and
-other bracket forms that are not plain sets or ranges. ``**`` inside a name is one
-``*`` for fnmatch and is passed so.
+other bracket forms that are not plain sets or ranges, and patterns with so many
+wildcards that their forms exceed MAX_FORMS.
 """
 
 import itertools
+import math
 
-MAX_FORMS = 64          # rules one pattern may turn into (leading-dot forms multiply)
+MAX_FORMS = 256         # forms and rules one pattern may turn into
 ALL_DIRS = '/**/'
 EVERYTHING = '/**'
 _QUOTED = '\\*?['
@@ -37,22 +45,25 @@ class Unsupported(ValueError):
     """A pattern that ascp's rules cannot express exactly."""
 
 
-# A component is a list of tokens: ('lit', char), ('star',), ('any',),
-# ('set', text, matches_dot) with text the bracket expression, or ('globstar',).
+# A pattern is a list of tokens: ('lit', char), ('star',), ('any',), or
+# ('set', text, matches_dot, matches_slash) with text the bracket expression; its
+# variants also hold ('span',), a '*' spanning names (ascp's '/**/' between two '*').
+STAR, ANY, SLASH, SPAN = ('star',), ('any',), ('lit', '/'), ('span',)
+DOT, DOTDOT = [('lit', '.')], [('lit', '.'), ('lit', '.')]
 
-def _bracket(component: str, start: int) -> tuple[tuple, int] | None:
+def _bracket(pattern: str, start: int) -> tuple[tuple, int] | None:
     """The bracket expression at ``start`` as a token and the index after it, or None
     when the '[' has no closing ']' (fnmatch then takes it literally)."""
     j = start + 1
-    if j < len(component) and component[j] == '!':
+    if j < len(pattern) and pattern[j] == '!':
         j += 1
-    if j < len(component) and component[j] == ']':
+    if j < len(pattern) and pattern[j] == ']':
         j += 1
-    while j < len(component) and component[j] != ']':
+    while j < len(pattern) and pattern[j] != ']':
         j += 1
-    if j >= len(component):
+    if j >= len(pattern):
         return None
-    text = component[start:j + 1]
+    text = pattern[start:j + 1]
     body = text[1:-1]
     negated = body.startswith('!')
     items = body[1:] if negated else body
@@ -65,8 +76,8 @@ def _bracket(component: str, start: int) -> tuple[tuple, int] | None:
     for k in range(1, len(items) - 1):
         if items[k] == '-' and items[k - 1] > items[k + 1]:
             raise Unsupported(f'{text}: the range {items[k - 1]}-{items[k + 1]} is reversed')
-    matches_dot = _set_matches(items, negated, '.')
-    return ('set', text, matches_dot), j + 1
+    return ('set', text, _set_matches(items, negated, '.'),
+            _set_matches(items, negated, '/')), j + 1
 
 
 def _set_matches(items: str, negated: bool, char: str) -> bool:
@@ -81,25 +92,23 @@ def _set_matches(items: str, negated: bool, char: str) -> bool:
     return found != negated
 
 
-def _tokens(component: str, anchored: bool) -> list[tuple]:
-    if component == '**' and anchored:
-        return [('globstar',)]
+def _tokens(text: str) -> list[tuple]:
     tokens, i = [], 0
-    while i < len(component):
-        char = component[i]
+    while i < len(text):
+        char = text[i]
         if char == '*':
-            if tokens[-1:] != [('star',)]:     # fnmatch reads '**' in a name as '*'
-                tokens.append(('star',))
+            if tokens[-1:] != [STAR]:     # fnmatch reads '**' as '*'
+                tokens.append(STAR)
             i += 1
         elif char == '?':
-            tokens.append(('any',))
+            tokens.append(ANY)
             i += 1
-        elif char == '[' and (found := _bracket(component, i)) is not None:
+        elif char == '[' and (found := _bracket(text, i)) is not None:
             token, i = found
             tokens.append(token)
         else:
             if char == '\\':
-                raise Unsupported(f'{component}: a backslash quotes for ascp; it cannot '
+                raise Unsupported(f'{text}: a backslash quotes for ascp; it cannot '
                                   'be used in a pattern of a FASP source')
             tokens.append(('lit', char))
             i += 1
@@ -116,10 +125,8 @@ def _render(tokens: list[tuple]) -> str:
             out.append('*')
         elif kind == 'any':
             out.append('?')
-        elif kind == 'set':
-            out.append(token[1])
         else:
-            out.append('**')
+            out.append(token[1])
     return ''.join(out)
 
 
@@ -142,10 +149,7 @@ def _dot_forms(tokens: list[tuple]) -> list[list[tuple]]:
     return []
 
 
-def _component_forms(component: str, anchored: bool = True) -> list[str]:
-    tokens = _tokens(component, anchored)
-    if tokens == [('globstar',)]:
-        return ['**']
+def _name_forms(tokens: list[tuple]) -> list[str]:
     forms = []
     for form in [tokens, *_dot_forms(tokens)]:
         text = _render(form)
@@ -154,28 +158,88 @@ def _component_forms(component: str, anchored: bool = True) -> list[str]:
     return forms
 
 
-def pattern_rules(pattern: str) -> list[str]:
-    """The ascp rules (without -E/-N) matching what the job pattern matches, as
-    files; [] for a pattern that can match nothing. Raises Unsupported."""
-    if '/' not in pattern:
-        return _component_forms(pattern, anchored=False)
-    parts = pattern.strip('/').split('/')
-    if any(part in ('', '.', '..') for part in parts):
-        return []       # relative paths never have such components
-    collapsed = [part for k, part in enumerate(parts)
-                 if not (part == '**' and k and parts[k - 1] == '**')]
-    variants = [collapsed]
-    if collapsed[-1] == '**' and len(collapsed) > 1:
-        variants.append(collapsed[:-1])     # a trailing ** may match no directory at all
+def _variants(tokens: list[tuple]):
+    """The patterns whose wildcards stay within a name and that together match what
+    ``tokens`` match: each '*' stays in a name or spans names (``*/**/*``), each
+    wildcard that can match '/' is a character of a name or that '/'."""
+    choices = []
+    for token in tokens:
+        if token == STAR:
+            choices.append(([STAR], [STAR, SPAN, STAR]))
+        elif token == ANY or (token[0] == 'set' and token[3]):
+            choices.append(([token], [SLASH]))
+        else:
+            choices.append(([token],))
+    count = math.prod(len(choice) for choice in choices)
+    if count > MAX_FORMS:
+        raise Unsupported(f'too many wildcards ({count} forms of the pattern for ascp)')
+    for combo in itertools.product(*choices):
+        yield [token for part in combo for token in part]
+
+
+def _names(tokens: list[tuple]) -> tuple[list, list]:
+    """The name patterns of a variant and the separators between them (SLASH or SPAN)."""
+    names, separators, current = [], [], []
+    for token in tokens:
+        if token in (SLASH, SPAN):
+            names.append(current)
+            separators.append(token)
+            current = []
+        else:
+            current.append(token)
+    names.append(current)
+    return names, separators
+
+
+def _rules(names, separators, anchored: bool) -> list[str]:
     rules = []
-    for parts in variants:
-        for combo in itertools.product(*(_component_forms(part) for part in parts)):
-            rule = '/' + '/'.join(combo)
-            if rule not in rules:
-                rules.append(rule)
-    if len(rules) > MAX_FORMS:
-        raise Unsupported(f'{pattern}: too many wildcards at the start of names '
-                          f'({len(rules)} ascp rules)')
+    for combo in itertools.product(*(_name_forms(name) for name in names)):
+        text = combo[0]
+        for separator, name in zip(separators, combo[1:]):
+            text += ('/' if separator == SLASH else ALL_DIRS) + name
+        rules.append(('/' if anchored else '') + text)
+    return rules
+
+
+def _matches_empty(name: list[tuple]) -> bool:
+    return all(token == STAR for token in name)
+
+
+def pattern_rules(pattern: str) -> list[str]:
+    """The ascp rules (without -E/-N) matching the files the job pattern matches;
+    [] for a pattern that can match nothing. Raises Unsupported."""
+    anchored = pattern.startswith('/')
+    tokens = _tokens(pattern[1:] if anchored else pattern)
+    try:
+        variants = list(_variants(tokens))
+    except Unsupported as exc:
+        raise Unsupported(f'{pattern}: {exc}') from None
+    rules = []
+
+    def add(new):
+        rules.extend(rule for rule in new if rule not in rules)
+
+    for variant in variants:
+        if not anchored and variant[:2] == [STAR, SPAN]:
+            continue    # '*/**/*X' after any '/' is in '*X' after any '/', also a variant
+        names, separators = _names(variant)
+        if not all(names[:-1]) or any(name in (DOT, DOTDOT) for name in names):
+            continue                # no path has an empty name, nor '.' or '..'
+        if names[-1]:
+            add(_rules(names, separators, anchored))
+        if _matches_empty(names[-1]):
+            # tried with a '/' appended: the path matches the variant up to that '/'
+            if len(names) == 1:
+                if not anchored:    # the empty text after the appended '/'
+                    return ['*', '.*']
+                continue
+            head, head_separators = names[:-1], separators[:-1]
+            add(_rules(head, head_separators, anchored))
+            if separators[-1] == SPAN:
+                add([rule + EVERYTHING for rule in _rules(head, head_separators, anchored)])
+        if len(rules) > MAX_FORMS:
+            raise Unsupported(f'{pattern}: too many wildcards (more than {MAX_FORMS} ascp '
+                              'rules)')
     return rules
 
 
@@ -183,11 +247,6 @@ def exact_rule(relpath: str) -> str:
     """The anchored rule matching exactly the file ``relpath``."""
     return '/' + '/'.join(_render([('lit', char) for char in part])
                           for part in relpath.split('/'))
-
-
-def _as_directory_rule(rule: str) -> str | None:
-    """The same rule for directories (None when it already matches them)."""
-    return None if rule.endswith('*') else rule + '/'
 
 
 def build(files, ignore=(), recursive: bool = False, skip=()) -> list[str]:
@@ -199,6 +258,7 @@ def build(files, ignore=(), recursive: bool = False, skip=()) -> list[str]:
     for path in skip:
         args += ['-E', exact_rule(path)]
     for option, patterns in (('ignore', ignore), ('files', files)):
+        flag = '-E' if option == 'ignore' else '-N'
         for pattern in patterns:
             try:
                 rules = pattern_rules(pattern)
@@ -206,13 +266,7 @@ def build(files, ignore=(), recursive: bool = False, skip=()) -> list[str]:
                 exc.option = option
                 raise
             for rule in rules:
-                if option == 'files':
-                    args += ['-N', rule]
-                    continue
-                args += ['-E', rule]
-                directory_rule = _as_directory_rule(rule)
-                if directory_rule:
-                    args += ['-E', directory_rule]
+                args += [flag, rule]
         if option == 'ignore' and not recursive:
             args += ['-E', ALL_DIRS]
     if recursive:

@@ -58,7 +58,7 @@ def credentials(server: FaspHost) -> tuple:
 
 def check_host(place, values: dict, app) -> None:
     """The FASP options that depend on each other or on this machine."""
-    if not values['password'] and not values['key_file']:
+    if values['password'] is None and not values['key_file']:
         raise place.error('password', 'required when no key_file is given')
     tcp_port = values['tcp_port']
     if tcp_port:

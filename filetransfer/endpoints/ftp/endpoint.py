@@ -252,6 +252,8 @@ class FtpEndpoint(StreamEndpoint):
             raise TransferError(f'{self.where}: connection lost: {error_text(exc)}') from None
 
     def _remote(self, relpath: str) -> str:
+        if relpath and self.in_temp_dir(relpath):
+            return posixpath.normpath(posixpath.join(self.root, relpath))
         if relpath:
             refuse_unsafe(relpath, ServerFileError)
         path = posixpath.join(self.root, relpath) if relpath else self.root
@@ -423,8 +425,8 @@ class FtpEndpoint(StreamEndpoint):
             if not _refused(exc):
                 raise
             if not reldir:
-                raise ConnectError(f'{self.where}: cannot list source directory '
-                                   f'{path}: {error_text(exc)}') from None
+                raise TransferError(f'{self.where}: cannot list source directory '
+                                    f'{path}: {error_text(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, error_text(exc))
             return None
 

@@ -17,7 +17,7 @@ class FtpHost(Host):
                                doc='how directories are listed: auto (MLSD where FEAT '
                                    'announces MLST, LIST once MLSD is refused), mlsd or list')
     dir_a_option: bool = option(t.boolean, True, doc='list with LIST -a when MLSD is missing')
-    keep_alive: float = option(t.non_negative_float, 60.0,
+    keep_alive: float = option(t.lenient_seconds, 60.0,
                                doc='seconds between NOOPs during a transfer (0: none)')
 
 
@@ -30,5 +30,5 @@ class FtpsHost(FtpHost):
 
 
 def check_host(place, values: dict, app) -> None:
-    if not values['password']:
+    if values['password'] is None:
         raise place.error('password', 'required option is missing')

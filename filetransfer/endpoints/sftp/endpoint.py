@@ -456,6 +456,8 @@ class SftpEndpoint(StreamEndpoint):
         return TransferError(f'{self.where}: connection lost: {_reason(ended or exc)}')
 
     def _remote(self, relpath: str) -> str:
+        if relpath and self.in_temp_dir(relpath):
+            return posixpath.normpath(posixpath.join(self.root, relpath))
         if relpath:
             refuse_unsafe(relpath)
         return posixpath.join(self.root, relpath) if relpath else self.root
@@ -509,7 +511,7 @@ class SftpEndpoint(StreamEndpoint):
             if not self._transport.is_active():
                 raise
             if not reldir:
-                raise ConnectError(f'{self.where}: cannot list source directory '
+                raise TransferError(f'{self.where}: cannot list source directory '
                                    f'{path}: {_reason(exc)}') from None
             log.warning('%s: cannot list directory %s: %s', self.where, path, _reason(exc))
             return None

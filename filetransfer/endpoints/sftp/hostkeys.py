@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from filetransfer.errors import ConnectError
 from filetransfer.smallfile import read_small_text, replace_text
@@ -36,16 +36,23 @@ _ALGORITHMS_OF = {'ssh-rsa': ('rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa')}
 
 @dataclass(frozen=True)
 class HostKey:
-    """A public host key: its type (``ssh-ed25519`` ...) and its wire blob."""
+    """A public host key: its type (``ssh-ed25519`` ...) and its wire blob (and its
+    size in bits, when known)."""
 
     keytype: str
     blob: bytes
+    bits: int = field(default=0, compare=False)
 
     @property
     def fingerprint(self) -> str:
         """``SHA256:...`` as OpenSSH prints it."""
         digest = hashlib.sha256(self.blob).digest()
         return 'SHA256:' + base64.b64encode(digest).decode().rstrip('=')
+
+    @property
+    def md5_fingerprint(self) -> str:
+        """The MD5 of the key as hex pairs joined by ':' (OpenSSH's old form)."""
+        return ':'.join(f'{byte:02x}' for byte in hashlib.md5(self.blob).digest())
 
     def line_fields(self) -> str:
         return f'{self.keytype} {base64.b64encode(self.blob).decode()}'
@@ -246,34 +253,51 @@ def fetch(host: str, port: int = DEFAULT_PORT, timeout: float = 30.0) -> list[Ho
     """The host keys a server offers (one handshake per key algorithm).
 
     Raises ConnectError when the server cannot be reached or offers no key."""
-    import paramiko
-    quiet_paramiko_logging()
-
     keys = []
     for algorithm in FETCH_ALGORITHMS:
-        try:
-            sock = socket.create_connection((host, port), timeout=timeout)
-        except OSError as exc:
-            raise ConnectError(f'cannot connect to {host_name(host, port)}: '
-                               f'{exc.strerror or exc}') from None
-        transport = paramiko.Transport(sock)
-        try:
-            transport.get_security_options().key_types = [algorithm]
-            transport.banner_timeout = transport.handshake_timeout = timeout
-            transport.start_client(timeout=timeout)
-            server_key = transport.get_remote_server_key()
-            key = HostKey(server_key.get_name(), server_key.asbytes())
-            if key not in keys:
-                keys.append(key)
-        except paramiko.SSHException as exc:
-            if 'host key' not in str(exc):   # anything but "no acceptable host key"
-                raise ConnectError(f'{host_name(host, port)}: SSH handshake failed: '
-                                   f'{exc}') from None
-        except (OSError, EOFError) as exc:
-            raise ConnectError(f'{host_name(host, port)}: SSH handshake failed: '
-                               f'{exc or type(exc).__name__}') from None
-        finally:
-            transport.close()
+        key = _handshake_key(host, port, timeout, algorithm)
+        if key is not None and key not in keys:
+            keys.append(key)
     if not keys:
         raise ConnectError(f'{host_name(host, port)} offered no host key this program can use')
     return keys
+
+
+def fetch_chosen(host: str, port: int = DEFAULT_PORT, timeout: float = 30.0) -> HostKey:
+    """The host key an SSH handshake with the server chooses (the one a job's
+    connection is shown first). Raises ConnectError."""
+    key = _handshake_key(host, port, timeout)
+    if key is None:
+        raise ConnectError(f'{host_name(host, port)} offered no host key this program can use')
+    return key
+
+
+def _handshake_key(host: str, port: int, timeout: float,
+                   algorithm: str | None = None) -> HostKey | None:
+    """The key of one handshake (offering only ``algorithm`` when given); None when
+    the server has no key of that algorithm. Raises ConnectError."""
+    import paramiko
+    quiet_paramiko_logging()
+
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise ConnectError(f'cannot connect to {host_name(host, port)}: '
+                           f'{exc.strerror or exc}') from None
+    transport = paramiko.Transport(sock)
+    try:
+        if algorithm is not None:
+            transport.get_security_options().key_types = [algorithm]
+        transport.banner_timeout = transport.handshake_timeout = timeout
+        transport.start_client(timeout=timeout)
+        server_key = transport.get_remote_server_key()
+        return HostKey(server_key.get_name(), server_key.asbytes(), server_key.get_bits())
+    except paramiko.SSHException as exc:
+        if algorithm is not None and 'host key' in str(exc):   # "no acceptable host key"
+            return None
+        raise ConnectError(f'{host_name(host, port)}: SSH handshake failed: {exc}') from None
+    except (OSError, EOFError) as exc:
+        raise ConnectError(f'{host_name(host, port)}: SSH handshake failed: '
+                           f'{exc or type(exc).__name__}') from None
+    finally:
+        transport.close()

@@ -62,7 +62,7 @@ def check_host(place, values: dict, app) -> None:
             raise place.error('key_file', f'required for key_type {key_type} (here'
                                           + (f' or {name} in [sftp] of {app.path})' if app
                                              else ')'))
-    if not values['password'] and not values['key_file']:
+    if values['password'] is None and not values['key_file']:
         raise place.error('password', 'required when no key is configured (key_type/key_file)')
     if values['transport'] == 'openssh' and (values['key_pass'] or not values['key_file']):
         raise place.error('transport', 'openssh needs a key without a passphrase (key_file '
