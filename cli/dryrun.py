@@ -1,5 +1,6 @@
-"""`filetransfer --dry-run JOBID`: shows what a run would transfer and delete now,
-without writing anything (the target is not contacted, no lock is taken)."""
+"""`filetransfer --dry-run JOBID`: shows what a run would transfer, skip, delete and
+archive now, without writing anything (no lock is taken; the target is only looked
+at when `overwrite` needs it, and never created)."""
 
 import json
 
@@ -8,29 +9,65 @@ import click
 from filetransfer.cli.progress import human
 
 
-def _show(job, entries) -> None:
+def _source_action(job, item) -> str:
+    """What a run would do with the source file of a planned file: keep, delete or
+    archive (for a skipped file: only if the target's copy is identical)."""
+    options = job.cfg.source.options
+    action = 'delete' if options.delete else 'archive' if options.archive_dir else 'keep'
+    if action == 'keep' or item.held is None:
+        return action
+    if item.held.kind in ('on_target', 'remembered'):
+        return f'{action}_if_identical'
+    return 'keep'
+
+
+def _show(job, planned) -> None:
     cfg = job.cfg
-    total = sum(entry.size for entry in entries)
+    sent = [item.entry for item in planned if item.held is None]
+    held = [item for item in planned if item.held is not None]
+    total = sum(entry.size for entry in sent)
     click.echo(f'dry run of job {job.job_id}: {job.source} -> {job.target}')
-    if not entries:
+    if not sent:
         click.echo('would transfer no file')
     else:
-        click.echo(f'would transfer {len(entries)} file(s), {human(total)}:')
-        for entry in entries:
+        click.echo(f'would transfer {len(sent)} file(s), {human(total)}:')
+        for entry in sent:
             click.echo(f'  {entry.path}  ({entry.size} bytes)')
         if cfg.source.options.delete:
             click.echo('would delete each of them from the source once its copy is complete')
+        elif cfg.source.options.archive_dir:
+            click.echo(f'would move each of them into the archive '
+                       f'{cfg.source.options.archive_dir} once its copy is complete')
+    if held:
+        click.echo(f'would skip {len(held)} file(s):')
+        for item in held:
+            action = _source_action(job, item)
+            then = f"; its source would be {action.split('_')[0]}d if the target's copy " \
+                   'is identical' if action.endswith('_if_identical') else ''
+            click.echo(f'  {item.entry.path}  ({item.entry.size} bytes): '
+                       f'{item.held.text}{then}')
     ready_file = cfg.job.ready_file
     if ready_file:
         click.echo(f'would delete the ready file {ready_file} if all files succeed')
 
 
-def _data(job, entries) -> dict:
+def _data(job, planned) -> dict:
     cfg = job.cfg
+
+    def item_data(item):
+        data = {'path': item.entry.path, 'size': item.entry.size,
+                'action': 'send' if item.held is None else 'skip'}
+        if item.held is not None:
+            data.update(reason=item.held.kind, why=item.held.text)
+        data['source'] = _source_action(job, item)
+        return data
+
     return {'job_id': job.job_id, 'dry_run': True, 'source': job.source,
             'target': job.target,
-            'files': [{'path': entry.path, 'size': entry.size} for entry in entries],
+            'files': [item_data(item) for item in planned if item.held is None],
+            'skipped': [item_data(item) for item in planned if item.held is not None],
             'delete_source': cfg.source.options.delete,
+            'archive_dir': cfg.source.options.archive_dir,
             'ready_file': cfg.job.ready_file}
 
 
@@ -41,7 +78,7 @@ def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
 
     try:
         job = load(config_file, job_id)
-        entries = job.plan()
+        planned = job.plan()
     except NotReadyError as error:
         if as_json:
             click.echo(json.dumps({'job_id': job_id, 'dry_run': True, 'status': 'not_ready',
@@ -54,7 +91,7 @@ def dry_run(config_file: str, job_id: str, as_json: bool = False) -> int:
         click.echo(f'filetransfer: {error}', err=True)
         return error.code
     if as_json:
-        click.echo(json.dumps(_data(job, entries), indent=2))
+        click.echo(json.dumps(_data(job, planned), indent=2))
     else:
-        _show(job, entries)
+        _show(job, planned)
     return 0

@@ -20,6 +20,7 @@ Forms:
   filetransfer [-c CONFIG] --dry-run JOBID    show what the job would transfer
   filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]
   filetransfer check [-c CONFIG] [--connect] [JOBID...]
+  filetransfer state [-c CONFIG] JOBID [--forget PATH]... [--forget-all]
   filetransfer -k [-H] [-p PORT] HOST FILE    add HOST's SSH keys to known-hosts FILE
   filetransfer -d [-p PORT] HOST FILE         delete HOST from known-hosts FILE
   (a job named like a command: filetransfer -c CONFIG daemon, or -- daemon)

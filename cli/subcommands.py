@@ -1,5 +1,5 @@
-"""The commands beside the job form (`filetransfer daemon`, `filetransfer check`)
-and shell completion for all of them.
+"""The commands beside the job form (`filetransfer daemon`, `filetransfer check`,
+`filetransfer state`) and shell completion for all of them.
 
 A subcommand is chosen only by the first word of the command line, so the
 original form keeps working: `filetransfer -c CONFIG check` and
@@ -11,7 +11,8 @@ import os
 
 import click
 
-SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check'}
+SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check',
+               'state': 'filetransfer.cli.state'}
 COMPLETE_VAR = '_FILETRANSFER_COMPLETE'
 
 

@@ -101,7 +101,7 @@ def test_every_placeholder_of_a_run_with_file_errors():
         'starttime': '01.03.2024 22:59', 'endtime': '02.03.2024 00:02',
         'duration': '01:02:05.250', 'info': 'the info', 'source': '/data/in',
         'target': 'SFTP u@h:22 /out', 'logfile': os.path.abspath('logs/job1.log'),
-        'files_cnt': '1', 'src_error_cnt': '1', 'tgt_error_cnt': '1',
+        'files_cnt': '1', 'src_error_cnt': '1', 'tgt_error_cnt': '1', 'skipped_cnt': '0',
         'filelist': '= a.txt  00:00:01.500', 'errormsg': '', 'stacktrace': ''}
     assert '> sub/b.txt: Permission denied\n< c.txt: Is a directory\n' in text
     assert subject == '[ERROR] Job One: finished with file errors'

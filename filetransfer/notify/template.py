@@ -27,7 +27,8 @@ KEYS = ('DATETIME_FORMAT', 'DURATION_FORMAT', 'STAT_SUCCESS', 'STAT_ERRORS', 'ST
         'SUBJECT', 'MESSAGE')
 PLACEHOLDERS = ('jobname', 'jobid', 'status', 'statstr', 'exitcode', 'starttime', 'endtime',
                 'duration', 'info', 'source', 'target', 'logfile', 'files_cnt',
-                'src_error_cnt', 'tgt_error_cnt', 'filelist', 'errormsg', 'stacktrace')
+                'src_error_cnt', 'tgt_error_cnt', 'skipped_cnt', 'filelist', 'errormsg',
+                'stacktrace')
 NO_FILE_LIST = '(no file list: collect_data is off)'
 NO_FILES = '(no files)'
 NO_LOG_FILE = '(none)'
@@ -127,9 +128,12 @@ def _file_list(report: JobReport, duration_format: str) -> str:
     if not file_list:
         return NO_FILES
     lines = []
-    for path, info, tag in file_list:
+    for record in file_list:
+        path, info, tag = record
         if tag is FileTags.TRANSF and isinstance(info, datetime.timedelta):
-            lines.append(f'{tag} {path}  {format_duration(duration_format, info)}')
+            checksum = getattr(record, 'checksum', None)
+            lines.append(f'{tag} {path}  {format_duration(duration_format, info)}'
+                         + (f'  sha256 {checksum}' if checksum else ''))
         else:
             lines.append(f'{tag} {path}: {info}')
     return '\n'.join(lines)
@@ -175,6 +179,7 @@ def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
         'files_cnt': str(result.files_cnt),
         'src_error_cnt': str(result.src_error_cnt),
         'tgt_error_cnt': str(result.tgt_error_cnt),
+        'skipped_cnt': str(result.skipped_cnt),
         'filelist': _file_list(report, duration_format),
         'errormsg': _error_message(report),
         'stacktrace': ''.join(traceback.format_exception(error)) if error else '',
