@@ -21,6 +21,7 @@ Forms:
   filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]
   filetransfer check [-c CONFIG] [--connect] [JOBID...]
   filetransfer runs [-c CONFIG] [JOBID] [--last N] [--json] | --prune DAYS
+  filetransfer state [-c CONFIG] JOBID [--forget PATH]... [--forget-all]
   filetransfer -k [-H] [-p PORT] HOST FILE    add HOST's SSH key to known-hosts FILE
   filetransfer -d [-p PORT] HOST FILE         delete HOST from known-hosts FILE
   (a job named like a command: filetransfer -c CONFIG daemon, or -- daemon)

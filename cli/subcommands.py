@@ -1,5 +1,5 @@
-"""The commands beside the job form (`filetransfer daemon`, `check`, `runs`)
-and shell completion for all of them.
+"""The commands beside the job form (`filetransfer daemon`, `check`, `runs`,
+`state`) and shell completion for all of them.
 
 A subcommand is chosen only by the first word of the command line, so the
 original form keeps working: `filetransfer -c CONFIG check` and
@@ -12,7 +12,7 @@ import os
 import click
 
 SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check',
-               'runs': 'filetransfer.cli.runs'}
+               'runs': 'filetransfer.cli.runs', 'state': 'filetransfer.cli.state'}
 COMPLETE_VAR = '_FILETRANSFER_COMPLETE'
 
 

@@ -16,21 +16,37 @@ class FileTags(enum.Enum):
     TRANSF = '='
     SRCERR = '>'
     TGTERR = '<'
+    SKIPPED = '-'    # not sent: the target has it (see [target] overwrite); only jobs
+                     # with overwrite, remember, delete or archive_dir produce it
 
     def __str__(self):
         return self.value
 
 
-class FileRecord(NamedTuple):
-    """One file of `JobResult.file_list`: a ``(path, info, tag)`` tuple."""
-
+class _Fields(NamedTuple):
     path: str                             # relative to the source and target directories
-    info: 'datetime.timedelta | str'      # the duration of its transfer, or the error text
+    info: 'datetime.timedelta | str'      # the duration of its transfer, the error text,
+                                          # or why it was skipped
     tag: FileTags
+
+
+class FileRecord(_Fields):
+    """One file of `JobResult.file_list`: a ``(path, info, tag)`` tuple. ``checksum``
+    (not part of the tuple) is the SHA-256 (hex) of a file transferred with
+    ``[target] verify = checksum``, else None."""
+
+    def __new__(cls, path: str, info, tag: FileTags, checksum: str | None = None):
+        record = super().__new__(cls, path, info, tag)
+        record.checksum = checksum
+        return record
 
     @property
     def transferred(self) -> bool:
         return self.tag is FileTags.TRANSF
+
+    @property
+    def skipped(self) -> bool:
+        return self.tag is FileTags.SKIPPED
 
 
 @dataclass
@@ -47,13 +63,15 @@ class JobResult:
     tgt_error_cnt: int = 0
     file_list: list | None = None
     bytes_cnt: int = 0        # the sizes of the files transferred, added up
+    skipped_cnt: int = 0      # files not sent because the target has them (overwrite)
 
     @property
     def error_cnt(self) -> int:
         return self.src_error_cnt + self.tgt_error_cnt
 
     def __str__(self):
-        return (f'{self.files_cnt} file(s) transferred, '
+        skipped = f', {self.skipped_cnt} skipped' if self.skipped_cnt else ''
+        return (f'{self.files_cnt} file(s) transferred{skipped}, '
                 f'{self.src_error_cnt} source error(s), '
                 f'{self.tgt_error_cnt} target error(s)')
 
@@ -92,6 +110,10 @@ class JobReport:
             item = {'tag': str(record.tag), 'path': record.path}
             if record.transferred:
                 item['duration'] = _seconds(record.info)
+                if record.checksum:
+                    item['sha256'] = record.checksum
+            elif record.skipped:
+                item['skipped'] = str(record.info)
             else:
                 item['error'] = str(record.info)
             files.append(item)
@@ -110,6 +132,7 @@ class JobReport:
             'src_error_cnt': result.src_error_cnt,
             'tgt_error_cnt': result.tgt_error_cnt,
             'bytes_cnt': result.bytes_cnt,
+            'skipped_cnt': result.skipped_cnt,
             'files': files,
             'log_file': self.log_file,
         }
@@ -121,7 +144,7 @@ class JobReport:
         fields = {'exit_code': int(self.exit_code), 'status': self.status,
                   'seconds': _seconds(self.duration), 'files_cnt': result.files_cnt,
                   'bytes_cnt': result.bytes_cnt, 'src_error_cnt': result.src_error_cnt,
-                  'tgt_error_cnt': result.tgt_error_cnt}
+                  'tgt_error_cnt': result.tgt_error_cnt, 'skipped_cnt': result.skipped_cnt}
         if self.error is not None:
             fields['error'] = str(self.error) or type(self.error).__name__
         return fields

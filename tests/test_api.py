@@ -29,7 +29,7 @@ def test_job_result_and_file_tags():
     result = JobResult(3, 0, 0)
     assert str(result) == '3 file(s) transferred, 0 source error(s), 0 target error(s)'
     assert result.file_list is None
-    assert [str(tag) for tag in FileTags] == ['=', '>', '<']
+    assert [str(tag) for tag in FileTags] == ['=', '>', '<', '-']
     assert FileTags('>') is FileTags.SRCERR
 
 

@@ -103,8 +103,9 @@ def test_daemon_jobs_are_checked(ws):
     assert done.returncode == 3
     assert done.stdout.splitlines()[:2] == [
         f"{ws.app_cfg}: [daemon] jobs: no job file for 'gone' ({ws.jobs_dir}/gone.cfg)",
-        f'{ws.jobs_dir}/hot.cfg: [source] delete: the daemon needs delete = yes or a '
-        '[job] ready_file, or every scan sends the same files again']
+        f'{ws.jobs_dir}/hot.cfg: [source] delete: the daemon needs delete = yes, archive_dir, '
+        'remember = yes, a [target] overwrite other than always or a [job] ready_file, or '
+        'every scan sends the same files again']
     ws.write_job('hot', job={'ready_file': 'READY'})
     ws.write_app({'daemon': {'jobs': '*', 'pidfile': 'd.pid'}})
     done = check(ws)

@@ -29,7 +29,8 @@ def jobs(ws):
 
 
 def test_first_word_offers_subcommands_and_job_ids(jobs):
-    assert complete(jobs, 'bash', 'filetransfer ', 1) == ['daemon', 'check', 'runs', 'check',
+    assert complete(jobs, 'bash', 'filetransfer ', 1) == ['daemon', 'check', 'runs', 'state',
+                                                          'check',
                                                           'nightly']
     assert complete(jobs, 'bash', 'filetransfer ni', 1) == ['nightly']
     assert complete(jobs, 'bash', f'filetransfer -c {jobs.app_cfg} ', 3) == ['check', 'nightly']

@@ -3,7 +3,6 @@ to the built-in template."""
 
 import datetime
 import logging
-import os
 
 import pytest
 
@@ -103,7 +102,7 @@ def test_every_placeholder_of_a_run_with_file_errors():
         'starttime': '01.03.2024 22:59', 'endtime': '02.03.2024 00:02',
         'duration': '62:05.250', 'info': 'the info', 'source': 'file:///data/in',
         'target': 'sftp://h:22/out', 'logfile': 'job1.log',
-        'files_cnt': '1', 'src_error_cnt': '1', 'tgt_error_cnt': '1',
+        'files_cnt': '1', 'src_error_cnt': '1', 'tgt_error_cnt': '1', 'skipped_cnt': '0',
         'filelist': '= a.txt (0:01.500)', 'errormsg': '-', 'stacktrace': '-'}
     assert '= a.txt (0:01.500)\n< c.txt (Is a directory)\n> sub/b.txt (Permission denied)\n' \
         in text

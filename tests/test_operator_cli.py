@@ -41,7 +41,8 @@ def test_dry_run_json_not_ready_and_failure(ws):
     assert json.loads(done.stdout) == {
         'job_id': 'job1', 'dry_run': True, 'status': 'success', 'exit_code': 0, 'error': None,
         'source': ws.src, 'target': ws.dst,
-        'files': [{'path': 'a.txt', 'size': 3}], 'delete_source': False, 'ready_file': None}
+        'files': [{'path': 'a.txt', 'size': 3, 'action': 'send', 'source': 'keep'}],
+        'skipped': [], 'delete_source': False, 'archive_dir': None, 'ready_file': None}
     ws.write_job(job={'ready_file': 'READY'})
     done = ws.run('--dry-run', 'job1')
     assert done.returncode == 0

@@ -418,6 +418,7 @@ def check_endpoint_types(where, source: EndpointSpec, target: EndpointSpec) -> N
     a protocol's own rules (its check_job)."""
     from filetransfer.endpoints.registry import protocol
 
+    _check_file_options(where, source)
     if target.options.resume:
         if target.options.temp is None:
             raise ConfigError(f'{where}: [target] resume: needs temp (a partial file under its '
@@ -429,6 +430,34 @@ def check_endpoint_types(where, source: EndpointSpec, target: EndpointSpec) -> N
         if spec.host is not None and protocol(spec.type).check_job is not None:
             protocol(spec.type).check_job(where, source, target)
             return
+
+
+def _check_file_options(where, source: EndpointSpec) -> None:
+    """The [source] options that exclude each other: archive_dir and delete, a
+    max_age not longer than min_age, an archive that is the source directory itself."""
+    options = source.options
+    place = Place(str(where), 'source')
+    if options.archive_dir is not None:
+        if options.delete:
+            raise place.error('archive_dir', 'cannot be used with delete = yes (a transferred '
+                                             'file is either archived or deleted)')
+        if _same_place(source, options.archive_dir):
+            raise place.error('archive_dir', f"is the source directory itself, got "
+                                             f"'{options.archive_dir}'")
+    if options.min_age and options.max_age and options.max_age <= options.min_age:
+        raise place.error('max_age', f'must be longer than min_age '
+                                     f'({t.duration_text(options.min_age)}), or no file is '
+                                     f'ever taken, got {t.duration_text(options.max_age)}')
+
+
+def _same_place(spec: EndpointSpec, folder: str) -> bool:
+    """Whether the directory ``folder`` (relative to the endpoint's path, or absolute)
+    is the endpoint's directory itself."""
+    import posixpath
+
+    if spec.type == 'LOCAL':
+        return os.path.realpath(os.path.join(spec.path, folder)) == os.path.realpath(spec.path)
+    return posixpath.normpath(posixpath.join(spec.path, folder)) == posixpath.normpath(spec.path)
 
 
 def job_path(app: AppConfig, job_id: str) -> str:
@@ -484,6 +513,10 @@ def load_job(app: AppConfig, job_id: str) -> JobConfig:
     hosts = {}
     source = _endpoint(path, 'source', sections['source'], app, hosts, notes)
     target = _endpoint(path, 'target', sections['target'], app, hosts, notes)
+    if source.options.remember and not app.global_.locks_dir:
+        raise Place(app.path, 'global').error(
+            'locks_dir', f'required because {Place(path, "source")("remember")} is set (the '
+                         'record of the files sent is kept there)')
     if target.options.resume and not shared:
         raise Place(app.path, 'global').error(
             'locks_dir', f'required because {Place(path, "target")("resume")} is set (or '
@@ -522,7 +555,9 @@ def endpoint_from_mapping(where: str, role: str, items, section_class,
                                                   'directly')
     lowered = {key: items[given] for key, given in keys.items()}
     if str(lowered.get('type', '')).strip().upper() == 'FASP':
-        own.pop('resume', None)    # the FASP host's option (a job's resume is not for FASP)
+        # the FASP host's options (a job's resume and overwrite are not for FASP)
+        own.pop('resume', None)
+        own.pop('overwrite', None)
     place = Place(where, role)
     options = section_class(host_id=None, **parse_values(
         place, {k: v for k, v in lowered.items() if k in own}, own, notes=notes))

@@ -53,6 +53,8 @@ def secret_url(raw: str):
 DEFAULT_MSG_FORMAT = '%(asctime)s %(levelname)-8s %(message)s'
 WEBHOOK_ON = ('success', 'error', 'done')
 WEBHOOK_FORMATS = ('json', 'text')
+OVERWRITE = ('always', 'never', 'different', 'older')
+VERIFY = ('size', 'checksum')
 
 
 # -- the application file ---------------------------------------------------------------
@@ -193,6 +195,16 @@ class Source:
     recursive: bool = option(t.boolean, False, doc='descend into sub-directories (relative '
                                                     'paths are kept)')
     delete: bool = option(t.boolean, False, doc='delete each transferred source file')
+    archive_dir: str | None = option(t.path, doc='move each transferred source file into this '
+                                                 'directory (relative to path, or absolute) '
+                                                 'instead of deleting it')
+    min_age: int | None = option(t.duration, doc='leave a file modified less than this long '
+                                                 'ago for a later run (90, 90s, 15m, 2h, 1d)')
+    max_age: int | None = option(t.duration, doc='leave out the files modified longer ago '
+                                                 'than this')
+    remember: bool = option(t.boolean, False, doc='keep a record of the files sent (in '
+                                                  'locks_dir) and never send an unchanged '
+                                                  'one again')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +219,13 @@ class Target:
                                                 'file (needs temp and locks_dir)')
     connections: int | None = option(t.connections, doc="several files at once (unset: "
                                                         "the host's)")
+    overwrite: str = option(t.choice(*OVERWRITE), 'always',
+                            doc='a file the target has already: always replaced, never, '
+                                'different (unless same size and modification time), older '
+                                '(replaced when the source is newer)')
+    verify: str = option(t.choice(*VERIFY), 'size',
+                         doc="how a copy is checked: size, or checksum (SHA-256 of the "
+                             "source's bytes and of the stored file)")
 
 
 JOB_SECTIONS = {'job': JobOptions, 'source': Source, 'target': Target, 'notify': Notify}

@@ -134,6 +134,34 @@ def positive_float(raw: str) -> float:
     return value
 
 
+_DURATION_RE = re.compile(r'^(\d{1,12})\s*([smhd]?)$', re.IGNORECASE)
+DURATION_UNITS = {'d': 86400, 'h': 3600, 'm': 60, 's': 1}
+
+
+def duration(raw: str) -> int:
+    """A length of time in whole seconds: a number of seconds, or a number with the
+    unit s, m, h or d (``90``, ``90s``, ``15m``, ``2h``, ``1d``); more than 0."""
+    match = _DURATION_RE.match(raw)
+    expected = 'expected a duration > 0: seconds, or a number with s, m, h or d (90, 15m, 2h, 1d)'
+    if not match:
+        raise ValueError(expected)
+    seconds = int(match[1]) * DURATION_UNITS[(match[2] or 's').lower()]
+    if not seconds:
+        raise ValueError(expected)
+    return seconds
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in the largest unit that divides it (``900`` -> ``15m``)."""
+    whole = int(seconds)
+    if whole != seconds:
+        return f'{seconds}s'
+    for unit, size in DURATION_UNITS.items():
+        if whole and whole % size == 0:
+            return f'{whole // size}{unit}'
+    return f'{whole}s'
+
+
 def port(raw: str) -> int:
     return _whole_number(raw, 1, 65535, 'expected a port number 1-65535')
 

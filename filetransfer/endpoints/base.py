@@ -24,6 +24,8 @@ import errno
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
+from filetransfer.errors import ConnectError
+
 CHUNK_SIZE = 1 << 20
 
 Progress = Callable[[int], None]
@@ -64,6 +66,11 @@ def change_of(listed: FileEntry, now: 'FileEntry | None') -> str | None:
     return None
 
 
+class RootMissing(ConnectError):
+    """The root directory does not exist, and the endpoint was told not to create it
+    (``creates_root`` False: a target only looked at)."""
+
+
 class SourceChanged(OSError):
     """The source file is not the one that was listed: modified or replaced since."""
 
@@ -87,12 +94,21 @@ class SourceReader:
 
     With ``limit`` (the listed size of what is left to read), a source that gives
     more than that is a file that grew while being read: the read fails at once
-    instead of going on for as long as the source gives data."""
+    instead of going on for as long as the source gives data.
 
-    def __init__(self, raw: BinaryIO, limit: int | None = None):
+    With ``hashing``, the SHA-256 of every byte read is computed (`hexdigest`); the
+    bytes must then pass through Python, so the reader has no ``fileno()`` (a
+    kernel copy would not show them). Measured on a local disk, reading through
+    Python once costs less than a kernel copy followed by a second read to hash."""
+
+    def __init__(self, raw: BinaryIO, limit: int | None = None, hashing: bool = False):
         self.raw = raw
         self.limit = limit
         self.count = 0
+        self._hash = None
+        if hashing:
+            import hashlib
+            self._hash = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -100,6 +116,8 @@ class SourceReader:
         except OSError as exc:
             raise SourceReadError(exc) from exc
         self.got(len(data))
+        if self._hash is not None:
+            self._hash.update(data)
         return data
 
     def readinto(self, buffer) -> int:
@@ -108,7 +126,13 @@ class SourceReader:
         except OSError as exc:
             raise SourceReadError(exc) from exc
         self.got(count)
+        if self._hash is not None:
+            self._hash.update(memoryview(buffer)[:count])
         return count
+
+    def hexdigest(self) -> str | None:
+        """The SHA-256 of the bytes read (with ``hashing``), else None."""
+        return self._hash.hexdigest() if self._hash is not None else None
 
     def got(self, count: int) -> None:
         """Counts bytes read (also by a kernel copy from ``fileno()``)."""
@@ -119,7 +143,21 @@ class SourceReader:
                              f'{self.limit} bytes listed)'))
 
     def fileno(self) -> int:
+        if self._hash is not None:
+            raise OSError(errno.EBADF, 'the bytes are hashed: read them through Python')
         return self.raw.fileno()
+
+
+def sha256_of(fh) -> str:
+    """The SHA-256 (hex) of what ``fh`` (readinto()) gives until its end."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    while count := fh.readinto(buffer):
+        digest.update(view[:count])
+    return digest.hexdigest()
 
 
 def copy_stream(reader, writer, progress: Progress | None = None) -> int:
@@ -152,6 +190,10 @@ class Capabilities:
     cheap_stat: bool = False   # stat() needs no round trip: a file is checked against its
                                # listing right after it is read, not only before its delete
     batch: bool = False        # a BatchEndpoint: moves a whole pass in one operation
+    mtimes: bool = False       # walk() and stat() give modification times
+    set_mtime: bool = False    # set_mtime(): a written file can keep its source's mtime
+    checksum: bool = False     # checksum(): the server computes a stored file's SHA-256
+                               # (else it is read back to be hashed)
 
 
 class Endpoint(abc.ABC):
@@ -160,6 +202,7 @@ class Endpoint(abc.ABC):
     file, rename, remove."""
 
     capabilities = Capabilities()
+    creates_root = True    # False: open() makes no directory (RootMissing instead)
 
     def __init__(self, spec):
         self.spec = spec
@@ -174,7 +217,8 @@ class Endpoint(abc.ABC):
     # -- life cycle -----------------------------------------------------------
     @abc.abstractmethod
     def open(self) -> None:
-        """Connects and checks the root directory (a target creates it).
+        """Connects and checks the root directory (a target creates it, unless
+        ``creates_root`` is False: then a missing one raises RootMissing).
 
         Raises ConnectError."""
 
@@ -208,6 +252,19 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def remove(self, relpath: str) -> None:
         """Deletes a file."""
+
+    def relative_dir(self, folder: str) -> str | None:
+        """The directory ``folder`` of this side (from the configuration: relative to
+        the root, or absolute) as a path relative to the (open) root when it is
+        inside it, '' for the root itself; None when it is elsewhere."""
+        raise NotImplementedError
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        """Moves the file ``relpath`` to ``new_relpath`` below the directory ``folder``
+        (as for `relative_dir`) by a rename on this side, creating the missing
+        directories. Never replaces a file: raises FileExistsError, and moves
+        nothing, when ``new_relpath`` exists there."""
+        raise OSError(errno.EOPNOTSUPP, f'{type(self).__name__} cannot move files')
 
 
 class StreamEndpoint(Endpoint):
@@ -251,6 +308,16 @@ class StreamEndpoint(Endpoint):
     def remove_dir(self, relpath: str) -> None:
         """Removes the empty directory ``relpath``; OSError when it is not empty or
         cannot be removed."""
+
+    def set_mtime(self, relpath: str, mtime: float) -> None:
+        """Sets the modification time of a file (where ``capabilities.set_mtime``)."""
+        raise OSError(errno.EOPNOTSUPP, 'cannot set modification times')
+
+    def checksum(self, relpath: str) -> str | None:
+        """The SHA-256 (hex) of a stored file as the server computes it (where
+        ``capabilities.checksum``); None when the server turns out not to (the
+        caller then reads the file back, see `sha256_of`)."""
+        return None
 
 
 @dataclass(frozen=True)

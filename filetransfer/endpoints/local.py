@@ -15,9 +15,9 @@ import os
 import stat
 
 from filetransfer.errors import ConnectError, TransferError
-from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, SourceChanged,
-                                         SourceReadError, StreamEndpoint, change_of,
-                                         copy_stream, refuse_unsafe)
+from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, RootMissing,
+                                         SourceChanged, SourceReadError, StreamEndpoint,
+                                         change_of, copy_stream, refuse_unsafe)
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ _NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
 
 
 class LocalEndpoint(StreamEndpoint):
-    capabilities = Capabilities(resume=True, cheap_stat=True)
+    capabilities = Capabilities(resume=True, cheap_stat=True, mtimes=True, set_mtime=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -35,15 +35,19 @@ class LocalEndpoint(StreamEndpoint):
         self._real_root = None
 
     def open(self) -> None:
-        if self.role == 'target':
+        if self.role == 'target' and self.creates_root:
             try:
                 os.makedirs(self.root, exist_ok=True)
             except OSError as exc:
                 raise ConnectError(f'cannot create target directory {self.root}: '
                                    f'{exc.strerror}') from None
         if not os.path.isdir(self.root):
-            what = 'does not exist' if not os.path.exists(self.root) else 'is not a directory'
-            error = TransferError if self.role == 'source' else ConnectError
+            missing = not os.path.exists(self.root)
+            what = 'does not exist' if missing else 'is not a directory'
+            if missing and not self.creates_root:
+                error = RootMissing
+            else:      # a source as FileTransfer 0.11 reports it: a TransferError
+                error = TransferError if self.role == 'source' else ConnectError
             raise error(f'{self.role} directory {self.root} {what}')
         self._real_root = os.path.realpath(self.root)
 
@@ -206,6 +210,26 @@ class LocalEndpoint(StreamEndpoint):
         path = self._path(relpath)
         self._refuse_outside(os.path.dirname(path))
         os.rmdir(path)
+
+    def set_mtime(self, relpath: str, mtime: float) -> None:
+        path = self._path(relpath)
+        self._refuse_outside(os.path.dirname(path))
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+    def relative_dir(self, folder: str) -> str | None:
+        real = os.path.realpath(os.path.join(self.root, folder))
+        if os.path.commonpath([real, self._real_root]) != self._real_root:
+            return None
+        relative = os.path.relpath(real, self._real_root)
+        return '' if relative == '.' else relative.replace(os.sep, '/')
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        refuse_unsafe(new_relpath)
+        new_path = os.path.join(os.path.normpath(os.path.join(self.root, folder)), new_relpath)
+        os.makedirs(os.path.dirname(new_path), exist_ok=True)
+        if os.path.lexists(new_path):
+            raise FileExistsError(errno.EEXIST, 'a file exists under this name', new_path)
+        os.rename(self._path(relpath), new_path)
 
 
 def _inside(path: str, folder: str) -> bool:

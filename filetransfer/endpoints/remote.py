@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Callable, Iterator, NamedTuple
 
-from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, listed_name_problem,
-                                         shown_name)
+from filetransfer.endpoints.base import (CHUNK_SIZE, Endpoint, FileEntry, RootMissing,
+                                         listed_name_problem, refuse_unsafe, shown_name)
 from filetransfer.errors import ConnectError, TransferError, error_text
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
     TransferError for a source directory that cannot be opened."""
     where, role = endpoint.where, endpoint.role
     try:
-        if role == 'target':
+        if role == 'target' and endpoint.creates_root:
             try:
                 with endpoint._guard():
                     make_dirs(path)
@@ -158,13 +158,33 @@ def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
             with endpoint._guard():
                 return resolve(path)
         except OSError as exc:
-            what = 'does not exist' if exc.errno == errno.ENOENT \
-                else f'cannot be opened: {error_text(exc)}'
+            gone = exc.errno == errno.ENOENT
+            what = 'does not exist' if gone else f'cannot be opened: {error_text(exc)}'
             missing = f'{where}: {role} directory {path} {what}'
+            if gone and not endpoint.creates_root:
+                raise RootMissing(missing) from None
     except TransferError as exc:
         raise ConnectError(str(exc)) from None
     # A source directory that cannot be opened is a TransferError, as for FileTransfer 0.11.
     raise (TransferError if role == 'source' else ConnectError)(missing)
+
+
+def relative_dir(root: str, folder: str) -> str | None:
+    """A server's directory ``folder`` (relative to the absolute ``root``, or
+    absolute) as a path relative to ``root`` when it is inside it ('' for the root
+    itself), else None (see Endpoint.relative_dir)."""
+    path = posixpath.normpath(posixpath.join(root, folder))
+    if path == root:
+        return ''
+    prefix = root.rstrip('/') + '/'
+    return path[len(prefix):] if path.startswith(prefix) else None
+
+
+def moved_path(root: str, folder: str, new_relpath: str, error: type) -> str:
+    """Where Endpoint.move_into puts a file on a server: ``new_relpath`` (a name from
+    a listing: checked) below ``folder`` (relative to ``root``, or absolute)."""
+    refuse_unsafe(new_relpath, error)
+    return posixpath.join(posixpath.normpath(posixpath.join(root, folder)), new_relpath)
 
 
 def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],

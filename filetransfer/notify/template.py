@@ -31,7 +31,8 @@ KEYS = ('DATETIME_FORMAT', 'DURATION_FORMAT', 'STAT_SUCCESS', 'STAT_ERRORS', 'ST
         'SUBJECT', 'MESSAGE')
 PLACEHOLDERS = ('jobname', 'jobid', 'status', 'statstr', 'exitcode', 'starttime', 'endtime',
                 'duration', 'info', 'source', 'target', 'logfile', 'files_cnt',
-                'src_error_cnt', 'tgt_error_cnt', 'filelist', 'errormsg', 'stacktrace')
+                'src_error_cnt', 'tgt_error_cnt', 'skipped_cnt', 'filelist', 'errormsg',
+                'stacktrace')
 # Values of several lines: when a line of the message starts with one of these, its
 # other lines are indented as far as the placeholder.
 INDENTED = ('info', 'errormsg', 'stacktrace', 'filelist')
@@ -164,9 +165,13 @@ def _file_list(report: JobReport, duration_format: str) -> str:
     if not file_list:
         return NOTHING
     lines = []
-    for path, info, tag in sorted(file_list, key=lambda record: record[0]):
+    for record in sorted(file_list, key=lambda record: record[0]):
+        path, info, tag = record
         if tag is FileTags.TRANSF and isinstance(info, datetime.timedelta):
             shown = format_duration(duration_format, info)
+            checksum = getattr(record, 'checksum', None)
+            if checksum:
+                shown += f', sha256 {checksum}'
         else:
             shown = (str(info).splitlines() or [''])[0]
         lines.append(f'{tag} {path} ({shown})')
@@ -213,6 +218,7 @@ def values(entries: dict[str, str], report: JobReport) -> dict[str, str]:
         'files_cnt': str(result.files_cnt) if counted else NOTHING,
         'src_error_cnt': str(result.src_error_cnt) if counted else NOTHING,
         'tgt_error_cnt': str(result.tgt_error_cnt) if counted else NOTHING,
+        'skipped_cnt': str(result.skipped_cnt) if counted else NOTHING,
         'filelist': _file_list(report, duration_format) if counted else NOTHING,
         'errormsg': NOTHING if error is None else (str(error).strip() and str(error)
                                                    or type(error).__name__),

@@ -12,15 +12,18 @@ Every file is booked in the run's ledger (run/ledger.py), whatever moved it.
 import contextlib
 import logging
 import posixpath
+from dataclasses import dataclass
 
 from filetransfer import endpoints
 from filetransfer.config.model import EndpointSpec
-from filetransfer.endpoints.base import Batch, FileEntry, FileOutcome
-from filetransfer.errors import NotReadyError, TransferError, error_text
+from filetransfer.endpoints.base import Batch, FileEntry, FileOutcome, RootMissing
+from filetransfer.errors import ConfigError, NotReadyError, TransferError, error_text
 from filetransfer.outcome import JobResult
 from filetransfer import signals
 from filetransfer.run import resume
-from filetransfer.run.filecopy import FileCopy
+from filetransfer.run.archive import Archive
+from filetransfer.run.filecopy import FileCopy, keeps_mtimes, overwrite_skip
+from filetransfer.run.gate import Gate, Held
 from filetransfer.run.journal import Journal
 from filetransfer.run.ledger import Ledger, ProgressObserver
 from filetransfer.run.selection import Selection
@@ -28,22 +31,40 @@ from filetransfer.run.selection import Selection
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file of a dry run: sent, or not (``held`` says why)."""
+
+    entry: FileEntry
+    held: Held | None = None
+
+
 class Copier:
     """One pass over the source. ``done`` holds paths put in place by earlier tries
     of the same job; they are skipped and new ones are added to it. ``journal``
-    records the files being written (in memory only without locks_dir)."""
+    records the files being written (in memory only without locks_dir); ``sent``
+    the files sent (a sentfiles.SentFiles, with ``[source] remember``). ``where``
+    names the job's file in messages."""
 
     def __init__(self, source: EndpointSpec, target: EndpointSpec, *,
                  ready_file: str | None = None, done: set | None = None,
-                 progress: ProgressObserver | None = None, journal=None):
+                 progress: ProgressObserver | None = None, journal=None, sent=None,
+                 where: str = 'transfer()'):
         self.source_spec = source
         self.target_spec = target
         self.progress = progress
         self.journal = journal if journal is not None else Journal(None, '')
         self.done = done if done is not None else set()
+        self.sent = sent
+        self.where = where
         self.temp = target.options.temp
         self.resume = target.options.resume
+        self.overwrite = target.options.overwrite
+        self.verify = target.options.verify
         self.delete = source.options.delete
+        folder = source.options.archive_dir
+        self.archive = Archive(folder) if folder is not None else None
+        self.gate = Gate(source.options, sent)
         # a path below the source (flags/READY); the file itself is left out only
         # when listed under the name as written, as in FileTransfer 0.11
         self.ready_file = posixpath.normpath(ready_file) if ready_file else None
@@ -64,7 +85,7 @@ class Copier:
                 on_start()
             target = stack.enter_context(endpoints.create(self.target_spec))
             ledger = Ledger(result, self.journal, self.target_spec.describe(),
-                            progress=self.progress, done=self.done)
+                            progress=self.progress, done=self.done, sent=self.sent)
             if source.capabilities.batch or target.capabilities.batch:
                 self._run_batch(source, target, ledger)
             else:
@@ -89,18 +110,33 @@ class Copier:
             log.info('resume: %s cannot continue files at an offset; each file is '
                      'written from its start', source.role if not source.capabilities.resume
                      else target.role)
-        entries = list(self._selected(source))
+        if self.overwrite == 'different' and not target.capabilities.set_mtime:
+            log.info('overwrite = different: the target cannot set modification times; '
+                     'files are compared by size only')
+        if self.sent is not None:
+            from filetransfer.run.sentfiles import settle_pending
+            settle_pending(self.sent, target, self.journal.leftovers(self.target_spec.describe()))
+        entries, remembered = [], []
+        for entry, held in self._listed(source):
+            if held is None:
+                entries.append(entry)
+            elif held.kind == 'remembered' and (self.delete or self.archive):
+                remembered.append((entry, held))    # its source may have to go
+            else:
+                _log_held(entry, held)
         log.debug('%d file(s) selected', len(entries))
         ledger.start(entries)
         self._remove_leftovers(target, entries)
         refused = self._temp_clashes(entries)
+        copy = self.file_copy(source, target, ledger, refused)
+        for entry, held in remembered:
+            copy.skip(entry, held.text)
         workers = min(self.connections, len(entries))
         if workers > 1:
             from filetransfer.run import parallel
             log.debug('%d files at once', workers)
             parallel.copy_files(self, ledger, refused, source, target, entries, workers)
         else:
-            copy = self.file_copy(source, target, ledger, refused)
             for entry in entries:
                 copy.copy(entry)
         if self.temp and self.temp.mode == 'dir':
@@ -110,7 +146,8 @@ class Copier:
         """The copy of single files between two open endpoints."""
         self.targets.append(target)
         return FileCopy(source, target, ledger, temp=self.temp, resume=self.resume,
-                        delete=self.delete, refused=refused)
+                        delete=self.delete, archive=self.archive, overwrite=self.overwrite,
+                        verify=self.verify, refused=refused)
 
     def _remove_temp_dirs(self, target) -> None:
         """Removes the directories the pass made in the temp directory (dir:SUBDIR),
@@ -156,8 +193,7 @@ class Copier:
     def _book(ledger: Ledger, outcome: FileOutcome) -> None:
         path = outcome.path
         if outcome.skipped:
-            ledger.in_place(path)
-            log.info('skipped %s: the target has it already', path)
+            ledger.skipped(path, 'the target has it already')
         elif outcome.error is not None:
             ledger.failed(path, outcome.side, outcome.error)
         else:
@@ -165,15 +201,53 @@ class Copier:
             ledger.transferred(path, outcome.size, outcome.seconds)
 
     def _selected(self, source):
+        """The files the pass takes now (those held back are logged)."""
+        for entry, held in self._listed(source):
+            if held is None:
+                yield entry
+            else:
+                _log_held(entry, held)
+
+    def _listed(self, source):
+        """Every file the patterns select (less those done by earlier tries), with
+        why the pass does not take it now (gate.py), or None."""
+        if self.gate.needs_mtimes and not source.capabilities.mtimes:
+            name = 'min_age' if self.source_spec.options.min_age else 'max_age'
+            raise ConfigError(f'{self.where}: [source] {name}: the source '
+                              f'({self.source_spec.describe()}) lists no modification times '
+                              '(an FTP server without MLSD): files cannot be judged by age')
         seen = set()
-        for entry in source.walk(self.selection.descend):
+        for entry in source.walk(self._descend(source)):
             if (entry.directory or self.selection.wants(entry.path)) \
                     and entry.path not in self.done:
                 if entry.path in seen:    # a server's listing names a file twice
                     log.warning('%s is listed twice by the source; taken once', entry.path)
                     continue
                 seen.add(entry.path)
-                yield entry
+                if entry.refused or entry.directory:
+                    yield entry, None
+                    continue
+                problem = self.gate.no_mtime(entry)
+                if problem:
+                    yield FileEntry(entry.path, entry.size, refused=problem), None
+                    continue
+                yield entry, self.gate.held(entry)
+
+    def _descend(self, source):
+        """The selection's rule for entering directories, less the archive directory
+        when it is inside the source directory."""
+        excluded = self.archive.excluded(source) if self.archive else None
+        if excluded is None:
+            return self.selection.descend
+        if excluded == '':
+            raise ConfigError(f'{self.where}: [source] archive_dir: is the source directory '
+                              f'itself ({self.source_spec.describe()})')
+        inside = excluded + '/'
+
+        def descend(reldir):
+            return reldir != excluded and not reldir.startswith(inside) \
+                and self.selection.descend(reldir)
+        return descend
 
     def _temp_clashes(self, entries: list[FileEntry]) -> dict:
         """The files whose temp name is the name of another selected file, and why
@@ -190,20 +264,47 @@ class Copier:
                                        'them out)')
         return refused
 
-    def plan(self) -> list[FileEntry]:
-        """The files a run would transfer now, without writing anything (the target
-        is not contacted). Raises NotReadyError, ConnectError, TransferError,
-        ConfigError."""
+    def plan(self) -> list[PlannedFile]:
+        """The files a run would look at now, each sent or held back (and why), without
+        writing anything: the target is looked at only when ``overwrite`` needs it,
+        and never created. Files left out by max_age are not part of it. Raises
+        NotReadyError, ConnectError, TransferError, ConfigError."""
         with self._ready_source() as source:
-            return list(self._selected(source))
+            planned = [PlannedFile(entry, held) for entry, held in self._listed(source)
+                       if held is None or held.kind != 'too_old']
+        if self.overwrite == 'always' or all(item.held for item in planned):
+            return planned
+        target = endpoints.create(self.target_spec)
+        target.creates_root = False
+        try:
+            target.open()
+        except RootMissing:
+            return planned          # a run creates it: every file would be sent
+        with contextlib.closing(target):
+            return [self._planned_on_target(target, item) for item in planned]
+
+    def _planned_on_target(self, target, item: PlannedFile) -> PlannedFile:
+        """``item`` held back when the target has the file and ``overwrite`` keeps it."""
+        if item.held is not None or item.entry.refused:
+            return item
+        try:
+            found = target.stat(item.entry.path)
+        except OSError as exc:
+            log.warning('cannot look at %s on the target: %s', item.entry.path,
+                        error_text(exc))
+            return item
+        why = overwrite_skip(self.overwrite, item.entry, found,
+                             keeps_mtimes(self.overwrite, target))
+        return PlannedFile(item.entry, Held('on_target', why)) if why else item
 
     def has_work(self) -> bool:
         """Whether a run would do something: the ready file is present or, for a job
-        without one, at least one file is selected. Raises ConnectError, TransferError."""
+        without one, at least one file is taken now. Raises ConnectError,
+        TransferError, ConfigError."""
         with endpoints.create(self.source_spec) as source:
             if self.ready_file:
                 return source.stat(self.ready_file) is not None
-            return any(True for _ in self._selected(source))
+            return any(held is None for _, held in self._listed(source))
 
     def _remove_leftovers(self, target, entries) -> None:
         """Removes what killed runs or failed tries left unfinished on the target
@@ -218,6 +319,14 @@ class Copier:
         except OSError as exc:
             ledger.failed(self.ready_file, 'source',
                           f'ready file not deleted: {error_text(exc)}')
+
+
+def _log_held(entry: FileEntry, held: Held) -> None:
+    """A file the pass does not take now: one not yet stable is said at INFO."""
+    level = logging.INFO if held.kind == 'too_young' else logging.DEBUG
+    log.log(level, 'leaving %s for a later run: %s' if held.kind == 'too_young'
+            else 'not taking %s: %s', entry.path, held.text,
+            extra={'file': entry.path, 'held': held.kind})
 
 
 def _connections(host) -> int | None:

@@ -1,14 +1,25 @@
 """One file's way from the source to its place on the target, between two open
-stream endpoints:
+stream endpoints, and the one statement of the rules every file follows, whatever
+path moves it (one connection, several, a pipelined session):
 
+0. with ``overwrite`` other than ``always``, the target is looked at first: a file
+   it has already is skipped by the rule of `overwrite_skip` (booked as skipped;
+   its source deleted or archived only when the target's copy is verified
+   identical: `same_on_target`);
 1. the source is opened (checked against its listing where the endpoint can tell),
    and the file is written under its temp name (its final name without ``temp``):
    created exclusively unless the journal says the job left that file there, or
    continued from it (``resume``);
-2. it is checked: its size is the listed size, and a source whose stat() is cheap is
-   looked at again (modified or replaced meanwhile: a source error, the copy removed);
-3. it is renamed to its final name; with ``delete`` the target's copy is checked and
-   the source deleted, only if it is still the file that was sent.
+2. it is checked: its size is the listed size, a source whose stat() is cheap is
+   looked at again (modified or replaced meanwhile: a source error, the copy
+   removed), and with ``verify = checksum`` the SHA-256 of the bytes read from the
+   source is compared with the stored file's (the server's hash, or the file read
+   back): a difference is a target error, and the file never takes its final name.
+   With ``overwrite`` = different or older it gets the source's modification time;
+3. with ``remember`` it is recorded as pending (run/sentfiles.py), then renamed to
+   its final name; with ``delete`` or ``archive_dir`` the target's copy is checked
+   and the source deleted or moved into the archive, only if it is still the file
+   that was sent.
 
 Each failure is booked on its side in the ledger and the copy goes on with the next
 file. After a failure nothing the run wrote is left behind; an interruption
@@ -23,13 +34,16 @@ import logging
 import time
 
 from filetransfer.endpoints.base import (FileEntry, OffsetRefused, SourceReader,
-                                         SourceReadError, change_of, unsafe_path_reason)
+                                         SourceReadError, change_of, sha256_of,
+                                         unsafe_path_reason)
 from filetransfer.errors import error_text
 from filetransfer import signals
 from filetransfer.run import resume as _resume
 from filetransfer.run.ledger import Ledger
 
 log = logging.getLogger(__name__)
+
+NOT_LOOKED_AT = object()     # the target's copy of a skipped file, not looked at yet
 
 
 class _FileFailed(Exception):
@@ -43,13 +57,20 @@ class _FileFailed(Exception):
 class FileCopy:
     """Copies single files from ``source`` to ``target`` (open StreamEndpoints),
     booking each in ``ledger``. ``temp`` is the target's TempNames or None;
-    ``refused`` maps paths to why the pass refuses them (a temp name clash)."""
+    ``archive`` a run.archive.Archive (``archive_dir``) or None; ``overwrite`` and
+    ``verify`` the [target] options; ``refused`` maps paths to why the pass refuses
+    them (a temp name clash)."""
 
     def __init__(self, source, target, ledger: Ledger, *, temp=None, resume: bool = False,
-                 delete: bool = False, refused: dict | None = None):
+                 delete: bool = False, archive=None, overwrite: str = 'always',
+                 verify: str = 'size', refused: dict | None = None):
         self.source, self.target, self.ledger = source, target, ledger
         self.temp = temp
         self.delete = delete
+        self.archive = archive
+        self.overwrite = overwrite
+        self.checksums = verify == 'checksum'
+        self.keep_mtimes = keeps_mtimes(overwrite, target)
         self.resuming = resume and _resume.possible(source, target)
         self.refused = refused or {}
 
@@ -57,8 +78,9 @@ class FileCopy:
         return self.temp.temp_path(path) if self.temp else path
 
     def copy(self, entry: FileEntry, watch=None) -> None:
-        """Transfers one file and books its outcome. ``watch`` is called with each
-        chunk's size while it is written (it may raise to abandon the file)."""
+        """Transfers one file (or skips it, by ``overwrite``) and books its outcome.
+        ``watch`` is called with each chunk's size while it is written (it may raise
+        to abandon the file)."""
         path = entry.path
         problem = entry.refused or self._name_problem(path) or self.refused.get(path)
         if problem:
@@ -66,23 +88,61 @@ class FileCopy:
         started = time.monotonic()
         self.ledger.file_start(entry)
         try:
-            size = self._write(entry, watch)
+            held = self._held_by_target(entry)
+            if held is not None:
+                return self.skip(entry, *held)
+            size, checksum = self._write(entry, watch)
             with signals.deferred():
                 try:
-                    self._commit(entry, size)
+                    self._commit(entry, size, checksum)
                 except _FileFailed as failure:
                     self.ledger.failed(path, failure.side, failure.text)
                 else:
-                    self.ledger.transferred(path, size, time.monotonic() - started)
+                    self.ledger.transferred(path, size, time.monotonic() - started, checksum)
         except _FileFailed as failure:
             self.ledger.failed(path, failure.side, failure.text)
         finally:
             self.ledger.file_end(entry)
 
+    def skip(self, entry: FileEntry, why: str, found=NOT_LOOKED_AT) -> None:
+        """Books ``entry`` as skipped (the target has it: ``found`` is its stat, when
+        known); with delete or archive_dir, its source goes only when the target's
+        copy is verified identical, else it is kept."""
+        if not (self.delete or self.archive):
+            return self.ledger.skipped(entry.path, why)
+        with signals.deferred():
+            try:
+                if found is NOT_LOOKED_AT:
+                    found = self._target_stat(entry.path)
+                difference = self._difference(entry, found)
+                if difference:
+                    log.warning('%s: the source is kept: %s', entry.path, difference)
+                    return self.ledger.skipped(entry.path, f'{why}; the source is kept '
+                                                           f'({difference})')
+                done = self._dispose(entry, 'skipped')
+            except _FileFailed as failure:
+                return self.ledger.failed(entry.path, failure.side, failure.text)
+            self.ledger.skipped(entry.path, f'{why}; the source was {done}')
+
     @staticmethod
     def _name_problem(path: str) -> str | None:
         unsafe = unsafe_path_reason(path)
         return f'refused name: {unsafe}' if unsafe else None
+
+    def _held_by_target(self, entry: FileEntry) -> tuple | None:
+        """(why, the target's file) when ``overwrite`` keeps the target's copy."""
+        if self.overwrite == 'always':
+            return None
+        found = self._target_stat(entry.path)
+        why = overwrite_skip(self.overwrite, entry, found, self.keep_mtimes)
+        return (why, found) if why else None
+
+    def _target_stat(self, path: str) -> FileEntry | None:
+        try:
+            return self.target.stat(path)
+        except OSError as exc:
+            raise _FileFailed('target', f'cannot look at it on the target: '
+                                        f'{error_text(exc)}') from None
 
     def _progress(self, watch):
         """What the target calls with each chunk's size."""
@@ -94,8 +154,9 @@ class FileCopy:
             self.ledger.advance(count)
         return advance
 
-    def _write(self, entry: FileEntry, watch) -> int:
-        """Writes one file, complete, under its temp name; returns its size."""
+    def _write(self, entry: FileEntry, watch) -> tuple[int, str | None]:
+        """Writes one file, complete and checked, under its temp name; returns its
+        size and, with checksums, its SHA-256."""
         source, target, path = self.source, self.target, entry.path
         written_as = self.written_as(path)
         # A file under the temp name that this job did not leave there is somebody
@@ -116,7 +177,7 @@ class FileCopy:
         exclusive = self.temp is not None and not ours
         try:
             try:
-                size = self._send(raw, entry, offset, progress, exclusive)
+                size, reader = self._send(raw, entry, offset, progress, exclusive)
             except OffsetRefused:
                 # The target cannot continue its temp file (a server that announces
                 # REST and refuses it): the whole file, now.
@@ -125,13 +186,19 @@ class FileCopy:
                     raw = source.open_read(path, expected=entry)
                 except OSError as exc:
                     raise _FileFailed('source', error_text(exc)) from None
-                size = self._send(raw, entry, 0, progress, exclusive)
+                size, reader = self._send(raw, entry, 0, progress, exclusive)
             if size != entry.size:
                 raise _FileFailed('source', f'changed while being transferred '
                                             f'(listed {entry.size} bytes, read {size})')
             if source.capabilities.cheap_stat:
                 self._check_unchanged(entry, 'changed while being transferred')
-            return size
+            checksum = None
+            if self.checksums:
+                checksum = reader.hexdigest() or self._source_checksum(entry)
+                self._verify_checksum(written_as, checksum)
+            if self.keep_mtimes and entry.mtime is not None:
+                self._set_mtime(written_as, entry.mtime)
+            return size, checksum
         except FileExistsError:
             self.ledger.finished(written_as)     # not ours: left as it is
             raise _FileFailed('target', (
@@ -152,15 +219,49 @@ class FileCopy:
                 self._discard(written_as, missing_ok=True)
             raise
 
-    def _send(self, raw, entry: FileEntry, offset: int, progress, exclusive: bool) -> int:
+    def _send(self, raw, entry: FileEntry, offset: int, progress,
+              exclusive: bool) -> tuple[int, SourceReader]:
         """Writes the source file ``raw``, read from ``offset``, after the first
-        ``offset`` bytes of its temp file; returns the size of the file."""
+        ``offset`` bytes of its temp file; returns the size of the file and the
+        reader (its SHA-256, with checksums, when read from the start)."""
         with raw:
             if offset:
                 progress(offset)
-            return offset + self.target.write(
-                self.written_as(entry.path), SourceReader(raw, limit=entry.size - offset),
-                progress, offset=offset, keep_partial=self.resuming, exclusive=exclusive)
+            reader = SourceReader(raw, limit=entry.size - offset,
+                                  hashing=self.checksums and not offset)
+            size = offset + self.target.write(
+                self.written_as(entry.path), reader, progress, offset=offset,
+                keep_partial=self.resuming, exclusive=exclusive)
+        return size, reader
+
+    def _source_checksum(self, entry: FileEntry) -> str:
+        """The SHA-256 of a source file read again (a resumed file was not read
+        from its start)."""
+        try:
+            return stored_checksum(self.source, entry.path)
+        except OSError as exc:
+            raise _FileFailed('source', f'cannot read it again for its checksum: '
+                                        f'{error_text(exc)}') from None
+
+    def _verify_checksum(self, written_as: str, expected: str) -> None:
+        """Raises _FileFailed (a target error) when the stored file's SHA-256 is not
+        ``expected``."""
+        try:
+            stored = stored_checksum(self.target, written_as)
+        except OSError as exc:
+            raise _FileFailed('target', f'cannot compute the checksum of the stored file: '
+                                        f'{error_text(exc)}') from None
+        if stored != expected:
+            raise _FileFailed('target', f'checksum mismatch: the stored file has SHA-256 '
+                                        f'{stored}, the bytes sent {expected}')
+
+    def _set_mtime(self, written_as: str, mtime: float) -> None:
+        try:
+            self.target.set_mtime(written_as, mtime)
+        except OSError as exc:
+            log.warning('could not set the modification time of %s on the target: %s '
+                        '(overwrite = %s sends it again)', written_as, error_text(exc),
+                        self.overwrite)
 
     def _check_unchanged(self, entry: FileEntry, what: str) -> None:
         """Raises _FileFailed (a source error) when the source file is no longer the
@@ -172,11 +273,12 @@ class FileCopy:
         if change:
             raise _FileFailed('source', f'{what} ({change})')
 
-    def _commit(self, entry: FileEntry, size: int) -> None:
-        """Puts a complete file in place under its final name, then deletes its
-        source when the job says so."""
+    def _commit(self, entry: FileEntry, size: int, checksum: str | None) -> None:
+        """Puts a complete file in place under its final name, then deletes or
+        archives its source when the job says so."""
         path = entry.path
         written_as = self.written_as(path)
+        self.ledger.placing(entry, written_as, checksum)
         try:
             if written_as != path:
                 self.target.rename(written_as, path)
@@ -189,13 +291,12 @@ class FileCopy:
             raise
         self.ledger.finished(written_as)
         self.ledger.in_place(path)
-        if self.delete:
-            self._delete_source(entry, size)
+        if self.delete or self.archive:
+            self._check_in_place(path, size)
+            self._dispose(entry, 'transferred')
 
-    def _delete_source(self, entry: FileEntry, size: int) -> None:
-        """Deletes a transferred source file once its copy is complete in place, and
-        only if it is still the file that was sent."""
-        path = entry.path
+    def _check_in_place(self, path: str, size: int) -> None:
+        """Raises _FileFailed unless the target's copy has ``size`` bytes."""
         try:
             found = self.target.stat(path)
             target_size = found.size if found else None
@@ -203,19 +304,94 @@ class FileCopy:
             target_size = error_text(exc)
         if target_size != size:
             raise _FileFailed('target', f'transferred, but the target copy has '
-                                        f'{target_size} bytes, not {size}; source not deleted')
-        self._check_unchanged(entry, 'transferred, but the source was not deleted: it '
+                                        f'{target_size} bytes, not {size}; source not '
+                                        f'{"deleted" if self.delete else "archived"}')
+
+    def _difference(self, entry: FileEntry, found: FileEntry | None) -> str | None:
+        """How the target's copy (``found``) differs from the source file, by the
+        job's ``verify``; None when it is verified identical."""
+        if found is None:
+            return 'the target does not have it'
+        if found.size != entry.size:
+            return f"the target's copy has {found.size} bytes, the source {entry.size}"
+        if self.checksums:
+            try:
+                theirs = stored_checksum(self.target, entry.path)
+            except OSError as exc:
+                raise _FileFailed('target', f'cannot compute its checksum on the target: '
+                                            f'{error_text(exc)}') from None
+            if theirs != self._source_checksum(entry):
+                return "the target's copy has another SHA-256"
+        return None
+
+    def _dispose(self, entry: FileEntry, what: str) -> str:
+        """Deletes the source file of ``entry`` or moves it into the archive, only if
+        it is still the file listed; returns what was done ('deleted', 'archived')."""
+        path = entry.path
+        verb = 'deleted' if self.delete else 'archived'
+        self._check_unchanged(entry, f'{what}, but the source was not {verb}: it '
                                      'changed while being transferred')
         try:
-            self.source.remove(path)
+            if self.delete:
+                self.source.remove(path)
+            else:
+                name = self.archive.move(self.source, path)
+                if name != path:
+                    log.info('archived %s as %s: the archive has a file of that name',
+                             path, name)
         except OSError as exc:
-            raise _FileFailed('source', 'transferred, but the source was not deleted: '
+            raise _FileFailed('source', f'{what}, but the source was not {verb}: '
                                         f'{error_text(exc)}') from None
+        return verb
 
     def _discard(self, written_as: str, missing_ok: bool = False) -> None:
         """Removes a file the run wrote; once it is gone, the journal forgets it."""
         if discard(self.target, written_as, missing_ok):
             self.ledger.finished(written_as)
+
+
+def overwrite_skip(overwrite: str, entry: FileEntry, found: FileEntry | None,
+                   mtimes_kept: bool) -> str | None:
+    """Why the source file ``entry`` is not sent over the target's copy ``found``
+    (None: the target has no such file), by the ``overwrite`` option; None when it
+    is sent. ``mtimes_kept``: the target gives written files the source's
+    modification time (else ``different`` compares sizes only). Times are compared
+    in whole seconds (SFTP and FTP carry no more); where one side gives none,
+    ``older`` and ``different`` compare sizes."""
+    if found is None or overwrite == 'always':
+        return None
+    if overwrite == 'never':
+        return 'the target has it (overwrite = never)'
+    times = None not in (entry.mtime, found.mtime)
+    if overwrite == 'older' and times:
+        if int(entry.mtime) > int(found.mtime):
+            return None
+        return "the target's copy is not older than the source (overwrite = older)"
+    if found.size != entry.size:
+        return None
+    if overwrite == 'different' and mtimes_kept and times:
+        if int(entry.mtime) != int(found.mtime):
+            return None
+        return 'the target has it with the same size and modification time ' \
+               '(overwrite = different)'
+    return f'the target has it with the same size (overwrite = {overwrite})'
+
+
+def keeps_mtimes(overwrite: str, target) -> bool:
+    """Whether written files get their source's modification time: for ``overwrite``
+    different or older, where the (open) target can set it."""
+    return overwrite in ('different', 'older') and target.capabilities.set_mtime
+
+
+def stored_checksum(endpoint, relpath: str) -> str:
+    """The SHA-256 (hex) of a file of the open ``endpoint``: computed by its server
+    where it can, else read back. Raises OSError."""
+    if endpoint.capabilities.checksum:
+        found = endpoint.checksum(relpath)
+        if found:
+            return found
+    with endpoint.open_read(relpath) as fh:
+        return sha256_of(fh)
 
 
 def discard(target, relpath: str, missing_ok: bool = False) -> bool:

@@ -2,6 +2,7 @@
 report at the end (log line, notification)."""
 
 import configparser
+import contextlib
 import datetime
 import functools
 import logging
@@ -12,7 +13,7 @@ from filetransfer import config, logs, signals
 from filetransfer.config import schema
 from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyError,
                                  SingleInstanceError, Terminated, TransferError,
-                                 exit_code_of)
+                                 error_text, exit_code_of)
 from filetransfer.outcome import JobResult
 from filetransfer.run.copier import Copier
 from filetransfer.run.runstate import RunState
@@ -117,17 +118,38 @@ class Job:
                 raise NotReadyError(f'ready file {self.cfg.job.ready_file} not present')
 
     def plan(self) -> list:
-        """Dry run: the files (FileEntry) a run would transfer now; nothing is
-        written, no lock taken. Raises NotReadyError, ConnectError, TransferError,
-        ConfigError."""
-        return self._copier().plan()
+        """Dry run: the files a run would look at now, each sent or held back
+        (copier.PlannedFile); nothing is written, no lock taken. Raises
+        NotReadyError, ConnectError, TransferError, ConfigError."""
+        with self._sent_files(create=False) as sent:
+            return self._copier(sent).plan()
 
     def has_work(self) -> bool:
         """Whether a run now would do something (see Copier.has_work)."""
-        return self._copier().has_work()
+        with self._sent_files(create=False) as sent:
+            return self._copier(sent).has_work()
 
-    def _copier(self) -> Copier:
-        return Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file)
+    def _copier(self, sent) -> Copier:
+        return Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
+                      sent=sent, where=self.cfg.path)
+
+    @contextlib.contextmanager
+    def _sent_files(self, create: bool = True):
+        """The record of the files sent (``[source] remember``), or None. Raises
+        ConfigError when locks_dir cannot hold it."""
+        if not self.cfg.source.options.remember:
+            yield None
+            return
+        from filetransfer.run.sentfiles import open_sent_files
+
+        locks_dir = self.app.global_.locks_dir
+        try:
+            sent = open_sent_files(locks_dir, self.job_id, create=create)
+        except OSError as exc:
+            raise ConfigError(f'{self.app.path}: [global] locks_dir: cannot keep the record '
+                              f'of the files sent in {locks_dir}: {error_text(exc)}') from None
+        with sent:
+            yield sent
 
     def report_config_error(self, error: ConfigError) -> None:
         """Logs and notifies a configuration error found before the run."""
@@ -138,16 +160,18 @@ class Job:
 
     def _tries(self, result: JobResult, state: RunState) -> None:
         try:
-            return self._tries_with(result, state)
+            with self._sent_files() as sent:
+                return self._tries_with(result, state, sent)
         finally:
             state.journal.close()
 
-    def _tries_with(self, result: JobResult, state: RunState) -> None:
+    def _tries_with(self, result: JobResult, state: RunState, sent) -> None:
         retries = self.cfg.job.retries
         done = set()
         for attempt in range(retries + 1):
             transfer = Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
-                              done=done, progress=self.progress, journal=state.journal)
+                              done=done, progress=self.progress, journal=state.journal,
+                              sent=sent, where=self.cfg.path)
             try:
                 transfer.run(result, on_start=functools.partial(self._begin, state))
                 return
@@ -212,10 +236,12 @@ class Job:
 
 
 def _keep_successes(result: JobResult) -> None:
-    """Before another try: only the files already transferred stay in the result."""
+    """Before another try: only the files already transferred (or skipped) stay in
+    the result."""
     result.src_error_cnt = result.tgt_error_cnt = 0
     if result.file_list is not None:
-        result.file_list[:] = [record for record in result.file_list if record.transferred]
+        result.file_list[:] = [record for record in result.file_list
+                               if record.transferred or record.skipped]
 
 
 def _extra_config(app, job_cfg, kwargs) -> configparser.ConfigParser:
@@ -304,6 +330,9 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
         raise ConfigError(f'{where}: [target] resume: needs a job with [global] locks_dir '
                           "(see configure()), whose record tells the job's own partial "
                           "files from others'")
+    if source.options.remember:
+        raise ConfigError(f'{where}: [source] remember: needs a job with [global] locks_dir '
+                          '(see configure()), where the record of the files sent is kept')
     result = JobResult(file_list=[] if collect_data else None)
     with signals.one_run():
         return Copier(source, target).run(result)

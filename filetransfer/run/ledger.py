@@ -5,6 +5,9 @@ several connections at once, a FASP batch), in one place.
 - the files in place: the ``done`` set that later tries of the run skip;
 - the journal (run/journal.py): the files being written on the target, so that a
   killed run's partial files are removed by the next run;
+- the record of the files sent (run/sentfiles.py, ``[source] remember``): a file
+  is recorded as pending before it is put in place, and as sent when it is booked
+  as transferred;
 - the progress display (a ProgressObserver).
 
 Workers of several connections and the listener thread of a FASP session book at
@@ -46,25 +49,51 @@ class Ledger:
     on the target named ``target_key``."""
 
     def __init__(self, result: JobResult, journal, target_key: str, *,
-                 progress: ProgressObserver | None = None, done: set | None = None):
+                 progress: ProgressObserver | None = None, done: set | None = None,
+                 sent=None):
         self.result = result
         self.journal = journal
         self.target_key = target_key
         self.progress = progress or ProgressObserver()
         self.done = done if done is not None else set()
+        self.sent = sent          # a sentfiles.SentFiles with remember, else None
         self._lock = threading.RLock()
 
     # -- outcomes ---------------------------------------------------------------
-    def transferred(self, path: str, size: int, seconds: float) -> None:
+    def transferred(self, path: str, size: int, seconds: float,
+                    checksum: str | None = None) -> None:
+        """A file in place on the target (its source deleted or archived when the
+        job says so); ``checksum`` its SHA-256 when it was verified by one."""
         with self._lock:
+            if self.sent is not None:
+                self.sent.confirm(path)
             self.result.files_cnt += 1
             self.result.bytes_cnt += size
             if self.result.file_list is not None:
-                self.result.file_list.append(
-                    FileRecord(path, datetime.timedelta(seconds=seconds), FileTags.TRANSF))
-        log.info('transferred %s (%d bytes in %.2f s%s)', path, size, seconds,
-                 _rate(size, seconds),
-                 extra={'file': path, 'size': size, 'seconds': round(seconds, 6)})
+                self.result.file_list.append(FileRecord(
+                    path, datetime.timedelta(seconds=seconds), FileTags.TRANSF, checksum))
+        fields = {'file': path, 'size': size, 'seconds': round(seconds, 6)}
+        if checksum:
+            fields['sha256'] = checksum
+        log.info('transferred %s (%d bytes in %.2f s%s%s)', path, size, seconds,
+                 _rate(size, seconds), f', sha256 {checksum}' if checksum else '',
+                 extra=fields)
+
+    def placing(self, entry: FileEntry, written_as: str, checksum: str | None) -> None:
+        """The complete file ``entry`` is about to be put in place (renamed from
+        ``written_as``): with remember, it is recorded as pending (see sentfiles.py)."""
+        if self.sent is not None:
+            with self._lock:
+                self.sent.pending(entry, written_as, checksum)
+
+    def skipped(self, path: str, why: str) -> None:
+        """A file not sent because the target has it (or had it: remember)."""
+        with self._lock:
+            self.result.skipped_cnt += 1
+            self.done.add(path)
+            if self.result.file_list is not None:
+                self.result.file_list.append(FileRecord(path, why, FileTags.SKIPPED))
+        log.info('skipped %s: %s', path, why, extra={'file': path, 'skipped': why})
 
     def failed(self, path: str, side: str, text: str) -> None:
         """A file that failed on its ``side`` ('source' or 'target')."""

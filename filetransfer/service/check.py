@@ -139,10 +139,10 @@ def _connect(jobs, result):
     seen = {}
     for job_id, job_cfg in jobs.items():
         for spec in (job_cfg.source, job_cfg.target):
-            seen.setdefault((spec.role, spec.describe()), (spec, []))[1].append(job_id)
-    for (role, name), (spec, job_ids) in seen.items():
+            seen.setdefault((spec.role, spec.describe()), (spec, {}))[1][job_id] = job_cfg
+    for (role, name), (spec, job_cfgs) in seen.items():
         result.endpoints += 1
-        where = f"{role} {name} (job {', '.join(job_ids)})"
+        where = f"{role} {name} (job {', '.join(job_cfgs)})"
         try:
             endpoint = endpoints.create(spec)
             endpoint.open()
@@ -155,3 +155,19 @@ def _connect(jobs, result):
         else:
             key_status = ', host key known' if spec.type == 'SFTP' else ''
             result.add(f'{where}: reachable{key_status}', 0)
+            for job_cfg in job_cfgs.values():
+                _check_abilities(job_cfg, role, endpoint.capabilities, result)
+
+
+def _check_abilities(job_cfg, role: str, capabilities, result) -> None:
+    """What a job asks of an endpoint that only its opening tells: a source that
+    lists modification times for min_age and max_age (an FTP server without MLSD
+    gives none)."""
+    if role != 'source' or capabilities.mtimes:
+        return
+    for name in ('min_age', 'max_age'):
+        if getattr(job_cfg.source.options, name) is not None:
+            result.add(f'{job_cfg.path}: [source] {name}: the source '
+                       f'({job_cfg.source.describe()}) lists no modification times (an FTP '
+                       'server without MLSD): files cannot be judged by age')
+            return

@@ -48,12 +48,17 @@ __all__ = ['AlreadyRunning', 'load_settings', 'start', 'status', 'stop',
 
 
 def unsuitable_reason(job_cfg) -> str | None:
-    """Why a job cannot run from the daemon, or None. A job that neither deletes
-    its files nor waits for a ready file would send the same files on every scan."""
-    if job_cfg.job.ready_file or job_cfg.source.options.delete:
+    """Why a job cannot run from the daemon, or None. A job that does not consume
+    its files (delete, archive_dir), wait for a ready file, remember what it sent
+    or keep what the target has (overwrite other than always) would send the same
+    files on every scan."""
+    source, target = job_cfg.source.options, job_cfg.target.options
+    if job_cfg.job.ready_file or source.delete or source.archive_dir is not None \
+            or source.remember or target.overwrite != 'always':
         return None
-    return (f'{job_cfg.path}: [source] delete: the daemon needs delete = yes or a '
-            '[job] ready_file, or every scan sends the same files again')
+    return (f'{job_cfg.path}: [source] delete: the daemon needs delete = yes, archive_dir, '
+            'remember = yes, a [target] overwrite other than always or a [job] ready_file, '
+            'or every scan sends the same files again')
 
 
 def load_settings(cfg_file) -> config.AppConfig:
@@ -423,8 +428,8 @@ def _child(app, job_id: str) -> None:
 def run_job(app, job_id: str) -> int:
     """Runs a job if its source is ready; returns its exit code, NOTHING_DONE
     when there was nothing to do (not ready, or another instance holds its lock)."""
-    from filetransfer.errors import (ConnectError, NotReadyError, SingleInstanceError,
-                                     TransferError)
+    from filetransfer.errors import (ConfigError, ConnectError, NotReadyError,
+                                     SingleInstanceError, TransferError)
     from filetransfer.run import job as job_module
 
     job = None
@@ -433,8 +438,8 @@ def run_job(app, job_id: str) -> int:
         try:
             if not job.has_work():   # quietly: no log file for a scan without work
                 return NOTHING_DONE
-        except (ConnectError, TransferError):
-            pass   # the run reports it, with its retries
+        except (ConnectError, TransferError, ConfigError):
+            pass   # the run reports it (a connection error with its retries)
         # Always under the job's lock: daemons on several hosts sharing a state_db
         # scan the same folder, and exactly one of them may take a given file.
         _, code = job.run(single_instance=True)

@@ -52,7 +52,8 @@ class Proftpd(LoginServer):
             lines += ['LoadModule mod_sftp.c', 'SFTPEngine on', f'SFTPHostKey {host_key}',
                       'SFTPAuthMethods password', f'SFTPLog {files["sftp"]}']
         else:
-            lines.append('DefaultRoot ~')
+            # mod_digest: HASH and XSHA256, so that a checksum is computed by the server
+            lines += ['DefaultRoot ~', 'LoadModule mod_digest.c']
             if self.cert_file:
                 lines += ['LoadModule mod_tls.c', 'TLSEngine on', f'TLSLog {files["tls"]}',
                           'TLSProtocol TLSv1.2 TLSv1.3', 'TLSRequired off',

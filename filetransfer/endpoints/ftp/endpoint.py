@@ -25,6 +25,7 @@ import errno
 import ftplib
 import logging
 import posixpath
+import re
 import select
 import socket
 import ssl
@@ -35,8 +36,9 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, OffsetRefused,
                                          StreamEndpoint, refuse_unsafe)
 from filetransfer.endpoints.ftp.listing import mlsd_facts, parse_list_line, parse_mlsd_line
-from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
-                                           record_made, remove_after_interrupt,
+from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, moved_path,
+                                           open_root, record_made, relative_dir,
+                                           remove_after_interrupt,
                                            replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ class FtpEndpoint(StreamEndpoint):
         self._size_command = True
         self._dirs = set()
         self._in_step = True    # False once an interrupt may have left a reply unread
+        self._hash_command = None   # HASH or XSHA256 when the server computes SHA-256
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
@@ -200,8 +203,19 @@ class FtpEndpoint(StreamEndpoint):
         choice = self.server.list_command
         self._mlsd = self._mlst = (choice == 'mlsd'
                                    or (choice == 'auto' and 'MLST' in features))
-        # RFC 3659: REST before RETR and STOR
-        self.capabilities = Capabilities(resume='REST STREAM' in lines)
+        self._hash_command = _hash_command(lines)
+        if self._hash_command == 'HASH':
+            try:
+                self._ftp.sendcmd('OPTS HASH SHA-256')
+            except (ftplib.error_perm, ftplib.error_temp) as exc:
+                log.info('%s: OPTS HASH SHA-256 refused (%s): files are read back to be '
+                         'checked', self.where, error_text(exc))
+                self._hash_command = None
+        self.capabilities = Capabilities(
+            resume='REST STREAM' in lines,          # RFC 3659: REST before RETR and STOR
+            mtimes=self._mlsd,                      # LIST gives no usable times
+            set_mtime='MFMT' in features,
+            checksum=self._hash_command is not None)
         if 'UTF8' in features:
             with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
                 self._ftp.sendcmd('OPTS UTF8 ON')
@@ -453,6 +467,7 @@ class FtpEndpoint(StreamEndpoint):
                 if not self._refuses_mlsd(path, exc):
                     raise
                 self._mlsd = False
+                self.capabilities = dataclasses.replace(self.capabilities, mtimes=False)
                 log.info('%s: MLSD refused (%s); listing with LIST from now on', self.where,
                          error_text(exc))
             else:
@@ -638,6 +653,51 @@ class FtpEndpoint(StreamEndpoint):
     def remove(self, relpath: str) -> None:
         with self._guard():
             self._ftp.delete(self._remote(relpath))
+
+    def set_mtime(self, relpath: str, mtime: float) -> None:
+        """MFMT (where FEAT offers it): whole seconds, UTC."""
+        stamp = time.strftime('%Y%m%d%H%M%S', time.gmtime(mtime))
+        with self._guard():
+            self._ftp.sendcmd(f'MFMT {stamp} {self._remote(relpath)}')
+
+    def checksum(self, relpath: str) -> str | None:
+        """HASH (SHA-256 chosen by OPTS HASH at the login) or XSHA256."""
+        if self._hash_command is None:
+            return None
+        with self._guard():
+            reply = self._ftp.sendcmd(f'{self._hash_command} {self._remote(relpath)}')
+        match = _SHA256_REPLY.search(reply[4:])
+        if not match:
+            raise ServerFileError(errno.EIO, f'unexpected {self._hash_command} reply: '
+                                             f'{reply[:120]}')
+        return match[1].lower()
+
+    def relative_dir(self, folder: str) -> str | None:
+        return relative_dir(self.root, folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        source = self._remote(relpath)
+        target = moved_path(self.root, folder, new_relpath, ServerFileError)
+        self._remote(new_relpath)     # no line break in the name
+        with self._guard():
+            self._makedirs(posixpath.dirname(target))
+            if self._size(target) is not None:
+                raise FileExistsError(errno.EEXIST, 'a file exists under this name', target)
+            self._ftp.rename(source, target)
+
+
+_SHA256_REPLY = re.compile(r'(?<![0-9A-Fa-f])([0-9A-Fa-f]{64})(?![0-9A-Fa-f])')
+
+
+def _hash_command(features: list[str]) -> str | None:
+    """The command that gives a file's SHA-256 on this server (FEAT lines in upper
+    case): HASH when its algorithms include SHA-256 (draft-bryan-ftpext-hash), else
+    XSHA256; None when there is none."""
+    for line in features:
+        name, _, algorithms = line.partition(' ')
+        if name == 'HASH' and 'SHA-256' in algorithms.replace('*', '').split(';'):
+            return 'HASH'
+    return 'XSHA256' if 'XSHA256' in {line.split(' ')[0] for line in features} else None
 
 
 def _same_directory(one, other) -> bool:

@@ -19,11 +19,14 @@ directories are not entered.
 """
 
 import contextlib
+import dataclasses
 import errno
 import io
 import logging
 import os
 import posixpath
+import re
+import shlex
 import socket
 import stat
 import time
@@ -40,8 +43,9 @@ from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          refuse_unsafe)
-from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, open_root,
-                                           record_made, remove_after_interrupt,
+from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, moved_path,
+                                           open_root, record_made, relative_dir,
+                                           remove_after_interrupt,
                                            replace_by_steps, walk_tree)
 
 log = logging.getLogger(__name__)
@@ -154,7 +158,9 @@ def _read_key(loader, path):
 
 
 class SftpEndpoint(StreamEndpoint):
-    capabilities = Capabilities(resume=True)
+    # checksum: the server's `sha256sum` through an SSH exec, where the account may
+    # run commands (see checksum())
+    capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -172,6 +178,8 @@ class SftpEndpoint(StreamEndpoint):
         self._posix_rename = True     # until the server refuses it
         self._interrupted = False     # a SIGTERM or Ctrl-C came in the middle of a request
         self.request_size = REQUEST_SIZE
+        self._commands = None         # the SSH connection that runs sha256sum (checksum())
+        self._no_commands = None      # why the server runs no command for us, once known
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
@@ -417,6 +425,9 @@ class SftpEndpoint(StreamEndpoint):
     def close(self) -> None:
         sftp, transport = self._sftp, self._transport
         self._sftp = self._transport = None
+        commands, self._commands = self._commands, None
+        if commands is not None and commands is not self:
+            commands.close()
         if self._interrupted and transport is not None:
             _stop(transport)    # the closes below then send nothing and wait for nothing
         for thing in (sftp, transport):
@@ -707,6 +718,84 @@ class SftpEndpoint(StreamEndpoint):
         with self._guard():
             self._sftp.rmdir(path)
         self._dirs.discard(path)
+
+    def set_mtime(self, relpath: str, mtime: float) -> None:
+        """SETSTAT; SFTP carries whole seconds."""
+        with self._guard():
+            self._sftp.utime(self._remote(relpath), (mtime, mtime))
+
+    def relative_dir(self, folder: str) -> str | None:
+        return relative_dir(self.root, folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        source, target = self._remote(relpath), moved_path(self.root, folder, new_relpath,
+                                                            OSError)
+        with self._guard():
+            self._makedirs(posixpath.dirname(target))
+            if self._exists(target):
+                raise FileExistsError(errno.EEXIST, 'a file exists under this name', target)
+            self._sftp.rename(source, target)    # SSH_FXP_RENAME replaces nothing
+
+    def checksum(self, relpath: str) -> str | None:
+        """The server's `sha256sum` of the file, run through an SSH exec: on this
+        connection with paramiko's transport, else over a paramiko connection of its
+        own (opened once). None when the account may run no such command (ProFTPD's
+        mod_sftp runs none; an account limited to SFTP neither): the caller reads
+        the file back."""
+        if self._no_commands:
+            return None
+        path = self._remote(relpath)
+        try:
+            channel = self._command_channel()
+            try:
+                channel.exec_command('sha256sum -- ' + shlex.quote(path))
+                output = _read_limited(channel, 4096)
+                status = channel.recv_exit_status()
+            finally:
+                channel.close()
+        except (paramiko.SSHException, EOFError, OSError, ConnectError) as exc:
+            return self._commands_refused(_reason(exc))
+        match = _SHA256_LINE.match(output)
+        if status == 0 and match:
+            return match[1].decode()
+        if status in (126, 127) or status == 0:
+            return self._commands_refused(f'sha256sum: exit status {status}')
+        log.debug('%s: sha256sum %s: exit status %d', self.where, path, status)
+        return None
+
+    def _command_channel(self):
+        """A new session channel of the connection that runs commands."""
+        if self._commands is None:
+            if isinstance(self._transport, paramiko.Transport):
+                self._commands = self
+            else:
+                spec = dataclasses.replace(self.spec, host=dataclasses.replace(
+                    self.server, transport='paramiko'))
+                other = SftpEndpoint(spec)
+                other.login()
+                self._commands = other
+        channel = self._commands._transport.open_session(timeout=self.timeout)
+        channel.settimeout(self.timeout)
+        return channel
+
+    def _commands_refused(self, why: str) -> None:
+        self._no_commands = why
+        log.info('%s: no sha256sum on the server for this account (%s): files are read '
+                 'back to be checked', self.where, why)
+        return None
+
+
+_SHA256_LINE = re.compile(rb'^\\?([0-9a-f]{64}) ')
+
+
+def _read_limited(channel, most: int) -> bytes:
+    """A command's output (stdout) up to ``most`` bytes; the rest is read and dropped."""
+    chunks, size = [], 0
+    while chunk := channel.recv(65536):
+        if size < most:
+            chunks.append(chunk)
+        size += len(chunk)
+    return b''.join(chunks)[:most]
 
 
 def _listed(attr) -> Listed:
