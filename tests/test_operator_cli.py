@@ -65,7 +65,8 @@ def test_dry_run_json_prints_an_object_for_every_outcome(ws):
     assert json.loads(done.stdout) == {
         'job_id': 'job1', 'dry_run': True, 'status': 'not_ready', 'exit_code': 0,
         'error': 'ready file READY not present', 'source': ws.src, 'target': ws.dst,
-        'files': [], 'delete_source': True, 'ready_file': 'READY'}
+        'files': [], 'skipped': [], 'delete_source': True, 'archive_dir': None,
+        'ready_file': 'READY'}
 
     missing = os.path.join(ws.root, 'missing')
     ws.write_job(source={'path': missing})
@@ -74,7 +75,8 @@ def test_dry_run_json_prints_an_object_for_every_outcome(ws):
     assert json.loads(done.stdout) == {
         'job_id': 'job1', 'dry_run': True, 'status': 'failure', 'exit_code': 2,
         'error': f'source directory {missing} does not exist', 'source': missing,
-        'target': ws.dst, 'files': None, 'delete_source': False, 'ready_file': None}
+        'target': ws.dst, 'files': None, 'skipped': None, 'delete_source': False,
+        'archive_dir': None, 'ready_file': None}
 
     ws.write_job(source={'recursive': 'maybe'})
     done = ws.run('--dry-run', '--json', 'job1')
@@ -82,8 +84,8 @@ def test_dry_run_json_prints_an_object_for_every_outcome(ws):
     data = json.loads(done.stdout)
     assert 'recursive: expected yes/no' in data.pop('error')
     assert data == {'job_id': 'job1', 'dry_run': True, 'status': 'config', 'exit_code': 3,
-                    'source': None, 'target': None, 'files': None, 'delete_source': None,
-                    'ready_file': None}
+                    'source': None, 'target': None, 'files': None, 'skipped': None,
+                    'delete_source': None, 'archive_dir': None, 'ready_file': None}
 
     done = ws.run('--dry-run', '--json', 'nosuchjob')
     assert done.returncode == 3

@@ -53,7 +53,8 @@ class Proftpd(LoginServer):
                       'SFTPAuthMethods password', f'SFTPLog {files["sftp"]}']
         else:
             # mod_digest: HASH and XSHA256, so that a checksum is computed by the server
-            lines += ['DefaultRoot ~', 'LoadModule mod_digest.c']
+            lines += ['DefaultRoot ~', 'LoadModule mod_digest.c',
+                      'DigestCache off']   # a file changed since is hashed again
             if self.cert_file:
                 lines += ['LoadModule mod_tls.c', 'TLSEngine on', f'TLSLog {files["tls"]}',
                           'TLSProtocol TLSv1.2 TLSv1.3', 'TLSRequired off',
