@@ -113,12 +113,16 @@ def _parse_file(path, parser: configparser.ConfigParser, sections: Mapping[str, 
 
 def load_app(path) -> AppConfig:
     """Loads and checks the application configuration."""
-    from filetransfer.endpoints.registry import app_sections
+    from filetransfer.endpoints.registry import AppSections, app_section_names, app_sections
 
     path = str(path)
-    protocol_classes = app_sections()
-    sections, extra = _parse_file(path, read_ini(path), {**s.APP_SECTIONS, **protocol_classes},
-                                  s.APP_REQUIRED)
+    parser = read_ini(path)
+    # only the protocols whose sections the file has are imported
+    protocol_classes = app_sections([name for name in app_section_names()
+                                     if parser.has_section(name)])
+    sections, extra = _parse_file(path, parser, {**s.APP_SECTIONS,
+                                                 **dict.fromkeys(app_section_names()),
+                                                 **protocol_classes}, s.APP_REQUIRED)
     mail, daemon = sections['mail'], sections['daemon']
     if mail is not None:
         for name in ('host', 'from_addr'):
@@ -131,7 +135,7 @@ def load_app(path) -> AppConfig:
         for name in ('jobs', 'pidfile'):
             if not getattr(daemon, name):
                 raise Place(path, 'daemon').error(name, 'required option is missing')
-    protocol_sections = {name: sections[name] or cls() for name, cls in protocol_classes.items()}
+    protocol_sections = AppSections({name: sections[name] for name in protocol_classes})
     app = AppConfig(path, sections['global'], sections['logging'] or s.Logging(),
                     sections['notify'] or s.AppNotify(), protocol_sections, mail, daemon, extra)
     _check_mail_template(app, path, app.notify.mail_cfg)

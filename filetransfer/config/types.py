@@ -5,7 +5,6 @@ raises ``ValueError`` whose text says what was expected. The loader adds the fil
 section, option and the raw value to that text.
 """
 
-import logging
 import re
 
 _TRUE = {'yes', 'true', 'on', '1'}
@@ -110,6 +109,8 @@ def job_ids(raw: str) -> tuple[str, ...]:
 
 
 def log_level(raw: str) -> int:
+    import logging      # here: a job that ends before its run loads no logging
+
     level = logging.getLevelName(raw.upper())
     if not isinstance(level, int):
         raise ValueError('expected a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)')
@@ -122,6 +123,8 @@ _MAX_FORMAT_DIGITS = 4
 
 
 def log_format(raw: str) -> str:
+    import logging
+
     expected = 'expected a logging format such as %(asctime)s %(message)s'
     for numbers in _FORMAT_NUMBERS_RE.findall(raw):
         if any(len(number) > _MAX_FORMAT_DIGITS for number in numbers):

@@ -15,6 +15,7 @@ from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyEr
                                  exit_code_of)
 from filetransfer.outcome import JobResult
 from filetransfer.run.copier import Copier
+from filetransfer.run import ready
 from filetransfer.run.journal import Journal
 
 log = logging.getLogger('filetransfer.job')
@@ -70,6 +71,9 @@ class Job:
         try:
             if exc is not None:
                 raise exc
+            not_ready = ready.missing_locally(self.cfg)   # no lock, journal, connection
+            if not_ready is not None:
+                raise not_ready
             lock_name = self.cfg.job.single_instance
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
@@ -223,17 +227,20 @@ def _setup_logging(app, job_id, job_cfg) -> str | None:
                           f'for job {job_id}: {exc.strerror}') from None
 
 
-def load(cfg_file, job_id: str) -> Job:
+def load(cfg_file, job_id: str, job_cfg: config.JobConfig | None = None) -> Job:
     """Loads the configuration of a job and sets up its logging. ``cfg_file`` is
-    the application configuration file, or that file already loaded (an AppConfig).
+    the application configuration file, or that file already loaded (an AppConfig);
+    ``job_cfg`` the job's file, when the caller loaded it already.
 
     A broken job file is logged and notified, then raised as ConfigError.
     """
     app = cfg_file if isinstance(cfg_file, config.AppConfig) else config.load_app(cfg_file)
-    try:
-        job_cfg, error = config.load_job(app, job_id), None
-    except ConfigError as exc:
-        job_cfg, error = None, exc
+    error = None
+    if job_cfg is None:
+        try:
+            job_cfg = config.load_job(app, job_id)
+        except ConfigError as exc:
+            error = exc
     job = Job(app, job_id, job_cfg, _setup_logging(app, job_id, job_cfg))
     if error is not None:
         job.report_config_error(error)
