@@ -4,8 +4,6 @@ library's."""
 
 import sys
 
-from filetransfer.cli import progress
-
 
 class JobView:
     """Runs a job for the command, keeping what --json needs."""
@@ -18,11 +16,27 @@ class JobView:
         self.progress = None
 
     def run(self, config_file):
-        """Loads and runs the job; returns (JobResult, 0 or 1), raises like Job.run."""
-        from filetransfer.run.job import load
+        """Loads and runs the job; returns (JobResult, 0 or 1), raises like Job.run.
+        A job whose local ready file is missing ends before the modules of a run
+        are loaded and before its log is set up."""
+        from filetransfer import config
+        from filetransfer.errors import ConfigError
+        from filetransfer.run.ready import missing_locally
 
         try:
-            self.job = load(config_file, self.job_id)
+            app = config.load_app(config_file)
+            try:
+                job_cfg = config.load_job(app, self.job_id)
+            except ConfigError:
+                job_cfg = None       # loaded again below, to be logged and notified
+            not_ready = job_cfg and missing_locally(job_cfg)
+            if not_ready:
+                raise not_ready
+
+            from filetransfer.cli import progress
+            from filetransfer.run.job import load
+
+            self.job = load(app, self.job_id, job_cfg)
             self.progress = progress.for_terminal()
             # the file list is part of the JSON
             return self.job.run(progress=self.progress, collect_data=self.as_json or None)

@@ -16,13 +16,10 @@ These rules keep that clean-up and the exit code true:
 """
 
 import contextlib
-import logging
 import signal
 import threading
 
 from filetransfer.errors import Terminated
-
-log = logging.getLogger(__name__)
 
 
 class _State:
@@ -108,7 +105,9 @@ def before_exit() -> None:
 
 def _tell(message: str) -> None:
     if not _state.told:
-        log.warning(message, _state.pending)
+        import logging      # a job that ends before its run (not ready) loads no logging
+
+        logging.getLogger(__name__).warning(message, _state.pending)
     _state.told, _state.pending = True, None
 
 

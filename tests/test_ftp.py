@@ -387,6 +387,29 @@ def test_operation_timeout_when_the_server_stops_answering(ws, ftp_server):
     assert f'FTP 127.0.0.1:{server.port}: no answer within the timeout (1.0 s)' in stderr
 
 
+def test_download_timeout_fires_while_keep_alive_noops_go_out(ws, ftp_server):
+    """A download waits for data between NOOPs (every 0.2 s here): the timeout
+    still counts from the last data received, not from the last NOOP."""
+    server = ftp_server(tls=True, throttle=4 * 1024 * 1024)
+    make_sparse(server.path('down', 'big.bin'), 32 * 1024 * 1024)
+    write_hosts(ws, srv=ftp_host(server, timeout='1', keep_alive='0.2'))
+    ws.write_job(source={'host_id': 'srv', 'path': 'down'}, target={'temp': 'dot'})
+    proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
+    try:
+        assert stop_while_writing(proc, os.path.join(ws.dst, '.big.bin'),
+                                  os.path.join(ws.dst, 'big.bin'))
+        server.freeze()
+        os.kill(proc.pid, signal.SIGCONT)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        server.thaw()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, stderr
+    assert f'FTPS 127.0.0.1:{server.port}: no answer within the timeout (1.0 s)' in stderr
+    assert not os.path.exists(os.path.join(ws.dst, 'big.bin'))
+
+
 @pytest.mark.parametrize('direction', ['up', 'down'])
 def test_keep_alive_noop_during_long_transfers(ws, ftp_server, tmp_path, direction):
     server = ftp_server(tls=True, throttle=512 * 1024)

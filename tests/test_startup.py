@@ -4,13 +4,16 @@ code that uses them, when it runs."""
 
 import ast
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
 from urllib.parse import quote
 
+import pytest
+
 import filetransfer
-from helpers import command_argv, write_ini
+from helpers import command_argv, make_files, write_ini
 from servers.common import free_port
 
 HEAVY = ('paramiko', 'cryptography', 'ftplib', 'smtplib', 'email', 'ssl', 'socket',
@@ -54,6 +57,13 @@ def _not_ready_job(ws, **source):
 LIBRARY = ('filetransfer.outcome', 'filetransfer.config',
            'filetransfer.run', 'filetransfer.endpoints', 'filetransfer.notify',
            'filetransfer.service')
+# What a job whose local ready file is missing ends without: the modules of a run,
+# logging, the endpoints and the protocols' options.
+RUN = ('logging', 'filetransfer.logs', 'filetransfer.outcome', 'filetransfer.run.job',
+       'filetransfer.run.copier', 'filetransfer.run.journal', 'filetransfer.run.locks',
+       'filetransfer.run.ledger', 'filetransfer.cli.progress', 'filetransfer.endpoints.base',
+       'filetransfer.endpoints.local', 'filetransfer.endpoints.ftp',
+       'filetransfer.endpoints.sftp', 'filetransfer.endpoints.fasp', 'shutil')
 
 
 def test_version_loads_not_even_the_library():
@@ -80,6 +90,72 @@ def test_job_not_ready_loads_nothing_heavy(ws):
     code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
     assert (code, loaded) == (0, [])
     assert not os.path.exists(ws.dst)
+
+
+def test_job_not_ready_ends_before_the_modules_of_a_run(ws):
+    _not_ready_job(ws)
+    code, loaded = _run_probe('-c', ws.app_cfg, 'job1', names=RUN, cwd=ws.root)
+    assert (code, loaded) == (0, [])
+
+
+def test_job_not_ready_writes_nothing(ws):
+    """No log directory, lock file or record of files being written: the ready
+    file is looked at before the lock (another instance holding it changes nothing:
+    a job that is not ready does nothing either way)."""
+    ws.write_job(job={'ready_file': 'go.now', 'single_instance': 'yes'})
+    done = ws.run('-v', 'job1')
+    assert (done.returncode, done.stderr) == (0, 'filetransfer: ready file go.now not present\n')
+    assert sorted(os.listdir(ws.root)) == ['filetransfer.cfg', 'jobs', 'src']
+
+
+def test_job_not_ready_through_the_library_takes_no_lock(ws):
+    from filetransfer import NotReadyError, configure
+
+    ws.write_job(job={'ready_file': 'go.now', 'single_instance': 'yes'})
+    ws.write_app(logging={'disabled': 'yes'})
+    run, _ = configure(ws.app_cfg, 'job1')
+    with pytest.raises(NotReadyError, match='ready file go.now not present'):
+        run()
+    assert not os.path.exists(ws.locks_dir)
+
+
+def test_job_not_ready_json_status(ws):
+    _not_ready_job(ws)
+    done = ws.run('--json', 'job1')
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == {'job_id': 'job1', 'status': 'not_ready', 'exit_code': 0,
+                                       'error': 'ready file go.now not present'}
+
+
+def test_missing_source_directory_with_a_ready_file_is_a_failure(ws):
+    """Only the run can say that the source directory is missing: exit 2, not 0."""
+    _not_ready_job(ws, path=os.path.join(ws.root, 'no-such-dir'))
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 2
+    assert 'no-such-dir does not exist' in done.stderr
+
+
+def test_broken_job_without_its_ready_file_is_a_configuration_error(ws):
+    ws.write_job(job={'ready_file': 'go.now', 'retries': 'many'})
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert "[job] retries: expected a whole number >= 0, got 'many'" in done.stderr
+    assert len(ws.log_files()) == 1        # logged (and notified) as before
+
+
+@pytest.mark.parametrize('kind', ['directory', 'link to a file'])
+def test_a_ready_file_that_is_not_a_regular_file(ws, kind):
+    """As the run sees it: a directory is no ready file, a link to a file is one."""
+    if kind == 'directory':
+        os.mkdir(os.path.join(ws.src, 'go.now'))
+    else:
+        make_files(ws.root, {'elsewhere/flag': ''})
+        os.symlink(os.path.join(ws.root, 'elsewhere', 'flag'), os.path.join(ws.src, 'go.now'))
+    make_files(ws.src, {'a.txt': 'A'})
+    _not_ready_job(ws)
+    done = ws.run('job1')
+    assert done.returncode == 0
+    assert os.path.exists(os.path.join(ws.dst, 'a.txt')) == (kind != 'directory')
 
 
 def test_job_not_ready_with_every_observability_option_loads_nothing_heavy(ws):
@@ -117,3 +193,32 @@ def test_probe_sees_what_a_run_imports(ws):
     _not_ready_job(ws, host_id='ftp')
     code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
     assert code == 2 and 'ftplib' in loaded
+
+
+def test_the_registry_names_every_section_a_protocol_adds():
+    """The loader imports a protocol's package only when the application file has
+    its section: the registry must know every such section by name."""
+    import importlib
+
+    from filetransfer.endpoints import registry
+
+    declared = set()
+    for package in ('ftp', 'sftp', 'fasp'):
+        module = importlib.import_module(f'filetransfer.endpoints.{package}')
+        declared.update(getattr(module, 'APP_SECTIONS', {}))
+    assert set(registry.app_section_names()) == declared
+    assert set(registry.app_sections()) == declared
+
+
+def test_a_protocol_section_is_checked_when_present_and_has_defaults_when_not(ws):
+    from filetransfer import ConfigError, config
+
+    app = config.load_app(ws.app_cfg)
+    assert app.protocol_sections['sftp'].known_hosts is None      # made when asked for
+    ws.write_app({'sftp': {'known_host': '/kh'}})
+    with pytest.raises(ConfigError, match=r"\[sftp\] known_host: unknown option \(did you "
+                                          r"mean 'known_hosts'"):
+        config.load_app(ws.app_cfg)
+    ws.write_app({'sftpp': {'known_hosts': '/kh'}})
+    with pytest.raises(ConfigError, match=r"\[sftpp\]: unknown section \(did you mean 'sftp'"):
+        config.load_app(ws.app_cfg)

@@ -224,7 +224,7 @@ def _parse_file(parser: IniFile, sections: Mapping[str, type], required: tuple,
         if not parser.has_section(section):
             raise Place(path, section).error(None, 'required section is missing')
     if not extra:      # the x: sections of the program using the library get them all
-        _check_defaults(parser, _known_names(sections.values()))
+        _check_defaults(parser, _known_names(cls for cls in sections.values() if cls))
     variables = parser.variables()
     parsed = {}
     for name, cls in sections.items():
@@ -239,13 +239,17 @@ def _parse_file(parser: IniFile, sections: Mapping[str, type], required: tuple,
 
 def load_app(path) -> AppConfig:
     """Loads and checks the application configuration."""
-    from filetransfer.endpoints.registry import app_sections
+    from filetransfer.endpoints.registry import AppSections, app_section_names, app_sections
 
     path = str(path)
-    protocol_classes = app_sections()
+    parser = read_ini(path)
+    # only the protocols whose sections the file has are imported
+    protocol_classes = app_sections([name for name in app_section_names()
+                                     if parser.has_section(name)])
     notes = []
-    sections, extra = _parse_file(read_ini(path), {**s.APP_SECTIONS, **protocol_classes},
-                                  s.APP_REQUIRED, notes)
+    sections, extra = _parse_file(parser, {**s.APP_SECTIONS,
+                                           **dict.fromkeys(app_section_names()),
+                                           **protocol_classes}, s.APP_REQUIRED, notes)
     mail, daemon = sections['mail'], sections['daemon']
     if mail == s.Mail():
         mail = None              # an empty [mail]: no mail server, as without the section
@@ -260,7 +264,7 @@ def load_app(path) -> AppConfig:
         for name in ('jobs', 'pidfile'):
             if not getattr(daemon, name):
                 raise Place(path, 'daemon').error(name, 'required option is missing')
-    protocol_sections = {name: sections[name] or cls() for name, cls in protocol_classes.items()}
+    protocol_sections = AppSections({name: sections[name] for name in protocol_classes})
     app = AppConfig(path, sections['global'], sections['logging'] or s.Logging(),
                     sections['notify'] or s.AppNotify(), protocol_sections, mail, daemon, extra,
                     warnings=list(notes), lenient=notes)

@@ -10,7 +10,6 @@ negative timeout), the type returns `Adjusted`: the value used and why; the load
 logs it as a warning at every run and `filetransfer check` reports it.
 """
 
-import logging
 import math
 import re
 from typing import Any, NamedTuple
@@ -216,8 +215,8 @@ def job_ids(raw: str) -> tuple[str, ...]:
 
 
 # The names FileTransfer 0.11 takes, in any case; NOTSET lets every record through.
-_LEVELS = {'CRITICAL': logging.CRITICAL, 'ERROR': logging.ERROR, 'WARNING': logging.WARNING,
-           'INFO': logging.INFO, 'DEBUG': logging.DEBUG, 'NOTSET': 1}
+# The numbers are logging's (not imported: a job that ends before its run loads no logging).
+_LEVELS = {'CRITICAL': 50, 'ERROR': 40, 'WARNING': 30, 'INFO': 20, 'DEBUG': 10, 'NOTSET': 1}
 
 
 def log_level(raw: str) -> int:
@@ -225,8 +224,8 @@ def log_level(raw: str) -> int:
     try:
         return _LEVELS[raw.upper()]
     except KeyError:
-        return Adjusted(logging.INFO, 'not a log level (DEBUG, INFO, WARNING, ERROR, '
-                                      'CRITICAL or NOTSET): INFO is used')
+        return Adjusted(_LEVELS['INFO'], 'not a log level (DEBUG, INFO, WARNING, ERROR, '
+                                         'CRITICAL or NOTSET): INFO is used')
 
 
 # The width and precision of each %-conversion ('%%' has neither).
@@ -236,6 +235,8 @@ _MAX_FORMAT_DIGITS = 4
 
 def log_format(raw: str) -> str:
     """A logging format; an empty one logs the bare messages."""
+    import logging      # here: a job that ends before its run loads no logging
+
     expected = 'expected a logging format such as %(asctime)s %(message)s'
     for numbers in _FORMAT_NUMBERS_RE.findall(raw):
         if any(len(number) > _MAX_FORMAT_DIGITS for number in numbers):

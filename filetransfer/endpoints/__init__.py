@@ -1,11 +1,14 @@
 """The endpoints of a job: a local directory, or a directory on a server of one of
 the protocols of the registry (a protocol's package is imported only when a job
-uses it)."""
+uses it). The names of endpoints/base.py are loaded when first used: the loader
+reads the registry without them."""
 
-from filetransfer.endpoints.base import Endpoint, FileEntry, SourceReadError, SourceReader
+import importlib
+
+_FROM_BASE = ('Endpoint', 'FileEntry', 'SourceReadError', 'SourceReader')
 
 
-def create(spec) -> Endpoint:
+def create(spec) -> 'Endpoint':
     """An unopened endpoint for a config.EndpointSpec."""
     if spec.host is None:
         from filetransfer.endpoints.local import LocalEndpoint
@@ -14,4 +17,12 @@ def create(spec) -> Endpoint:
     return protocol(spec.type).endpoint().create(spec)
 
 
-__all__ = ['Endpoint', 'FileEntry', 'SourceReadError', 'SourceReader', 'create']
+def __getattr__(name: str):
+    if name not in _FROM_BASE:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module('filetransfer.endpoints.base'), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [*_FROM_BASE, 'create']

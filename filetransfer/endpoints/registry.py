@@ -29,6 +29,9 @@ class Protocol:
 
 # the package that declares each protocol, imported when a host of that type is read
 _PACKAGES = {'FTP': 'ftp', 'FTPS': 'ftp', 'SFTP': 'sftp', 'FASP': 'fasp'}
+# the sections protocols add to the application file (their package's APP_SECTIONS),
+# and the package that declares each: imported when the file has the section
+_APP_SECTION_PACKAGES = {'sftp': 'sftp'}
 
 
 def names() -> tuple[str, ...]:
@@ -45,10 +48,25 @@ def protocols() -> list[Protocol]:
     return [protocol(name) for name in names()]
 
 
-def app_sections() -> dict[str, type]:
-    """The sections the protocols add to the application file, by name."""
+def app_section_names() -> tuple[str, ...]:
+    """The names of the sections the protocols add to the application file."""
+    return tuple(_APP_SECTION_PACKAGES)
+
+
+def app_sections(names=None) -> dict[str, type]:
+    """The sections the protocols add to the application file, by name: all of
+    them, or those of ``names`` (only their packages are imported)."""
     sections = {}
-    for package in dict.fromkeys(_PACKAGES.values()):
-        module = importlib.import_module(f'filetransfer.endpoints.{package}')
-        sections.update(getattr(module, 'APP_SECTIONS', {}))
+    for name in app_section_names() if names is None else names:
+        module = importlib.import_module(f'filetransfer.endpoints.{_APP_SECTION_PACKAGES[name]}')
+        sections[name] = module.APP_SECTIONS[name]
     return sections
+
+
+class AppSections(dict):
+    """The sections the protocols add to an application file, by name: those the
+    file has, parsed; any other is made with its defaults when first asked for."""
+
+    def __missing__(self, name: str):
+        self[name] = app_sections([name])[name]()
+        return self[name]

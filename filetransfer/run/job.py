@@ -16,6 +16,7 @@ from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyEr
                                  error_text, exit_code_of)
 from filetransfer.outcome import JobResult
 from filetransfer.run.copier import Copier
+from filetransfer.run import ready
 from filetransfer.run.runstate import RunState
 
 log = logging.getLogger('filetransfer.job')
@@ -82,10 +83,12 @@ class Job:
         try:
             if exc is not None:
                 raise exc
+            not_ready = ready.missing_locally(self.cfg)   # no lock, journal, connection
+            if not_ready is not None:
+                raise not_ready
             lock_name = self.cfg.job.single_instance or (single_instance and state.can_lock)
             if lock_name:
                 lock_name = self.job_id if lock_name is True else lock_name
-                self._refuse_if_surely_not_ready()
                 with state.lock(lock_name):
                     self._tries(result, state)
             else:
@@ -104,18 +107,6 @@ class Job:
             error.result = result
             raise error
         return result, int(code)
-
-    def _refuse_if_surely_not_ready(self) -> None:
-        """Raises NotReadyError when a local source's ready file is missing, before
-        the run takes its lock: a timer polling the job then needs no lock (nor
-        database). The run looks again once it holds the lock."""
-        if self.cfg.job.ready_file and self.cfg.source.host is None:
-            try:
-                ready = self.has_work()
-            except (ConnectError, TransferError):
-                return      # the run reports it
-            if not ready:
-                raise NotReadyError(f'ready file {self.cfg.job.ready_file} not present')
 
     def plan(self) -> list:
         """Dry run: the files a run would look at now, each sent or held back
@@ -272,19 +263,22 @@ def _setup_logging(app, job_id, job_cfg) -> str | None:
                           f'for job {job_id}: {exc.strerror}') from None
 
 
-def load(cfg_file, job_id: str) -> Job:
+def load(cfg_file, job_id: str, job_cfg: config.JobConfig | None = None) -> Job:
     """Loads the configuration of a job and sets up its logging. ``cfg_file`` is
-    the application configuration file, or that file already loaded (an AppConfig).
+    the application configuration file, or that file already loaded (an AppConfig);
+    ``job_cfg`` the job's file, when the caller loaded it already.
 
     A broken job file is logged and notified, then raised as ConfigError. A job id
     that names no file inside jobs_dir is refused before anything is written.
     """
     app = cfg_file if isinstance(cfg_file, config.AppConfig) else config.load_app(cfg_file)
     config.job_path(app, job_id)
-    try:
-        job_cfg, error = config.load_job(app, job_id), None
-    except ConfigError as exc:
-        job_cfg, error = None, exc
+    error = None
+    if job_cfg is None:
+        try:
+            job_cfg = config.load_job(app, job_id)
+        except ConfigError as exc:
+            error = exc
     job = Job(app, job_id, job_cfg, _setup_logging(app, job_id, job_cfg))
     if error is not None:
         job.report_config_error(error)

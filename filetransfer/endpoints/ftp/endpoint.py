@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 10.0
 SEND_PIECE = 1 << 14    # one TLS record
+# What one read or write of a file's data moves, between the socket and the file:
+# small enough to stay in the CPU's cache from one to the other (a megabyte does
+# not: it costs about twice the system time), large enough to keep calls few.
+DATA_PIECE = 1 << 17
 
 
 class ServerFileError(OSError):
@@ -561,7 +565,7 @@ class FtpEndpoint(StreamEndpoint):
     @staticmethod
     def _send(conn, keep_alive, reader, progress) -> int:
         total = 0
-        buffer = bytearray(CHUNK_SIZE)
+        buffer = bytearray(DATA_PIECE)
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
@@ -718,13 +722,16 @@ def _unacknowledged(conn) -> int | None:
 
 
 def _send_all(conn, data, keep_alive) -> None:
-    """Sends ``data`` a piece at a time. The socket's timeout bounds one call, and a
+    """Sends ``data`` a call at a time. The socket's timeout bounds one call, and a
     whole megabyte may take longer than that on a slow link that never stalls
-    (sendall() would give up): one piece per call makes the timeout mean "no
-    progress for that long". NOOPs for the keep-alive go out between pieces."""
+    (sendall() would give up): a plain socket's send() returns once some bytes are
+    sent; a TLS socket's write sends all it is given, so it gets one record per
+    call. Either way the timeout means "no progress for that long". NOOPs for the
+    keep-alive go out between calls."""
+    piece = SEND_PIECE if isinstance(conn, ssl.SSLSocket) else len(data)
     sent = 0
     while sent < len(data):
-        sent += conn.send(data[sent:sent + SEND_PIECE])
+        sent += conn.send(data[sent:sent + piece])
         keep_alive.tick()
 
 
@@ -738,11 +745,45 @@ class _KeepAlive:
         self.interval = interval
         self.timeout = timeout
         self.sent = 0
-        self.last = time.monotonic()
+        self.last = self.moved = time.monotonic()   # the last NOOP; the last data
 
     def tick(self) -> None:
-        if self.interval and time.monotonic() - self.last >= self.interval:
+        now = self.moved = time.monotonic()
+        if self.interval and now - self.last >= self.interval:
             self._noop()
+
+    def receive(self, conn, view) -> int:
+        """``conn.recv_into(view)``, sending NOOPs every ``interval`` seconds while
+        no data comes; socket.timeout after ``timeout`` seconds without any. The
+        socket itself waits no longer than the next NOOP or the timeout (`pace`),
+        so data that flows costs no select() per read."""
+        stalled = False
+        while True:
+            try:
+                count = conn.recv_into(view)
+            except socket.timeout:
+                now = time.monotonic()
+                if self.timeout and now - self.moved >= self.timeout:
+                    raise
+                if self.interval and now - self.last >= self.interval:
+                    self._noop()
+                conn.settimeout(self.pace(now))
+                stalled = True
+                continue
+            self.tick()
+            if stalled:
+                conn.settimeout(self.pace())
+            return count
+
+    def pace(self, now: float | None = None) -> float | None:
+        """How long a socket may wait now: until the next NOOP is due or the
+        timeout expires, whichever comes first (None: no limit)."""
+        now = time.monotonic() if now is None else now
+        limits = [limit - now for limit in
+                  (self.last + self.interval if self.interval else None,
+                   self.moved + self.timeout if self.timeout else None)
+                  if limit is not None]
+        return max(0.001, min(limits)) if limits else None
 
     def _noop(self) -> None:
         self.ftp.putcmd('NOOP')
@@ -793,23 +834,31 @@ class _Download(RemoteFile):
         self.conn = conn
         self.keep_alive = keep_alive
         self.done = False
+        conn.settimeout(keep_alive.pace())
 
     def readinto(self, buffer) -> int:
+        """Fills ``buffer`` up to DATA_PIECE bytes (fewer only at the end of the
+        file): a TLS socket gives one record (16 KiB) per read, and a piece per
+        call keeps the calls (and the writes of the target) few."""
         if self.done:
             return 0
+        view = memoryview(buffer).cast('B')[:DATA_PIECE]
+        filled = 0
         with self.endpoint._guard():
             try:
-                self.keep_alive.wait(self.conn)
-                count = self.conn.recv_into(buffer)
-                self.keep_alive.tick()
+                while filled < len(view):
+                    count = self.keep_alive.receive(self.conn, view[filled:])
+                    if not count:
+                        self.done = True
+                        break
+                    filled += count
             except BaseException as exc:
                 self.done = True
                 self.endpoint._abandon(self.conn, self.keep_alive, exc)
                 raise
-            if not count:
-                self.done = True
+            if self.done:
                 self.endpoint._end_transfer(self.conn, self.keep_alive)
-        return count
+        return filled
 
     def close(self) -> None:
         if not self.done:

@@ -1,0 +1,35 @@
+"""The ready file of a job, where it can be looked at before the run: in a local
+source directory a stat tells, so a job polled by a timer every minute whose ready
+file is missing ends before it loads the modules of a run, sets up its log, takes
+its lock or opens its journal. A remote source is asked once it is connected
+(run/copier.py), after the lock.
+
+Looking before the lock changes no outcome: a job that finds its ready file missing
+does nothing, whether another instance runs or not, and a job that finds it present
+goes the usual way (lock, then the ready file again)."""
+
+import os
+import stat
+
+from filetransfer.errors import NotReadyError
+
+
+def missing_locally(job_cfg) -> NotReadyError | None:
+    """The NotReadyError of a job (a config.JobConfig) whose local source directory
+    lacks its ready file (or holds no regular file under that name, as the local
+    endpoint sees it); None when the file is there, when the job has none, and when
+    only the run can tell: a remote source, a source directory that is missing or
+    cannot be read (the run reports that)."""
+    ready_file, source = job_cfg.job.ready_file, job_cfg.source
+    if not ready_file or source.host is not None:
+        return None
+    try:
+        if stat.S_ISREG(os.stat(os.path.join(source.path, ready_file)).st_mode):
+            return None
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError:
+        return None
+    if not os.path.isdir(source.path):
+        return None
+    return NotReadyError(f'ready file {ready_file} not present')   # as the run says it
