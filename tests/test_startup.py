@@ -104,7 +104,7 @@ def test_job_not_ready_writes_nothing(ws):
     a job that is not ready does nothing either way)."""
     ws.write_job(job={'ready_file': 'go.now', 'single_instance': 'yes'})
     done = ws.run('-v', 'job1')
-    assert (done.returncode, done.stderr) == (0, 'filetransfer: ready file go.now not present\n')
+    assert (done.returncode, done.stderr) == (0, 'NotReadyError: ready file go.now not present\n')
     assert sorted(os.listdir(ws.root)) == ['filetransfer.cfg', 'jobs', 'src']
 
 
@@ -179,7 +179,9 @@ def test_single_instance_job_not_ready_takes_no_lock_and_loads_no_database(ws, t
     lock is taken, so neither the lock file nor a state database is touched."""
     nowhere = quote(str(tmp_path / 'no-server'), safe='')
     for state_db in (None, f'postgresql://nobody@{nowhere}/nothing'):
-        ws.write_app(extra={'global': {'state_db': state_db}} if state_db else None)
+        # '%%': the files are read with interpolation
+        ws.write_app(extra={'global': {'state_db': state_db.replace('%', '%%')}}
+                     if state_db else None)
         ws.write_job(job={'ready_file': 'go.now', 'single_instance': 'yes'})
         code, loaded = _run_probe('-c', ws.app_cfg, 'job1', cwd=ws.root)
         assert (code, loaded) == (0, [])
