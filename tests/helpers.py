@@ -28,6 +28,12 @@ def command_argv(*args) -> list[str]:
     return [sys.executable, '-m', 'filetransfer', *args]
 
 
+def ini_value(text: str) -> str:
+    """``text`` as written in a configuration file, which is read with interpolation
+    ('%' is written '%%')."""
+    return text.replace('%', '%%')
+
+
 def write_ini(path, sections: dict) -> str:
     """Writes {section: {option: value}} (or raw text for a str) as an INI file."""
     os.makedirs(os.path.dirname(str(path)) or '.', exist_ok=True)

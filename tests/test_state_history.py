@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import command_argv, make_files, tree
+from helpers import command_argv, ini_value, make_files, tree
 from procs import make_dense, stop_while_writing
 
 BIG = 'zz-big.bin'
@@ -20,7 +20,7 @@ def state_ws(request, ws):
     """The workspace with its history in the SQLite file of locks_dir, or in a
     PostgreSQL database (state_db)."""
     if request.param == 'postgres':
-        ws.write_app(extra={'global': {'state_db': request.getfixturevalue('postgres').url}})
+        ws.write_app(extra={'global': {'state_db': ini_value(request.getfixturevalue('postgres').url)}})
     return ws
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 
-from helpers import command_argv, make_files, tree, write_ini
+from helpers import command_argv, ini_value, make_files, tree, write_ini
 from procs import make_dense, wait_for
 
 BIG = 'zz-big.bin'
@@ -26,13 +26,13 @@ def add_host(ws, name: str, database, **global_options) -> str:
     path = os.path.join(ws.root, f'{name}.cfg')
     write_ini(path, {'global': {'jobs_dir': ws.jobs_dir,
                                 'locks_dir': os.path.join(ws.root, f'{name}-locks'),
-                                'state_db': database.url, **global_options},
+                                'state_db': ini_value(database.url), **global_options},
                      'logging': {'log_dir': os.path.join(ws.root, f'{name}-logs')}})
     return path
 
 
 def use_database(ws, database, **global_options) -> None:
-    ws.write_app(extra={'global': {'state_db': database.url, **global_options}})
+    ws.write_app(extra={'global': {'state_db': ini_value(database.url), **global_options}})
 
 
 def run(config: str, *args, env=None, timeout=120) -> subprocess.CompletedProcess:
@@ -266,13 +266,13 @@ def test_a_missing_psycopg_is_a_configuration_error(ws, postgres, tmp_path):
 def test_an_unreachable_database_is_a_failure(ws, tmp_path):
     nowhere = str(tmp_path / 'no-server')
     os.mkdir(nowhere)
-    ws.write_app(extra={'global': {'state_db': f'postgresql://someone@{nowhere.replace("/", "%2F")}:5999/db'}})
+    ws.write_app(extra={'global': {'state_db': f'postgresql://someone@{nowhere.replace("/", "%%2F")}:5999/db'}})
     make_files(ws.src, {'a.txt': 'A'})
     for job in ({'single_instance': 'yes'}, None):    # connects for the lock, or at the start
         ws.write_job(job=job)
         done = ws.run('-v', 'job1')
         assert done.returncode == 2
-        assert done.stderr.startswith(f'filetransfer: state database postgresql://someone@'
+        assert done.stderr.startswith(f'ConnectError: state database postgresql://someone@'
                                       f'{nowhere.replace("/", "%2F")}:5999/db: cannot connect: ')
         assert 'Traceback' not in done.stderr
         assert not os.path.exists(ws.dst)
@@ -289,14 +289,14 @@ def test_the_password_stays_secret(ws, postgres):
     url = postgres.server.url(postgres.name, user=PASSWORD_ROLE)
     make_files(ws.src, {'a.txt': 'A'})
     ws.write_job(job={'single_instance': 'yes', 'log_level': 'DEBUG'})
-    ws.write_app(extra={'global': {'state_db': url, 'state_db_password': password}})
+    ws.write_app(extra={'global': {'state_db': ini_value(url), 'state_db_password': password}})
     os.chmod(ws.app_cfg, 0o600)
     done = ws.run('-vv', '--json', 'job1')
     assert (done.returncode, done.stderr) == (0, '')
     assert postgres.sql('SELECT status FROM filetransfer_runs') == [('success',)]
     shown = [done.stdout, done.stderr, runs_output(ws)]
 
-    ws.write_app(extra={'global': {'state_db': url, 'state_db_password': password + 'x'}})
+    ws.write_app(extra={'global': {'state_db': ini_value(url), 'state_db_password': password + 'x'}})
     done = ws.run('-vv', '--json', 'job1')
     assert done.returncode == 2
     assert 'password authentication failed' in done.stderr
@@ -305,7 +305,7 @@ def test_the_password_stays_secret(ws, postgres):
     assert not [text for text in shown if password in text]
 
     env = {**os.environ, 'PGPASSWORD': password}      # libpq's own sources work too
-    ws.write_app(extra={'global': {'state_db': url}})
+    ws.write_app(extra={'global': {'state_db': ini_value(url)}})
     assert ws.run('job1', env=env).returncode == 0
     assert ws.run('job1').returncode == 2
 
