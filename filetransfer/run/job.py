@@ -100,11 +100,12 @@ class Job:
             error = Terminated('KeyboardInterrupt')
         except BaseException as failure:
             error = state.stopped_by(failure)
+        if error is not None:
+            error.result = result     # the counts so far, for the mail and the caller
         signals.settle()      # the report and the mail go out whatever comes now
         code = self._finish(state.started, result, error)
         state.record(self.report)
         if error is not None:
-            error.result = result
             raise error
         return result, int(code)
 
