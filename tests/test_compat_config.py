@@ -1,7 +1,7 @@
 """Configuration files read as FileTransfer 0.11 reads them: an empty value is the
 empty string (not "unset"), `%` interpolation, [DEFAULT] sections. The expected
-outcomes are what 0.11 did with the same files, except where the README's
-"Migrating from FileTransfer 0.11" lists a difference."""
+outcomes are what 0.11 did with the same files, except where
+docs/migrating-from-0.11.md lists a difference."""
 
 import os
 import re

@@ -176,7 +176,7 @@ NAMES = st.sampled_from(['a', 'b', 'ab', 'ba', '.a', 'a.b', 'bb'])
 PATHS = st.lists(NAMES, min_size=1, max_size=4).map('/'.join)
 PATTERN_PARTS = ['a', 'b', '/', '*', '?', '[ab]', '[!a]', '.']
 PATTERNS = st.lists(st.sampled_from(PATTERN_PARTS), max_size=6).map(''.join) \
-    .filter(lambda pattern: not pattern.startswith('//'))   # '//x': see the README
+    .filter(lambda pattern: not pattern.startswith('//'))   # '//x': see docs/migrating-from-0.11.md
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

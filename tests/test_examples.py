@@ -1,6 +1,6 @@
 """The shipped examples as a user meets them: `make demo`, the crontab's promise
-that a job prints nothing when all is well, and README's library example pasted
-into a fresh directory."""
+that a job prints nothing when all is well, and the library example of
+docs/library.md pasted into a fresh directory."""
 
 import os
 import re
@@ -60,16 +60,15 @@ def test_the_example_run_as_the_crontab_runs_it_prints_nothing(tmp_path):
     assert 'exit code 0' in (tmp_path / 'demo' / 'logs' / 'example' / log_file).read_text()
 
 
-def readme_library_example() -> str:
-    readme = (REPO / 'README.md').read_text(encoding='utf-8')
-    section = readme.split('\n## Library\n', 1)[1].split('\n## ', 1)[0]
-    match = re.search(r'```python\n(.*?)```\n', section, re.S)
-    assert match, 'README.md: no python block under "## Library"'
+def library_doc_example() -> str:
+    text = (REPO / 'docs' / 'library.md').read_text(encoding='utf-8')
+    match = re.search(r'```python\n(.*?)```\n', text, re.S)
+    assert match, 'docs/library.md: no python block'
     return match.group(1)
 
 
-def test_readme_library_example_runs_in_a_fresh_directory(tmp_path):
-    code = readme_library_example()
+def test_library_doc_example_runs_in_a_fresh_directory(tmp_path):
+    code = library_doc_example()
     (tmp_path / 'example.py').write_text(code)
     done = subprocess.run([sys.executable, 'example.py'], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)

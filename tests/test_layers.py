@@ -1,6 +1,6 @@
-"""The packages of filetransfer form layers (README, Layout): a module imports from its
-own layer and the layers below it, never above; only the endpoint packages speak a
-protocol (paramiko, ftplib, faspmanager), each only its own."""
+"""The packages of filetransfer form layers (docs/development.md, Layout): a module
+imports from its own layer and the layers below it, never above; only the endpoint
+packages speak a protocol (paramiko, ftplib, faspmanager), each only its own."""
 
 import ast
 import pathlib

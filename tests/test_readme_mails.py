@@ -1,4 +1,4 @@
-"""The mails README.md shows are those a real run sends: the shipped example
+"""The mails docs/mail.md shows are those a real run sends: the shipped example
 (conf.example/ with its mail sections uncommented) and a failing job, through a
 real STARTTLS server. Only the times, durations and the Message-ID may differ."""
 
@@ -14,6 +14,7 @@ import pytest
 from helpers import command_argv, write_ini
 
 REPO = Path(__file__).resolve().parents[1]
+MAIL_DOC = REPO / 'docs' / 'mail.md'
 MAIL_BLOCK = ('; [mail]', '; host = smtp.example.com:587', '; security = STARTTLS')
 
 FAILING_JOB = {
@@ -28,7 +29,7 @@ VOLATILE = [
     (re.compile(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d'), '<time>'),
     (re.compile(r'\d+:\d\d\.\d{3,4}|\d+:\d\d min'), '<duration>'),
     (re.compile(r'file://\S*?/(?=conf\.example/|demo/|outbox\b)'), 'file://<dir>/'),
-    (re.compile(r'[ \t]+$', re.M), ''),     # editors may strip trailing blanks in README.md
+    (re.compile(r'[ \t]+$', re.M), ''),     # editors may strip trailing blanks in docs/mail.md
 ]
 
 
@@ -46,16 +47,17 @@ def shown(received) -> str:
     return head + '\n' + received.text
 
 
-def readme_block(name: str) -> str:
-    readme = (REPO / 'README.md').read_text(encoding='utf-8')
-    match = re.search(rf'<!-- {name} -->\n```(?:text|ini)\n(.*?)```\n', readme, re.S)
-    assert match, f'README.md has no block <!-- {name} -->'
+def doc_block(name: str) -> str:
+    """The block of docs/mail.md marked <!-- name -->."""
+    text = MAIL_DOC.read_text(encoding='utf-8')
+    match = re.search(rf'<!-- {name} -->\n```(?:text|ini)\n(.*?)```\n', text, re.S)
+    assert match, f'docs/mail.md has no block <!-- {name} -->'
     return match.group(1)
 
 
-def test_readme_shows_the_built_in_template():
+def test_docs_show_the_built_in_template():
     text = (REPO / 'filetransfer' / 'notify' / 'default.mail').read_text(encoding='utf-8')
-    assert readme_block('mail template: default') == text
+    assert doc_block('mail template: default') == text
 
 
 def example_with_mail(root: Path, server, cert) -> None:
@@ -88,26 +90,26 @@ def example(tmp_path, smtpd_starttls, smtp_cert):
 
 def check(name: str, received, capsys) -> None:
     actual = shown(received)
-    with capsys.disabled():   # `pytest -s -k readme` prints what to paste into README.md
+    with capsys.disabled():   # `pytest -s -k docs_mail` prints what to paste into docs/mail.md
         if os.environ.get('SHOW_README_MAILS'):
             print(f'\n<!-- mail: {name} -->\n```text\n{actual}```')
-    assert normalized(actual) == normalized(readme_block(f'mail: {name}'))
+    assert normalized(actual) == normalized(doc_block(f'mail: {name}'))
 
 
-def test_readme_mail_of_the_example(example, smtpd_starttls, capsys):
+def test_docs_mail_of_the_example(example, smtpd_starttls, capsys):
     assert run(example, 'example') == 0
     [received] = smtpd_starttls.messages
     assert received.rcpt_tos == ['reports@example.com']
     check('example', received, capsys)
 
 
-def test_readme_shows_the_failing_job():
+def test_docs_show_the_failing_job():
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(readme_block('job: orders'))
+    parser.read_string(doc_block('job: orders'))
     assert {name: dict(parser[name]) for name in parser.sections()} == FAILING_JOB
 
 
-def test_readme_mail_of_a_failing_job(example, smtpd_starttls, capsys):
+def test_docs_mail_of_a_failing_job(example, smtpd_starttls, capsys):
     write_ini(example / 'conf.example' / 'jobs' / 'orders.cfg', FAILING_JOB)
     assert run(example, 'orders') == 2
     [received] = smtpd_starttls.messages
@@ -115,7 +117,7 @@ def test_readme_mail_of_a_failing_job(example, smtpd_starttls, capsys):
     check('failure', received, capsys)
 
 
-def test_readme_mail_of_a_failing_job_with_the_brief_template(example, smtpd_starttls,
+def test_docs_mail_of_a_failing_job_with_the_brief_template(example, smtpd_starttls,
                                                               capsys):
     write_ini(example / 'conf.example' / 'jobs' / 'orders.cfg',
               {**FAILING_JOB, 'notify': {'mail_cfg': 'brief'}})
