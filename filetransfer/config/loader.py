@@ -299,7 +299,7 @@ def _note_exposed(warnings: list, path: str, *sections) -> None:
 
 def _other_type_options(found) -> dict:
     """The host options of the other protocols that ``found`` does not have."""
-    from filetransfer.endpoints import registry
+    import filetransfer.endpoints.registry as registry
 
     own = s.options_of(found.host_class)
     others = {}
@@ -315,7 +315,7 @@ def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | No
     """Parses one host definition (from the hosts file or a transfer() dict). An
     option of another host type is checked, then ignored with a note (as
     FileTransfer 0.11 ignored it); one that comes from [DEFAULT] without a note."""
-    from filetransfer.endpoints import registry
+    import filetransfer.endpoints.registry as registry
 
     place = Place(str(path), section)
     type_key = next((k for k in items if k.lower() == 'type'), None)
@@ -365,7 +365,7 @@ class _Items(Mapping):
 
 def _host_values(parser: IniFile, host_id: str):
     """A host section's values and inherited names; the file's [DEFAULT] checked."""
-    from filetransfer.endpoints import registry
+    import filetransfer.endpoints.registry as registry
 
     _check_defaults(parser, _known_names(p.host_class for p in registry.protocols()))
     return parser.section_values(host_id)
@@ -489,9 +489,17 @@ def job_ids(app: AppConfig) -> list[str]:
                   and os.path.isfile(os.path.join(folder, name)))
 
 
-def _note_empty_patterns(place: Place, source, notes: list) -> None:
-    from filetransfer.run.selection import empty_item_warning
+def empty_item_warning(option: str, patterns) -> str | None:
+    """The warning for an empty item among the `files` or `ignore` ``patterns``
+    (``*.txt,``): it matches every file, which a stray comma seldom means."""
+    if '' not in patterns:
+        return None
+    effect = 'ignored' if option == 'ignore' else 'selected'
+    return ('an empty item (a comma at the start or the end, or two commas in a row) '
+            f'matches every file: every file is {effect}')
 
+
+def _note_empty_patterns(place: Place, source, notes: list) -> None:
     for option in ('files', 'ignore'):
         warning = empty_item_warning(option, getattr(source, option))
         if warning:

@@ -47,16 +47,6 @@ class Pattern:
         return any(match(relpath) or match(slashed) for match in self._matchers)
 
 
-def empty_item_warning(option: str, patterns: Iterable[str]) -> str | None:
-    """The warning for an empty item among the `files` or `ignore` ``patterns``
-    (``*.txt,``): it matches every file, which a stray comma seldom means."""
-    if '' not in patterns:
-        return None
-    effect = 'ignored' if option == 'ignore' else 'selected'
-    return ('an empty item (a comma at the start or the end, or two commas in a row) '
-            f'matches every file: every file is {effect}')
-
-
 class Selection:
     def __init__(self, files: Iterable[str], ignore: Iterable[str] = (), recursive: bool = False,
                  exclude_names: Iterable[str] = ()):
