@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from filetransfer import ConnectError
+from filetransfer import ConnectError, TransferError
 from filetransfer.endpoints import create
 from filetransfer.endpoints.base import SourceReader, SourceReadError
 from conftest import login_for
@@ -82,8 +82,9 @@ def test_a_target_makes_its_root(side):
     assert os.path.isdir(side.path('new', 'and', 'deeper'))
 
 
-def test_a_missing_source_root_is_a_connect_error(side):
-    with pytest.raises(ConnectError, match='does not exist|cannot be opened'):
+def test_a_missing_source_root_is_a_transfer_error(side):
+    """As FileTransfer 0.11 reports it (a target's is a ConnectError)."""
+    with pytest.raises(TransferError, match='does not exist|cannot be opened'):
         side.open('source', 'missing')
 
 

@@ -55,6 +55,8 @@ class LocalEndpoint(StreamEndpoint):
         pass
 
     def _path(self, relpath: str) -> str:
+        if relpath and self.in_temp_dir(relpath):     # temp = dir: may lead out of the root
+            return os.path.normpath(os.path.join(self.root, relpath))
         refuse_unsafe(relpath)
         return os.path.join(self.root, relpath)
 
