@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from filetransfer import ConnectError, TransferError
+from filetransfer import TransferError
 from filetransfer.endpoints import create
 from filetransfer.endpoints.base import SourceReader, SourceReadError
 from conftest import login_for
