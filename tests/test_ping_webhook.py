@@ -191,7 +191,7 @@ def test_webhook_text_for_chat_services(ws, httpd):
     [request] = httpd.requests
     assert set(request.json) == {'text'}
     subject, counts = request.json['text'].split('\n')
-    assert subject == '[OK] job1: finished successfully'
+    assert subject == 'Job "job1" finished [OK]'      # the built-in mail template's subject
     assert counts.startswith('1 file(s) transferred, 0 source error(s), 0 target error(s) in ')
 
     httpd.clear()                             # a failure, and the job's own mail template
@@ -202,7 +202,7 @@ def test_webhook_text_for_chat_services(ws, httpd):
     assert ws.run('job1').returncode == 2
     [request] = httpd.requests
     subject, counts, error = request.json['text'].split('\n')
-    assert (subject, counts[:21]) == ('job1 is failed', '0 file(s) transferred')
+    assert (subject, counts[:21]) == ('job1 is Failure', '0 file(s) transferred')
     assert error.startswith('Error: ') and 'missing' in error
 
 
