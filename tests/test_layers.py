@@ -75,3 +75,51 @@ def test_only_a_protocols_package_speaks_it(name, path):
         if any(other == library or other.startswith(library + '.')
                for other in imported(path)):
             assert name.startswith(package), f'{name} imports {library}'
+
+
+# paramiko's private API (its names that start with '_', its SFTP modules and their
+# message numbers) is used by one module, so that a paramiko release that changes
+# it breaks that module only (tests/test_paramiko_pins.py checks what it relies on)
+PARAMIKO_PRIVATE_USER = 'filetransfer.endpoints.sftp.requests'
+PARAMIKO_MODULES = ('sftp', 'sftp_client', 'sftp_file', 'sftp_attr', 'file', 'message',
+                    'transport', 'channel')
+
+
+def paramiko_private_names() -> set[str]:
+    import importlib
+    import inspect
+    names = set()
+    for module in PARAMIKO_MODULES:
+        source = inspect.getsource(importlib.import_module(f'paramiko.{module}'))
+        for node in ast.walk(ast.parse(source)):
+            name = node.attr if isinstance(node, ast.Attribute) else \
+                node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ''
+            if name.startswith('_') and not name.startswith('__'):
+                names.add(name)
+    return names
+
+
+def own_names(tree) -> set[str]:
+    """The names a module defines itself: its functions, classes and the attributes
+    it assigns (its objects' own '_' names are not paramiko's)."""
+    return {node.name for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))} | \
+        {node.attr for node in ast.walk(tree)
+         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
+
+
+@pytest.mark.parametrize('name, path', [(name, path) for name, path in modules()
+                                        if name != PARAMIKO_PRIVATE_USER],
+                         ids=lambda value: str(value))
+def test_only_one_module_uses_paramikos_private_api(name, path):
+    private = paramiko_private_names()   # those of ``self`` are its class's own
+    tree = ast.parse(path.read_text())
+    used = sorted({f'{ast.unparse(node.value)}.{node.attr}' for node in ast.walk(tree)
+                   if isinstance(node, ast.Attribute) and node.attr in private
+                   and not (isinstance(node.value, ast.Name) and node.value.id == 'self')
+                   and node.attr not in own_names(tree)}
+                  | {other for other in imported(path) if other.startswith('paramiko.sftp')}
+                  | {node.id for node in ast.walk(tree)
+                     if isinstance(node, ast.Name) and node.id.startswith('CMD_')})
+    assert not used, (f'{name} uses paramiko internals {used}: only '
+                      f'{PARAMIKO_PRIVATE_USER} may')

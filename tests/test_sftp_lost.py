@@ -1,9 +1,13 @@
-"""An SFTP server that goes away in the middle of a file, over both transports: the
-try fails (exit 2) and its error says that the server closed the connection."""
+"""An SFTP server that goes away in the middle of a file sent or fetched, over both
+transports: the try fails (exit 2) and its error says that the server closed the
+connection (or reset it), never a bare EOFError or an empty reason."""
 
 import os
+import pathlib
 import signal
 import subprocess
+
+import pytest
 
 from faults import json_result
 from procs import make_sparse, wait_for
@@ -11,9 +15,10 @@ from remote import sftp_host, write_hosts
 from servers.paramiko_sftp import PlainSftpServer
 
 
-def run_until_partial(ws, partial, go_away) -> subprocess.CompletedProcess:
-    """Runs the job; calls ``go_away()`` once ``partial`` holds a MiB."""
-    make_sparse(os.path.join(ws.src, 'big.bin'), 1 << 30)
+def run_until_partial(ws, partial, go_away, source=None) -> subprocess.CompletedProcess:
+    """Runs the job, which copies a big file from ``source`` (ws.src when None);
+    calls ``go_away()`` once ``partial`` holds a MiB."""
+    make_sparse(os.path.join(source or ws.src, 'big.bin'), 1 << 30)
     proc = ws.popen('--json', 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True)
     try:
@@ -43,19 +48,32 @@ def test_paramiko_transport(ws, tmp_path):
     check(done)
 
 
-def test_openssh_transport(ws, tmp_path, live_sshd):
+@pytest.mark.parametrize('direction', ['upload', 'download'])
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_sshd_session_killed(ws, tmp_path, live_sshd, transport, direction):
     remote = tmp_path / 'remote'
-    write_hosts(ws, srv=sftp_host(live_sshd, transport='openssh'))
-    ws.write_job(target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    if direction == 'upload':
+        ws.write_job(target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+        partial, source = remote / '.big.bin', None
+    else:
+        remote.mkdir()
+        ws.write_job(source={'host_id': 'srv', 'path': str(remote)}, target={'temp': 'dot'})
+        partial, source = pathlib.Path(ws.dst) / '.big.bin', remote
 
     def kill_sessions():
         for pid in live_sshd.sessions():
             os.kill(pid, signal.SIGKILL)
-    check(run_until_partial(ws, remote / '.big.bin', kill_sessions))
+    # paramiko's transport gets a reset when the killed session left data unread
+    check(run_until_partial(ws, partial, kill_sessions, source),
+          *(['Connection reset by peer'] if transport == 'paramiko' else []))
 
 
-def check(done):
+def check(done, *other_reasons):
+    """The try failed, saying that the server closed the connection (or one of
+    ``other_reasons``): never a bare EOFError or an empty reason."""
     assert done.returncode == 2, done.stderr
     error = json_result(done)['error']
-    assert error.endswith('connection lost: the server closed the connection'), error
+    reasons = ('the server closed the connection', *other_reasons)
+    assert any(error.endswith(f'connection lost: {reason}') for reason in reasons), error
     assert 'Traceback' not in done.stderr

@@ -32,18 +32,16 @@ import stat
 import time
 
 import paramiko
-from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
-                           SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
-from paramiko.sftp_attr import SFTPAttributes
 
 from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
+from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
+                                                  PipelinedWriter, server_limits)
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          refuse_unsafe)
-from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, moved_path,
+from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
                                            replace_by_steps, walk_tree)
@@ -51,15 +49,10 @@ from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs,
 log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
 
-REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allows more
-IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
-# status codes of later SFTP versions that some servers send to version 3 clients too
-NO_SPACE_ON_FILESYSTEM = 14
-QUOTA_EXCEEDED = 15
 AEAD_CIPHERS = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
 _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
 
@@ -277,14 +270,10 @@ class SftpEndpoint(StreamEndpoint):
         """The largest read and write the server takes (OpenSSH's limits@openssh.com
         extension), up to MAX_REQUEST_SIZE; the SFTP minimum when it does not say."""
         with self._guard():
-            try:
-                kind, msg = self._sftp._request(CMD_EXTENDED, 'limits@openssh.com')
-            except OSError:       # not supported: a status answer
-                return REQUEST_SIZE
-        if kind != CMD_EXTENDED_REPLY:
+            limits = server_limits(self._sftp)
+        if limits is None:
             return REQUEST_SIZE
-        msg.get_int64()                              # max-packet-length
-        largest = min(msg.get_int64(), msg.get_int64())   # max-read, max-write-length
+        largest = min(limits.read, limits.write)
         return min(MAX_REQUEST_SIZE, largest) if largest >= REQUEST_SIZE else REQUEST_SIZE
 
     def login(self) -> None:
@@ -546,7 +535,7 @@ class SftpEndpoint(StreamEndpoint):
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return _Reader(self._sftp, handle, self._guard, offset, self.request_size)
+        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size)
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
@@ -602,7 +591,7 @@ class SftpEndpoint(StreamEndpoint):
     def _send(self, path, handle, reader, progress, offset: int) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
         returns once the server has confirmed every write and the size of the file."""
-        writes = _Upload(self._sftp, handle, self.request_size)
+        writes = PipelinedWriter(self._sftp, handle, self.request_size)
         total = 0
         buffer = bytearray(CHUNK_SIZE)
         view = memoryview(buffer)
@@ -804,169 +793,6 @@ def _listed(attr) -> Listed:
         else 'link' if stat.S_ISLNK(mode) else 'other'
     return Listed(getattr(attr, 'filename', ''), kind, attr.st_size, attr.st_mtime,
                   (mode, attr.st_uid, attr.st_gid, attr.st_size, attr.st_mtime))
-
-
-class _Upload:
-    """The requests that write one open remote file: writes sent without waiting
-    for their answers while less than IN_FLIGHT bytes await one, then its size
-    (FSTAT) and its close, sent together. A refused request is raised (as the
-    OSError the server's status maps to) by the next call after its answer.
-    A small file thus costs two round trips: open, then write, stat and close."""
-
-    def __init__(self, sftp, handle, request_size: int):
-        self.sftp = sftp
-        self.file = handle
-        self.most = max(1, IN_FLIGHT // request_size)
-        self.pending = {}          # request number -> what it is
-        self.failure = None
-        self.size = None
-
-    def send(self, offset: int, data: bytes) -> None:
-        while len(self.pending) >= self.most:
-            self.sftp._read_response()
-        self._raise_failure()
-        self._request('write', CMD_WRITE, int64(offset), data)
-
-    def finish(self) -> int | None:
-        """Closes the file once every write is answered; returns its size as the
-        server gave it before the close, or None if it cannot tell."""
-        self._request('stat', CMD_FSTAT)
-        self._request('close', CMD_CLOSE)
-        self.file._closed = True          # paramiko must not close it again
-        while self.pending:
-            self.sftp._read_response()
-        self._raise_failure()
-        return self.size
-
-    def _request(self, what: str, kind: int, *args) -> None:
-        number = self.sftp._async_request(self, kind, self.file.handle, *args)
-        self.pending[number] = what
-
-    def _raise_failure(self) -> None:
-        if self.failure is not None:
-            raise self.failure
-
-    def _async_response(self, kind, msg, number) -> None:
-        """Called by paramiko with the answer to one of our requests."""
-        what = self.pending.pop(number)
-        if what == 'stat':
-            if kind == CMD_ATTRS:
-                self.size = SFTPAttributes._from_msg(msg).st_size
-            return                        # not supported: the caller stats the path
-        if self.failure is not None:
-            return
-        if kind != CMD_STATUS:
-            self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
-            return
-        self.failure = _refusal(what, msg.get_int(), msg.get_text())
-
-
-def _refusal(what: str, code: int, text: str) -> OSError | None:
-    """The error of an SFTP status answer to a write or close (None for success),
-    saying what the server said and, where the status tells it, that its disk is
-    full."""
-    said = text or f'status {code}'
-    if code == SFTP_OK:
-        return None
-    if code == NO_SPACE_ON_FILESYSTEM:
-        return OSError(errno.ENOSPC, f"the server's disk is full (it says: {said})")
-    if code == QUOTA_EXCEEDED:
-        return OSError(errno.EDQUOT, f'a quota on the server is exceeded (it says: {said})')
-    if code == SFTP_FAILURE:
-        # OpenSSH's server says only 'Failure' for a full disk or a quota reached
-        return OSError(errno.EIO, f"the server refused the {what} ('{said}'): its disk may "
-                                  'be full or a quota reached')
-    if code in (SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED):
-        return OSError(errno.ENOENT if code == SFTP_NO_SUCH_FILE else errno.EACCES, said)
-    return OSError(errno.EIO, said)
-
-
-class _Reader(RemoteFile):
-    """A remote file read with up to IN_FLIGHT bytes of read requests in flight, in
-    the calling thread. (paramiko's own prefetch runs a thread that, when the reader
-    catches up with it, stops using what it fetched and keeps buffering the whole
-    file.)
-
-    Connection failures become TransferError, so a lost server ends the try
-    instead of counting as one file's error. This uses paramiko's request layer
-    (``_async_request``/``_read_response``), as its SFTPFile does."""
-
-
-    def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE):
-        self.sftp = sftp
-        self.request_size = request_size
-        self.most = max(1, IN_FLIGHT // request_size)
-        self.handle = handle
-        self.guard = guard
-        self.position = offset     # next byte handed out
-        self.requested = offset    # next byte to ask for
-        self.pending = {}          # request number -> (offset, length)
-        self.ready = {}            # offset -> bytes, b'' at the end, or an exception
-        self.eof = False           # the end was handed out
-        self.end_seen = False      # the server said: nothing at or after some offset
-
-    def _request(self, offset: int, length: int) -> None:
-        number = self.sftp._async_request(self, CMD_READ, self.handle.handle, int64(offset),
-                                          int(length))
-        self.pending[number] = (offset, length)
-
-    def _async_response(self, kind, msg, number) -> None:
-        """Called by paramiko with the answer to one of our requests."""
-        offset, length = self.pending.pop(number)
-        if kind == CMD_DATA:
-            data = msg.get_string()
-            self.ready[offset] = data
-            if data and len(data) < length:          # a short read: ask for the rest
-                self._request(offset + len(data), length - len(data))
-            elif not data:
-                self.end_seen = True
-            return
-        try:
-            self.sftp._convert_status(msg)
-            self.ready[offset] = IOError(errno.EIO, 'unexpected answer to a read')
-        except EOFError:
-            self.ready[offset] = b''
-            self.end_seen = True
-        except Exception as exc:   # the server's error for this read, raised when reached
-            self.ready[offset] = exc
-
-    def readinto(self, buffer) -> int:
-        filled = 0
-        with self.guard():
-            while filled < len(buffer) and not self.eof:
-                while not self.end_seen and len(self.pending) < self.most:
-                    self._request(self.requested, self.request_size)
-                    self.requested += self.request_size
-                while self.position not in self.ready:
-                    self.sftp._read_response()
-                piece = self.ready.pop(self.position)
-                if isinstance(piece, Exception):
-                    raise piece
-                if not piece:
-                    self.eof = True
-                    break
-                taken = piece[:len(buffer) - filled]
-                buffer[filled:filled + len(taken)] = taken
-                filled += len(taken)
-                self.position += len(taken)
-                if len(taken) < len(piece):
-                    self.ready[self.position] = piece[len(taken):]
-        return filled
-
-    def close(self) -> None:
-        if not self.eof:
-            # Stopped early (an error, SIGTERM): the answers to requests in flight may
-            # never come on a broken session. paramiko closes the handle without
-            # waiting once the object is gone.
-            return
-        try:
-            with self.guard():
-                while self.pending:            # reads past the end, still answered
-                    self.sftp._read_response()
-                self.handle.close()
-        except (OSError, TransferError) as exc:
-            log.debug('closing a remote file: %s', _reason(exc))
 
 
 def create(spec) -> StreamEndpoint:

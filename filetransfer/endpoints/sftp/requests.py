@@ -1,0 +1,216 @@
+"""paramiko's request layer: the only user of its private API.
+
+paramiko's SFTPClient offers no public way to send a request without waiting for
+its answer, nor to send an extended request; its own SFTPFile does both through
+``SFTPClient._async_request``, ``_read_response`` and ``_convert_status``, which
+call back an object's ``_async_response`` with each answer. This module uses them
+(and the SFTP message numbers), so that a paramiko release that changes them
+breaks one module, checked by tests/test_paramiko_pins.py:
+
+- ``server_limits``: the server's limits@openssh.com answer;
+- ``PipelinedWriter``: the writes, size and close of one open remote file, sent
+  without waiting for each answer;
+- ``PipelinedReader``: a remote file read with many read requests in flight.
+"""
+
+import errno
+import logging
+from typing import NamedTuple
+
+from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
+                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
+                           SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
+from paramiko.sftp_attr import SFTPAttributes
+
+from filetransfer.endpoints.remote import RemoteFile
+from filetransfer.errors import TransferError, error_text
+
+log = logging.getLogger(__name__)
+
+REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
+IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
+# status codes of later SFTP versions that some servers send to version 3 clients too
+NO_SPACE_ON_FILESYSTEM = 14
+QUOTA_EXCEEDED = 15
+
+
+class Limits(NamedTuple):
+    """What a server says of itself in its limits@openssh.com answer (0: no limit)."""
+    packet: int
+    read: int
+    write: int
+
+
+def server_limits(sftp) -> Limits | None:
+    """The server's limits@openssh.com answer; None when it does not give one."""
+    try:
+        kind, msg = sftp._request(CMD_EXTENDED, 'limits@openssh.com')
+    except OSError:       # not supported: a status answer
+        return None
+    if kind != CMD_EXTENDED_REPLY:
+        return None
+    return Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
+
+
+class PipelinedWriter:
+    """The requests that write one open remote file: writes sent without waiting
+    for their answers while less than IN_FLIGHT bytes await one, then its size
+    (FSTAT) and its close, sent together. A refused request is raised (as the
+    OSError the server's status maps to) by the next call after its answer.
+    A small file thus costs two round trips: open, then write, stat and close."""
+
+    def __init__(self, sftp, handle, request_size: int):
+        self.sftp = sftp
+        self.file = handle
+        self.most = max(1, IN_FLIGHT // request_size)
+        self.pending = {}          # request number -> what it is
+        self.failure = None
+        self.size = None
+
+    def send(self, offset: int, data: bytes) -> None:
+        while len(self.pending) >= self.most:
+            self.sftp._read_response()
+        self._raise_failure()
+        self._request('write', CMD_WRITE, int64(offset), data)
+
+    def finish(self) -> int | None:
+        """Closes the file once every write is answered; returns its size as the
+        server gave it before the close, or None if it cannot tell."""
+        self._request('stat', CMD_FSTAT)
+        self._request('close', CMD_CLOSE)
+        self.file._closed = True          # paramiko must not close it again
+        while self.pending:
+            self.sftp._read_response()
+        self._raise_failure()
+        return self.size
+
+    def _request(self, what: str, kind: int, *args) -> None:
+        number = self.sftp._async_request(self, kind, self.file.handle, *args)
+        self.pending[number] = what
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer to one of our requests."""
+        what = self.pending.pop(number)
+        if what == 'stat':
+            if kind == CMD_ATTRS:
+                self.size = SFTPAttributes._from_msg(msg).st_size
+            return                        # not supported: the caller stats the path
+        if self.failure is not None:
+            return
+        if kind != CMD_STATUS:
+            self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
+            return
+        self.failure = _refusal(what, msg.get_int(), msg.get_text())
+
+
+def _refusal(what: str, code: int, text: str) -> OSError | None:
+    """The error of an SFTP status answer to a write or close (None for success),
+    saying what the server said and, where the status tells it, that its disk is
+    full."""
+    said = text or f'status {code}'
+    if code == SFTP_OK:
+        return None
+    if code == NO_SPACE_ON_FILESYSTEM:
+        return OSError(errno.ENOSPC, f"the server's disk is full (it says: {said})")
+    if code == QUOTA_EXCEEDED:
+        return OSError(errno.EDQUOT, f'a quota on the server is exceeded (it says: {said})')
+    if code == SFTP_FAILURE:
+        # OpenSSH's server says only 'Failure' for a full disk or a quota reached
+        return OSError(errno.EIO, f"the server refused the {what} ('{said}'): its disk may "
+                                  'be full or a quota reached')
+    if code in (SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED):
+        return OSError(errno.ENOENT if code == SFTP_NO_SUCH_FILE else errno.EACCES, said)
+    return OSError(errno.EIO, said)
+
+
+class PipelinedReader(RemoteFile):
+    """A remote file read with up to IN_FLIGHT bytes of read requests in flight, in
+    the calling thread. (paramiko's own prefetch runs a thread that, when the reader
+    catches up with it, stops using what it fetched and keeps buffering the whole
+    file.)
+
+    ``handle`` is the paramiko SFTPFile opened for reading; ``guard`` a context
+    manager factory around every request, which turns connection failures into
+    TransferError, so a lost server ends the try instead of counting as one file's
+    error."""
+
+    def __init__(self, sftp, handle, guard, offset: int = 0,
+                 request_size: int = REQUEST_SIZE):
+        self.sftp = sftp
+        self.request_size = request_size
+        self.most = max(1, IN_FLIGHT // request_size)
+        self.handle = handle
+        self.guard = guard
+        self.position = offset     # next byte handed out
+        self.requested = offset    # next byte to ask for
+        self.pending = {}          # request number -> (offset, length)
+        self.ready = {}            # offset -> bytes, b'' at the end, or an exception
+        self.eof = False           # the end was handed out
+        self.end_seen = False      # the server said: nothing at or after some offset
+
+    def _request(self, offset: int, length: int) -> None:
+        number = self.sftp._async_request(self, CMD_READ, self.handle.handle, int64(offset),
+                                          int(length))
+        self.pending[number] = (offset, length)
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer to one of our requests."""
+        offset, length = self.pending.pop(number)
+        if kind == CMD_DATA:
+            data = msg.get_string()
+            self.ready[offset] = data
+            if data and len(data) < length:          # a short read: ask for the rest
+                self._request(offset + len(data), length - len(data))
+            elif not data:
+                self.end_seen = True
+            return
+        try:
+            self.sftp._convert_status(msg)
+            self.ready[offset] = IOError(errno.EIO, 'unexpected answer to a read')
+        except EOFError:
+            self.ready[offset] = b''
+            self.end_seen = True
+        except Exception as exc:   # the server's error for this read, raised when reached
+            self.ready[offset] = exc
+
+    def readinto(self, buffer) -> int:
+        filled = 0
+        with self.guard():
+            while filled < len(buffer) and not self.eof:
+                while not self.end_seen and len(self.pending) < self.most:
+                    self._request(self.requested, self.request_size)
+                    self.requested += self.request_size
+                while self.position not in self.ready:
+                    self.sftp._read_response()
+                piece = self.ready.pop(self.position)
+                if isinstance(piece, Exception):
+                    raise piece
+                if not piece:
+                    self.eof = True
+                    break
+                taken = piece[:len(buffer) - filled]
+                buffer[filled:filled + len(taken)] = taken
+                filled += len(taken)
+                self.position += len(taken)
+                if len(taken) < len(piece):
+                    self.ready[self.position] = piece[len(taken):]
+        return filled
+
+    def close(self) -> None:
+        if not self.eof:
+            # Stopped early (an error, SIGTERM): the answers to requests in flight may
+            # never come on a broken session. paramiko closes the handle without
+            # waiting once the object is gone.
+            return
+        try:
+            with self.guard():
+                while self.pending:            # reads past the end, still answered
+                    self.sftp._read_response()
+                self.handle.close()
+        except (OSError, TransferError) as exc:
+            log.debug('closing a remote file: %s', error_text(exc))
+
