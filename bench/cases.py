@@ -1,13 +1,17 @@
 """The cases on 127.0.0.1 without added latency: start-up, one big file (local,
-SFTP, FTP, FTPS), many small files over SFTP, and how the cost grows with the number
-of files. Each function returns the cases of one name of ``run.py --only``."""
+SFTP, FTP, FTPS), many small files over SFTP, how the cost grows with the number of
+files, and a job that remembers the files it sent running again. Each function returns
+the cases of one name of ``run.py --only``."""
 
 import os
+import shutil
 import sys
 
-from lab import Lab, command_argv, clear, clear_and_create, has_file, has_files, make_small_files
+from filetransfer.run.sentfiles import open_sent_files
+from lab import (Lab, clear, clear_and_create, command_argv, has_file, has_files, kept,
+                 make_small_files)
 from peers import GCM, Transfer, peers
-from timing import Case, Contender, installed
+from timing import Case, Contender, installed, run_timed
 
 CLICK = 'python -c "import click"'
 BOTH_CIPHERS = (GCM, None)
@@ -148,6 +152,22 @@ def ftp(lab: Lab, settings, tls: bool) -> list:
             Case(f'{kind} download 1 file', 'MB/s', settings.size, downloads, targets)]
 
 
+def far_end(lab: Lab, host: str, route: str, name: str) -> tuple[str, dict]:
+    """The folder ``name`` a job of ``route`` ('local' or 'SFTP') writes to (under
+    the lab, or under the server's folder) and the job's [target] options for it."""
+    far = lab.path('remote', name) if route == 'SFTP' else lab.path(name)
+    return far, {'path': far, **({'host_id': host} if route == 'SFTP' else {})}
+
+
+def rsync(login, route: str, folder: str, far: str, **kwargs) -> Contender:
+    """`rsync -r` copying the files of ``folder`` to ``far``: locally, or over ssh
+    (aes128-gcm) to the server on the SFTP route."""
+    remote = route == 'SFTP'
+    argv = ['rsync', '-r', *(['-e', ' '.join(['ssh', *login.options(GCM)])] if remote
+                             else []), folder + '/', (login.remote(far) if remote else far) + '/']
+    return Contender('rsync' + (' -e ssh (aes128-gcm)' if remote else ''), argv, **kwargs)
+
+
 def growth(lab: Lab, settings) -> list:
     """filetransfer, rsync (and cp -r locally) copying 4 KiB files, at each count of
     ``settings.growth``: local to local and local to SFTP (no added latency)."""
@@ -158,21 +178,78 @@ def growth(lab: Lab, settings) -> list:
         folder = lab.path(f'growth-{count}')
         make_small_files(folder, count)
         for route in ('local', 'SFTP'):
-            far = lab.path('remote', 'growth-target') if route == 'SFTP' else \
-                lab.path('growth-target')
+            far, target = far_end(lab, host, route, 'growth-target')
             prepare, check = clear(far), has_files(far, count)
-            target = {'path': far, **({'host_id': host} if route == 'SFTP' else {})}
             job = lab.job(f'growth-{route}-{count}', {'path': folder}, target)
-            destination = login.remote(far) if route == 'SFTP' else far
-            rsync = ['rsync', '-r', *(['-e', ' '.join(['ssh', *login.options(GCM)])]
-                                     if route == 'SFTP' else []), folder + '/',
-                     destination + '/']
             contenders = [lab.ours('filetransfer', job, prepare=prepare, check=check),
-                          Contender('rsync' + (' -e ssh (aes128-gcm)' if route == 'SFTP'
-                                               else ''), rsync, prepare=prepare, check=check)]
+                          rsync(login, route, folder, far, prepare=prepare, check=check)]
             if route == 'local':
                 contenders.append(Contender('cp -r', ['cp', '-r', folder, far],
                                             prepare=prepare, check=check))
             cases.append(Case(f'growth: {route}, {count} files of 4 KiB', 'files/s', count,
                               contenders, group='growth'))
+    return cases
+
+
+def nothing_to_do(fill, far: str, count: int) -> tuple:
+    """The prepare and check steps of a run that finds nothing to do: the first
+    prepare calls ``fill``, which leaves ``far`` holding the ``count`` files; the
+    check fails when a run wrote any of them again."""
+    unchanged = []
+
+    def prepare():
+        if not unchanged:
+            fill()
+            unchanged.append(kept(far, sorted(os.listdir(far)), count))
+
+    def check():
+        unchanged[0]()
+    return prepare, check
+
+
+def afresh(lab: Lab, job_id: str, far: str):
+    """A step that removes the target ``far`` and empties the record of the files
+    the job ``job_id`` has sent: its next run is a first run."""
+    remove = clear(far)
+
+    def prepare():
+        remove()
+        with open_sent_files(lab.ws.locks_dir, job_id, create=False) as sent:
+            sent.drop_all()
+    return prepare
+
+
+def remember(lab: Lab, settings) -> list:
+    """A job with ``[source] remember = yes`` run again over ``settings.files``
+    files of 4 KiB it has all sent (it sends nothing), against its first run and
+    rsync -r finding the target identical: local to local and local to SFTP."""
+    login = lab.login()
+    host = lab.sftp_host_id(login)
+    count = settings.files
+    folder = lab.path(f'growth-{count}')
+    make_small_files(folder, count)
+    source = {'path': folder, 'remember': 'yes'}
+    cases = []
+    for route in ('local', 'SFTP'):
+        far, target = far_end(lab, host, route, f'remember-again-{route}')
+        again = lab.ours('filetransfer, second run (remember = yes)',
+                         lab.job(f'remember-again-{route}', source, target))
+        again.prepare, again.check = nothing_to_do(lambda again=again: run_timed(again),
+                                                   far, count)
+        first_far, first_target = far_end(lab, host, route, f'remember-first-{route}')
+        first_job = lab.job(f'remember-first-{route}', source, first_target)
+        first = lab.ours('filetransfer, first run (remember = yes)', first_job,
+                         prepare=afresh(lab, first_job, first_far),
+                         check=has_files(first_far, count))
+        rsync_far, _ = far_end(lab, host, route, f'remember-rsync-{route}')
+        peer = rsync(login, route, folder, rsync_far)
+        peer.prepare, peer.check = nothing_to_do(lambda rsync_far=rsync_far: shutil.copytree(
+            folder, rsync_far, copy_function=shutil.copy2), rsync_far, count)
+        cases.append(Case(
+            f'remember: {route}, nothing new among {count} files of 4 KiB', 's', count,
+            [again, first, peer], {peer.name: 0.67},
+            notes=['The second run finds each file in its record of files sent, unchanged, '
+                   'and sends none; the first run of the same job sends them all and '
+                   f'records them. {peer.name} finds the target identical (the same sizes and '
+                   'modification times) and copies nothing.']))
     return cases

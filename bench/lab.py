@@ -82,6 +82,27 @@ def has_files(folder: str, count: int):
     return check
 
 
+def kept(folder: str, names: list, total: int):
+    """A check: ``folder`` holds ``total`` files, and ``names`` are the very files
+    they were (same inode and modification time: not written again)."""
+    before = {name: _identity(os.path.join(folder, name)) for name in names}
+
+    def check():
+        found = count_files(folder)
+        if found != total:
+            raise BenchError(f'{folder}: expected {total} files, found {found}')
+        rewritten = [name for name, was in before.items()
+                     if _identity(os.path.join(folder, name)) != was]
+        if rewritten:
+            raise BenchError(f'{len(rewritten)} files that were there were written again')
+    return check
+
+
+def _identity(path: str) -> tuple:
+    info = os.stat(path)
+    return info.st_ino, info.st_mtime_ns
+
+
 # -- the servers and the workspace --------------------------------------------------
 
 class Lab:

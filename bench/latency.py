@@ -6,9 +6,9 @@ import shutil
 import subprocess
 
 from cases import many_files, one_file
-from lab import Lab, command_argv, count_files, make_random, make_small_files
+from lab import Lab, command_argv, kept, make_random, make_small_files
 from peers import GCM, Transfer, peers
-from timing import BenchError, Case
+from timing import Case
 
 PARALLEL = 8
 
@@ -42,27 +42,6 @@ def overwrite_never_accepted(lab: Lab) -> bool:
     done = subprocess.run(command_argv('check', '-c', lab.ws.app_cfg, 'probe-overwrite'),
                           capture_output=True, text=True, timeout=120)
     return done.returncode == 0
-
-
-def kept(folder: str, names: list, total: int):
-    """A check: ``folder`` holds ``total`` files, and ``names`` are the very files
-    they were (same inode and modification time: not written again)."""
-    before = {name: _identity(os.path.join(folder, name)) for name in names}
-
-    def check():
-        found = count_files(folder)
-        if found != total:
-            raise BenchError(f'{folder}: expected {total} files, found {found}')
-        rewritten = [name for name, was in before.items()
-                     if _identity(os.path.join(folder, name)) != was]
-        if rewritten:
-            raise BenchError(f'{len(rewritten)} files that were there were written again')
-    return check
-
-
-def _identity(path: str) -> tuple:
-    info = os.stat(path)
-    return info.st_ino, info.st_mtime_ns
 
 
 def few_new(lab: Lab, settings) -> list:

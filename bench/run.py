@@ -41,9 +41,10 @@ BUILDERS = {
     'ftps': lambda lab, settings: cases.ftp(lab, settings, tls=True),
     'latency': latency.latency,
     'growth': cases.growth,
+    'remember': cases.remember,
     'fewnew': latency.few_new,
 }
-NEEDS_SSHD = {'sftp', 'small', 'latency', 'growth', 'fewnew', 'proxy'}
+NEEDS_SSHD = {'sftp', 'small', 'latency', 'growth', 'remember', 'fewnew', 'proxy'}
 CHOICES = ('proxy', *BUILDERS)
 
 
@@ -62,7 +63,7 @@ def settings_from(argv: list) -> argparse.Namespace:
                         help=f'comma-separated cases of {", ".join(CHOICES)}')
     parser.add_argument('--size', type=int, default=1024, help='MiB of the big file')
     parser.add_argument('--files', type=int, default=5000,
-                        help='number of 4 KiB files (small)')
+                        help='number of 4 KiB files (small, remember)')
     parser.add_argument('--rtts', type=numbers(float), default=[0, 10, 50],
                         help='round-trip times (ms) of the latency cases')
     parser.add_argument('--latency-size', type=int, default=64,
