@@ -15,13 +15,15 @@ when the configuration is loaded, without importing faspmanager.
 
 import logging
 
-from filetransfer.endpoints.base import BatchEndpoint
+from filetransfer.endpoints.base import BatchEndpoint, Capabilities
 from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
 
 
 class FaspEndpoint(BatchEndpoint):
+    capabilities = Capabilities(batch=True, mtimes=True)   # the remote commands list them
+
     def __init__(self, spec):
         super().__init__(spec)
         self.root = spec.path
@@ -65,6 +67,12 @@ class FaspEndpoint(BatchEndpoint):
 
     def remove(self, relpath: str) -> None:
         self.remote.remove(relpath)
+
+    def relative_dir(self, folder: str) -> str | None:
+        return self.remote.relative_dir(folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        self.remote.move_into(relpath, folder, new_relpath)
 
 
 def _remote_side(spec):
