@@ -1,6 +1,7 @@
 """The files of a FASP host through ascmd (faspmanager.Ascmd), for what ascp cannot do:
-the ready file of a FASP source, the listing of a dry run, of a daemon scan and of a
-later try of a download, and removing what a failed upload left on the host.
+the ready file of a FASP source, the listing of a dry run, of a daemon scan, of a
+later try of a download and of a download by age or with an archive, moving a
+source's files into its archive, and removing what a failed upload left on the host.
 
 ascmd runs on the same SSH login as ascp, also for the users of an Aspera server that
 are restricted to ``aspshell`` (which offers no SFTP), and it sees ascp's paths: the
