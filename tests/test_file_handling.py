@@ -496,8 +496,8 @@ def test_remember_needs_locks_dir(ws):
 
 
 @pytest.mark.parametrize('section, options', [
-    ('source', {'archive_dir': 'done'}), ('source', {'remember': 'yes'}),
-    ('target', {'overwrite': 'never'}), ('target', {'verify': 'checksum'})])
+    ('source', {'remember': 'yes'}), ('target', {'overwrite': 'never'}),
+    ('target', {'verify': 'checksum'})])
 def test_fasp_jobs_refuse_the_options_for_now(ws, section, options):
     write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': '127.0.0.1', 'user': 'u',
                                       'password': 'p'}})
@@ -511,13 +511,12 @@ def test_fasp_jobs_refuse_the_options_for_now(ws, section, options):
     assert 'FASP' in done.stderr
 
 
-def test_fasp_upload_keeps_min_age_and_refuses_it_from_a_fasp_source(ws):
+def test_fasp_jobs_take_min_age_max_age_and_archive_dir_both_ways(ws):
     write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': '127.0.0.1', 'user': 'u',
                                       'password': 'p'}})
-    ws.write_job(source={'min_age': '1m'}, target={'host_id': 'fasp', 'path': '/in'})
+    ws.write_job(source={'min_age': '1m', 'archive_dir': 'done'},
+                 target={'host_id': 'fasp', 'path': '/in'})
     assert subcommand(ws, 'check').returncode == 0
-    ws.write_job(source={'host_id': 'fasp', 'path': '/out', 'max_age': '1d'})
-    done = ws.run('job1')
-    assert done.returncode == 3
-    assert f'{ws.jobs_dir}/job1.cfg: [source] max_age: not available for FASP transfers yet ' \
-           'from a FASP source' in done.stderr
+    ws.write_job(source={'host_id': 'fasp', 'path': '/out', 'max_age': '1d',
+                         'archive_dir': 'done'})
+    assert subcommand(ws, 'check').returncode == 0

@@ -339,9 +339,11 @@ class Batch:
     """A whole pass handed to a `BatchEndpoint`.
 
     ``entries`` are the files chosen on a local source when the batch endpoint is the
-    target; None when it is the source and chooses the files itself by ``selection``
-    (a run.selection.Selection, which leaves out the ready file), without those in
-    ``done`` (transferred by an earlier try). ``temp`` is the target's TempNames or
+    target, or those the runner chose from the batch endpoint's own listing when it
+    is the source (a job that judges files by age or archives them); None when the
+    source chooses the files itself by ``selection`` (a run.selection.Selection,
+    which leaves out the ready file), without those in ``done`` (transferred by an
+    earlier try). ``temp`` is the target's TempNames or
     None, ``delete`` whether each transferred source file is deleted. ``ledger`` (a
     run.ledger.Ledger) is told of each file that is being written (its journal, so
     that a killed run's partial files are removed by the next run) and of the

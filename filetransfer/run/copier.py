@@ -170,27 +170,32 @@ class Copier:
     def _run_batch(self, source, target, ledger: Ledger) -> None:
         """The whole pass in one operation of the batch endpoint (FASP), its per-file
         outcomes booked like those of the per-file copy."""
-        if target.capabilities.batch:
-            remote, local = target, source
+        remote, local = (target, source) if target.capabilities.batch else (source, target)
+        entries = None     # a batch source chooses its files, unless the pass must
+        if remote is target or self.gate.needs_mtimes or self.archive:
             entries = list(self._selected(source))
             refused = self._temp_clashes(entries)
             for path, problem in refused.items():
                 ledger.failed(path, 'source', problem)
             entries = [entry for entry in entries if entry.path not in refused]
             log.debug('%d file(s) selected', len(entries))
-        else:
-            remote, local, entries = source, target, None
         ledger.start(entries or [])
         self._remove_leftovers(target, entries or [])
         batch = Batch(entries, self.selection, ledger, frozenset(self.done), self.temp,
                       self.delete)
+        listed = {entry.path: entry for entry in entries or ()}
+        copy = FileCopy(source, target, ledger, archive=self.archive) if self.archive else None
         # closing(): an interruption while booking stops the batch at once
         with contextlib.closing(remote.transfer_batch(local, batch)) as outcomes:
             for outcome in outcomes:
-                self._book(ledger, outcome)
+                self._book(ledger, outcome, copy, listed.get(outcome.path))
 
     @staticmethod
-    def _book(ledger: Ledger, outcome: FileOutcome) -> None:
+    def _book(ledger: Ledger, outcome: FileOutcome, archiving: FileCopy | None = None,
+              entry: FileEntry | None = None) -> None:
+        """Books a batch's outcome; with ``archiving`` (archive_dir), a transferred
+        file's source (``entry``, as listed) is moved into the archive. A file the
+        batch skipped keeps its source."""
         path = outcome.path
         if outcome.skipped:
             ledger.skipped(path, 'the target has it already')
@@ -198,7 +203,11 @@ class Copier:
             ledger.failed(path, outcome.side, outcome.error)
         else:
             ledger.in_place(path)
-            ledger.transferred(path, outcome.size, outcome.seconds)
+            failure = archiving.dispose_transferred(entry) if archiving and entry else None
+            if failure:
+                ledger.failed(path, *failure)
+            else:
+                ledger.transferred(path, outcome.size, outcome.seconds)
 
     def _selected(self, source):
         """The files the pass takes now (those held back are logged)."""

@@ -295,6 +295,15 @@ class FileCopy:
             self._check_in_place(path, size)
             self._dispose(entry, 'transferred')
 
+    def dispose_transferred(self, entry: FileEntry) -> tuple | None:
+        """Deletes or archives the source of ``entry``, which another operation (a
+        batch) put in place; (side, why) when that failed."""
+        try:
+            self._dispose(entry, 'transferred')
+        except _FileFailed as failure:
+            return failure.side, failure.text
+        return None
+
     def _check_in_place(self, path: str, size: int) -> None:
         """Raises _FileFailed unless the target's copy has ``size`` bytes."""
         try:

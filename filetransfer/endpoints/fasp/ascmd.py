@@ -1,6 +1,7 @@
 """The files of a FASP host through ascmd (faspmanager.Ascmd), for what ascp cannot do:
-the ready file of a FASP source, the listing of a dry run, of a daemon scan and of a
-later try of a download, and removing what a failed upload left on the host.
+the ready file of a FASP source, the listing of a dry run, of a daemon scan, of a
+later try of a download and of a download by age or with an archive, moving a
+source's files into its archive, and removing what a failed upload left on the host.
 
 ascmd runs on the same SSH login as ascp, also for the users of an Aspera server that
 are restricted to ``aspshell`` (which offers no SFTP), and it sees ascp's paths: the
@@ -20,7 +21,7 @@ import posixpath
 
 from filetransfer.endpoints.base import FileEntry, unsafe_path_reason
 from filetransfer.endpoints.fasp.options import credentials, label
-from filetransfer.endpoints.remote import Listed, walk_tree
+from filetransfer.endpoints.remote import Listed, moved_path, relative_dir, walk_tree
 from filetransfer.errors import ConnectError, TransferError, error_text
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,22 @@ class AscmdSide:
             parent = posixpath.dirname(target)
             if parent and parent != '/':
                 cmd.mkdir(parent, parents=True)
+            cmd.mv(source, target)
+
+    def relative_dir(self, folder: str) -> str | None:
+        return relative_dir(self.root, folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        """Endpoint.move_into through ``as_mv``, which may replace what it finds: a
+        name the target directory has is looked at first."""
+        source, target = self._path(relpath), moved_path(self.root, folder, new_relpath,
+                                                          OSError)
+        with self._guard() as cmd:
+            parent = posixpath.dirname(target)
+            if parent and parent != '/':
+                cmd.mkdir(parent, parents=True)
+            if cmd.exists(target):
+                raise FileExistsError(errno.EEXIST, 'a file exists under this name', target)
             cmd.mv(source, target)
 
     def remove(self, relpath: str) -> None:

@@ -5,7 +5,9 @@ Uploads send exactly the files the job chose, as a file-pair list (relative path
 kept). Downloads let ascp walk the remote directory with include/exclude rules built
 from the job's patterns (faspfilters); a later try of the same run lists the remote
 directory through the host's remote commands instead and hands ascp the files not
-done yet as a file-pair list (its command line stays the same size). Per file, STOP
+done yet as a file-pair list (its command line stays the same size). A job that
+judges files by their age or archives them has chosen the files of a download
+itself, from that listing: ascp gets them as a file-pair list on every try. Per file, STOP
 is a transferred file, SKIP one the target has already (ascp's overwrite policy),
 FILEERROR a failed one, counted on the source or the target side by its error code.
 
@@ -90,7 +92,7 @@ class FaspBatch:
     def __init__(self, spec, local_root: str, batch, ascp_path: str, remote):
         self.server = spec.host          # an options.FaspHost
         self.batch = batch
-        self.upload = batch.entries is not None
+        self.upload = spec.role == 'target'
         self.entries = batch.entries     # the files handed to ascp; None: ascp chooses
         self.ascp_path = ascp_path
         self.remote = remote
@@ -116,7 +118,7 @@ class FaspBatch:
         session as a whole fails (see the module doc)."""
         import faspmanager
 
-        if not self.upload and self.batch.done:
+        if self.entries is None and self.batch.done:
             yield from self._list_remaining()
         if self.entries is not None:
             yield from self._refuse_unlisted_names()
@@ -161,10 +163,13 @@ class FaspBatch:
                  len(self.entries), self.label, self.remote_root)
 
     def _refuse_unlisted_names(self):
-        """Names a file-pair list cannot hold (a line break) are failed up front."""
+        """Entries the listing refused, and names a file-pair list cannot hold (a line
+        break), are failed up front."""
         kept = []
         for entry in self.entries:
-            if '\n' in entry.path or '\r' in entry.path:
+            if entry.refused:
+                yield FileOutcome(entry.path, entry.size, side='source', error=entry.refused)
+            elif '\n' in entry.path or '\r' in entry.path:
                 yield FileOutcome(entry.path, entry.size, side='source',
                                   error='a name with a line break cannot be given to ascp')
             else:

@@ -4,8 +4,8 @@ package, imported only when a FASP job runs).
 One ascp session moves many files between the local disk and the host, so this is a
 `BatchEndpoint`: the runner hands it the job's whole pass (batch.py runs it). The
 other side of a FASP job is a local directory. What ascp cannot do (the ready file of
-a FASP source, the listing of a dry run or a daemon scan, removing what a failed
-upload left on the host) runs over the host's ``remote_commands``: ascmd (ascmd.py),
+a FASP source, the listing of a dry run, a daemon scan or a download by age, the
+moves into a source's archive, removing what a failed upload left on the host) runs over the host's ``remote_commands``: ascmd (ascmd.py),
 in ascp's own path space (below the user's docroot), or, for a server that offers
 it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs in that way.
 
@@ -15,13 +15,15 @@ when the configuration is loaded, without importing faspmanager.
 
 import logging
 
-from filetransfer.endpoints.base import BatchEndpoint
+from filetransfer.endpoints.base import BatchEndpoint, Capabilities
 from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
 
 
 class FaspEndpoint(BatchEndpoint):
+    capabilities = Capabilities(batch=True, mtimes=True)   # the remote commands list them
+
     def __init__(self, spec):
         super().__init__(spec)
         self.root = spec.path
@@ -65,6 +67,12 @@ class FaspEndpoint(BatchEndpoint):
 
     def remove(self, relpath: str) -> None:
         self.remote.remove(relpath)
+
+    def relative_dir(self, folder: str) -> str | None:
+        return self.remote.relative_dir(folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        self.remote.move_into(relpath, folder, new_relpath)
 
 
 def _remote_side(spec):

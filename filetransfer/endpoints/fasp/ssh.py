@@ -107,3 +107,11 @@ class SshSide(SftpEndpoint):
     def remove(self, relpath: str) -> None:
         self._with_sftp()
         super().remove(relpath)
+
+    def relative_dir(self, folder: str) -> str | None:
+        self._with_sftp()
+        return super().relative_dir(folder)
+
+    def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:
+        self._with_sftp()
+        super().move_into(relpath, folder, new_relpath)

@@ -1,0 +1,182 @@
+"""The file-handling options of jobs with a FASP side, through the real command and
+the ascp emulator: `[source] min_age` / `max_age` (a FASP source is listed through
+its remote commands, with their modification times, and ascp gets the files old
+enough as a file-pair list) and `archive_dir` (each file ascp reports transferred is
+moved into the archive on the source side: through ascmd or SFTP on the FASP host,
+by a rename on this machine for an upload), never replacing a file of the archive.
+Both remote-command kinds are used: the Aspera account (ascmd, ascp's docroot
+space) and the plain test sshd (SFTP)."""
+
+import json
+import os
+import secrets
+import time
+
+import pytest
+
+from fasp_helpers import AscpWrapper, emulator
+from helpers import make_files, tree, write_ini
+
+DAY = 86400
+
+
+@pytest.fixture(autouse=True)
+def _frequent_stats(monkeypatch):
+    monkeypatch.setenv('ASCP_EMULATOR_STATS_INTERVAL', '0.2')
+
+
+def aspera_host(account, **options) -> dict:
+    return {'type': 'FASP', 'host': f'{account.host}:{account.port}', 'user': account.user,
+            'key_file': account.key_file, 'ascp_path': emulator(),
+            'target_rate_kbps': '800000', **options}
+
+
+def sftp_host(sshd, **options) -> dict:
+    return {'type': 'FASP', 'host': f'{sshd.host}:{sshd.port}', 'user': sshd.user,
+            'key_file': sshd.client_keys['ed25519'], 'ascp_path': emulator(),
+            'target_rate_kbps': '800000', 'remote_commands': 'sftp', **options}
+
+
+def age(path: str, seconds: float) -> None:
+    """Gives a file a modification time ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def pair_list_runs(wrapper) -> list[bool]:
+    """For each ascp run: whether it got a file-pair list."""
+    return [any(arg.startswith('--file-pair-list') for arg in run['argv'])
+            for run in wrapper.runs]
+
+
+@pytest.fixture
+def place():
+    return f'/ft-{secrets.token_hex(4)}'
+
+
+# -- min_age and max_age ---------------------------------------------------------------
+
+def test_download_takes_only_files_old_enough_through_ascmd(ws, aspera_account, place,
+                                                            tmp_path):
+    account = aspera_account
+    for name, seconds in {'old.csv': 3 * DAY, 'ripe.csv': 3600, 'sub/ripe.csv': 3600,
+                          'young.csv': 0}.items():
+        age(account.put(f'{place}/{name}', name), seconds)
+    wrapper = AscpWrapper(tmp_path)
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
+    ws.write_job(source={'host_id': 'fasp', 'path': place, 'files': '*.csv',
+                         'recursive': 'yes', 'min_age': '15m', 'max_age': '1d',
+                         'delete': 'yes'},
+                 target={'temp': 'ext:.part'})
+    done = ws.run('--dry-run', 'job1')
+    assert done.returncode == 0, done.stderr
+    assert 'young.csv  (9 bytes): not yet stable: modified ' in done.stdout
+    assert 'old.csv' not in done.stdout
+    done = ws.run('--json', 'job1')
+    assert done.returncode == 0, done.stderr + ws.log_text()
+    data = json.loads(done.stdout)
+    assert data['files_cnt'] == 2 and data['src_error_cnt'] == data['tgt_error_cnt'] == 0
+    assert tree(ws.dst) == {'ripe.csv': b'ripe.csv', 'sub/ripe.csv': b'sub/ripe.csv'}
+    assert tree(account.path(place)) == {'old.csv': b'old.csv', 'young.csv': b'young.csv'}
+    assert ' INFO     leaving young.csv for a later run: not yet stable: modified ' \
+        in ws.log_text()
+    assert pair_list_runs(wrapper) == [True]
+    # once it is old enough, the next run takes it
+    age(account.path(f'{place}/young.csv'), 3600)
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr
+    assert tree(ws.dst)['young.csv'] == b'young.csv'
+    assert tree(account.path(place)) == {'old.csv': b'old.csv'}
+
+
+def test_download_by_age_through_sftp(ws, live_sshd, tmp_path):
+    remote = str(tmp_path / 'remote')
+    make_files(remote, {'a.csv': 'A', 'sub/b.csv': 'B', 'young.csv': 'Y'})
+    for name in ('a.csv', 'sub/b.csv'):
+        age(os.path.join(remote, name), 3600)
+    wrapper = AscpWrapper(tmp_path)
+    write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd, ascp_path=wrapper.path)})
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'files': '*.csv',
+                         'recursive': 'yes', 'min_age': '1m'})
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr + ws.log_text()
+    assert tree(ws.dst) == {'a.csv': b'A', 'sub/b.csv': b'B'}
+    assert 'leaving young.csv for a later run: not yet stable' in ws.log_text()
+    assert pair_list_runs(wrapper) == [True]
+
+
+def test_upload_takes_only_files_old_enough(ws, aspera_account, place):
+    account = aspera_account
+    make_files(ws.src, {'ripe.csv': 'R', 'young.csv': 'Y', 'old.csv': 'O'})
+    age(os.path.join(ws.src, 'ripe.csv'), 3600)
+    age(os.path.join(ws.src, 'old.csv'), 3 * DAY)
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account)})
+    ws.write_job(source={'files': '*.csv', 'min_age': '15m', 'max_age': '1d'},
+                 target={'host_id': 'fasp', 'path': place})
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr
+    assert tree(account.path(place)) == {'ripe.csv': b'R'}
+    assert 'leaving young.csv for a later run: not yet stable' in ws.log_text()
+
+
+# -- archive_dir ------------------------------------------------------------------------
+
+def test_download_archives_through_ascmd_keeping_sub_paths_never_replacing(
+        ws, aspera_account, place, tmp_path):
+    account = aspera_account
+    for name, data in {'a.csv': 'A', 'sub/b.csv': 'B', 'c.txt': 'C',
+                       'done/sub/b.csv': 'archived before'}.items():
+        account.put(f'{place}/{name}', data)
+    wrapper = AscpWrapper(tmp_path)
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
+    ws.write_job(source={'host_id': 'fasp', 'path': place, 'files': '*.csv',
+                         'recursive': 'yes', 'archive_dir': 'done'})
+    done = ws.run('--json', 'job1')
+    assert done.returncode == 0, done.stderr + ws.log_text()
+    assert json.loads(done.stdout)['files_cnt'] == 2
+    assert tree(ws.dst) == {'a.csv': b'A', 'sub/b.csv': b'B'}   # the archive is not listed
+    assert tree(account.path(place)) == {'c.txt': b'C', 'done/a.csv': b'A',
+                                         'done/sub/b.csv': b'archived before',
+                                         'done/sub/b.1.csv': b'B'}
+    assert 'archived sub/b.csv as sub/b.1.csv: the archive has a file of that name' \
+        in ws.log_text()
+    assert not os.path.lexists(place)           # ascp's docroot space, not this machine's
+    [run] = wrapper.runs
+    assert not any(arg.startswith(('--remove-after', '--move-after')) for arg in run['argv'])
+
+
+def test_download_archives_outside_the_source_through_sftp(ws, live_sshd, tmp_path):
+    remote, archive = str(tmp_path / 'remote'), str(tmp_path / 'archive' / 'today')
+    make_files(remote, {'a.csv': 'A', 'sub/b.csv': 'B'})
+    write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd)})
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'recursive': 'yes',
+                         'archive_dir': archive})
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr + ws.log_text()
+    assert tree(ws.dst) == tree(archive) == {'a.csv': b'A', 'sub/b.csv': b'B'}
+    assert tree(remote) == {}
+
+
+def test_a_file_ascp_fails_is_not_archived(ws, live_sshd, tmp_path):
+    remote = str(tmp_path / 'remote')
+    make_files(remote, {'a.csv': 'A', 'b.csv': 'B'})
+    os.makedirs(os.path.join(ws.dst, 'b.csv'))     # the target cannot take b.csv
+    write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd)})
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'archive_dir': 'done'})
+    done = ws.run('--json', 'job1')
+    data = json.loads(done.stdout)
+    assert done.returncode == 1 and data['files_cnt'] == 1 and data['tgt_error_cnt'] == 1
+    assert tree(remote) == {'b.csv': b'B', 'done/a.csv': b'A'}
+
+
+def test_upload_archives_the_local_source(ws, aspera_account, place, tmp_path):
+    account = aspera_account
+    make_files(ws.src, {'a.csv': 'A', 'sub/b.csv': 'B', 'done/a.csv': 'archived before'})
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account)})
+    ws.write_job(source={'files': '*.csv', 'recursive': 'yes', 'archive_dir': 'done'},
+                 target={'host_id': 'fasp', 'path': place})
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr + ws.log_text()
+    assert tree(account.path(place)) == {'a.csv': b'A', 'sub/b.csv': b'B'}
+    assert tree(ws.src) == {'done/a.csv': b'archived before', 'done/a.1.csv': b'A',
+                            'done/sub/b.csv': b'B'}
