@@ -110,8 +110,9 @@ def test_download_job(ws, aspera_account, place, tmp_path):
     account.put(f'{place}/READY')
     done = ws.run('--dry-run', '--json', 'job1')
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)['files'] == [{'path': 'a.csv', 'size': 10},
-                                                {'path': 'sub/b.csv', 'size': 1}]
+    assert json.loads(done.stdout)['files'] == [
+        {'path': 'a.csv', 'size': 10, 'action': 'send', 'source': 'delete'},
+        {'path': 'sub/b.csv', 'size': 1, 'action': 'send', 'source': 'delete'}]
     done = ws.run('job1')
     assert done.returncode == 0, done.stderr + ws.log_text()
     assert tree(ws.dst) == {name: data.encode() for name, data in files.items()}

@@ -484,8 +484,9 @@ def test_check_connect_and_dry_run(ws, live_sshd, remote, tmp_path):
                'was refused for user' in line for line in lines)
     done = ws.run('--dry-run', '--json', 'down')
     assert done.returncode == 0
-    assert json.loads(done.stdout)['files'] == [{'path': 'sub/y.csv', 'size': 1},
-                                                {'path': 'x.csv', 'size': 10}]
+    assert json.loads(done.stdout)['files'] == [
+        {'path': 'sub/y.csv', 'size': 1, 'action': 'send', 'source': 'keep'},
+        {'path': 'x.csv', 'size': 10, 'action': 'send', 'source': 'keep'}]
     done = ws.run('--dry-run', 'up')
     assert done.returncode == 0 and '  a.csv  (1 bytes)' in done.stdout
     assert tree(ws.dst) == {} and 'READY' in tree(remote)
