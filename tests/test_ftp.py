@@ -367,22 +367,28 @@ def test_server_stopped_mid_transfer_then_retries_succeed(ws, ftp_server, tmp_pa
     assert tree(target) == tree(source)
 
 
+def stderr_with_the_server_frozen(proc, server, partial, final) -> str:
+    """Stops the job while it writes ``partial``, freezes the server, lets the job
+    go on; its stderr once it ended."""
+    try:
+        assert stop_while_writing(proc, partial, final)
+        server.freeze()
+        os.kill(proc.pid, signal.SIGCONT)
+        return proc.communicate(timeout=60)[1]
+    finally:
+        server.thaw()
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_operation_timeout_when_the_server_stops_answering(ws, ftp_server):
     server = ftp_server(throttle=4 * 1024 * 1024)
     make_sparse(os.path.join(ws.src, 'big.bin'), 32 * 1024 * 1024)
     write_hosts(ws, srv=ftp_host(server, timeout='1'))
     ws.write_job(target={'host_id': 'srv', 'path': 'up', 'temp': 'dot'})
     proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
-    try:
-        assert stop_while_writing(proc, server.path('up', '.big.bin'),
-                                  server.path('up', 'big.bin'))
-        server.freeze()
-        os.kill(proc.pid, signal.SIGCONT)
-        stderr = proc.communicate(timeout=60)[1]
-    finally:
-        server.thaw()
-        if proc.poll() is None:
-            proc.kill()
+    stderr = stderr_with_the_server_frozen(proc, server, server.path('up', '.big.bin'),
+                                           server.path('up', 'big.bin'))
     assert proc.returncode == 2, stderr
     assert f'FTP 127.0.0.1:{server.port}: no answer within the timeout (1.0 s)' in stderr
 
@@ -395,16 +401,8 @@ def test_download_timeout_fires_while_keep_alive_noops_go_out(ws, ftp_server):
     write_hosts(ws, srv=ftp_host(server, timeout='1', keep_alive='0.2'))
     ws.write_job(source={'host_id': 'srv', 'path': 'down'}, target={'temp': 'dot'})
     proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
-    try:
-        assert stop_while_writing(proc, os.path.join(ws.dst, '.big.bin'),
-                                  os.path.join(ws.dst, 'big.bin'))
-        server.freeze()
-        os.kill(proc.pid, signal.SIGCONT)
-        stderr = proc.communicate(timeout=60)[1]
-    finally:
-        server.thaw()
-        if proc.poll() is None:
-            proc.kill()
+    stderr = stderr_with_the_server_frozen(proc, server, os.path.join(ws.dst, '.big.bin'),
+                                           os.path.join(ws.dst, 'big.bin'))
     assert proc.returncode == 2, stderr
     assert f'FTPS 127.0.0.1:{server.port}: no answer within the timeout (1.0 s)' in stderr
     assert not os.path.exists(os.path.join(ws.dst, 'big.bin'))
