@@ -221,6 +221,16 @@ def test_a_default_option_no_section_knows_is_an_error(ws):
     assert f'{job_path}: [DEFAULT] user: unknown option' in done.stderr
 
 
+def test_a_default_option_of_a_protocol_section_the_file_lacks_is_known(ws):
+    """[DEFAULT] of the application file may hold an option of [sftp] without that
+    section being in the file (the option then applies to no section)."""
+    write_ini(ws.app_cfg, f'[DEFAULT]\nknown_hosts = /nonexistent\n'
+                          f'[global]\njobs_dir = {ws.jobs_dir}\n')
+    ws.write_job()
+    done = ws.run('job1')
+    assert done.returncode == 0, done.stderr
+
+
 def test_default_login_of_the_hosts_file(ws, ftp_server):
     server = ftp_server()
     make_files(ws.src, {'a.txt': 'A'})

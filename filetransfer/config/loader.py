@@ -243,9 +243,10 @@ def load_app(path) -> AppConfig:
 
     path = str(path)
     parser = read_ini(path)
-    # only the protocols whose sections the file has are imported
+    # only the protocols whose sections the file has are imported (all of them when
+    # it has a [DEFAULT], whose options may be any section's)
     protocol_classes = app_sections([name for name in app_section_names()
-                                     if parser.has_section(name)])
+                                     if parser.has_section(name) or parser.defaults()])
     notes = []
     sections, extra = _parse_file(parser, {**s.APP_SECTIONS,
                                            **dict.fromkeys(app_section_names()),
