@@ -6,6 +6,7 @@ import ast
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 from urllib.parse import quote
@@ -224,3 +225,61 @@ def test_a_protocol_section_is_checked_when_present_and_has_defaults_when_not(ws
     ws.write_app({'sftpp': {'known_hosts': '/kh'}})
     with pytest.raises(ConfigError, match=r"\[sftpp\]: unknown section \(did you mean 'sftp'"):
         config.load_app(ws.app_cfg)
+
+
+def test_job_form_in_its_plain_spelling_loads_no_click(ws):
+    """`filetransfer [-v] -c CONFIG JOBID`, as cron and timers run it, is read without
+    click; help, abbreviations and the subcommands still load it."""
+    _not_ready_job(ws)
+    for args in (['-c', ws.app_cfg, 'job1'], ['-v', '--json', 'job1', '--config', ws.app_cfg],
+                 ['-V']):
+        assert _run_probe(*args, names=('click',), cwd=ws.root) == (0, [])
+    assert _run_probe('--conf', ws.app_cfg, 'job1', names=('click',), cwd=ws.root) == \
+        (0, ['click'])
+
+
+@pytest.mark.parametrize('options', [[], ['-v'], ['-vv'], ['--json']])
+def test_job_form_reads_as_click_reads_it(ws, options):
+    """The same command line in the plain spelling and with `--` before JOBID (which
+    only click reads): the same exit code, stdout and stderr, for a job not ready, a
+    broken job, no configuration, a run that succeeds and one with a file error."""
+    def compare(*args, env=None):
+        outcomes = []
+        for marker in ([], ['--']):
+            shutil.rmtree(ws.dst, ignore_errors=True)
+            if os.path.exists(os.path.join(ws.src, 'c.txt')):    # a file error: a directory
+                os.makedirs(os.path.join(ws.dst, 'c.txt'))      # stands in its way
+            done = subprocess.run(command_argv(*options, *args[:-1], *marker, args[-1]),
+                                  capture_output=True, text=True, cwd=ws.root, env=env,
+                                  timeout=120)
+            outcomes.append(_without_times((done.returncode, done.stdout, done.stderr)))
+        assert outcomes[0] == outcomes[1]
+        return outcomes[0][0]
+
+    _not_ready_job(ws)
+    assert compare('-c', ws.app_cfg, 'job1') == 0
+    ws.write_job(job={'ready_file': 'go.now', 'retries': 'many'})
+    assert compare('-c', ws.app_cfg, 'job1') == 3
+    env = {name: value for name, value in os.environ.items() if name != 'FILETRANSFER_CFG'}
+    assert compare('job1', env=env) == 3
+    make_files(ws.src, {'a.txt': 'A', 'b.txt': 'B'})
+    ws.write_job()
+    assert compare('job1', env={**env, 'FILETRANSFER_CFG': ws.app_cfg}) == 0
+    make_files(ws.src, {'c.txt': 'C'})
+    assert compare('-c', ws.app_cfg, 'job1') == 1
+
+
+def _without_times(outcome: tuple) -> tuple:
+    """A command's (exit code, stdout, stderr) but the times and log file of a run
+    in its JSON."""
+    code, stdout, stderr = outcome
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return outcome
+    data.pop('log_file', None)
+    for name in ('started', 'ended', 'duration'):
+        data.pop(name, None)
+    for record in data.get('files', []):
+        record.pop('duration', None)
+    return code, data, stderr
