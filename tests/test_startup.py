@@ -283,3 +283,18 @@ def _without_times(outcome: tuple) -> tuple:
     for record in data.get('files', []):
         record.pop('duration', None)
     return code, data, stderr
+
+
+def test_a_job_loads_only_the_protocol_of_its_host(ws):
+    """Reading an SFTP host of the hosts file loads neither FTP's nor FASP's package,
+    unless the section has an option of theirs (checked, then ignored) or the file
+    [DEFAULT] values."""
+    others = ('filetransfer.endpoints.ftp', 'filetransfer.endpoints.fasp')
+    host = {'type': 'SFTP', 'host': '127.0.0.1', 'user': 'u', 'password': 'p',
+            'known_hosts': os.path.join(ws.root, 'known_hosts')}
+    write_ini(ws.hosts_cfg, {'sftp': host})
+    _not_ready_job(ws)
+    ws.write_job(job={'ready_file': 'go.now'}, target={'host_id': 'sftp', 'path': '/in'})
+    assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, [])
+    write_ini(ws.hosts_cfg, {'sftp': {**host, 'passive_mode': 'yes'}})
+    assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, sorted(others))
