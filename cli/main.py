@@ -167,11 +167,15 @@ def _plain_form(args: list[str]):
     return config_file, job_ids[0], verbose, False, as_json
 
 
-def _run_plain(form) -> int:
-    """job_form(*form), ending as click's command would on an interrupt or a closed
-    pipe."""
+def _show_version() -> int:
+    echo(f'filetransfer {__version__}')
+    return 0
+
+
+def _as_click_ends(run) -> int:
+    """``run()``, ending as click's command would on an interrupt or a closed pipe."""
     try:
-        return job_form(*form)
+        return run()
     except (EOFError, KeyboardInterrupt):
         import click
 
@@ -207,12 +211,11 @@ def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     plain = not os.environ.get(COMPLETE_VAR)    # shell completion is click's
     if plain and args in (['-V'], ['--version']):
-        echo(f'filetransfer {__version__}')
-        code = 0
+        code = _as_click_ends(_show_version)
     else:
         form = plain and _plain_form(args)
         if form:
-            code = _run_plain(form)
+            code = _as_click_ends(lambda: job_form(*form))
         else:
             from filetransfer.cli import command
             code = command.run(args)

@@ -298,3 +298,21 @@ def test_a_job_loads_only_the_protocol_of_its_host(ws):
     assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, [])
     write_ini(ws.hosts_cfg, {'sftp': {**host, 'passive_mode': 'yes'}})
     assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, sorted(others))
+
+
+@pytest.mark.parametrize('args', [['-V'], ['--json', 'job1']])
+def test_output_into_a_closed_pipe_ends_as_with_click(ws, args):
+    """The reader of stdout has gone: exit code 1 and nothing on stderr, as click's
+    command ends, in the plain spelling too."""
+    _not_ready_job(ws)
+    for spelling in (args, [*args[:-1], '--', args[-1]] if len(args) > 1 else ['--vers']):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(command_argv('-c', ws.app_cfg, *spelling)
+                                  if len(args) > 1 else command_argv(*spelling),
+                                  stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                  cwd=ws.root, timeout=60)
+        finally:
+            os.close(write_end)
+        assert (done.returncode, done.stderr) == (1, ''), spelling
