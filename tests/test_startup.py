@@ -144,6 +144,13 @@ def test_broken_job_without_its_ready_file_is_a_configuration_error(ws):
     assert len(ws.log_files()) == 1        # logged (and notified) as before
 
 
+def test_a_ready_file_with_a_nul_character_is_a_configuration_error(ws):
+    ws.write_job(job={'ready_file': 'go\0now'})
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert '[job] ready_file: expected a path without NUL characters' in done.stderr
+
+
 @pytest.mark.parametrize('kind', ['directory', 'link to a file'])
 def test_a_ready_file_that_is_not_a_regular_file(ws, kind):
     """As the run sees it: a directory is no ready file, a link to a file is one."""

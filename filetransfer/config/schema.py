@@ -184,7 +184,8 @@ class JobOptions(Record):
     single_instance: bool | str = option(t.single_instance, False,
                                          doc='yes: one running instance of this job; a name: '
                                              'one lock shared by every job naming it')
-    ready_file: str | None = option(doc='a file in the source directory: without it the job '
+    ready_file: str | None = option(t.source_path,     # as written, without NUL
+                                    doc='a file in the source directory: without it the job '
                                         'does not run; deleted after a successful run')
     retries: int = option(t.lenient_count, 0, doc='runs the job again after a failure '
                                                   '(exit code 2), waiting 1, 2, 4 ... 60 s')
