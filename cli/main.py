@@ -1,40 +1,53 @@
 """The `filetransfer` command: parses the command line, runs the library, turns
 the outcome into an exit code. No transfer logic lives here.
 
+A job's command line in its plain spelling (`filetransfer [-v] -c CONFIG JOBID`, as
+cron and timers run it) is read here without loading click, which costs a quarter of
+the start-up of a job whose ready file is missing; any other goes to click
+(cli/command.py), which reads the plain ones the same way.
+
 Exit codes: 0 success (also: not ready, already running), 1 finished with file
 errors, 2 failure, 3 configuration error, 4 command-line error, 5 terminated,
 9 unexpected internal error.
 """
 
+import errno
+import io
+import os
 import sys
 
-import click
-
 from filetransfer import __version__   # the package's names load lazily: -V loads nothing
-from filetransfer.cli import subcommands
+from filetransfer.cli.subcommands import COMPLETE_VAR, SUBCOMMANDS
 from filetransfer.errors import ExitCode
 
-EPILOG = """\b
-Forms:
-  filetransfer [-v | -vv] [-c CONFIG] JOBID   run the job JOBID
-  filetransfer [-c CONFIG] --dry-run JOBID    show what the job would transfer
-  filetransfer daemon [-c CONFIG] [--foreground | --status | --stop]
-  filetransfer check [-c CONFIG] [--connect] [JOBID...]
-  filetransfer runs [-c CONFIG] [JOBID] [--last N] [--json] | --prune DAYS
-  filetransfer state [-c CONFIG] JOBID [--forget PATH]... [--forget-all]
-  filetransfer -k [-H] [-p PORT] HOST FILE    add HOST's SSH key to known-hosts FILE
-  filetransfer -d [-p PORT] HOST FILE         delete HOST from known-hosts FILE
-  (a job named like a command: filetransfer -c CONFIG daemon, or -- daemon)
 
-\b
-Exit codes: 0 success (also: not ready, already running), 1 finished with
-file errors, 2 failure (connect/transfer), 3 configuration error,
-4 command-line error, 5 terminated, 9 internal error.
-"""
+def echo(text: str, err: bool = False) -> None:
+    """``click.echo(text, err=err)``; without loading click when the text is ASCII
+    without terminal escapes and the stream a text file click takes as it is (not
+    ASCII-encoded): click writes such a text, a newline and a flush, as here."""
+    stream = sys.stderr if err else sys.stdout
+    if text.isascii() and '\x1b' not in text and _taken_as_is(stream):
+        stream.write(text + '\n')
+        stream.flush()
+    else:
+        import click
+
+        click.echo(text, err=err)
+
+
+def _taken_as_is(stream) -> bool:
+    import codecs
+
+    if not isinstance(stream, io.TextIOWrapper) or stream.closed or not stream.errors:
+        return False
+    try:
+        return codecs.lookup(stream.encoding).name != 'ascii'
+    except LookupError:
+        return False
 
 
 def _say(message: str) -> None:
-    click.echo(f'filetransfer: {message}', err=True)
+    echo(f'filetransfer: {message}', err=True)
 
 
 def _report_error(error: BaseException, verbose: int, always: bool = False) -> None:
@@ -44,8 +57,8 @@ def _report_error(error: BaseException, verbose: int, always: bool = False) -> N
         _print_trace(error)
     elif verbose:
         text = str(error)
-        click.echo(f'{type(error).__name__}: {text}' if text.strip()
-                   else type(error).__name__, err=True)
+        echo(f'{type(error).__name__}: {text}' if text.strip() else type(error).__name__,
+             err=True)
     elif always:
         _say(str(error) or type(error).__name__)
 
@@ -53,13 +66,25 @@ def _report_error(error: BaseException, verbose: int, always: bool = False) -> N
 def _job_finished(result, verbose: int, as_json: bool) -> None:
     """With -v, the counts of a run that has them, on stdout (as FileTransfer 0.11)."""
     if verbose and result is not None and not as_json:
-        click.echo(f'Job finished: {result}')
+        echo(f'Job finished: {result}')
 
 
 def _print_trace(error: BaseException) -> None:
     import traceback
 
     traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+
+
+def job_form(config_file: str | None, job_id: str, verbose: int, dry_run: bool = False,
+             as_json: bool = False) -> int:
+    """`filetransfer [-c CONFIG] JOBID` once its arguments are read: runs the job;
+    returns the exit code."""
+    if not config_file:     # a configuration error, as for FileTransfer 0.11
+        from filetransfer import ConfigError
+        _report_error(ConfigError('no application configuration: use -c CONFIG or set '
+                                  'FILETRANSFER_CFG'), verbose, always=True)
+        return ExitCode.CONFIG
+    return run_job(config_file, job_id, verbose, dry_run, as_json)
 
 
 def run_job(config_file: str, job_id: str, verbose: int, dry_run: bool = False,
@@ -112,111 +137,88 @@ def _run_job(view, config_file: str, verbose: int, dry_run: bool, as_json: bool)
     return code
 
 
-@click.command(context_settings={'help_option_names': ['-h', '--help']}, epilog=EPILOG,
-               no_args_is_help=False)
-@click.option('-v', '--verbose', count=True,
-              help='Print the counts of the run to stdout and its error to stderr '
-                   '(-vv: the stack trace instead).')
-@click.option('-c', '--config', 'config_file', envvar='FILETRANSFER_CFG', metavar='CONFIG',
-              help='Application configuration file (default: $FILETRANSFER_CFG).')
-@click.version_option(__version__, '-V', '--version', prog_name='filetransfer',
-                      message='%(prog)s %(version)s')
-@click.option('--dry-run', is_flag=True,
-              help='Show what the job would transfer and delete now, without writing.')
-@click.option('--json', 'as_json', is_flag=True,
-              help='Print the result (counts, files, exit code) as JSON on stdout.')
-@click.option('-k', '--hostkey', 'fetch_key', is_flag=True,
-              help="Fetch HOST's SSH host key into FILE.")
-@click.option('-d', '--delete', 'delete_key', is_flag=True,
-              help='Delete HOST from the known-hosts FILE.')
-@click.option('-H', '--hash', 'hashed', is_flag=True,
-              help='With -k: write the host name hashed.')
-@click.option('-p', '--port', 'port', metavar='PORT',
-              help='With -k/-d: the SSH port of HOST (default 22).')
-@click.argument('args', nargs=-1, metavar='JOBID', shell_complete=subcommands.complete_job_id)
-def command(verbose, config_file, dry_run, as_json, fetch_key, delete_key, hashed, port,
-            args):
-    """Run a file transfer job described by INI files."""
-    if verbose > 2:
-        raise click.UsageError('-v is given once or twice (-vv)')
-    if fetch_key or delete_key or hashed or port is not None:
-        from filetransfer.cli import hostkeys
-        return hostkeys.run(fetch_key, delete_key, hashed, port, args)
-    if len(args) != 1:
-        raise click.UsageError('expected one JOBID' if args else 'missing JOBID')
-    if not args[0]:
-        raise click.UsageError('JOBID is empty')
-    if not config_file:     # a configuration error, as for FileTransfer 0.11
-        from filetransfer import ConfigError
-        _report_error(ConfigError('no application configuration: use -c CONFIG or set '
-                                  'FILETRANSFER_CFG'), verbose, always=True)
-        return ExitCode.CONFIG
-    return run_job(config_file, args[0], verbose, dry_run, as_json)
-
-
-def _options(command_: click.Command) -> tuple[list[str], set[str]]:
-    """The long option names of ``command_`` and the names that take a value."""
-    longs, valued = ['--help'], set()
-    for param in command_.params:
-        if isinstance(param, click.Option):
-            names = param.opts + param.secondary_opts
-            longs += [name for name in names if name.startswith('--')]
-            if not param.is_flag and not param.count:
-                valued.update(names)
-    return sorted(set(longs)), valued
-
-
-def _long_options(command_: click.Command, args: list[str]) -> list[str]:
-    """``args`` with each long option given by an unambiguous start (--conf) in full,
-    as FileTransfer 0.11 takes them. Raises click.UsageError for an ambiguous one and
-    for a repeated -c."""
-    longs, valued = _options(command_)
-    out, rest, configs = [], iter(args), 0
+def _plain_form(args: list[str]):
+    """The arguments of job_form for a command line of the job form in its plain
+    spelling: -v, -vv, --verbose, --json, -c/--config CONFIG (a separate word, once;
+    else $FILETRANSFER_CFG), JOBID, in any order, as click reads them; None for any
+    other line (help, abbreviations, --, a subcommand, shell completion, errors)."""
+    if not args or args[0] in SUBCOMMANDS:
+        return None
+    verbose, config_file, as_json, job_ids = 0, None, False, []
+    rest = iter(args)
     for arg in rest:
-        if arg == '--':
-            out += [arg, *rest]
-            break
-        name, equals, value = arg.partition('=') if arg.startswith('--') else (arg, '', '')
-        if arg.startswith('--') and name not in longs:
-            found = [option for option in longs if option.startswith(name)]
-            if len(found) > 1:
-                raise click.UsageError(f'option {name} is ambiguous: {", ".join(found)}')
-            name = found[0] if found else name
-        out.append(name + equals + value)
-        if name == '--config' or arg.startswith('-c'):
-            configs += 1
-        if name in valued and not equals:      # its value is the next word, as it is
-            following = next(rest, None)
-            if following is not None:
-                out.append(following)
-    if configs > 1:
-        raise click.UsageError('-c is given more than once')
-    return out
+        if arg in ('-v', '--verbose'):
+            verbose += 1
+        elif arg == '-vv':
+            verbose += 2
+        elif arg == '--json':
+            as_json = True
+        elif arg in ('-c', '--config') and config_file is None:
+            config_file = next(rest, '')
+            if not config_file or config_file.startswith('-'):
+                return None
+        elif arg and not arg.startswith('-'):
+            job_ids.append(arg)
+        else:
+            return None
+    if verbose > 2 or len(job_ids) != 1:
+        return None
+    config_file = config_file or os.environ.get('FILETRANSFER_CFG') or None
+    return config_file, job_ids[0], verbose, False, as_json
+
+
+def _show_version() -> int:
+    echo(f'filetransfer {__version__}')
+    return 0
+
+
+def _as_click_ends(run) -> int:
+    """``run()``, ending as click's command would on an interrupt or a closed pipe."""
+    try:
+        return run()
+    except (EOFError, KeyboardInterrupt):
+        import click
+
+        click.echo(file=sys.stderr)
+        return ExitCode.TERMINATED
+    except OSError as error:
+        if error.errno != errno.EPIPE:
+            raise
+        sys.stdout, sys.stderr = _QuietFlush(sys.stdout), _QuietFlush(sys.stderr)
+        sys.exit(1)
+
+
+class _QuietFlush:
+    """A stream whose flush ignores a closed pipe (the reader has gone), so that the
+    interpreter ends without a message about it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            if error.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def main(argv=None) -> None:
     """Entry point of the console script."""
     args = sys.argv[1:] if argv is None else list(argv)
-    # A subcommand name as the first word selects it; `-c CONFIG NAME` or `-- NAME`
-    # still runs the job NAME.
-    chosen, prog_name, args = subcommands.select(command, args)
-    try:
-        if chosen is command:
-            args = _long_options(command, args)
-        code = chosen.main(args, prog_name=prog_name, standalone_mode=False,
-                           complete_var=subcommands.COMPLETE_VAR)
-    except click.UsageError as error:
-        if error.ctx is None:   # failed before click knew the command: say how to use it
-            usage = f'{command.options_metavar} JOBID' if chosen is command else '[OPTIONS]'
-            click.echo(f'Usage: {prog_name} {usage}\n'
-                       f"Try '{prog_name} -h' for help.\n", err=True)
-        error.show()
-        code = ExitCode.USAGE
-    except click.ClickException as error:
-        error.show()
-        code = ExitCode.USAGE
-    except click.exceptions.Abort:
-        code = ExitCode.TERMINATED
+    plain = not os.environ.get(COMPLETE_VAR)    # shell completion is click's
+    if plain and args in (['-V'], ['--version']):
+        code = _as_click_ends(_show_version)
+    else:
+        form = plain and _plain_form(args)
+        if form:
+            code = _as_click_ends(lambda: job_form(*form))
+        else:
+            from filetransfer.cli import command
+            code = command.run(args)
     sys.exit(int(code) if isinstance(code, int) else 0)
 
 

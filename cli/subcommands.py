@@ -6,10 +6,14 @@ original form keeps working: `filetransfer -c CONFIG check` and
 `filetransfer -- check` run the job named `check`.
 """
 
+from __future__ import annotations
+
 import importlib
 import os
+from typing import TYPE_CHECKING
 
-import click
+if TYPE_CHECKING:
+    import click
 
 SUBCOMMANDS = {'daemon': 'filetransfer.cli.daemon', 'check': 'filetransfer.cli.check',
                'runs': 'filetransfer.cli.runs', 'state': 'filetransfer.cli.state'}

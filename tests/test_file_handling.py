@@ -343,6 +343,42 @@ def test_remember_sends_an_unchanged_file_once_and_a_changed_one_again(ws):
     assert data['files_cnt'] == 3
 
 
+def test_remember_over_more_files_than_are_looked_up_at_once(ws):
+    """The record is looked up for many files at once: unchanged files, changed ones
+    and new ones, on both sides of each batch's end and among directories, are told
+    apart as one by one."""
+    from filetransfer.run.copier import JUDGED_TOGETHER
+
+    count = 2 * JUDGED_TOGETHER + 7
+    make_files(ws.src, {f'd{n % 3}/f{n:05d}': str(n) for n in range(count)})
+    ws.write_job(source={'recursive': 'yes', 'remember': 'yes'})
+    assert json_run(ws)[1]['files_cnt'] == count
+    changed = {f'd{n % 3}/f{n:05d}' for n in (0, JUDGED_TOGETHER - 1, JUDGED_TOGETHER,
+                                              count - 1)}
+    make_files(ws.src, {**{path: 'changed' for path in changed},
+                        **{f'd1/new{n}': 'new' for n in range(3)}})
+    code, data = json_run(ws)
+    assert code == 0 and sorted(path for _, path in tags(data)) == \
+        sorted(changed | {f'd1/new{n}' for n in range(3)})
+
+
+def test_the_record_of_many_files_is_read_as_that_of_each(tmp_path):
+    from filetransfer.endpoints.base import FileEntry
+    from filetransfer.run.sentfiles import open_sent_files
+
+    with open_sent_files(str(tmp_path), 'job1') as sent:
+        for n in range(1200):
+            entry = FileEntry(f'f{n}', n, 1000.0 + n)
+            sent.pending(entry, f'.f{n}', None)
+            if n % 3:
+                sent.confirm(entry.path)
+        paths = [f'f{n}' for n in range(0, 2400, 2)] + ["it's", 'f1']
+        found = sent.get_many(paths)
+        assert found == {path: sent.get(path) for path in paths if sent.get(path)}
+        assert len(found) == 601 and found['f1'].pending is None and found['f0'].pending
+        assert sent.get_many([]) == {}
+
+
 def test_state_command_errors(ws):
     ws.write_job(source={'remember': 'yes'})
     done = state(ws, 'job1', '--forget', 'a', '--forget-all')

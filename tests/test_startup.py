@@ -6,6 +6,7 @@ import ast
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 from urllib.parse import quote
@@ -143,6 +144,13 @@ def test_broken_job_without_its_ready_file_is_a_configuration_error(ws):
     assert len(ws.log_files()) == 1        # logged (and notified) as before
 
 
+def test_a_ready_file_with_a_nul_character_is_a_configuration_error(ws):
+    ws.write_job(job={'ready_file': 'go\0now'})
+    done = ws.run('job1')
+    assert done.returncode == 3
+    assert '[job] ready_file: expected a path without NUL characters' in done.stderr
+
+
 @pytest.mark.parametrize('kind', ['directory', 'link to a file'])
 def test_a_ready_file_that_is_not_a_regular_file(ws, kind):
     """As the run sees it: a directory is no ready file, a link to a file is one."""
@@ -224,3 +232,94 @@ def test_a_protocol_section_is_checked_when_present_and_has_defaults_when_not(ws
     ws.write_app({'sftpp': {'known_hosts': '/kh'}})
     with pytest.raises(ConfigError, match=r"\[sftpp\]: unknown section \(did you mean 'sftp'"):
         config.load_app(ws.app_cfg)
+
+
+def test_job_form_in_its_plain_spelling_loads_no_click(ws):
+    """`filetransfer [-v] -c CONFIG JOBID`, as cron and timers run it, is read without
+    click; help, abbreviations and the subcommands still load it."""
+    _not_ready_job(ws)
+    for args in (['-c', ws.app_cfg, 'job1'], ['-v', '--json', 'job1', '--config', ws.app_cfg],
+                 ['-V']):
+        assert _run_probe(*args, names=('click',), cwd=ws.root) == (0, [])
+    assert _run_probe('--conf', ws.app_cfg, 'job1', names=('click',), cwd=ws.root) == \
+        (0, ['click'])
+
+
+@pytest.mark.parametrize('options', [[], ['-v'], ['-vv'], ['--json']])
+def test_job_form_reads_as_click_reads_it(ws, options):
+    """The same command line in the plain spelling and with `--` before JOBID (which
+    only click reads): the same exit code, stdout and stderr, for a job not ready, a
+    broken job, no configuration, a run that succeeds and one with a file error."""
+    def compare(*args, env=None):
+        outcomes = []
+        for marker in ([], ['--']):
+            shutil.rmtree(ws.dst, ignore_errors=True)
+            if os.path.exists(os.path.join(ws.src, 'c.txt')):    # a file error: a directory
+                os.makedirs(os.path.join(ws.dst, 'c.txt'))      # stands in its way
+            done = subprocess.run(command_argv(*options, *args[:-1], *marker, args[-1]),
+                                  capture_output=True, text=True, cwd=ws.root, env=env,
+                                  timeout=120)
+            outcomes.append(_without_times((done.returncode, done.stdout, done.stderr)))
+        assert outcomes[0] == outcomes[1]
+        return outcomes[0][0]
+
+    _not_ready_job(ws)
+    assert compare('-c', ws.app_cfg, 'job1') == 0
+    ws.write_job(job={'ready_file': 'go.now', 'retries': 'many'})
+    assert compare('-c', ws.app_cfg, 'job1') == 3
+    env = {name: value for name, value in os.environ.items() if name != 'FILETRANSFER_CFG'}
+    assert compare('job1', env=env) == 3
+    make_files(ws.src, {'a.txt': 'A', 'b.txt': 'B'})
+    ws.write_job()
+    assert compare('job1', env={**env, 'FILETRANSFER_CFG': ws.app_cfg}) == 0
+    make_files(ws.src, {'c.txt': 'C'})
+    assert compare('-c', ws.app_cfg, 'job1') == 1
+
+
+def _without_times(outcome: tuple) -> tuple:
+    """A command's (exit code, stdout, stderr) but the times and log file of a run
+    in its JSON."""
+    code, stdout, stderr = outcome
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return outcome
+    data.pop('log_file', None)
+    for name in ('started', 'ended', 'duration'):
+        data.pop(name, None)
+    for record in data.get('files', []):
+        record.pop('duration', None)
+    return code, data, stderr
+
+
+def test_a_job_loads_only_the_protocol_of_its_host(ws):
+    """Reading an SFTP host of the hosts file loads neither FTP's nor FASP's package,
+    unless the section has an option of theirs (checked, then ignored) or the file
+    [DEFAULT] values."""
+    others = ('filetransfer.endpoints.ftp', 'filetransfer.endpoints.fasp')
+    host = {'type': 'SFTP', 'host': '127.0.0.1', 'user': 'u', 'password': 'p',
+            'known_hosts': os.path.join(ws.root, 'known_hosts')}
+    write_ini(ws.hosts_cfg, {'sftp': host})
+    _not_ready_job(ws)
+    ws.write_job(job={'ready_file': 'go.now'}, target={'host_id': 'sftp', 'path': '/in'})
+    assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, [])
+    write_ini(ws.hosts_cfg, {'sftp': {**host, 'passive_mode': 'yes'}})
+    assert _run_probe('-c', ws.app_cfg, 'job1', names=others, cwd=ws.root) == (0, sorted(others))
+
+
+@pytest.mark.parametrize('args', [['-V'], ['--json', 'job1']])
+def test_output_into_a_closed_pipe_ends_as_with_click(ws, args):
+    """The reader of stdout has gone: exit code 1 and nothing on stderr, as click's
+    command ends, in the plain spelling too."""
+    _not_ready_job(ws)
+    for spelling in (args, [*args[:-1], '--', args[-1]] if len(args) > 1 else ['--vers']):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(command_argv('-c', ws.app_cfg, *spelling)
+                                  if len(args) > 1 else command_argv(*spelling),
+                                  stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                  cwd=ws.root, timeout=60)
+        finally:
+            os.close(write_end)
+        assert (done.returncode, done.stderr) == (1, ''), spelling

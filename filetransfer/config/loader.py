@@ -327,7 +327,9 @@ def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | No
         found = registry.protocol(t.choice(*registry.names())(raw_type))
     except ValueError as exc:
         raise place.error('type', f"{exc}, got '{raw_type}'") from None
-    others = _other_type_options(found)
+    own = s.options_of(found.host_class)
+    # the other protocols (their packages imported) only for an option not its own
+    others = {} if all(key.lower() in own for key in items) else _other_type_options(found)
     foreign = [key for key in items if key.lower() in others]
     own_items = _Items(items, [key for key in items if key.lower() not in others])
     if foreign:
@@ -337,8 +339,8 @@ def parse_host(path, section: str, items: Mapping[str, str], app: AppConfig | No
             if notes is not None and name not in inherited:
                 notes.append(f'{place(name)}: does not apply to a host of type '
                              f'{found.name}; ignored')
-    values = parse_values(place, own_items, s.options_of(found.host_class),
-                          tolerated=set(inherited) | set(variables), notes=notes)
+    values = parse_values(place, own_items, own, tolerated=set(inherited) | set(variables),
+                          notes=notes)
     values['type'] = found.name
     values['host'], values['port'] = values['host'][0], values['host'][1] or 0
     found.check_host(place, values, app)
@@ -368,7 +370,8 @@ def _host_values(parser: IniFile, host_id: str):
     """A host section's values and inherited names; the file's [DEFAULT] checked."""
     import filetransfer.endpoints.registry as registry
 
-    _check_defaults(parser, _known_names(p.host_class for p in registry.protocols()))
+    if parser.defaults():       # else nothing to check: no protocol package imported
+        _check_defaults(parser, _known_names(p.host_class for p in registry.protocols()))
     return parser.section_values(host_id)
 
 

@@ -5,14 +5,15 @@ the service: frozen objects whose attributes are the sections and options declar
 in config/schema.py.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from filetransfer.config.record import Record, record
 from filetransfer.config.schema import (AppNotify, Daemon, Global, Host, JobOptions, Logging,
                                         Mail, Notify, Source, Target)
 
 
-@dataclass(frozen=True)
-class AppConfig:
+@record
+class AppConfig(Record):
     """The application file. ``mail`` and ``daemon`` are None when the file has no
     such section; ``extra`` holds its ``x:`` sections (prefix stripped, raw strings);
     ``warnings`` what a run should log about the file; ``lenient`` those of them
@@ -32,8 +33,8 @@ class AppConfig:
     lenient: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class EndpointSpec:
+@record
+class EndpointSpec(Record):
     """One side of a job: its [source] or [target] options, and its host (None for
     a local directory)."""
 
@@ -68,8 +69,8 @@ class EndpointSpec:
         return f'{self.host.type} {self.host.user}@{name}:{self.host.port} {self.path}'
 
 
-@dataclass(frozen=True)
-class JobConfig:
+@record
+class JobConfig(Record):
     """A job file, its endpoints complete with their hosts. ``extra`` holds its
     ``x:`` sections; ``warnings`` what a run should log about it and its hosts file;
     ``lenient`` those of them that are values taken leniently (see AppConfig)."""

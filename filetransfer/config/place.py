@@ -1,12 +1,11 @@
 """Where an option is: how every configuration message names file, section and option."""
 
-from dataclasses import dataclass
-
+from filetransfer.config.record import Record, record
 from filetransfer.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class Place:
+@record
+class Place(Record):
     """A section of a file; ``place('user')`` names an option of it."""
 
     path: str

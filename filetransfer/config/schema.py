@@ -15,10 +15,13 @@ from typing import Any, Callable
 
 from filetransfer.config import statedb
 from filetransfer.config import types as t
+from filetransfer.config.record import Record, record
 
 
-@dataclass(frozen=True)
-class Option:
+@record
+class Option(Record):
+    """How an option is read: its parser, default, and what the reference says."""
+
     type: Callable[[str], Any] = t.text
     default: Any = None
     required: bool = False
@@ -59,8 +62,10 @@ VERIFY = ('size', 'checksum')
 
 # -- the application file ---------------------------------------------------------------
 
-@dataclass(frozen=True, kw_only=True)
-class Global:
+@record(kw_only=True)
+class Global(Record):
+    """[global] of the application file."""
+
     jobs_dir: str = option(t.path, required=True, doc='directory of the job files')
     job_cfg_ext: str = option(t.extension, '.cfg', doc='extension of the job files')
     hosts_cfg: str | None = option(t.path, doc='the hosts file; required when a job uses '
@@ -80,8 +85,10 @@ class Global:
                                     doc="state_db's password (else PGPASSWORD or ~/.pgpass)")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Logging:
+@record(kw_only=True)
+class Logging(Record):
+    """[logging] of the application file."""
+
     log_dir: str | None = option(t.path, doc='directory of the log files (unset: stderr)')
     use_subdirs: bool = option(t.boolean, True, doc='a sub-directory of log_dir per job')
     msg_format: str = option(t.log_format, DEFAULT_MSG_FORMAT, doc='format of a log line')
@@ -92,8 +99,8 @@ class Logging:
                          doc='text (msg_format) or json (one object per line)')
 
 
-@dataclass(frozen=True, kw_only=True)
-class Mail:
+@record(kw_only=True)
+class Mail(Record):
     """[mail]: host and from_addr are required when the section is present."""
 
     host: tuple | None = option(t.host_port, doc='SMTP server (port 25; 465 with security '
@@ -112,8 +119,10 @@ class Mail:
                                                         '(connect, each reply)')
 
 
-@dataclass(frozen=True, kw_only=True)
-class Notify:
+@record(kw_only=True)
+class Notify(Record):
+    """[notify] of a job file (a value set replaces the application's)."""
+
     mail_cfg: str | None = option(doc="the mail template of the job, a file in "
                                       "mail_cfgs_dir (unset: the application's)")
     success: tuple = option(t.addresses, (), doc='addresses mailed after a success')
@@ -132,8 +141,10 @@ class Notify:
                                         doc='seconds a ping or webhook may take, retry included')
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class AppNotify(Notify):
+    """[notify] of the application file."""
+
     mail_cfg: str | None = option(default='default',
                                   doc='the mail template: default (the built-in one) or a '
                                       'file in mail_cfgs_dir')
@@ -144,8 +155,8 @@ class AppNotify(Notify):
                                  doc='seconds a ping or webhook may take, retry included')
 
 
-@dataclass(frozen=True, kw_only=True)
-class Daemon:
+@record(kw_only=True)
+class Daemon(Record):
     """[daemon]: required by `filetransfer daemon` only; jobs and pidfile are
     required when the section is present."""
 
@@ -163,15 +174,18 @@ APP_REQUIRED = ('global',)
 
 # -- the job file -------------------------------------------------------------------------
 
-@dataclass(frozen=True, kw_only=True)
-class JobOptions:
+@record(kw_only=True)
+class JobOptions(Record):
+    """[job] of a job file."""
+
     name: str | None = option(doc='shown in logs and mails (unset: the job id)')
     info: str | None = option(doc='a line about the job, for the mails')
     collect_data: bool | None = option(t.boolean, doc='overrides [global] collect_data')
     single_instance: bool | str = option(t.single_instance, False,
                                          doc='yes: one running instance of this job; a name: '
                                              'one lock shared by every job naming it')
-    ready_file: str | None = option(doc='a file in the source directory: without it the job '
+    ready_file: str | None = option(t.source_path,     # as written, without NUL
+                                    doc='a file in the source directory: without it the job '
                                         'does not run; deleted after a successful run')
     retries: int = option(t.lenient_count, 0, doc='runs the job again after a failure '
                                                   '(exit code 2), waiting 1, 2, 4 ... 60 s')
@@ -184,8 +198,10 @@ class JobOptions:
                                  doc='seconds before or after may take')
 
 
-@dataclass(frozen=True, kw_only=True)
-class Source:
+@record(kw_only=True)
+class Source(Record):
+    """[source] of a job file."""
+
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
     path: str = option(t.source_path, required=True, doc='the source directory')
     files: tuple = option(t.patterns, required=True, doc='patterns of the files to take '
@@ -207,8 +223,10 @@ class Source:
                                                   'one again')
 
 
-@dataclass(frozen=True, kw_only=True)
-class Target:
+@record(kw_only=True)
+class Target(Record):
+    """[target] of a job file."""
+
     host_id: str | None = option(doc='the host in the hosts file (unset: a local directory)')
     path: str = option(t.target_path, required=True, doc='the target directory (created if '
                                                           'missing)')

@@ -6,14 +6,14 @@ socket's), percent-encoded (``%2Frun%2Fpostgresql``). The password never goes in
 the URL: ``[global] state_db_password``, ``PGPASSWORD`` or ``~/.pgpass`` give it.
 """
 
-from dataclasses import dataclass
+from filetransfer.config.record import Record, record
 
 DEFAULT_PORT = 5432
 EXPECTED = 'expected postgresql://USER@HOST[:PORT]/DB'
 
 
-@dataclass(frozen=True)
-class PostgresLocation:
+@record
+class PostgresLocation(Record):
     user: str
     host: str          # a host name, an address, or a Unix socket's directory
     port: int

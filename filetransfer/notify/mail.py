@@ -20,17 +20,19 @@ def recipients(app_notify, job_notify, success: bool) -> list[str]:
     (or ``error``) and ``done`` of the application's and of the job's [notify]
     (schema.Notify, the job's may be None), in that order, each address once
     (compared without regard to case)."""
+    wanted = ('success' if success else 'error', 'done')
+    written = [recipient for notify in (app_notify, job_notify) for key in wanted
+               for recipient in getattr(notify, key, None) or ()]
+    if not written:
+        return []           # the usual run, which mails nobody, loads no email package
     from email.utils import parseaddr
 
-    wanted = ('success' if success else 'error', 'done')
     found, seen = [], set()
-    for notify in (app_notify, job_notify):
-        for key in wanted:
-            for recipient in getattr(notify, key, None) or ():
-                address = parseaddr(recipient)[1].lower()
-                if address not in seen:
-                    seen.add(address)
-                    found.append(recipient)
+    for recipient in written:
+        address = parseaddr(recipient)[1].lower()
+        if address not in seen:
+            seen.add(address)
+            found.append(recipient)
     return found
 
 

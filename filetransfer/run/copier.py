@@ -30,6 +30,8 @@ from filetransfer.run.selection import Selection
 
 log = logging.getLogger(__name__)
 
+JUDGED_TOGETHER = 500     # files whose records of files sent are looked up at once
+
 
 @dataclass(frozen=True)
 class PlannedFile:
@@ -217,15 +219,19 @@ class Copier:
             else:
                 _log_held(entry, held)
 
-    def _listed(self, source):
+    def _listed(self, source, together: int = JUDGED_TOGETHER):
         """Every file the patterns select (less those done by earlier tries), with
-        why the pass does not take it now (gate.py), or None."""
+        why the pass does not take it now (gate.py), or None. The files of a job
+        that remembers them are judged ``together`` at a time: one look-up in the
+        record of files sent for them all."""
+        if self.gate.sent is None:
+            together = 1
         if self.gate.needs_mtimes and not source.capabilities.mtimes:
             name = 'min_age' if self.source_spec.options.min_age else 'max_age'
             raise ConfigError(f'{self.where}: [source] {name}: the source '
                               f'({self.source_spec.describe()}) lists no modification times '
                               '(an FTP server without MLSD): files cannot be judged by age')
-        seen = set()
+        seen, listed = set(), []      # files judged together (gate.held_all), in order
         for entry in source.walk(self._descend(source)):
             if (entry.directory or self.selection.wants(entry.path)) \
                     and entry.path not in self.done:
@@ -233,14 +239,22 @@ class Copier:
                     log.warning('%s is listed twice by the source; taken once', entry.path)
                     continue
                 seen.add(entry.path)
-                if entry.refused or entry.directory:
-                    yield entry, None
-                    continue
-                problem = self.gate.no_mtime(entry)
+                problem = None if entry.refused or entry.directory else \
+                    self.gate.no_mtime(entry)
                 if problem:
-                    yield FileEntry(entry.path, entry.size, refused=problem), None
-                    continue
-                yield entry, self.gate.held(entry)
+                    entry = FileEntry(entry.path, entry.size, refused=problem)
+                listed.append(entry)
+                if len(listed) >= together:
+                    yield from self._judged(listed)
+                    listed = []
+        yield from self._judged(listed)
+
+    def _judged(self, listed: list[FileEntry]):
+        """(entry, why it is held back or None) of each of ``listed``."""
+        judged = [entry for entry in listed if not (entry.refused or entry.directory)]
+        held = dict(zip((entry.path for entry in judged), self.gate.held_all(judged)))
+        for entry in listed:
+            yield entry, held.get(entry.path)
 
     def _descend(self, source):
         """The selection's rule for entering directories, less the archive directory
@@ -313,7 +327,7 @@ class Copier:
         with endpoints.create(self.source_spec) as source:
             if self.ready_file:
                 return source.stat(self.ready_file) is not None
-            return any(held is None for _, held in self._listed(source))
+            return any(held is None for _, held in self._listed(source, together=1))
 
     def _remove_leftovers(self, target, entries) -> None:
         """Removes what killed runs or failed tries left unfinished on the target
@@ -333,6 +347,8 @@ class Copier:
 def _log_held(entry: FileEntry, held: Held) -> None:
     """A file the pass does not take now: one not yet stable is said at INFO."""
     level = logging.INFO if held.kind == 'too_young' else logging.DEBUG
+    if not log.isEnabledFor(level):      # the usual case for each of many remembered files
+        return
     log.log(level, 'leaving %s for a later run: %s' if held.kind == 'too_young'
             else 'not taking %s: %s', entry.path, held.text,
             extra={'file': entry.path, 'held': held.kind})

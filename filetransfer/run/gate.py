@@ -42,6 +42,16 @@ class Gate:
         """Why ``entry`` is not taken now, or None when it is. A source that gives
         no modification time for it cannot be judged by age: the caller refuses it
         (see `no_mtime`)."""
+        return self._held(entry, self.sent.get(entry.path) if self.sent is not None else None)
+
+    def held_all(self, entries: list[FileEntry]) -> list[Held | None]:
+        """`held` of each of ``entries``, their records of files sent looked up at once."""
+        records = self.sent.get_many([entry.path for entry in entries]) \
+            if self.sent is not None and entries else {}
+        return [self._held(entry, records.get(entry.path)) for entry in entries]
+
+    def _held(self, entry: FileEntry, record) -> Held | None:
+        """`held`, given the record of files sent of ``entry`` (or None)."""
         if self.needs_mtimes and entry.mtime is not None:
             age = self.clock() - entry.mtime
             if self.max_age and age > self.max_age:
@@ -50,10 +60,8 @@ class Gate:
             if self.min_age and age < self.min_age:
                 return Held('too_young', f'not yet stable: modified {_ago(age)} ago, less '
                                          f'than min_age ({duration_text(self.min_age)})')
-        if self.sent is not None:
-            record = self.sent.get(entry.path)
-            if record is not None and record.matches(entry):
-                return Held('remembered', 'sent before, unchanged (remember)')
+        if record is not None and record.matches(entry):
+            return Held('remembered', 'sent before, unchanged (remember)')
         return None
 
     def no_mtime(self, entry: FileEntry) -> str | None:

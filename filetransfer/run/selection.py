@@ -27,24 +27,28 @@ from fnmatch import translate
 from typing import Iterable
 
 
-def _compiled(pattern: str):
-    return re.compile(translate(pattern)).match
-
-
 class Pattern:
     """One `files` or `ignore` pattern, compiled once."""
 
     def __init__(self, text: str):
         self.text = text
-        if text.startswith('/'):
-            self._matchers = (_compiled(text[1:]),)
-        else:
-            self._matchers = (_compiled(text), _compiled('*/' + text))
+        self.regexes = (translate(text[1:]),) if text.startswith('/') else \
+            (translate(text), translate('*/' + text))
 
     def matches(self, relpath: str) -> bool:
         """Whether the file ``relpath`` (relative to the source directory) matches."""
-        slashed = relpath + '/'
-        return any(match(relpath) or match(slashed) for match in self._matchers)
+        return _any_of([self])(relpath)
+
+
+def _any_of(patterns):
+    """Whether a file's path (relative to the source directory) matches any of
+    ``patterns``: one regular expression for them all."""
+    match = re.compile('|'.join(regex for pattern in patterns for regex in pattern.regexes)
+                       or '(?!)').match      # no pattern: nothing matches
+
+    def matches(relpath: str) -> bool:
+        return bool(match(relpath) or match(relpath + '/'))
+    return matches
 
 
 class Selection:
@@ -54,11 +58,8 @@ class Selection:
         self.ignore = tuple(ignore or ())
         self.recursive = recursive
         self.exclude_names = frozenset(exclude_names)
-        self._files = [Pattern(text) for text in self.files]
-        self._ignore = [Pattern(text) for text in self.ignore]
-
-    def ignored(self, relpath: str) -> bool:
-        return any(pattern.matches(relpath) for pattern in self._ignore)
+        self._files = _any_of([Pattern(text) for text in self.files])
+        self.ignored = _any_of([Pattern(text) for text in self.ignore])   # ignored(relpath)
 
     def descend(self, reldir: str) -> bool:
         """Whether the listing should enter the directory ``reldir``: every one when
@@ -69,4 +70,4 @@ class Selection:
         """Whether the file ``relpath`` is part of the job."""
         if relpath in self.exclude_names or self.ignored(relpath):
             return False
-        return any(pattern.matches(relpath) for pattern in self._files)
+        return self._files(relpath)

@@ -68,6 +68,10 @@ class SentFiles(abc.ABC):
     def get(self, path: str) -> SentFile | None:
         """The record of ``path``, or None."""
 
+    def get_many(self, paths: list[str]) -> dict[str, SentFile]:
+        """The records of those of ``paths`` that have one, by path."""
+        return {path: record for path in paths if (record := self.get(path)) is not None}
+
     @abc.abstractmethod
     def pending(self, entry: FileEntry, written_as: str, checksum: str | None) -> None:
         """``entry`` is complete on the target as ``written_as`` and about to be put
@@ -172,6 +176,15 @@ class SqliteSentFiles(SentFiles):
         row = self._query('SELECT path, size, mtime, checksum, sent, pending FROM sent '
                           'WHERE path = ?', (path,))
         return SentFile(*row[0]) if row else None
+
+    def get_many(self, paths: list[str]) -> dict[str, SentFile]:
+        found = {}
+        for start in range(0, len(paths), 500):     # SQLite takes 999 values at least
+            chunk = paths[start:start + 500]
+            found.update((row[0], SentFile(*row)) for row in self._query(
+                'SELECT path, size, mtime, checksum, sent, pending FROM sent WHERE path IN '
+                f'({", ".join("?" * len(chunk))})', tuple(chunk)))
+        return found
 
     def records(self, pending_only: bool = False) -> list[SentFile]:
         where = ' WHERE pending IS NOT NULL' if pending_only else ''
