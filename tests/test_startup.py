@@ -323,3 +323,23 @@ def test_output_into_a_closed_pipe_ends_as_with_click(ws, args):
         finally:
             os.close(write_end)
         assert (done.returncode, done.stderr) == (1, ''), spelling
+
+
+def test_sftp_defers_paramikos_invoke_until_it_is_used():
+    """paramiko imports invoke, which the SFTP endpoint never uses: it is loaded only
+    when used (here by an ssh_config `Match exec`), and then works as imported."""
+    pytest.importorskip('invoke')
+    code = '''
+import sys
+import filetransfer.endpoints.sftp.endpoint
+import paramiko
+print(sorted(name for name in sys.modules if name.startswith("invoke.")))
+config = paramiko.SSHConfig.from_text('Match exec "true"\\n  User matched\\n')
+print(config.lookup("example.com").get("user"))
+import invoke.tasks
+print(invoke.tasks.Task.__name__, callable(invoke.run))
+'''
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ['[]', 'matched', 'Task True']
