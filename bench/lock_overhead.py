@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
 
-from helpers import Workspace, command_argv, make_files, write_ini  # noqa: E402
+from helpers import Workspace, command_argv, ini_value, make_files, write_ini  # noqa: E402
 
 MODES = ('none', 'sqlite', 'postgres')
 
@@ -36,7 +36,7 @@ def configure(ws: Workspace, mode: str, server) -> str:
     if mode == 'sqlite':
         settings['locks_dir'] = ws.locks_dir
     elif mode == 'postgres':
-        settings['state_db'] = server.new_database().url
+        settings['state_db'] = ini_value(server.new_database().url)
     path = os.path.join(ws.root, f'{mode}.cfg')
     write_ini(path, {'global': settings, 'logging': {'disabled': 'yes'}})
     ws.write_job(f'job_{mode}', job={'single_instance': 'no' if mode == 'none' else 'yes'})
