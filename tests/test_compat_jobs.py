@@ -142,6 +142,27 @@ def test_ready_file_missing_below_the_source(ws):
     assert tree(ws.dst) == {} and done.stderr.startswith('NotReadyError: ')
 
 
+def test_ready_file_outside_a_local_source(ws):
+    """A local source's ready file elsewhere: looked at, then deleted after the run."""
+    make_files(ws.src, {'a.txt': 'A'})
+    flags = os.path.join(ws.root, 'flags')
+    ws.write_job(job={'ready_file': '../flags/READY'})
+    done = run(ws, '-v', 'job1')
+    assert tree(ws.dst) == {} and done.stderr.startswith('NotReadyError: ')
+    make_files(flags, {'READY': ''})
+    run(ws, 'job1')
+    assert tree(ws.dst) == {'a.txt': b'A'} and tree(flags) == {}
+
+
+def test_absolute_ready_file_in_the_source_is_sent_like_any_file(ws):
+    """As FileTransfer 0.11: the patterns select the file named by an absolute path."""
+    make_files(ws.src, {'a.txt': 'A', 'READY': ''})
+    ws.write_job(job={'ready_file': os.path.join(ws.src, 'READY')})
+    run(ws, 'job1')
+    assert tree(ws.dst) == {'a.txt': b'A', 'READY': b''}
+    assert tree(ws.src) == {'a.txt': b'A'}
+
+
 def test_ready_file_on_an_ftp_source(ws, ftp_server):
     server = ftp_server()
     make_files(server.home, {'out/a.txt': 'A', 'out/flags/READY': ''})

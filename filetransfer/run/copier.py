@@ -11,6 +11,7 @@ Every file is booked in the run's ledger (run/ledger.py), whatever moved it.
 
 import contextlib
 import logging
+import os
 import posixpath
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from filetransfer.endpoints.base import Batch, FileEntry, FileOutcome, RootMissi
 from filetransfer.errors import ConfigError, NotReadyError, TransferError, error_text
 from filetransfer.outcome import JobResult
 from filetransfer import signals
-from filetransfer.run import resume
+from filetransfer.run import ready, resume
 from filetransfer.run.archive import Archive
 from filetransfer.run.filecopy import FileCopy, keeps_mtimes, overwrite_skip
 from filetransfer.run.gate import Gate, Held
@@ -70,6 +71,8 @@ class Copier:
         # a path below the source (flags/READY); the file itself is left out only
         # when listed under the name as written, as in FileTransfer 0.11
         self.ready_file = posixpath.normpath(ready_file) if ready_file else None
+        self.ready_outside = ready.outside_local_source(source, self.ready_file) \
+            if ready_file else None
         self.connections = (target.options.connections or _connections(target.host)
                             or _connections(source.host) or 1)
         self.selection = Selection(source.options.files, source.options.ignore,
@@ -102,7 +105,7 @@ class Copier:
     def _ready_source(self):
         """The open source; NotReadyError when the job's ready file is missing."""
         with endpoints.create(self.source_spec) as source:
-            if self.ready_file and source.stat(self.ready_file) is None:
+            if self.ready_file and not self._ready_present(source):
                 raise NotReadyError(f'ready file {self.ready_file} not present')
             yield source
 
@@ -326,7 +329,7 @@ class Copier:
         TransferError, ConfigError."""
         with endpoints.create(self.source_spec) as source:
             if self.ready_file:
-                return source.stat(self.ready_file) is not None
+                return self._ready_present(source)
             return any(held is None for _, held in self._listed(source, together=1))
 
     def _remove_leftovers(self, target, entries) -> None:
@@ -336,9 +339,17 @@ class Copier:
         keep = {written_as(entry.path) for entry in entries} if self.resume else ()
         self.journal.clean_up(target, self.target_spec.describe(), keep)
 
+    def _ready_present(self, source) -> bool:
+        if self.ready_outside:
+            return ready.present(self.ready_outside)
+        return source.stat(self.ready_file) is not None
+
     def _remove_ready_file(self, source, ledger: Ledger) -> None:
         try:
-            source.remove(self.ready_file)
+            if self.ready_outside:
+                os.unlink(self.ready_outside)
+            else:
+                source.remove(self.ready_file)
         except OSError as exc:
             ledger.failed(self.ready_file, 'source',
                           f'ready file not deleted: {error_text(exc)}')

@@ -33,3 +33,23 @@ def missing_locally(job_cfg) -> NotReadyError | None:
     if not os.path.isdir(source.path):
         return None
     return NotReadyError(f'ready file {ready_file} not present')   # as the run says it
+
+
+def outside_local_source(source, ready_file: str) -> str | None:
+    """The path of a ready file that lies outside its local source directory as
+    written (``/flags/READY``, ``../flags/READY``: the source endpoint names no
+    file there), for this machine's calls; None when the source endpoint can name it
+    (a path inside the directory, or a remote source)."""
+    if source.host is not None:
+        return None
+    if not (os.path.isabs(ready_file) or '..' in ready_file.replace(os.sep, '/').split('/')):
+        return None
+    return os.path.join(source.path, ready_file)
+
+
+def present(path: str) -> bool:
+    """Whether ``path`` is a regular file (as the local endpoint's stat tells)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
