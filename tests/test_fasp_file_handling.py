@@ -3,19 +3,26 @@ the ascp emulator: `[source] min_age` / `max_age` (a FASP source is listed throu
 its remote commands, with their modification times, and ascp gets the files old
 enough as a file-pair list) and `archive_dir` (each file ascp reports transferred is
 moved into the archive on the source side: through ascmd or SFTP on the FASP host,
-by a rename on this machine for an upload), never replacing a file of the archive.
+by a rename on this machine for an upload), never replacing a file of the archive;
+`[target] verify = checksum` (ascp's SHA-256 of each file against this machine's),
+`[source] remember` (also across a killed run) and `[target] overwrite` (judged by
+the job from the listings, ascp told to replace what it gets).
 Both remote-command kinds are used: the Aspera account (ascmd, ascp's docroot
 space) and the plain test sshd (SFTP)."""
 
+import hashlib
 import json
 import os
 import secrets
+import signal
+import subprocess
 import time
 
 import pytest
 
 from fasp_helpers import AscpWrapper, emulator
 from helpers import make_files, tree, write_ini
+from procs import make_sparse, wait_for
 
 DAY = 86400
 
@@ -41,6 +48,21 @@ def age(path: str, seconds: float) -> None:
     """Gives a file a modification time ``seconds`` ago."""
     then = time.time() - seconds
     os.utime(path, (then, then))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_run(ws, *args):
+    done = ws.run('--json', *args, 'job1')
+    assert 'Traceback' not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_path(data, key) -> dict:
+    """{path: the entry's ``key``} of the JSON result's files."""
+    return {item['path']: item.get(key) for item in data['files']}
 
 
 def pair_list_runs(wrapper) -> list[bool]:
@@ -180,3 +202,66 @@ def test_upload_archives_the_local_source(ws, aspera_account, place, tmp_path):
     assert tree(account.path(place)) == {'a.csv': b'A', 'sub/b.csv': b'B'}
     assert tree(ws.src) == {'done/a.csv': b'archived before', 'done/a.1.csv': b'A',
                             'done/sub/b.csv': b'B'}
+
+
+# -- verify = checksum -------------------------------------------------------------------
+
+def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, tmp_path,
+                                                      monkeypatch):
+    account = aspera_account
+    monkeypatch.setenv('ASCP_EMULATOR_CORRUPT', 'bad.csv')     # damaged on its way
+    files = {'good.csv': os.urandom(3000), 'sub/also.csv': b'A', 'bad.csv': b'BAD'}
+    make_files(ws.src, files)
+    wrapper = AscpWrapper(tmp_path)
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
+    ws.write_job(source={'files': '*.csv', 'recursive': 'yes', 'delete': 'yes'},
+                 target={'host_id': 'fasp', 'path': place, 'verify': 'checksum'})
+    code, data = json_run(ws)
+    assert (code, data['files_cnt'], data['tgt_error_cnt']) == (1, 2, 1), ws.log_text()
+    assert by_path(data, 'sha256') == {'good.csv': sha256(files['good.csv']),
+                                       'sub/also.csv': sha256(b'A'), 'bad.csv': None}
+    error = by_path(data, 'error')['bad.csv']
+    assert error == (f'checksum mismatch: ascp reported SHA-256 {sha256(bytes([ord("B") ^ 255]) + b"AD")}, '
+                     f'the source file has {sha256(b"BAD")}')
+    assert tree(ws.src) == {'bad.csv': b'BAD'}          # kept; the verified ones deleted
+    assert f'transferred good.csv (3000 bytes in ' in ws.log_text()
+    assert f', sha256 {sha256(files["good.csv"])})' in ws.log_text()
+    [run] = wrapper.runs
+    assert '--file-checksum=sha-256' in run['argv']
+    assert '--remove-after-transfer' not in run['argv']     # the job deletes, once verified
+
+
+def test_download_verifies_and_removes_a_damaged_file(ws, live_sshd, tmp_path, monkeypatch):
+    remote = str(tmp_path / 'remote')
+    make_files(remote, {'a.csv': 'A', 'bad.csv': 'BAD'})
+    monkeypatch.setenv('ASCP_EMULATOR_CORRUPT', 'bad.csv')
+    write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd)})
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'archive_dir': 'done'},
+                 target={'verify': 'checksum', 'temp': 'ext:.part'})
+    code, data = json_run(ws)
+    assert (code, data['files_cnt'], data['tgt_error_cnt']) == (1, 1, 1), ws.log_text()
+    assert by_path(data, 'sha256')['a.csv'] == sha256(b'A')
+    assert by_path(data, 'error')['bad.csv'].startswith(
+        f'checksum mismatch: ascp reported SHA-256 {sha256(b"BAD")}, the file received has ')
+    assert tree(ws.dst) == {'a.csv': b'A'}               # the damaged copy is removed
+    assert tree(remote) == {'bad.csv': b'BAD', 'done/a.csv': b'A'}
+
+
+@pytest.mark.parametrize('change, error', [
+    ("sys.argv = [a.replace('=sha-256', '=md5') for a in sys.argv]",
+     'ascp reported a checksum of type md5, not the sha-256 asked for: it cannot be '
+     'verified'),
+    ("sys.argv = [a for a in sys.argv if not a.startswith('--file-checksum')]",
+     'ascp reported no checksum for it (sha-256 was asked for)'),
+])
+def test_a_checksum_ascp_does_not_give_as_asked_is_a_file_error(ws, live_sshd, tmp_path,
+                                                                change, error):
+    remote = str(tmp_path / 'remote')
+    make_files(remote, {'a.csv': 'A'})
+    wrapper = AscpWrapper(tmp_path, body=change)
+    write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd, ascp_path=wrapper.path)})
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'delete': 'yes'},
+                 target={'verify': 'checksum'})
+    code, data = json_run(ws)
+    assert (code, data['tgt_error_cnt'], by_path(data, 'error')) == (1, 1, {'a.csv': error})
+    assert tree(ws.dst) == {} and tree(remote) == {'a.csv': b'A'}

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class FaspEndpoint(BatchEndpoint):
-    capabilities = Capabilities(batch=True, mtimes=True)   # the remote commands list them
+    # the remote commands list modification times; ascp keeps them on what it writes
+    # when asked (--preserve-modification-time: Batch.keep_mtimes)
+    capabilities = Capabilities(batch=True, mtimes=True, set_mtime=True)
 
     def __init__(self, spec):
         super().__init__(spec)
