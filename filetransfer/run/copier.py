@@ -202,14 +202,17 @@ class Copier:
             log.debug('%d file(s) selected', len(entries))
         ledger.start(entries or [])
         if entries is not None:
-            # a skipped file's source goes only when its copy is verified identical,
-            # which a checksum of the FASP side's copy cannot be here: it is kept
-            skipping = copy if not checksums else FileCopy(source, target, ledger,
-                                                           overwrite=self.overwrite)
+            # a skipped file's source goes only when its copy is verified identical;
+            # by checksum, that cannot be done here (the FASP side's copy is not read)
+            skipping, note = copy, ''
+            if checksums and (self.delete or self.archive):
+                skipping = FileCopy(source, target, ledger, overwrite=self.overwrite)
+                note = '; the source is kept (verify = checksum: the FASP side is not read)'
             for entry, held in remembered:
-                skipping.skip(entry, held.text)
+                skipping.skip(entry, held.text + note)
             if self.overwrite != 'always':
-                entries = [entry for entry in entries if not skipping.skipped_by_target(entry)]
+                entries = [entry for entry in entries
+                           if not skipping.skipped_by_target(entry, note)]
         self._remove_leftovers(target, entries or [])
         batch = Batch(entries, self.selection, ledger, frozenset(self.done), self.temp,
                       self.delete and not disposes, checksums=checksums,

@@ -124,10 +124,10 @@ class FileCopy:
                 return self.ledger.failed(entry.path, failure.side, failure.text)
             self.ledger.skipped(entry.path, f'{why}; the source was {done}')
 
-    def skipped_by_target(self, entry: FileEntry) -> bool:
+    def skipped_by_target(self, entry: FileEntry, note: str = '') -> bool:
         """Books ``entry`` as skipped when ``overwrite`` keeps the target's copy (as
         failed when the target cannot be looked at); whether it was booked. For a
-        pass that moves the files otherwise (a batch)."""
+        pass that moves the files otherwise (a batch); ``note`` ends the reason."""
         try:
             held = self._held_by_target(entry)
         except _FileFailed as failure:
@@ -135,7 +135,8 @@ class FileCopy:
             return True
         if held is None:
             return False
-        self.skip(entry, *held)
+        why, found = held
+        self.skip(entry, why + note, found)
         return True
 
     @staticmethod
