@@ -6,8 +6,9 @@ kept). Downloads let ascp walk the remote directory with include/exclude rules b
 from the job's patterns (faspfilters); a later try of the same run lists the remote
 directory through the host's remote commands instead and hands ascp the files not
 done yet as a file-pair list (its command line stays the same size). A job that
-judges files by their age or archives them has chosen the files of a download
-itself, from that listing: ascp gets them as a file-pair list on every try. Per file, STOP
+judges files by their age, remembers them, judges the target's files (overwrite) or
+deletes or archives them itself has chosen the files of a download itself, from that
+listing: ascp gets them as a file-pair list on every try. Per file, STOP
 is a transferred file, SKIP one the target has already (ascp's overwrite policy),
 FILEERROR a failed one, counted on the source or the target side by its error code.
 

@@ -33,7 +33,9 @@ class FaspHost(Host):
                                       aliases=('resume',),
                                       doc="how ascp checks a partial file it continues (-k)")
     overwrite: str | None = option(t.choice('never', 'always', 'diff', 'older', 'diff+older'),
-                                   doc='when ascp replaces a file the target has (--overwrite)')
+                                   doc='when ascp replaces a file the target has '
+                                       '(--overwrite); a job whose [target] overwrite is '
+                                       'not always judges itself and ascp replaces')
     ssh_fingerprint: str | None = option(doc="the server's SSH host key fingerprint "
                                              '(unset: any key is accepted, as by ascp)')
     remote_commands: str = option(t.choice('ascmd', 'sftp'), 'ascmd',
