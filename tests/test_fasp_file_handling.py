@@ -14,15 +14,14 @@ import hashlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import time
 
 import pytest
 
-from fasp_helpers import AscpWrapper, emulator, ended
+from fasp_helpers import AscpWrapper, emulator, kill_job_with_its_ascp
 from helpers import command_argv, make_files, tree, write_ini
-from procs import make_sparse, wait_for
+from procs import make_sparse
 
 DAY = 86400
 
@@ -323,17 +322,7 @@ def test_a_killed_upload_with_remember_then_a_complete_one_send_each_file_once(
                  target={'host_id': 'fasp', 'path': place, 'temp': 'ext:.partial'})
     partial = account.path(f'{place}/c.csv.partial')
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0,
-                        proc=proc), proc.communicate()
-        proc.kill()
-        proc.wait()
-        [run] = wrapper.runs
-        wait_for(lambda: ended(run['pid']), timeout=10)
-    finally:
-        for run in wrapper.runs:
-            if not ended(run['pid']):
-                os.kill(run['pid'], signal.SIGKILL)
+    kill_job_with_its_ascp(proc, wrapper, partial)
     assert sorted(tree(account.path(place))) == ['a.csv', 'b.csv', 'c.csv.partial']
     write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
     code, data = json_run(ws)
