@@ -213,7 +213,8 @@ def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, 
     make_files(ws.src, files)
     wrapper = AscpWrapper(tmp_path)
     write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
-    ws.write_job(source={'files': '*.csv', 'recursive': 'yes', 'delete': 'yes'},
+    ws.write_job(source={'files': '*.csv', 'recursive': 'yes', 'delete': 'yes',
+                         'remember': 'yes'},
                  target={'host_id': 'fasp', 'path': place, 'verify': 'checksum'})
     code, data = json_run(ws)
     assert (code, data['files_cnt'], data['tgt_error_cnt']) == (1, 2, 1), ws.log_text()
@@ -228,6 +229,10 @@ def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, 
     [run] = wrapper.runs
     assert '--file-checksum=sha-256' in run['argv']
     assert '--remove-after-transfer' not in run['argv']     # the job deletes, once verified
+    monkeypatch.delenv('ASCP_EMULATOR_CORRUPT')
+    code, data = json_run(ws)                  # not remembered: it did not arrive as sent
+    assert (code, by_path(data, 'sha256')) == (0, {'bad.csv': sha256(b'BAD')})
+    assert tree(account.path(place))['bad.csv'] == b'BAD' and tree(ws.src) == {}
 
 
 def test_download_verifies_and_removes_a_damaged_file(ws, live_sshd, tmp_path, monkeypatch):
