@@ -221,7 +221,8 @@ def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, 
     assert by_path(data, 'sha256') == {'good.csv': sha256(files['good.csv']),
                                        'sub/also.csv': sha256(b'A'), 'bad.csv': None}
     error = by_path(data, 'error')['bad.csv']
-    assert error == (f'checksum mismatch: ascp reported SHA-256 {sha256(bytes([ord("B") ^ 255]) + b"AD")}, '
+    damaged = bytes([ord('B') ^ 0xFF]) + b'AD'          # as the host stored it
+    assert error == (f'checksum mismatch: ascp reported SHA-256 {sha256(damaged)}, '
                      f'the source file has {sha256(b"BAD")}')
     assert tree(ws.src) == {'bad.csv': b'BAD'}          # kept; the verified ones deleted
     assert f'transferred good.csv (3000 bytes in ' in ws.log_text()
@@ -235,12 +236,15 @@ def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, 
     assert tree(account.path(place))['bad.csv'] == b'BAD' and tree(ws.src) == {}
 
 
-def test_download_verifies_and_removes_a_damaged_file(ws, live_sshd, tmp_path, monkeypatch):
+@pytest.mark.parametrize('disposal, kept', [({'archive_dir': 'done'}, {'done/a.csv': b'A'}),
+                                             ({'delete': 'yes'}, {})])
+def test_download_verifies_and_removes_a_damaged_file(ws, live_sshd, tmp_path, monkeypatch,
+                                                       disposal, kept):
     remote = str(tmp_path / 'remote')
     make_files(remote, {'a.csv': 'A', 'bad.csv': 'BAD'})
     monkeypatch.setenv('ASCP_EMULATOR_CORRUPT', 'bad.csv')
     write_ini(ws.hosts_cfg, {'fasp': sftp_host(live_sshd)})
-    ws.write_job(source={'host_id': 'fasp', 'path': remote, 'archive_dir': 'done'},
+    ws.write_job(source={'host_id': 'fasp', 'path': remote, **disposal},
                  target={'verify': 'checksum', 'temp': 'ext:.part'})
     code, data = json_run(ws)
     assert (code, data['files_cnt'], data['tgt_error_cnt']) == (1, 1, 1), ws.log_text()
@@ -248,7 +252,7 @@ def test_download_verifies_and_removes_a_damaged_file(ws, live_sshd, tmp_path, m
     assert by_path(data, 'error')['bad.csv'].startswith(
         f'checksum mismatch: ascp reported SHA-256 {sha256(b"BAD")}, the file received has ')
     assert tree(ws.dst) == {'a.csv': b'A'}               # the damaged copy is removed
-    assert tree(remote) == {'bad.csv': b'BAD', 'done/a.csv': b'A'}
+    assert tree(remote) == {'bad.csv': b'BAD', **kept}
 
 
 @pytest.mark.parametrize('change, error', [

@@ -247,14 +247,6 @@ class Copier:
             else:
                 ledger.transferred(path, outcome.size, outcome.seconds, outcome.checksum)
 
-    def _selected(self, source):
-        """The files the pass takes now (those held back are logged)."""
-        for entry, held in self._listed(source):
-            if held is None:
-                yield entry
-            else:
-                _log_held(entry, held)
-
     def _listed(self, source):
         """Every file the patterns select (less those done by earlier tries), with
         why the pass does not take it now (gate.py), or None."""

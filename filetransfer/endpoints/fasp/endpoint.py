@@ -8,7 +8,8 @@ a FASP source, the listing of a dry run, a daemon scan or a download the job cho
 itself, a look at a target's files, the moves into a source's archive, removing what
 a failed upload left on the host) runs over the host's ``remote_commands``: ascmd
 (ascmd.py), in ascp's own path space (below the user's docroot), or, for a server
-that offers it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs in that way.
+that offers it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs
+in that way.
 
 The FASP options of a host and the rules of a FASP job are in options.py, checked
 when the configuration is loaded, without importing faspmanager.
