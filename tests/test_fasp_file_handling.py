@@ -344,6 +344,35 @@ def test_a_killed_upload_with_remember_then_a_complete_one_send_each_file_once(
     assert second[::2] == [os.path.join(ws.src, 'c.csv')]
 
 
+
+def test_a_killed_download_with_remember_then_a_complete_one_fetch_each_file_once(
+        ws, aspera_account, place, tmp_path):
+    account = aspera_account
+    account.put(f'{place}/a.csv', 'A')
+    account.put(f'{place}/b.csv', 'B')
+    make_sparse(account.path(f'{place}/c.csv'), 32 << 20)
+    copy = str(tmp_path / 'pair-lists')
+    wrapper = AscpWrapper(tmp_path, body=PAIR_LIST_COPY.format(copy=copy))
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path,
+                                                 target_rate_kbps='4000')})
+    ws.write_job(source={'host_id': 'fasp', 'path': place, 'files': '*.csv',
+                         'remember': 'yes', 'delete': 'yes'},
+                 target={'temp': 'ext:.part'})
+    proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
+    kill_job_with_its_ascp(proc, wrapper, os.path.join(ws.dst, 'c.csv.part'))
+    assert sorted(tree(ws.dst)) == ['a.csv', 'b.csv', 'c.csv.part']
+    write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
+    code, data = json_run(ws)
+    # a file that arrived but was not booked before the kill is recorded as sent now:
+    # skipped, its source deleted
+    transferred = [path for path, tag in by_path(data, 'tag').items() if tag == '=']
+    assert (code, transferred) == (0, ['c.csv']), ws.log_text()
+    assert sorted(tree(ws.dst)) == ['a.csv', 'b.csv', 'c.csv']
+    assert tree(account.path(place)) == {}
+    first, second = pair_lists(copy)
+    assert first[1::2] == ['a.csv', 'b.csv', 'c.csv'] and second[1::2] == ['c.csv']
+
+
 # -- overwrite -------------------------------------------------------------------------
 
 def test_upload_overwrite_never_is_judged_by_the_job_before_the_hosts_overwrite(
