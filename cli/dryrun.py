@@ -18,9 +18,12 @@ def _source_action(job, item) -> str:
     action = 'delete' if options.delete else 'archive' if options.archive_dir else 'keep'
     if action == 'keep' or item.held is None:
         return action
-    if item.held.kind in ('on_target', 'remembered'):
-        return f'{action}_if_identical'
-    return 'keep'
+    if item.held.kind not in ('on_target', 'remembered'):
+        return 'keep'
+    if job.cfg.target.options.verify == 'checksum' and \
+            'FASP' in (job.cfg.source.type, job.cfg.target.type):
+        return 'keep'       # the FASP side's copy cannot be hashed to show it identical
+    return f'{action}_if_identical'
 
 
 def _show(job, planned) -> None:

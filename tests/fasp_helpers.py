@@ -3,6 +3,7 @@ the test sshd, a listener recording events, a wrapper recording how ascp was run
 
 import json
 import os
+import signal
 import sys
 import threading
 
@@ -80,6 +81,24 @@ class Recorder:
     def of_type(self, name):
         with self._cond:
             return [event for event in self.events if event.event_type.value == name]
+
+
+def kill_job_with_its_ascp(proc, wrapper, partial) -> None:
+    """SIGKILLs the job ``proc`` once ascp wrote some bytes to ``partial``, then waits
+    (bounded) for its one ascp run to end; kills what is left of it anyway."""
+    from procs import wait_for
+
+    try:
+        assert wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0,
+                        proc=proc), proc.communicate()
+        proc.kill()
+        proc.wait()
+        [run] = wrapper.runs
+        wait_for(lambda: ended(run['pid']), timeout=10)
+    finally:
+        for run in wrapper.runs:
+            if not ended(run['pid']):
+                os.kill(run['pid'], signal.SIGKILL)
 
 
 WRAPPER = '''#!{python}

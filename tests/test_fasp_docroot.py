@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from fasp_helpers import AscpWrapper, emulator, ended
+from fasp_helpers import AscpWrapper, emulator, ended, kill_job_with_its_ascp
 from helpers import command_argv, make_files, tree, write_ini
 from procs import make_sparse, wait_for
 
@@ -285,17 +285,7 @@ def test_a_killed_job_takes_ascp_with_it_and_the_next_run_is_right(ws, aspera_ac
                  target={'host_id': 'fasp', 'path': place, 'temp': 'ext:.partial'})
     partial = account.path(f'{place}/big.bin.partial')
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0,
-                        proc=proc), proc.communicate()
-        proc.kill()
-        proc.wait()
-        [run] = wrapper.runs
-        wait_for(lambda: ended(run['pid']), timeout=10)
-    finally:
-        for run in wrapper.runs:
-            if not ended(run['pid']):
-                os.kill(run['pid'], signal.SIGKILL)
+    kill_job_with_its_ascp(proc, wrapper, partial)
     assert not os.path.exists(account.path(f'{place}/big.bin'))
     mark(partial)
     hosts(ws, account, ascp_path=wrapper.path, resume_check=resume)

@@ -531,22 +531,6 @@ def test_remember_needs_locks_dir(ws):
                               {'path': ws.dst})
 
 
-@pytest.mark.parametrize('section, options', [
-    ('source', {'remember': 'yes'}), ('target', {'overwrite': 'never'}),
-    ('target', {'verify': 'checksum'})])
-def test_fasp_jobs_refuse_the_options_for_now(ws, section, options):
-    write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': '127.0.0.1', 'user': 'u',
-                                      'password': 'p'}})
-    ws.write_job(source=options if section == 'source' else {},
-                 target={'host_id': 'fasp', 'path': '/in',
-                         **(options if section == 'target' else {})})
-    done = ws.run('job1')
-    name = next(iter(options))
-    assert done.returncode == 3
-    assert f'{ws.jobs_dir}/job1.cfg: [{section}] {name}: ' in done.stderr
-    assert 'FASP' in done.stderr
-
-
 def test_fasp_jobs_take_min_age_max_age_and_archive_dir_both_ways(ws):
     write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': '127.0.0.1', 'user': 'u',
                                       'password': 'p'}})
@@ -556,3 +540,16 @@ def test_fasp_jobs_take_min_age_max_age_and_archive_dir_both_ways(ws):
     ws.write_job(source={'host_id': 'fasp', 'path': '/out', 'max_age': '1d',
                          'archive_dir': 'done'})
     assert subcommand(ws, 'check').returncode == 0
+
+
+def test_fasp_jobs_take_remember_overwrite_and_verify_both_ways(ws):
+    write_ini(ws.hosts_cfg, {'fasp': {'type': 'FASP', 'host': '127.0.0.1', 'user': 'u',
+                                      'password': 'p', 'overwrite': 'never'}})
+    files = {'remember': 'yes'}
+    target = {'overwrite': 'different', 'verify': 'checksum'}
+    ws.write_job(source=files, target={'host_id': 'fasp', 'path': '/in', **target})
+    done = subcommand(ws, 'check')
+    assert done.returncode == 0, done.stderr
+    ws.write_job(source={'host_id': 'fasp', 'path': '/out', **files}, target=target)
+    done = subcommand(ws, 'check')
+    assert done.returncode == 0, done.stderr

@@ -38,6 +38,13 @@ links), and ascp's own logging. STATS come every second
 closes, the session is cancelled; with ``ASCP_EMULATOR_OUTLIVE_MANAGER`` set it goes on
 to the end instead (whether a real ascp does is not documented). README.md, section
 "The ascp emulator", lists what is still a guess.
+
+``--file-checksum``: STOP's FileChecksum is computed on the host's side: over the
+bytes it wrote on an upload (``--mode=send``), over the bytes it read on a download;
+without a fault both are the bytes of the file (which side real ascp computes it on
+is not stated). The fault for tests: ``ASCP_EMULATOR_CORRUPT`` names files
+(comma-separated patterns matched against the file's base name, fnmatch) whose first
+byte is changed on its way, between the sender's read and the receiver's write.
 """
 
 from __future__ import annotations
@@ -656,6 +663,7 @@ class Emulator:
                 fh.write(json.dumps({'size': job.size, 'mtime': int(job.mtime)}).encode())
         algo = args.get('--file-checksum')
         hasher = hashlib.new(HASHES[algo]) if algo in HASHES else None
+        damage = self._damaged(job)
         if hasher is not None and offset:
             with src_fs.open_read(job.src) as reader:
                 _feed_hash(hasher, reader, 0, offset)
@@ -676,12 +684,16 @@ class Emulator:
                 data = reader.read(count)
                 if not data:
                     raise Failure(ErrorCode.DISK_READ, f'Source file shrank: {job.src}')
+                if hasher is not None and self.mode != 'send':
+                    hasher.update(data)         # as read on the host (see the module doc)
+                if damage and offset == 0:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                if hasher is not None and self.mode == 'send':
+                    hasher.update(data)         # as written on the host
                 writer.write(data)
                 offset += len(data)
                 written += len(data)
                 self.file_bytes += len(data)
-                if hasher is not None:
-                    hasher.update(data)
                 if time.monotonic() - last_stats >= self.stats_interval:
                     self._stats(job, start_byte, written)
                     last_stats = time.monotonic()
@@ -710,6 +722,16 @@ class Emulator:
         self.mgmt.send('STOP', **fields)
         if not args.has('-q'):
             print(f'{job.display} {job.size} bytes')
+
+    def _damaged(self, job: FileJob) -> bool:
+        """Whether ``ASCP_EMULATOR_CORRUPT`` names the file of ``job`` (see the module
+        doc)."""
+        import fnmatch
+
+        patterns = self.env.get('ASCP_EMULATOR_CORRUPT') or ''
+        name = job.display.rstrip('/').rsplit('/', 1)[-1]
+        return any(fnmatch.fnmatchcase(name, pattern.strip())
+                   for pattern in patterns.split(',') if pattern.strip())
 
     def _stats(self, job: FileJob, start_byte: int, written: int) -> None:
         self.mgmt.send('STATS', File=job.display, Size=job.size, Written=start_byte + written,

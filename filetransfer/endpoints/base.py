@@ -191,7 +191,8 @@ class Capabilities:
                                # listing right after it is read, not only before its delete
     batch: bool = False        # a BatchEndpoint: moves a whole pass in one operation
     mtimes: bool = False       # walk() and stat() give modification times
-    set_mtime: bool = False    # set_mtime(): a written file can keep its source's mtime
+    set_mtime: bool = False    # set_mtime() (a batch endpoint: the batch, Batch.keep_mtimes):
+                               # a written file can keep its source's mtime
     checksum: bool = False     # checksum(): the server computes a stored file's SHA-256
                                # (else it is read back to be hashed)
 
@@ -323,8 +324,9 @@ class StreamEndpoint(Endpoint):
 @dataclass(frozen=True)
 class FileOutcome:
     """What a batch did with one file (path relative to the roots): transferred
-    (``error`` None), ``skipped`` (the target has it already), or failed with
-    ``error`` on ``side`` ('source' or 'target')."""
+    (``error`` None; ``checksum`` its verified SHA-256 with checksums), ``skipped``
+    (the target has it already), or failed with ``error`` on ``side`` ('source' or
+    'target')."""
 
     path: str
     size: int = 0
@@ -332,6 +334,7 @@ class FileOutcome:
     error: str | None = None
     side: str = 'target'
     skipped: bool = False
+    checksum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,10 +347,15 @@ class Batch:
     source chooses the files itself by ``selection`` (a run.selection.Selection,
     which leaves out the ready file), without those in ``done`` (transferred by an
     earlier try). ``temp`` is the target's TempNames or
-    None, ``delete`` whether each transferred source file is deleted. ``ledger`` (a
+    None, ``delete`` whether the batch deletes each transferred source file itself
+    (else the runner does what the job says). ``checksums``: each transferred file's
+    SHA-256 is verified against the local copy (`FileOutcome.checksum`);
+    ``keep_mtimes``: written files keep their source's modification time;
+    ``replace``: the runner has judged the target's files already, the batch
+    replaces them (else the batch endpoint's own policy decides). ``ledger`` (a
     run.ledger.Ledger) is told of each file that is being written (its journal, so
-    that a killed run's partial files are removed by the next run) and of the
-    progress."""
+    that a killed run's partial files are removed by the next run; with remember,
+    the record of files sent) and of the progress."""
 
     entries: list[FileEntry] | None
     selection: object
@@ -355,6 +363,9 @@ class Batch:
     done: frozenset = frozenset()
     temp: object = None
     delete: bool = False
+    checksums: bool = False
+    keep_mtimes: bool = False
+    replace: bool = False
 
 
 class BatchEndpoint(Endpoint):

@@ -118,17 +118,8 @@ class Copier:
         if self.overwrite == 'different' and not target.capabilities.set_mtime:
             log.info('overwrite = different: the target cannot set modification times; '
                      'files are compared by size only')
-        if self.sent is not None:
-            from filetransfer.run.sentfiles import settle_pending
-            settle_pending(self.sent, target, self.journal.leftovers(self.target_spec.describe()))
-        entries, remembered = [], []
-        for entry, held in self._listed(source):
-            if held is None:
-                entries.append(entry)
-            elif held.kind == 'remembered' and (self.delete or self.archive):
-                remembered.append((entry, held))    # its source may have to go
-            else:
-                _log_held(entry, held)
+        self._settle_pending(target)
+        entries, remembered = self._taken(source)
         log.debug('%d file(s) selected', len(entries))
         ledger.start(entries)
         self._remove_leftovers(target, entries)
@@ -146,6 +137,26 @@ class Copier:
                 copy.copy(entry)
         if self.temp and self.temp.mode == 'dir':
             self._remove_temp_dirs(target)
+
+    def _settle_pending(self, target) -> None:
+        """With remember: settles what an ended run left pending (sentfiles.py)."""
+        if self.sent is not None:
+            from filetransfer.run.sentfiles import settle_pending
+            settle_pending(self.sent, target, self.journal.leftovers(self.target_spec.describe()))
+
+    def _taken(self, source) -> tuple[list, list]:
+        """The files the pass takes now, and those held back as remembered whose
+        source may have to be deleted or archived, (entry, held); the others held
+        back are logged."""
+        entries, remembered = [], []
+        for entry, held in self._listed(source):
+            if held is None:
+                entries.append(entry)
+            elif held.kind == 'remembered' and (self.delete or self.archive):
+                remembered.append((entry, held))    # its source may have to go
+            else:
+                _log_held(entry, held)
+        return entries, remembered
 
     def file_copy(self, source, target, ledger: Ledger, refused: dict) -> FileCopy:
         """The copy of single files between two open endpoints."""
@@ -174,33 +185,58 @@ class Copier:
 
     def _run_batch(self, source, target, ledger: Ledger) -> None:
         """The whole pass in one operation of the batch endpoint (FASP), its per-file
-        outcomes booked like those of the per-file copy."""
+        outcomes booked like those of the per-file copy. The pass chooses the files
+        (a batch source's through its listing) when it must judge them: by age,
+        remember or overwrite; and it deletes or archives their sources itself, once
+        each is booked transferred (verified, with checksums), unless the batch
+        deletes them."""
         remote, local = (target, source) if target.capabilities.batch else (source, target)
+        checksums = self.verify == 'checksum'
+        disposes = self.archive is not None or (self.delete and checksums)
+        judges = self.gate.needs_mtimes or self.sent is not None or self.overwrite != 'always'
+        copy = FileCopy(source, target, ledger, delete=self.delete, archive=self.archive,
+                        overwrite=self.overwrite)
         entries = None     # a batch source chooses its files, unless the pass must
-        if remote is target or self.gate.needs_mtimes or self.archive:
-            entries = list(self._selected(source))
+        if remote is target or judges or disposes:
+            self._settle_pending(target)
+            entries, remembered = self._taken(source)
             refused = self._temp_clashes(entries)
             for path, problem in refused.items():
                 ledger.failed(path, 'source', problem)
             entries = [entry for entry in entries if entry.path not in refused]
             log.debug('%d file(s) selected', len(entries))
         ledger.start(entries or [])
+        if entries is not None:
+            # a skipped file's source goes only when its copy is verified identical;
+            # by checksum, that cannot be done here (the FASP side's copy is not read)
+            skipping, note = copy, ''
+            if checksums and (self.delete or self.archive):
+                skipping = FileCopy(source, target, ledger, overwrite=self.overwrite)
+                note = '; the source is kept (verify = checksum: the FASP side is not read)'
+            for entry, held in remembered:
+                skipping.skip(entry, held.text + note)
+            if self.overwrite != 'always':
+                entries = [entry for entry in entries
+                           if not skipping.skipped_by_target(entry, note)]
         self._remove_leftovers(target, entries or [])
         batch = Batch(entries, self.selection, ledger, frozenset(self.done), self.temp,
-                      self.delete)
+                      self.delete and not disposes, checksums=checksums,
+                      keep_mtimes=keeps_mtimes(self.overwrite, target),
+                      replace=self.overwrite != 'always')
         listed = {entry.path: entry for entry in entries or ()}
-        copy = FileCopy(source, target, ledger, archive=self.archive) if self.archive else None
         # closing(): an interruption while booking stops the batch at once
         with contextlib.closing(remote.transfer_batch(local, batch)) as outcomes:
             for outcome in outcomes:
-                self._book(ledger, outcome, copy, listed.get(outcome.path))
+                self._book(ledger, outcome, copy if disposes else None,
+                           listed.get(outcome.path))
 
     @staticmethod
     def _book(ledger: Ledger, outcome: FileOutcome, archiving: FileCopy | None = None,
               entry: FileEntry | None = None) -> None:
-        """Books a batch's outcome; with ``archiving`` (archive_dir), a transferred
-        file's source (``entry``, as listed) is moved into the archive. A file the
-        batch skipped keeps its source."""
+        """Books a batch's outcome; with ``archiving`` (a FileCopy: archive_dir, or
+        delete done by the pass), a transferred file's source (``entry``, as listed)
+        is moved into the archive or deleted. A file the batch skipped keeps its
+        source."""
         path = outcome.path
         if outcome.skipped:
             ledger.skipped(path, 'the target has it already')
@@ -208,19 +244,13 @@ class Copier:
             ledger.failed(path, outcome.side, outcome.error)
         else:
             ledger.in_place(path)
+            if outcome.checksum and entry:      # with remember: the record gets it too
+                ledger.placing(entry, path, outcome.checksum)
             failure = archiving.dispose_transferred(entry) if archiving and entry else None
             if failure:
                 ledger.failed(path, *failure)
             else:
-                ledger.transferred(path, outcome.size, outcome.seconds)
-
-    def _selected(self, source):
-        """The files the pass takes now (those held back are logged)."""
-        for entry, held in self._listed(source):
-            if held is None:
-                yield entry
-            else:
-                _log_held(entry, held)
+                ledger.transferred(path, outcome.size, outcome.seconds, outcome.checksum)
 
     def _listed(self, source, together: int = JUDGED_TOGETHER):
         """Every file the patterns select (less those done by earlier tries), with

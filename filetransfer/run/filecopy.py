@@ -124,6 +124,21 @@ class FileCopy:
                 return self.ledger.failed(entry.path, failure.side, failure.text)
             self.ledger.skipped(entry.path, f'{why}; the source was {done}')
 
+    def skipped_by_target(self, entry: FileEntry, note: str = '') -> bool:
+        """Books ``entry`` as skipped when ``overwrite`` keeps the target's copy (as
+        failed when the target cannot be looked at); whether it was booked. For a
+        pass that moves the files otherwise (a batch); ``note`` ends the reason."""
+        try:
+            held = self._held_by_target(entry)
+        except _FileFailed as failure:
+            self.ledger.failed(entry.path, failure.side, failure.text)
+            return True
+        if held is None:
+            return False
+        why, found = held
+        self.skip(entry, why + note, found)
+        return True
+
     @staticmethod
     def _name_problem(path: str) -> str | None:
         unsafe = unsafe_path_reason(path)

@@ -81,10 +81,25 @@ class Ledger:
 
     def placing(self, entry: FileEntry, written_as: str, checksum: str | None) -> None:
         """The complete file ``entry`` is about to be put in place (renamed from
-        ``written_as``): with remember, it is recorded as pending (see sentfiles.py)."""
+        ``written_as``; in a batch: the batch begins to write it): with remember, it
+        is recorded as pending (see sentfiles.py)."""
         if self.sent is not None:
             with self._lock:
                 self.sent.pending(entry, written_as, checksum)
+
+    def not_sent(self, path: str) -> None:
+        """A file recorded as pending did not arrive (a batch failed it, or it was
+        left unfinished): with remember, its record is dropped, so that it is sent
+        again."""
+        if self.sent is None:
+            return
+        with self._lock:
+            try:
+                record = self.sent.get(path)
+                if record is not None and record.pending is not None:
+                    self.sent.drop(path)
+            except OSError as exc:
+                log.warning('cannot write to the record of files sent: %s', exc)
 
     def skipped(self, path: str, why: str) -> None:
         """A file not sent because the target has it (or had it: remember)."""

@@ -6,10 +6,21 @@ kept). Downloads let ascp walk the remote directory with include/exclude rules b
 from the job's patterns (faspfilters); a later try of the same run lists the remote
 directory through the host's remote commands instead and hands ascp the files not
 done yet as a file-pair list (its command line stays the same size). A job that
-judges files by their age or archives them has chosen the files of a download
-itself, from that listing: ascp gets them as a file-pair list on every try. Per file, STOP
+judges files by their age, remembers them, judges the target's files (overwrite) or
+deletes or archives them itself has chosen the files of a download itself, from that
+listing: ascp gets them as a file-pair list on every try. Per file, STOP
 is a transferred file, SKIP one the target has already (ascp's overwrite policy),
 FILEERROR a failed one, counted on the source or the target side by its error code.
+
+With checksums (``verify = checksum``) ascp reports each file's SHA-256
+(``--file-checksum=sha-256``) with its STOP; the file counts as transferred only when
+that is the SHA-256 this machine computes of its local copy (an upload's source file,
+a download's file in place). Otherwise it is a target error, and a download's file is
+removed. When the runner has judged the target's files already (``overwrite``), ascp
+replaces what it is given (``--overwrite=always``); with ``keep_mtimes`` it keeps the
+source's modification times (``--preserve-modification-time``). With ``remember``, a
+file is recorded as pending (run/sentfiles.py) when ascp begins to write it, and
+forgotten again when it does not arrive.
 
 The receiver names a file while it writes it: on a download this machine, as
 ``temp = ext:.X`` asks (ascp's ``--partial-file-suffix``); on an upload the server, by
@@ -41,7 +52,7 @@ import time
 from filetransfer import signals
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.fasp import filters as faspfilters
-from filetransfer.endpoints.base import FileEntry, FileOutcome, unsafe_path_reason
+from filetransfer.endpoints.base import FileEntry, FileOutcome, sha256_of, unsafe_path_reason
 from filetransfer.endpoints.fasp.options import credentials, label
 
 log = logging.getLogger(__name__)
@@ -52,6 +63,7 @@ NO_PERMS, SOME_FILE_ERRS, USER_CANCEL = 5, 27, 28
 RESUME_CHECKS = {'off': 'OFF', 'attributes': 'FILE_ATTRIBUTES', 'sparse': 'SPARSE_CHECKSUM',
                  'full': 'FULL_CHECKSUM'}
 CHECKPOINT_SUFFIX = '.aspx'   # ascp's checkpoint beside a partial file (-k), by default
+CHECKSUM_TYPE = 'sha-256'     # what ascp is asked to report (--file-checksum)
 CANCEL_WAIT = 5.0       # seconds ascp gets to stop after CANCEL before it is killed
 POLL = 0.2              # seconds between looks at the session while no event comes
 
@@ -62,7 +74,7 @@ def transfer_options(server, **extra):
     import faspmanager
 
     cipher = server.cipher
-    return faspmanager.TransferOptions(
+    host = dict(
         target_rate_kbps=server.target_rate_kbps,
         min_rate_kbps=server.min_rate_kbps,
         policy=server.policy,
@@ -72,8 +84,8 @@ def transfer_options(server, **extra):
         tcp_port=server.port,
         resume_check=RESUME_CHECKS.get(server.resume_check),
         overwrite_policy=server.overwrite,
-        check_ssh_fingerprint=server.ssh_fingerprint,
-        **extra)
+        check_ssh_fingerprint=server.ssh_fingerprint)
+    return faspmanager.TransferOptions(**{**host, **extra})
 
 
 def _bitrate(count: int, seconds: float) -> str:
@@ -94,6 +106,7 @@ class FaspBatch:
         self.batch = batch
         self.upload = spec.role == 'target'
         self.entries = batch.entries     # the files handed to ascp; None: ascp chooses
+        self.listed = {}                 # relative path -> FileEntry of those entries
         self.ascp_path = ascp_path
         self.remote = remote
         self.label = label(self.server)
@@ -122,6 +135,7 @@ class FaspBatch:
             yield from self._list_remaining()
         if self.entries is not None:
             yield from self._refuse_unlisted_names()
+            self.listed = {entry.path: entry for entry in self.entries}
         order = self._order()
         if order is None:
             log.info('FASP: no file to %s %s', 'send to' if self.upload else 'fetch from',
@@ -180,8 +194,13 @@ class FaspBatch:
         import faspmanager
 
         secret, identity = credentials(self.server)
+        batch = self.batch
         job_options = {'create_dirs': True,
-                       'remove_files_after_transfer': self.batch.delete or None}
+                       'remove_files_after_transfer': batch.delete or None,
+                       'file_checksum': CHECKSUM_TYPE if batch.checksums else None,
+                       'preserve_modification_time': batch.keep_mtimes or None}
+        if batch.replace:
+            job_options['overwrite_policy'] = 'always'
         user, host = self.server.user, self.server.host
         entries = self.entries
         if self.upload:      # the server names the partial file (see the module doc)
@@ -239,6 +258,8 @@ class FaspBatch:
                     self.started.add(path)
                     if self._journaled():     # in the journal at once (see the module doc)
                         self.batch.ledger.writing(path + self.suffix)
+                    if path in self.listed:   # with remember: recorded as pending
+                        self.batch.ledger.placing(self.listed[path], path + self.suffix, None)
                 if stats['written']:
                     self.wrote.add(path)
             elif kind in ('STOP', 'SKIP'):
@@ -331,15 +352,58 @@ class FaspBatch:
             ledger.file_end(entry)
         size = stats['size'] or 0
         if kind == 'STOP':
-            return FileOutcome(path, size, at - started)
+            if not self.batch.checksums:
+                return FileOutcome(path, size, at - started)
+            checksum, side, problem = self._verify(path, stats)
+            if problem is None:
+                return FileOutcome(path, size, at - started, checksum=checksum)
+            ledger.not_sent(path)
+            return FileOutcome(path, size, error=problem, side=side)
         if kind == 'SKIP':
             return FileOutcome(path, size, skipped=True)
         code, description = stats['error_code'], stats['error_description']
         if self._session_failure(code):
             return None         # reported with the session's end
         self.failed_codes.add(code)
+        ledger.not_sent(path)
         text = f'{description or "failed"} (ascp error {code})'
         return FileOutcome(path, size, error=text, side=self._side(code, path))
+
+    def _verify(self, path: str, stats: dict) -> tuple:
+        """(checksum, side, problem) of a file ascp reported transferred: its SHA-256
+        when ascp's checksum is the one of the local copy, else the side and text of
+        the failure (a download's file is then removed)."""
+        reported, kind = stats['checksum'], stats['checksum_type']
+        local = os.path.join(self.local_root, path)
+        copy = 'source file' if self.upload else 'file received'
+        side, problem = 'target', None
+        if not reported:
+            problem = f'ascp reported no checksum for it ({CHECKSUM_TYPE} was asked for)'
+        elif str(kind).lower() != CHECKSUM_TYPE:
+            problem = (f'ascp reported a checksum of type {kind}, not the {CHECKSUM_TYPE} '
+                       'asked for: it cannot be verified')
+        else:
+            try:
+                with open(local, 'rb') as fh:
+                    ours = sha256_of(fh)
+            except OSError as exc:
+                side = 'source' if self.upload else 'target'
+                problem = f'cannot compute the checksum of the {copy}: {error_text(exc)}'
+            else:
+                if ours == str(reported).lower():
+                    return ours, None, None
+                problem = (f'checksum mismatch: ascp reported SHA-256 {reported}, the '
+                           f'{copy} has {ours}')
+        if not self.upload:
+            try:
+                os.remove(local)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning('could not remove the unverified %s: %s', path, error_text(exc))
+            else:
+                log.info('removed %s from the target: it could not be verified', path)
+        return None, side, problem
 
     def _progress(self, path: str, stats: dict, at: float) -> None:
         ledger = self.batch.ledger
@@ -374,6 +438,8 @@ class FaspBatch:
         resume_check, leaves it there for ascp to continue."""
         leftovers = [path for path in sorted(self.started - self.finished)
                      if not unsafe_path_reason(path)]
+        for path in leftovers:
+            self.batch.ledger.not_sent(path)
         if self.resume:
             for path in leftovers:
                 log.info('kept the unfinished %s on the target for the next run to resume '

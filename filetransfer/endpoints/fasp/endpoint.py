@@ -4,10 +4,12 @@ package, imported only when a FASP job runs).
 One ascp session moves many files between the local disk and the host, so this is a
 `BatchEndpoint`: the runner hands it the job's whole pass (batch.py runs it). The
 other side of a FASP job is a local directory. What ascp cannot do (the ready file of
-a FASP source, the listing of a dry run, a daemon scan or a download by age, the
-moves into a source's archive, removing what a failed upload left on the host) runs over the host's ``remote_commands``: ascmd (ascmd.py),
-in ascp's own path space (below the user's docroot), or, for a server that offers
-it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs in that way.
+a FASP source, the listing of a dry run, a daemon scan or a download the job chooses
+itself, a look at a target's files, the moves into a source's archive, removing what
+a failed upload left on the host) runs over the host's ``remote_commands``: ascmd
+(ascmd.py), in ascp's own path space (below the user's docroot), or, for a server
+that offers it, SFTP (ssh.py), in the SFTP server's. ``open()`` finds ascp and logs
+in that way.
 
 The FASP options of a host and the rules of a FASP job are in options.py, checked
 when the configuration is loaded, without importing faspmanager.
@@ -22,7 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class FaspEndpoint(BatchEndpoint):
-    capabilities = Capabilities(batch=True, mtimes=True)   # the remote commands list them
+    # the remote commands list modification times; ascp keeps them on what it writes
+    # when asked (--preserve-modification-time: Batch.keep_mtimes)
+    capabilities = Capabilities(batch=True, mtimes=True, set_mtime=True)
 
     def __init__(self, spec):
         super().__init__(spec)

@@ -33,7 +33,9 @@ class FaspHost(Host):
                                       aliases=('resume',),
                                       doc="how ascp checks a partial file it continues (-k)")
     overwrite: str | None = option(t.choice('never', 'always', 'diff', 'older', 'diff+older'),
-                                   doc='when ascp replaces a file the target has (--overwrite)')
+                                   doc='when ascp replaces a file the target has '
+                                       '(--overwrite); a job whose [target] overwrite is '
+                                       'not always judges itself and ascp replaces')
     ssh_fingerprint: str | None = option(doc="the server's SSH host key fingerprint "
                                              '(unset: any key is accepted, as by ascp)')
     remote_commands: str = option(t.choice('ascmd', 'sftp'), 'ascmd',
@@ -94,7 +96,6 @@ def check_job(where: str, source, target) -> None:
         raise ConfigError(f'{where}: [{other_role}] {name}: a FASP {fasp_role} needs a '
                           f'local {other_role} directory (ascp moves files between this '
                           f'machine and the FASP host), not a {other.type} host')
-    _refuse_file_options(where, source, target)
     temp = target.options.temp
     if temp is not None and temp.mode != 'ext':
         writer = "ascp's" if fasp_role == 'source' else "the FASP server's"
@@ -110,17 +111,3 @@ def check_job(where: str, source, target) -> None:
             raise ConfigError(f'{where}: [source] {exc.option}: ascp cannot choose files '
                               f'by this pattern of a FASP source: {exc}') from None
 
-
-def _refuse_file_options(where: str, source, target) -> None:
-    """The file-handling options a FASP transfer does not offer (yet). min_age,
-    max_age and archive_dir work: the files are chosen here from a listing (a FASP
-    source's through the remote commands) and archived one by one as ascp reports
-    them transferred."""
-    not_yet = 'not available for FASP transfers yet'
-    refused = [('source', 'remember', source.options.remember, not_yet),
-               ('target', 'overwrite', target.options.overwrite != 'always',
-                "not for FASP transfers: set the FASP host's overwrite option (ascp decides)"),
-               ('target', 'verify', target.options.verify != 'size', not_yet)]
-    for section, name, given, why in refused:
-        if given:
-            raise ConfigError(f'{where}: [{section}] {name}: {why}')
