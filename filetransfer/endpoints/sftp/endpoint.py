@@ -38,7 +38,8 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
-                                                  PipelinedWriter, server_limits)
+                                                  PipelinedWriter, SharedClient,
+                                                  server_limits)
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
@@ -196,8 +197,7 @@ class SftpEndpoint(StreamEndpoint):
     def _open_paramiko(self) -> None:
         self.login()
         try:
-            self._sftp = paramiko.SFTPClient.from_transport(self._transport,
-                                                            window_size=CHANNEL_WINDOW)
+            self._sftp = SharedClient.from_transport(self._transport, window_size=CHANNEL_WINDOW)
             self._sftp.get_channel().settimeout(self.timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise self._no_sftp(exc) from None
@@ -252,7 +252,7 @@ class SftpEndpoint(StreamEndpoint):
         self._transport = pipe
         pipe.settimeout(self.timeout)
         try:
-            self._sftp = paramiko.SFTPClient(pipe)
+            self._sftp = SharedClient(pipe)
             return
         except (paramiko.SSHException, EOFError, OSError) as exc:
             pipe.close()
