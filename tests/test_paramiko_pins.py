@@ -192,6 +192,54 @@ def test_many_threads_share_one_session(live_sshd, tmp_path):
         transport.close()
 
 
+def test_files_abandoned_with_writes_in_flight_are_closed_and_removed(live_sshd, tmp_path):
+    """Threads stop writing big files at once and close and remove them while the
+    answers to their last writes are still to come."""
+    key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
+    transport = paramiko.Transport((live_sshd.host, live_sshd.port))
+    transport.connect(username=live_sshd.user, pkey=key)
+    sftp = requests.SharedClient.from_transport(transport, window_size=requests.IN_FLIGHT)
+    sftp.get_channel().settimeout(60)
+    stop = threading.Event()
+    written = threading.Semaphore(0)
+    failures = []
+
+    def work(number):
+        path = str(tmp_path / f'big{number}')
+        try:
+            handle = sftp.open(path, 'wb', bufsize=0)
+            writer = requests.PipelinedWriter(sftp, handle, requests.REQUEST_SIZE,
+                                              requests.IN_FLIGHT // 4)
+            offset = 0
+            while not stop.is_set():
+                writer.send(offset, bytes(requests.REQUEST_SIZE))
+                offset += requests.REQUEST_SIZE
+                if offset == 64 * requests.REQUEST_SIZE:
+                    written.release()
+            handle.close()
+            sftp.remove(path)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(number,), daemon=True)
+               for number in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in threads:
+            assert written.acquire(timeout=60)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+        assert not any(thread.is_alive() for thread in threads), 'a thread hangs'
+        assert failures == []
+        assert os.listdir(tmp_path) == []
+    finally:
+        stop.set()
+        sftp.close()
+        transport.close()
+
+
 def test_a_broken_session_fails_every_waiting_thread(live_sshd, tmp_path):
     key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
     transport = paramiko.Transport((live_sshd.host, live_sshd.port))

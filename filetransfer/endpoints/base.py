@@ -194,6 +194,8 @@ class Capabilities:
     set_mtime: bool = False    # set_mtime(): a written file can keep its source's mtime
     checksum: bool = False     # checksum(): the server computes a stored file's SHA-256
                                # (else it is read back to be hashed)
+    shared: bool = False       # shared(): more files at once over the same connection,
+                               # no new login
 
 
 class Endpoint(abc.ABC):
@@ -277,6 +279,13 @@ class StreamEndpoint(Endpoint):
     def __init__(self, spec):
         super().__init__(spec)
         self.made_dirs: set[str] = set()
+
+    def shared(self) -> 'StreamEndpoint':
+        """With ``capabilities.shared``: another open endpoint on this one's
+        connection, for another thread to move other files at the same time (its
+        own ``made_dirs``; closing it leaves the connection open, for this one
+        to close once the others are done)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def open_read(self, relpath: str, offset: int = 0,

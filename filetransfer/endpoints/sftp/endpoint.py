@@ -19,6 +19,7 @@ directories are not entered.
 """
 
 import contextlib
+import copy
 import dataclasses
 import errno
 import io
@@ -29,6 +30,7 @@ import re
 import shlex
 import socket
 import stat
+import threading
 import time
 
 import paramiko
@@ -154,7 +156,9 @@ def _read_key(loader, path):
 class SftpEndpoint(StreamEndpoint):
     # checksum: the server's `sha256sum` through an SSH exec, where the account may
     # run commands (see checksum())
-    capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True)
+    # shared: more files at once in the same SFTP session (requests.SharedClient)
+    capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True,
+                                shared=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -174,6 +178,9 @@ class SftpEndpoint(StreamEndpoint):
         self.request_size = REQUEST_SIZE
         self._commands = None         # the SSH connection that runs sha256sum (checksum())
         self._no_commands = None      # why the server runs no command for us, once known
+        self._owner = self            # the endpoint that opened the session (shared())
+        self._sharing = threading.Lock()
+        self._users = 1               # the endpoints using the session (the owner's count)
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
@@ -411,7 +418,28 @@ class SftpEndpoint(StreamEndpoint):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
         return root
 
+    def shared(self) -> 'SftpEndpoint':
+        owner = self._owner
+        if owner._sftp is None:
+            raise TransferError(f'{self.where}: not connected')
+        other = copy.copy(owner)     # the session, root and directories known to exist
+        other.made_dirs = set()
+        with owner._sharing:
+            owner._users += 1
+        return other
+
+    def _in_flight(self) -> int:
+        """The bytes one file may have in flight: the files moving at once over the
+        session share IN_FLIGHT (the channel's window, and a bound on memory)."""
+        return IN_FLIGHT // self._owner._users
+
     def close(self) -> None:
+        if self._owner is not self:           # the owner closes the session
+            if self._sftp is not None:
+                with self._owner._sharing:
+                    self._owner._users -= 1
+            self._sftp = self._transport = None
+            return
         sftp, transport = self._sftp, self._transport
         self._sftp = self._transport = None
         commands, self._commands = self._commands, None
@@ -535,7 +563,8 @@ class SftpEndpoint(StreamEndpoint):
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size)
+        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size,
+                               self._in_flight())
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
@@ -561,10 +590,17 @@ class SftpEndpoint(StreamEndpoint):
                     self._close_kept(path, handle)
             raise
         except BaseException:
+            if keep_partial:
+                raise
+            if threading.current_thread() is not threading.main_thread():
+                # stopped by its progress callback, between requests (signals land
+                # in the main thread): the session, maybe shared, is in step
+                if handle is not None:
+                    self._remove_partial(path, handle)
+                raise
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
-            if not keep_partial:
-                self._remove_after_interrupt(relpath)
+            self._remove_after_interrupt(relpath)
             raise
 
     def _open_for_writing(self, path: str, offset: int, exclusive: bool):
@@ -591,7 +627,7 @@ class SftpEndpoint(StreamEndpoint):
     def _send(self, path, handle, reader, progress, offset: int) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
         returns once the server has confirmed every write and the size of the file."""
-        writes = PipelinedWriter(self._sftp, handle, self.request_size)
+        writes = PipelinedWriter(self._sftp, handle, self.request_size, self._in_flight())
         total = 0
         buffer = bytearray(CHUNK_SIZE)
         view = memoryview(buffer)
@@ -731,6 +767,8 @@ class SftpEndpoint(StreamEndpoint):
         own (opened once). None when the account may run no such command (ProFTPD's
         mod_sftp runs none; an account limited to SFTP neither): the caller reads
         the file back."""
+        if self._owner is not self:
+            return self._owner.checksum(relpath)
         if self._no_commands:
             return None
         path = self._remote(relpath)
@@ -754,6 +792,13 @@ class SftpEndpoint(StreamEndpoint):
 
     def _command_channel(self):
         """A new session channel of the connection that runs commands."""
+        with self._sharing:
+            self._open_commands()
+        channel = self._commands._transport.open_session(timeout=self.timeout)
+        channel.settimeout(self.timeout)
+        return channel
+
+    def _open_commands(self) -> None:
         if self._commands is None:
             if isinstance(self._transport, paramiko.Transport):
                 self._commands = self
@@ -763,9 +808,6 @@ class SftpEndpoint(StreamEndpoint):
                 other = SftpEndpoint(spec)
                 other.login()
                 self._commands = other
-        channel = self._commands._transport.open_session(timeout=self.timeout)
-        channel.settimeout(self.timeout)
-        return channel
 
     def _commands_refused(self, why: str) -> None:
         self._no_commands = why

@@ -9,7 +9,8 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 
 - ``server_limits``: the server's limits@openssh.com answer;
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
-  without waiting for each answer;
+  without waiting for each answer (``in_flight``: a share of IN_FLIGHT when
+  several files share the session);
 - ``PipelinedReader``: a remote file read with many read requests in flight;
 - ``SharedClient``: an SFTP session that several threads use at once.
 """
@@ -64,10 +65,10 @@ class PipelinedWriter:
     OSError the server's status maps to) by the next call after its answer.
     A small file thus costs two round trips: open, then write, stat and close."""
 
-    def __init__(self, sftp, handle, request_size: int):
+    def __init__(self, sftp, handle, request_size: int, in_flight: int = IN_FLIGHT):
         self.sftp = sftp
         self.file = handle
-        self.most = max(1, IN_FLIGHT // request_size)
+        self.most = max(1, in_flight // request_size)
         self.pending = {}          # request number -> what it is
         self.failure = None
         self.size = None
@@ -144,10 +145,10 @@ class PipelinedReader(RemoteFile):
     error."""
 
     def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE):
+                 request_size: int = REQUEST_SIZE, in_flight: int = IN_FLIGHT):
         self.sftp = sftp
         self.request_size = request_size
-        self.most = max(1, IN_FLIGHT // request_size)
+        self.most = max(1, in_flight // request_size)
         self.handle = handle
         self.guard = guard
         self.position = offset     # next byte handed out
@@ -289,13 +290,14 @@ class SharedClient(paramiko.SFTPClient):
                         finally:
                             del self._idle[me]
                         continue
+                elif self._reader is None:
+                    self._wake_one()          # it may have been woken to read
             if due:
                 for fileobj, kind, msg, number in due:
                     fileobj._async_response(kind, msg, number)
                 del due, fileobj
                 if waitfor is None:
                     return None, None
-                continue
             if answer is not None:
                 return self._answered(*answer)
             if reading:
@@ -304,10 +306,9 @@ class SharedClient(paramiko.SFTPClient):
                 finally:
                     with self._lock:
                         self._reader = None
-                        for turn in self._idle.values():   # one of them reads next
-                            turn.notify()
-                            break
+                        self._wake_one()      # to read next
                 return (None, None) if waitfor is None else self._answered(kind, msg)
+            # else: objects of this thread got their answers, the awaited one is to come
 
     def _read_for(self, me, waitfor):
         """As the reader: reads answers, handing over those of other threads, until
@@ -349,6 +350,12 @@ class SharedClient(paramiko.SFTPClient):
         except BaseException as exc:          # the answers may be out of step now
             self._break(exc)
             raise
+
+    def _wake_one(self) -> None:
+        """Wakes a waiting thread, if any: it reads answers, or wakes another."""
+        for turn in self._idle.values():
+            turn.notify()
+            break
 
     def _break(self, exc: BaseException) -> None:
         with self._lock:
