@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -312,3 +313,35 @@ def test_sigterm_in_a_shared_session_leaves_no_temp_file(ws, live_sshd, tmp_path
     assert 'could not remove' not in log
     assert journal_leftovers(ws, 'job1') == []
     assert logins(live_sshd, since) == 1
+
+
+PEAK_RSS = '''import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+'''
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
+    """3000 files up then down, 16 at once in one session: the command's peak
+    resident memory stays under 64 MiB."""
+    from helpers import command_argv
+
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
+    files = {f'd{number % 7}/f{number:04d}': os.urandom(4096) for number in range(3000)}
+    make_files(ws.src, files)
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    ws.write_job('down', job={'log_level': 'DEBUG'},
+                 source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
+                 target={'path': str(back), 'temp': 'dot'})
+    for job_id in ('up', 'down'):
+        done = subprocess.run([sys.executable, '-c', PEAK_RSS,
+                               *command_argv('-c', ws.app_cfg, job_id)],
+                              capture_output=True, text=True, timeout=600, cwd=ws.root)
+        code, peak_kib = map(int, done.stdout.split())
+        assert code == 0, ws.log_text(job_id)
+        assert '16 files at once' in ws.log_text(job_id)
+        assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
+    assert tree(back) == files

@@ -160,9 +160,17 @@ def sha256_of(fh) -> str:
     return digest.hexdigest()
 
 
+def chunk_buffer(reader) -> bytearray:
+    """A buffer to copy what ``reader`` gives through: CHUNK_SIZE, or less for a
+    SourceReader with less left (its limit, and a byte more to see a file that
+    grew): many small files in flight at once then hold little memory."""
+    limit = getattr(reader, 'limit', None)
+    return bytearray(CHUNK_SIZE if limit is None else max(1, min(CHUNK_SIZE, limit + 1)))
+
+
 def copy_stream(reader, writer, progress: Progress | None = None) -> int:
     """Copies ``reader`` to ``writer`` in chunks; returns the number of bytes."""
-    buffer = bytearray(CHUNK_SIZE)
+    buffer = chunk_buffer(reader)
     view = memoryview(buffer)
     total = 0
     readinto = getattr(reader, 'readinto', None)

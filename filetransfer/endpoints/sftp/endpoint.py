@@ -10,7 +10,8 @@ needs no passphrase, the SFTP session runs over an `ssh -s sftp` child process
 (`filetransfer.endpoints.sshpipe`), which encrypts in C: much faster than paramiko's
 own transport, which stays in use otherwise (`transport` host option). Requests are
 as large as the server allows (its limits@openssh.com answer) and pipelined, up to
-a bounded amount of data in flight each way.
+a bounded amount of data in flight each way. Several threads may move files over
+the one session at once (`shared()`, requests.SharedClient), sharing that bound.
 
 A replaced target file is swapped in with the posix-rename@openssh.com extension
 (atomic); servers without it get a rename that moves the old file aside first.
@@ -42,7 +43,7 @@ from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
                                                   PipelinedWriter, SharedClient,
                                                   server_limits)
-from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
+from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
@@ -629,7 +630,7 @@ class SftpEndpoint(StreamEndpoint):
         returns once the server has confirmed every write and the size of the file."""
         writes = PipelinedWriter(self._sftp, handle, self.request_size, self._in_flight())
         total = 0
-        buffer = bytearray(CHUNK_SIZE)
+        buffer = chunk_buffer(reader)
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
