@@ -311,7 +311,7 @@ def test_sigterm_in_a_shared_session_leaves_no_temp_file(ws, live_sshd, tmp_path
     assert not [name for name in left if name.startswith('.')], log       # no temp file
     assert set(left.values()) <= {64 << 20}                               # complete ones
     assert 'could not remove' not in log
-    assert journal_leftovers(ws, 'job1') == []
+    assert journal_leftovers(ws, 'job1') == [], log
     assert logins(live_sshd, since) == 1
 
 

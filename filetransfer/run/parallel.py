@@ -90,15 +90,18 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int) -
     # Events, not Thread.join(): a join interrupted by a signal handler's exception
     # can take a running thread for finished (seen with CPython 3.11).
     finished = [threading.Event() for _ in range(workers)]
-    for number in range(workers):
-        threading.Thread(target=work, args=(number,), name=f'connection-{number + 1}',
-                         daemon=True).start()
+    started = 0
     try:
+        with signals.deferred():    # a signal now comes once all are started
+            for number in range(workers):
+                threading.Thread(target=work, args=(number,), daemon=True,
+                                 name=f'connection-{number + 1}').start()
+                started += 1
         for event in finished:
             event.wait()
     except BaseException:           # SIGTERM, Ctrl-C: the workers clean up, then out
         stop.set()
-        for event in finished:
+        for event in finished[:started]:
             signals.wait_for(event)
         raise
     if failures:
