@@ -77,33 +77,6 @@ def test_a_failed_file_is_counted_and_the_others_arrive(ws, live_sshd, tmp_path)
     assert tree(remote) == {name: data for name, data in MANY.items() if name != 'f07.txt'}
 
 
-def test_sigterm_stops_every_connection_and_leaves_no_partial_file(ws, live_sshd, tmp_path):
-    remote = tmp_path / 'remote'
-    names = [f'big{number}.bin' for number in range(6)]
-    for name in names:
-        make_sparse(os.path.join(ws.src, name), 64 << 20)
-    write_hosts(ws, srv=sftp_host(live_sshd, connections='3'))
-    ws.write_job(job={'log_level': 'DEBUG'},
-                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
-    proc = ws.popen('job1')
-    try:
-        # three files are being written at once
-        wait_for(lambda: sum(os.path.exists(remote / f'.{name}') for name in names) >= 3,
-                 proc=proc)
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=60) == 5
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    left = tree(remote)
-    assert not [name for name in left if name.startswith('.')], ws.log_text()  # no temp
-    for name, data in left.items():                                 # complete ones only
-        assert len(data) == 64 << 20, name
-    listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
-                            capture_output=True, text=True)
-    assert listed.stdout == ''                                       # no ssh child left
-
-
 def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd, tmp_path):
     remote = tmp_path / 'remote'
     names = [f'big{number}.bin' for number in range(4)]
@@ -282,8 +255,10 @@ def test_a_failed_file_in_a_shared_session_is_counted_both_ways(ws, live_sshd, t
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 @pytest.mark.parametrize('direction', ['up', 'down'])
-def test_sigterm_in_a_shared_session_leaves_no_temp_file(ws, live_sshd, tmp_path, transport,
-                                                         direction):
+def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_path, transport,
+                                                             direction):
+    """Four files being written at once in one session: each is removed, the
+    journal forgets it, no other login cleans up, no ssh child is left."""
     remote, back = tmp_path / 'remote', tmp_path / 'back'
     names = [f'big{number}.bin' for number in range(8)]
     folder = ws.src if direction == 'up' else remote
@@ -313,6 +288,9 @@ def test_sigterm_in_a_shared_session_leaves_no_temp_file(ws, live_sshd, tmp_path
     assert 'could not remove' not in log
     assert journal_leftovers(ws, 'job1') == [], log
     assert logins(live_sshd, since) == 1
+    listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
+                            capture_output=True, text=True)
+    assert listed.stdout == ''                                       # no ssh child left
 
 
 PEAK_RSS = '''import resource, subprocess, sys
