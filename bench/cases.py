@@ -101,15 +101,15 @@ def many_files(lab: Lab, login, folder: str, count: int, title: str, variants: d
 
 
 def small(lab: Lab, settings) -> list:
-    """Uploads of many small files; lftp and rclone's hash check are left out (each
+    """Uploads and downloads of many small files; lftp and rclone's hash check are left out (each
     would take minutes here), the latency cases have them."""
     folder = lab.path('small')
     make_small_files(folder, settings.files)
     variants = {'filetransfer, temp = dot': {'temp': 'dot'},
                 **{f'filetransfer, connections = {number}': {'connections': str(number)}
-                   for number in (4, 8)}}
+                   for number in (1, 8)}}
     return many_files(lab, lab.login(), folder, settings.files,
-                      f'{settings.files} files of 4 KiB', variants, ups=(True,),
+                      f'{settings.files} files of 4 KiB', variants, ups=(True, False),
                       targets={'rsync -e ssh (aes128-gcm)': 1.0}, ciphers=BOTH_CIPHERS,
                       parallel=8, tools=('sftp', 'scp', 'rsync', 'rclone'),
                       hashchecks=(False,))

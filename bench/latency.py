@@ -21,7 +21,8 @@ def latency(lab: Lab, settings) -> list:
         make_random(os.path.join(big, 'big.bin'), size)
     small = lab.path(f'small-{count}')
     make_small_files(small, count)
-    variants = {f'filetransfer, connections = {PARALLEL}': {'connections': str(PARALLEL)}}
+    variants = {f'filetransfer, connections = {number}': {'connections': str(number)}
+                for number in (1, PARALLEL)}
     cases = []
     for rtt in settings.rtts:
         login = lab.login(rtt)

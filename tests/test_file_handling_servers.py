@@ -72,11 +72,12 @@ class Sides:
 
 
 def sent(data) -> list[str]:
-    return [item['path'] for item in data['files'] if item['tag'] == '=']
+    """The files sent, sorted (several at once are listed as they finish)."""
+    return sorted(item['path'] for item in data['files'] if item['tag'] == '=')
 
 
 def skipped(data) -> list[str]:
-    return [item['path'] for item in data['files'] if item['tag'] == '-']
+    return sorted(item['path'] for item in data['files'] if item['tag'] == '-')
 
 
 def lists_mtimes(login) -> bool:

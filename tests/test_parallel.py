@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -76,33 +77,6 @@ def test_a_failed_file_is_counted_and_the_others_arrive(ws, live_sshd, tmp_path)
     assert tree(remote) == {name: data for name, data in MANY.items() if name != 'f07.txt'}
 
 
-def test_sigterm_stops_every_connection_and_leaves_no_partial_file(ws, live_sshd, tmp_path):
-    remote = tmp_path / 'remote'
-    names = [f'big{number}.bin' for number in range(6)]
-    for name in names:
-        make_sparse(os.path.join(ws.src, name), 64 << 20)
-    write_hosts(ws, srv=sftp_host(live_sshd, connections='3'))
-    ws.write_job(job={'log_level': 'DEBUG'},
-                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
-    proc = ws.popen('job1')
-    try:
-        # three files are being written at once
-        wait_for(lambda: sum(os.path.exists(remote / f'.{name}') for name in names) >= 3,
-                 proc=proc)
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=60) == 5
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    left = tree(remote)
-    assert not [name for name in left if name.startswith('.')], ws.log_text()  # no temp
-    for name, data in left.items():                                 # complete ones only
-        assert len(data) == 64 << 20, name
-    listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
-                            capture_output=True, text=True)
-    assert listed.stdout == ''                                       # no ssh child left
-
-
 def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd, tmp_path):
     remote = tmp_path / 'remote'
     names = [f'big{number}.bin' for number in range(4)]
@@ -134,3 +108,218 @@ def test_connections_outside_1_to_16_is_a_config_error(ws, live_sshd, tmp_path, 
     assert done.returncode == 3
     assert '[srv] connections' in done.stderr
     assert 'expected a whole number from 1 to 16' in done.stderr
+
+
+# -- connections = auto ------------------------------------------------------------
+
+def _spec(role, host_type=None):
+    from helpers import endpoint_spec
+
+    if host_type is None:
+        return endpoint_spec(role, path='/data', **({'files': '*'} if role == 'source' else {}))
+    host = {'type': host_type, 'host': 'example.com', 'user': 'u', 'password': 'p'}
+    if host_type == 'SFTP':
+        host['known_hosts'] = '/dev/null'
+    return endpoint_spec(role, path='/data', **host, **({'files': '*'} if role == 'source'
+                                                       else {}))
+
+
+@pytest.mark.parametrize('source, target, count, expected', [
+    (None, 'FTP', 1, 1), (None, 'FTP', 7, 1), (None, 'FTP', 8, 2), (None, 'FTPS', 20, 5),
+    ('FTP', None, 1000, 8), (None, 'SFTP', 3, 1), (None, 'SFTP', 4, 2), (None, 'SFTP', 20, 10),
+    ('SFTP', None, 5000, 16), ('FTP', 'SFTP', 1000, 8), (None, None, 1000, 1),
+    (None, 'FASP', 1000, 1)])
+def test_auto_chooses_by_protocol_and_number_of_files(source, target, count, expected):
+    from filetransfer.run.parallel import workers
+
+    specs = (_spec('source', source), _spec('target', target))
+    assert workers('auto', specs, count) == expected
+
+
+def test_a_number_set_is_taken_up_to_the_number_of_files():
+    from filetransfer.run.parallel import workers
+
+    specs = (_spec('source'), _spec('target', 'SFTP'))
+    assert [workers(3, specs, count) for count in (0, 1, 2, 3, 1000)] == [1, 1, 2, 3, 3]
+
+
+def test_auto_is_the_default_and_accepted_in_the_job(ws, ftp_server):
+    from filetransfer import config
+
+    server = ftp_server()
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(target={'host_id': 'srv', 'path': '/up'})
+    job = config.load_job(config.load_app(ws.app_cfg), 'job1')
+    assert (job.target.host.connections, job.target.options.connections) == ('auto', None)
+    ws.write_job(target={'host_id': 'srv', 'path': '/up', 'connections': 'AUTO'})
+    assert config.load_job(config.load_app(ws.app_cfg), 'job1').target.options.connections \
+        == 'auto'
+
+
+@pytest.mark.parametrize('connections', [None, '8'])
+def test_a_server_that_refuses_more_connections(ws, ftp_server, connections):
+    """The server takes 3 connections from this address: the job goes on with 3.
+    Chosen by auto (60 files: 8 wanted) that is a line of the log; set to 8, a
+    warning."""
+    server = ftp_server(max_cons_per_ip=3)
+    make_files(ws.src, MANY)
+    write_hosts(ws, srv=ftp_host(server, **({'connections': connections} if connections
+                                             else {})))
+    ws.write_job(job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': '/up', 'temp': 'dot'})
+    done = ws.run('--json', 'job1')
+    assert done.returncode == 0, done.stderr
+    assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
+    assert tree(server.path('up')) == MANY
+    log = ws.log_text()
+    assert '8 files at once' in log
+    refusals = [line for line in log.splitlines() if 'not opened, going on with fewer' in line]
+    assert len(refusals) == 5 and '421' in refusals[0]
+    assert all(('WARNING' in line) == (connections is not None) for line in refusals)
+
+
+# -- many files in one SFTP session -----------------------------------------------
+
+SMALL = {f'{folder}s{number:03d}.txt': os.urandom(number * 37 + 1)
+         for number in range(60) for folder in ('', 'deep/er/')}
+
+
+def logins(sshd, since: int) -> int:
+    """The logins the test sshd accepted since its log was ``since`` bytes long."""
+    with open(sshd.log_path, 'rb') as fh:
+        fh.seek(since)
+        return fh.read().count(b'Accepted publickey for ')
+
+
+def journal_leftovers(ws, job_id: str) -> list:
+    from filetransfer import config
+    from filetransfer.run.journal import Journal
+
+    job = config.load_job(config.load_app(ws.app_cfg), job_id)
+    with Journal(ws.locks_dir, job_id) as journal:
+        return journal.leftovers(job.target.describe())
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+@pytest.mark.parametrize('connections', [None, '5'])
+def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, transport,
+                                                  connections):
+    """connections = auto (the default) or a number: the files share one SFTP session,
+    one login each way, and arrive whole through their temp names."""
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
+    make_files(ws.src, SMALL)
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport, connections=connections))
+    expected = '5' if connections else '16'
+    jobs = {'up': ({'path': ws.src}, {'host_id': 'srv', 'path': str(remote)}),
+            'down': ({'host_id': 'srv', 'path': str(remote)}, {'path': str(back)})}
+    for job_id, (source, target) in jobs.items():
+        ws.write_job(job_id, job={'log_level': 'DEBUG'},
+                     source={**source, 'recursive': 'yes', 'delete': 'yes'},
+                     target={**target, 'temp': 'ext:part'})
+        since = os.path.getsize(live_sshd.log_path)
+        done = ws.run('--json', job_id)
+        assert done.returncode == 0, done.stderr
+        assert counts(json.loads(done.stdout)) == (len(SMALL), 0, 0)
+        assert logins(live_sshd, since) == 1, job_id
+        log = ws.log_text(job_id)
+        assert f'{expected} files at once' in log
+        assert f'over {"ssh" if transport == "openssh" else "paramiko"}' in log
+        assert journal_leftovers(ws, job_id) == []
+    assert tree(back) == SMALL
+    assert tree(remote) == {} and tree(ws.src) == {}
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_a_failed_file_in_a_shared_session_is_counted_both_ways(ws, live_sshd, tmp_path,
+                                                                transport):
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
+    make_files(ws.src, SMALL)
+    os.makedirs(remote / 's007.txt')           # a directory where a file should go
+    os.makedirs(back / 'deep/er/s011.txt')
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    ws.write_job('up', source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    ws.write_job('down', source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
+                 target={'path': str(back), 'temp': 'dot'})
+    for job_id, failed, side in (('up', 's007.txt', remote), ('down', 'deep/er/s011.txt', back)):
+        done = ws.run('--json', job_id)
+        assert done.returncode == 1, done.stderr
+        result = json.loads(done.stdout)
+        assert [item['path'] for item in result['files'] if item['tag'] == '<'] == [failed]
+        wanted = len(SMALL) - 1 - (job_id == 'down')    # s007.txt never went up
+        assert counts(result) == (wanted, 0, 1)
+        assert not [name for name in tree(side) if name.rsplit('/', 1)[-1].startswith('.')]
+    assert tree(back) == {name: data for name, data in SMALL.items()
+                          if name not in ('s007.txt', 'deep/er/s011.txt')}
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_path, transport,
+                                                             direction):
+    """Four files being written at once in one session: each is removed, the
+    journal forgets it, no other login cleans up, no ssh child is left."""
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
+    names = [f'big{number}.bin' for number in range(8)]
+    folder = ws.src if direction == 'up' else remote
+    os.makedirs(folder, exist_ok=True)
+    for name in names:
+        make_sparse(os.path.join(folder, name), 64 << 20)
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport, connections='4'))
+    local = {'path': str(back)} if direction == 'down' else {'path': ws.src}
+    there = {'host_id': 'srv', 'path': str(remote)}
+    source, target = (local, there) if direction == 'up' else (there, local)
+    ws.write_job(job={'log_level': 'DEBUG'}, source=source, target={**target, 'temp': 'dot'})
+    written = remote if direction == 'up' else back
+    since = os.path.getsize(live_sshd.log_path)
+    proc = ws.popen('job1')
+    try:
+        wait_for(lambda: sum(os.path.exists(written / f'.{name}') for name in names) >= 3,
+                 proc=proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = ws.log_text()
+    left = {name: len(data) for name, data in tree(written).items()}
+    assert not [name for name in left if name.startswith('.')], log       # no temp file
+    assert set(left.values()) <= {64 << 20}                               # complete ones
+    assert 'could not remove' not in log
+    assert journal_leftovers(ws, 'job1') == [], log
+    assert logins(live_sshd, since) == 1
+    listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
+                            capture_output=True, text=True)
+    assert listed.stdout == ''                                       # no ssh child left
+
+
+PEAK_RSS = '''import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+'''
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
+    """3000 files up then down, 16 at once in one session: the command's peak
+    resident memory stays under 64 MiB."""
+    from helpers import command_argv
+
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
+    files = {f'd{number % 7}/f{number:04d}': os.urandom(4096) for number in range(3000)}
+    make_files(ws.src, files)
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+    ws.write_job('down', job={'log_level': 'DEBUG'},
+                 source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
+                 target={'path': str(back), 'temp': 'dot'})
+    for job_id in ('up', 'down'):
+        done = subprocess.run([sys.executable, '-c', PEAK_RSS,
+                               *command_argv('-c', ws.app_cfg, job_id)],
+                              capture_output=True, text=True, timeout=600, cwd=ws.root)
+        code, peak_kib = map(int, done.stdout.split())
+        assert code == 0, ws.log_text(job_id)
+        assert '16 files at once' in ws.log_text(job_id)
+        assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
+    assert tree(back) == files

@@ -4,6 +4,7 @@ each failure names what the installed paramiko changed."""
 import contextlib
 import inspect
 import os
+import threading
 
 import paramiko
 import paramiko.sftp
@@ -31,6 +32,7 @@ CALLS = [
     (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_FSTAT, b'handle')),
     (paramiko.SFTPClient, '_read_response', ()),
     (paramiko.SFTPClient, '_convert_status', (paramiko.Message(),)),
+    (paramiko.SFTPClient, '_read_packet', ()),
 ]
 
 
@@ -69,6 +71,26 @@ def test_answers_are_handed_to_the_requesting_object():
         f'object given to _async_request; the pipelined requests of {USER} get no answers'
 
 
+@pytest.mark.parametrize('method, calls', [
+    ('_request', ('self._async_request(', 'self._read_response(')),
+    ('_async_request', ('self._expecting[', 'self._lock', 'self.request_number')),
+    ('__init__', ('self._lock', 'self._expecting', 'self._send_version(')),
+])
+def test_what_the_shared_client_takes_over(method, calls):
+    """SharedClient replaces _read_response and the lock, and registers the
+    requests paramiko numbers in _expecting: every request must go through them."""
+    source = inspect.getsource(getattr(paramiko.SFTPClient, method))
+    missing = [call for call in calls if call not in source]
+    assert not missing, f'{VERSION}: SFTPClient.{method} no longer uses {missing}; ' \
+                        f'{USER} (SharedClient) relies on it'
+
+
+def test_a_session_opened_from_a_transport_is_of_the_class_asked_for():
+    source = inspect.getsource(paramiko.SFTPClient.from_transport)
+    assert 'cls(' in source, f'{VERSION}: SFTPClient.from_transport no longer builds ' \
+                             f'the class it is called on; {USER} needs a SharedClient'
+
+
 @pytest.mark.parametrize('name, number', {**MESSAGE_NUMBERS, **STATUS_CODES}.items())
 def test_protocol_numbers(name, number):
     value = getattr(paramiko.sftp, name, None)
@@ -76,13 +98,15 @@ def test_protocol_numbers(name, number):
                             f'as the SFTP protocol says; {USER} uses it'
 
 
-@pytest.fixture
-def sftp(live_sshd):
+@pytest.fixture(params=[paramiko.SFTPClient, requests.SharedClient],
+                ids=['SFTPClient', 'SharedClient'])
+def sftp(live_sshd, request):
     key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
     transport = paramiko.Transport((live_sshd.host, live_sshd.port))
     try:
         transport.connect(username=live_sshd.user, pkey=key)
-        client = paramiko.SFTPClient.from_transport(transport, window_size=requests.IN_FLIGHT)
+        client = request.param.from_transport(transport, window_size=requests.IN_FLIGHT)
+        assert type(client) is request.param
         client.get_channel().settimeout(60)
         yield client
         client.close()
@@ -117,3 +141,134 @@ def test_a_round_trip_through_the_pipelined_writer_and_reader(sftp, tmp_path):
         read = reader.read()
     assert read == b''.join(chunks), f'{VERSION}: the pipelined reader read other bytes'
     assert reader.eof and not reader.pending
+
+
+THREADS = 12
+
+
+def test_many_threads_share_one_session(live_sshd, tmp_path):
+    """Each thread writes, stats, reads back and renames its own files over one
+    SharedClient; each gets its own answers (paramiko's client loses those of
+    requests from another thread, and its waiting thread then hangs)."""
+    key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
+    transport = paramiko.Transport((live_sshd.host, live_sshd.port))
+    transport.connect(username=live_sshd.user, pkey=key)
+    sftp = requests.SharedClient.from_transport(transport, window_size=requests.IN_FLIGHT)
+    sftp.get_channel().settimeout(60)
+    failures = []
+
+    def work(number):
+        try:
+            for round in range(10):
+                data = os.urandom(5000 * number + 70000 * round + 1)
+                path = str(tmp_path / f'{number}-{round}')
+                writer = requests.PipelinedWriter(sftp, sftp.open(path, 'wb', bufsize=0),
+                                                  requests.REQUEST_SIZE)
+                for offset in range(0, len(data), requests.REQUEST_SIZE):
+                    writer.send(offset, data[offset:offset + requests.REQUEST_SIZE])
+                assert writer.finish() == len(data)
+                assert sftp.stat(path).st_size == len(data)
+                with requests.PipelinedReader(sftp, sftp.open(path, 'rb'),
+                                              contextlib.nullcontext) as reader:
+                    assert reader.read() == data
+                sftp.posix_rename(path, path + '.done')
+                with pytest.raises(FileNotFoundError):
+                    sftp.stat(path)
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(number,), daemon=True)
+                   for number in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads), 'a thread hangs'
+        assert failures == []
+        assert len(os.listdir(tmp_path)) == THREADS * 10
+    finally:
+        sftp.close()
+        transport.close()
+
+
+def test_files_abandoned_with_writes_in_flight_are_closed_and_removed(live_sshd, tmp_path):
+    """Threads stop writing big files at once and close and remove them while the
+    answers to their last writes are still to come."""
+    key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
+    transport = paramiko.Transport((live_sshd.host, live_sshd.port))
+    transport.connect(username=live_sshd.user, pkey=key)
+    sftp = requests.SharedClient.from_transport(transport, window_size=requests.IN_FLIGHT)
+    sftp.get_channel().settimeout(60)
+    stop = threading.Event()
+    written = threading.Semaphore(0)
+    failures = []
+
+    def work(number):
+        path = str(tmp_path / f'big{number}')
+        try:
+            handle = sftp.open(path, 'wb', bufsize=0)
+            writer = requests.PipelinedWriter(sftp, handle, requests.REQUEST_SIZE,
+                                              requests.IN_FLIGHT // 4)
+            offset = 0
+            while not stop.is_set():
+                writer.send(offset, bytes(requests.REQUEST_SIZE))
+                offset += requests.REQUEST_SIZE
+                if offset == 64 * requests.REQUEST_SIZE:
+                    written.release()
+            handle.close()
+            sftp.remove(path)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(number,), daemon=True)
+               for number in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in threads:
+            assert written.acquire(timeout=60)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+        assert not any(thread.is_alive() for thread in threads), 'a thread hangs'
+        assert failures == []
+        assert os.listdir(tmp_path) == []
+    finally:
+        stop.set()
+        sftp.close()
+        transport.close()
+
+
+def test_a_broken_session_fails_every_waiting_thread(live_sshd, tmp_path):
+    key = paramiko.Ed25519Key.from_private_key_file(live_sshd.client_keys['ed25519'])
+    transport = paramiko.Transport((live_sshd.host, live_sshd.port))
+    transport.connect(username=live_sshd.user, pkey=key)
+    sftp = requests.SharedClient.from_transport(transport)
+    sftp.get_channel().settimeout(60)
+    failures = []
+    started = threading.Barrier(THREADS + 1)
+
+    def work():
+        started.wait()
+        try:
+            while True:
+                sftp.stat(str(tmp_path))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    live_sshd.stop()
+    try:
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), 'a thread hangs'
+        assert len(failures) == THREADS
+        assert all(isinstance(exc, (paramiko.SSHException, OSError, EOFError))
+                   for exc in failures), failures
+    finally:
+        live_sshd.start()
+        transport.close()

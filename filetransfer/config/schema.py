@@ -235,8 +235,8 @@ class Target(Record):
                                    '(DIR/NAME)')
     resume: bool = option(t.boolean, False, doc='continue an interrupted file from its temp '
                                                 'file (needs temp and locks_dir)')
-    connections: int | None = option(t.connections, doc="several files at once (unset: "
-                                                        "the host's)")
+    connections: int | str | None = option(t.connections, doc="files at once: 1-16 or auto "
+                                                              "(unset: the host's)")
     overwrite: str = option(t.choice(*OVERWRITE), 'always',
                             doc='a file the target has already: always replaced, never, '
                                 'different (unless same size and modification time), older '
@@ -268,4 +268,4 @@ class Host:
                                                          'logs in)')
     timeout: float = option(t.lenient_seconds, 0.0, doc='seconds a server may be silent '
                                                         '(0: no limit)')
-    connections: int | None = None
+    connections: int | str | None = None

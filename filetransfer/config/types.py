@@ -88,8 +88,15 @@ def positive_int(raw: str) -> int:
     return _whole_number(raw, 1, None, 'expected a whole number > 0')
 
 
-def connections(raw: str) -> int:
-    return _whole_number(raw, 1, 16, 'expected a whole number from 1 to 16')
+AUTO = 'auto'
+
+
+def connections(raw: str) -> int | str:
+    """1 to 16 files at once, or AUTO: as many as the files and the protocol call
+    for (run/parallel.py)."""
+    if raw.lower() == AUTO:
+        return AUTO
+    return _whole_number(raw, 1, 16, 'expected a whole number from 1 to 16, or auto')
 
 
 def non_negative_float(raw: str) -> float:

@@ -160,9 +160,17 @@ def sha256_of(fh) -> str:
     return digest.hexdigest()
 
 
+def chunk_buffer(reader) -> bytearray:
+    """A buffer to copy what ``reader`` gives through: CHUNK_SIZE, or less for a
+    SourceReader with less left (its limit, and a byte more to see a file that
+    grew): many small files in flight at once then hold little memory."""
+    limit = getattr(reader, 'limit', None)
+    return bytearray(CHUNK_SIZE if limit is None else max(1, min(CHUNK_SIZE, limit + 1)))
+
+
 def copy_stream(reader, writer, progress: Progress | None = None) -> int:
     """Copies ``reader`` to ``writer`` in chunks; returns the number of bytes."""
-    buffer = bytearray(CHUNK_SIZE)
+    buffer = chunk_buffer(reader)
     view = memoryview(buffer)
     total = 0
     readinto = getattr(reader, 'readinto', None)
@@ -195,6 +203,8 @@ class Capabilities:
                                # a written file can keep its source's mtime
     checksum: bool = False     # checksum(): the server computes a stored file's SHA-256
                                # (else it is read back to be hashed)
+    shared: bool = False       # shared(): more files at once over the same connection,
+                               # no new login
 
 
 class Endpoint(abc.ABC):
@@ -278,6 +288,13 @@ class StreamEndpoint(Endpoint):
     def __init__(self, spec):
         super().__init__(spec)
         self.made_dirs: set[str] = set()
+
+    def shared(self) -> 'StreamEndpoint':
+        """With ``capabilities.shared``: another open endpoint on this one's
+        connection, for another thread to move other files at the same time (its
+        own ``made_dirs``; closing it leaves the connection open, for this one
+        to close once the others are done)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def open_read(self, relpath: str, offset: int = 0,

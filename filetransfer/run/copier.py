@@ -127,9 +127,10 @@ class Copier:
         copy = self.file_copy(source, target, ledger, refused)
         for entry, held in remembered:
             copy.skip(entry, held.text)
-        workers = min(self.connections, len(entries))
+        from filetransfer.run import parallel
+        workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
+                                   len(entries))
         if workers > 1:
-            from filetransfer.run import parallel
             log.debug('%d files at once', workers)
             parallel.copy_files(self, ledger, refused, source, target, entries, workers)
         else:

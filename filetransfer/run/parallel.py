@@ -2,9 +2,16 @@
 
 Each worker thread takes the next file of the pass and copies it with the same
 code as a one-connection pass, over its own source and target endpoints (the first
-worker uses those the pass opened; the others open theirs, and a connection the
-server refuses only means fewer workers). Small files are limited by round trips,
-not by bandwidth, so several in flight move many more per second.
+worker uses those the pass opened). Small files are limited by round trips, not by
+bandwidth, so several in flight move many more per second. An endpoint that can
+carry several files at once on its connection (``capabilities.shared``: SFTP)
+gives the other workers endpoints on it (`shared()`): no new login. Others (FTP,
+which cannot ask for a second file before the first is through) open a connection
+per worker, and a connection the server refuses only means fewer workers.
+
+`connections = auto` (the default) chooses by the number of files and the
+protocols (`workers`, AUTO_RULES): many files share an SFTP session (up to 16,
+one per 2 files); FTP and FTPS get a connection per 4 files, up to 8.
 
 The main thread only waits, so SIGTERM and Ctrl-C land there; it then stops the
 workers: a file being written is abandoned and removed as in a one-connection
@@ -19,9 +26,25 @@ import threading
 
 from filetransfer import endpoints
 from filetransfer import signals
+from filetransfer.config.types import AUTO
 from filetransfer.errors import ConnectError
 
 log = logging.getLogger(__name__)
+
+# auto: (files per worker, most workers) by protocol; local directories need none
+AUTO_RULES = {'FTP': (4, 8), 'FTPS': (4, 8), 'SFTP': (2, 16)}
+
+
+def workers(setting, specs, count: int) -> int:
+    """How many files to move at once: ``setting`` (1-16, or AUTO) for ``count``
+    files between the endpoints of ``specs`` (config.EndpointSpec). AUTO takes the
+    rule of each remote side's protocol (AUTO_RULES), the least of them; another
+    protocol (FASP) gets one."""
+    if setting != AUTO:
+        return max(1, min(setting, count))
+    chosen = [min(most, count // per) for per, most in
+              (AUTO_RULES.get(spec.type, (1, 1)) for spec in specs if spec.host is not None)]
+    return max(1, min(chosen, default=1))
 
 
 class Stopped(BaseException):
@@ -50,7 +73,7 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int) -
                 if number == 0:
                     ends = source, target
                 else:
-                    ends = _open_more(stack, copier, number)
+                    ends = _open_more(stack, copier, (source, target), number)
                     if ends is None:
                         return
                 copy = copier.file_copy(*ends, ledger, refused)
@@ -67,29 +90,38 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int) -
     # Events, not Thread.join(): a join interrupted by a signal handler's exception
     # can take a running thread for finished (seen with CPython 3.11).
     finished = [threading.Event() for _ in range(workers)]
-    for number in range(workers):
-        threading.Thread(target=work, args=(number,), name=f'connection-{number + 1}',
-                         daemon=True).start()
+    started = 0
     try:
+        with signals.deferred():    # a signal now comes once all are started
+            for number in range(workers):
+                threading.Thread(target=work, args=(number,), daemon=True,
+                                 name=f'connection-{number + 1}').start()
+                started += 1
         for event in finished:
             event.wait()
     except BaseException:           # SIGTERM, Ctrl-C: the workers clean up, then out
         stop.set()
-        for event in finished:
+        for event in finished[:started]:
             signals.wait_for(event)
         raise
     if failures:
         raise failures[0]
 
 
-def _open_more(stack, copier, number):
-    """The source and target endpoints of an extra worker, or None when the
-    server will not take another connection."""
+def _open_more(stack, copier, ends, number):
+    """The source and target endpoints of an extra worker: on the same connection
+    where an endpoint can share its own, else new ones; None when the server will
+    not take another connection (a warning when the number was set, a line of the
+    log when auto chose it)."""
+    more = []
     try:
-        source = stack.enter_context(endpoints.create(copier.source_spec))
-        target = stack.enter_context(endpoints.create(copier.target_spec))
+        for end, spec in zip(ends, (copier.source_spec, copier.target_spec)):
+            if end.capabilities.shared:
+                more.append(stack.enter_context(contextlib.closing(end.shared())))
+            else:
+                more.append(stack.enter_context(endpoints.create(spec)))
     except ConnectError as exc:
-        log.warning('connection %d not opened, going on with fewer: %s', number + 1, exc)
+        log.log(logging.INFO if copier.connections == AUTO else logging.WARNING,
+                'connection %d not opened, going on with fewer: %s', number + 1, exc)
         return None
-    return source, target
-
+    return more

@@ -19,6 +19,7 @@ Variants, chosen by `FtpServer` options:
   it (452, 552); other write errors pyftpdlib's 426.
 - ``login_replies``: the first logins are refused with these replies, one each, in
   order (a 421 also closes the connection); later ones log in.
+- ``max_cons_per_ip``: connections beyond this many from one address get 421.
 - ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
   reads a second's worth at once, then pauses up to 2 s).
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
@@ -79,6 +80,7 @@ class FtpServer:
     login_replies: tuple = ()
     hostile: list | None = None
     list_lines: list | None = None
+    max_cons_per_ip: int = 0
     ca_file: str | None = None
     cert_file: str | None = None
     port: int = 0
@@ -108,6 +110,7 @@ class FtpServer:
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'slow_read': self.slow_read, 'login_replies': list(self.login_replies),
                        'hostile': self.hostile, 'list_lines': self.list_lines,
+                       'max_cons_per_ip': self.max_cons_per_ip,
                        'commands_log': self.commands_log}, fh)
         return self
 
@@ -377,6 +380,7 @@ def main(config_path: str) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     server = FTPServer(('127.0.0.1', options['port']), _handler_class(options))
     server.max_cons = 64
+    server.max_cons_per_ip = options.get('max_cons_per_ip', 0)
     server.serve_forever()
 
 

@@ -8,8 +8,8 @@ from filetransfer.config.schema import Host, option
 
 @dataclass(frozen=True, kw_only=True)
 class FtpHost(Host):
-    connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection (1-16)')
+    connections: int | str = option(t.connections, t.AUTO, doc='files at once, each over its '
+                                    'own connection: 1-16, or auto')
     passive_mode: bool = option(t.boolean, True, doc='the client opens the data connections '
                                                      '(PASV); no: the server connects back '
                                                      '(PORT)')

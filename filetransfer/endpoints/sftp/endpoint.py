@@ -10,7 +10,8 @@ needs no passphrase, the SFTP session runs over an `ssh -s sftp` child process
 (`filetransfer.endpoints.sshpipe`), which encrypts in C: much faster than paramiko's
 own transport, which stays in use otherwise (`transport` host option). Requests are
 as large as the server allows (its limits@openssh.com answer) and pipelined, up to
-a bounded amount of data in flight each way.
+a bounded amount of data in flight each way. Several threads may move files over
+the one session at once (`shared()`, requests.SharedClient), sharing that bound.
 
 A replaced target file is swapped in with the posix-rename@openssh.com extension
 (atomic); servers without it get a rename that moves the old file aside first.
@@ -19,6 +20,7 @@ directories are not entered.
 """
 
 import contextlib
+import copy
 import dataclasses
 import errno
 import io
@@ -29,6 +31,7 @@ import re
 import shlex
 import socket
 import stat
+import threading
 import time
 
 import paramiko
@@ -38,8 +41,9 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
-                                                  PipelinedWriter, server_limits)
-from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
+                                                  PipelinedWriter, SharedClient,
+                                                  server_limits)
+from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
@@ -153,7 +157,9 @@ def _read_key(loader, path):
 class SftpEndpoint(StreamEndpoint):
     # checksum: the server's `sha256sum` through an SSH exec, where the account may
     # run commands (see checksum())
-    capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True)
+    # shared: more files at once in the same SFTP session (requests.SharedClient)
+    capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True,
+                                shared=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -173,6 +179,9 @@ class SftpEndpoint(StreamEndpoint):
         self.request_size = REQUEST_SIZE
         self._commands = None         # the SSH connection that runs sha256sum (checksum())
         self._no_commands = None      # why the server runs no command for us, once known
+        self._owner = self            # the endpoint that opened the session (shared())
+        self._sharing = threading.Lock()
+        self._users = 1               # the endpoints using the session (the owner's count)
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
@@ -196,8 +205,7 @@ class SftpEndpoint(StreamEndpoint):
     def _open_paramiko(self) -> None:
         self.login()
         try:
-            self._sftp = paramiko.SFTPClient.from_transport(self._transport,
-                                                            window_size=CHANNEL_WINDOW)
+            self._sftp = SharedClient.from_transport(self._transport, window_size=CHANNEL_WINDOW)
             self._sftp.get_channel().settimeout(self.timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise self._no_sftp(exc) from None
@@ -252,7 +260,7 @@ class SftpEndpoint(StreamEndpoint):
         self._transport = pipe
         pipe.settimeout(self.timeout)
         try:
-            self._sftp = paramiko.SFTPClient(pipe)
+            self._sftp = SharedClient(pipe)
             return
         except (paramiko.SSHException, EOFError, OSError) as exc:
             pipe.close()
@@ -411,7 +419,28 @@ class SftpEndpoint(StreamEndpoint):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
         return root
 
+    def shared(self) -> 'SftpEndpoint':
+        owner = self._owner
+        if owner._sftp is None:
+            raise TransferError(f'{self.where}: not connected')
+        other = copy.copy(owner)     # the session, root and directories known to exist
+        other.made_dirs = set()
+        with owner._sharing:
+            owner._users += 1
+        return other
+
+    def _in_flight(self) -> int:
+        """The bytes one file may have in flight: the files moving at once over the
+        session share IN_FLIGHT (the channel's window, and a bound on memory)."""
+        return IN_FLIGHT // self._owner._users
+
     def close(self) -> None:
+        if self._owner is not self:           # the owner closes the session
+            if self._sftp is not None:
+                with self._owner._sharing:
+                    self._owner._users -= 1
+            self._sftp = self._transport = None
+            return
         sftp, transport = self._sftp, self._transport
         self._sftp = self._transport = None
         commands, self._commands = self._commands, None
@@ -535,7 +564,8 @@ class SftpEndpoint(StreamEndpoint):
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size)
+        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size,
+                               self._in_flight())
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
@@ -561,10 +591,17 @@ class SftpEndpoint(StreamEndpoint):
                     self._close_kept(path, handle)
             raise
         except BaseException:
+            if keep_partial:
+                raise
+            if threading.current_thread() is not threading.main_thread():
+                # stopped by its progress callback, between requests (signals land
+                # in the main thread): the session, maybe shared, is in step
+                if handle is not None:
+                    self._remove_partial(path, handle)
+                raise
             # Interrupted (SIGTERM, Ctrl-C) anywhere, maybe in the middle of a request:
             # this SFTP session may be out of step, so a new one removes the file.
-            if not keep_partial:
-                self._remove_after_interrupt(relpath)
+            self._remove_after_interrupt(relpath)
             raise
 
     def _open_for_writing(self, path: str, offset: int, exclusive: bool):
@@ -591,9 +628,9 @@ class SftpEndpoint(StreamEndpoint):
     def _send(self, path, handle, reader, progress, offset: int) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
         returns once the server has confirmed every write and the size of the file."""
-        writes = PipelinedWriter(self._sftp, handle, self.request_size)
+        writes = PipelinedWriter(self._sftp, handle, self.request_size, self._in_flight())
         total = 0
-        buffer = bytearray(CHUNK_SIZE)
+        buffer = chunk_buffer(reader)
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
@@ -731,6 +768,8 @@ class SftpEndpoint(StreamEndpoint):
         own (opened once). None when the account may run no such command (ProFTPD's
         mod_sftp runs none; an account limited to SFTP neither): the caller reads
         the file back."""
+        if self._owner is not self:
+            return self._owner.checksum(relpath)
         if self._no_commands:
             return None
         path = self._remote(relpath)
@@ -754,6 +793,13 @@ class SftpEndpoint(StreamEndpoint):
 
     def _command_channel(self):
         """A new session channel of the connection that runs commands."""
+        with self._sharing:
+            self._open_commands()
+        channel = self._commands._transport.open_session(timeout=self.timeout)
+        channel.settimeout(self.timeout)
+        return channel
+
+    def _open_commands(self) -> None:
         if self._commands is None:
             if isinstance(self._transport, paramiko.Transport):
                 self._commands = self
@@ -763,9 +809,6 @@ class SftpEndpoint(StreamEndpoint):
                 other = SftpEndpoint(spec)
                 other.login()
                 self._commands = other
-        channel = self._commands._transport.open_session(timeout=self.timeout)
-        channel.settimeout(self.timeout)
-        return channel
 
     def _commands_refused(self, why: str) -> None:
         self._no_commands = why

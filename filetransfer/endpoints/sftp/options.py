@@ -37,8 +37,8 @@ class SftpDefaults:
 
 @dataclass(frozen=True, kw_only=True)
 class SftpHost(Host):
-    connections: int = option(t.connections, 1, doc='files at once, each over its own '
-                                                    'connection')
+    connections: int | str = option(t.connections, t.AUTO, doc='files at once in one SFTP '
+                                    'session: 1-16, or auto')
     key_type: str | None = option(t.choice(*KEY_TYPES),
                                   doc="take the key of this type from the application's [sftp]")
     key_file: str | None = option(t.path, doc='private key (OpenSSH or PEM)')

@@ -9,13 +9,19 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 
 - ``server_limits``: the server's limits@openssh.com answer;
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
-  without waiting for each answer;
-- ``PipelinedReader``: a remote file read with many read requests in flight.
+  without waiting for each answer (``in_flight``: a share of IN_FLIGHT when
+  several files share the session);
+- ``PipelinedReader``: a remote file read with many read requests in flight;
+- ``SharedClient``: an SFTP session that several threads use at once.
 """
 
 import errno
 import logging
+import threading
 from typing import NamedTuple
+
+import paramiko
+from paramiko.message import Message
 
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
                            CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
@@ -59,10 +65,10 @@ class PipelinedWriter:
     OSError the server's status maps to) by the next call after its answer.
     A small file thus costs two round trips: open, then write, stat and close."""
 
-    def __init__(self, sftp, handle, request_size: int):
+    def __init__(self, sftp, handle, request_size: int, in_flight: int = IN_FLIGHT):
         self.sftp = sftp
         self.file = handle
-        self.most = max(1, IN_FLIGHT // request_size)
+        self.most = max(1, in_flight // request_size)
         self.pending = {}          # request number -> what it is
         self.failure = None
         self.size = None
@@ -139,10 +145,10 @@ class PipelinedReader(RemoteFile):
     error."""
 
     def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE):
+                 request_size: int = REQUEST_SIZE, in_flight: int = IN_FLIGHT):
         self.sftp = sftp
         self.request_size = request_size
-        self.most = max(1, IN_FLIGHT // request_size)
+        self.most = max(1, in_flight // request_size)
         self.handle = handle
         self.guard = guard
         self.position = offset     # next byte handed out
@@ -214,3 +220,150 @@ class PipelinedReader(RemoteFile):
         except (OSError, TransferError) as exc:
             log.debug('closing a remote file: %s', error_text(exc))
 
+
+
+_GONE = object()      # an answer to a request nobody waits for any more
+
+
+class SharedClient(paramiko.SFTPClient):
+    """An SFTP session that several threads may use at once, each with its own
+    requests (stat, open, rename, a PipelinedWriter or PipelinedReader...).
+
+    paramiko's client sends a request outside its lock (two threads' packets could
+    interleave) and, waiting for the answer to one request, drops the answers
+    meant for requests of another thread. Here a request is numbered and sent under
+    one lock; one waiting thread at a time reads the answers (the reader) and hands
+    each to the thread that sent its request: the answer itself for a request that
+    thread waits for (``_request``), or the object's ``_async_response`` call, run
+    by that thread in its next ``_read_response``, so that an object's state is only
+    ever touched by the thread that uses it. A thread whose answer has come takes
+    over the reading when it next waits and nobody reads.
+
+    Sends and the bookkeeping share one re-entrant lock: paramiko closes a file
+    object that is garbage collected with a request, from whatever thread collects
+    it, maybe one holding the lock. A broken session (an error while reading) is
+    raised to every thread."""
+
+    def __init__(self, sock):
+        super().__init__(sock)
+        self._lock = threading.RLock()
+        self._reader = None         # the thread reading answers, if any
+        self._sender = None         # the thread sending a request, if any
+        self._owners = {}           # request number -> the thread that sent it
+        self._answers = {}          # request number -> (kind, message) of a _request
+        self._due = {}              # thread -> [(object, kind, message, number)]
+        self._idle = {}             # thread -> its Condition, while it waits
+        self._broken = None         # what broke the session
+
+    def _async_request(self, fileobj, t, *args):
+        me = threading.get_ident()
+        with self._lock:
+            before, self._sender = self._sender, me
+            try:
+                number = super()._async_request(fileobj, t, *args)
+                if number in self._expecting:
+                    self._owners[number] = me
+            finally:
+                self._sender = before
+        return number
+
+    def _read_response(self, waitfor=None):
+        """Waits for the answer to request ``waitfor`` and returns it as (kind,
+        message), raising a status answer's error; with None, until at least one
+        answer to this thread's objects was handed to them, and returns (None,
+        None)."""
+        me = threading.get_ident()
+        while True:
+            with self._lock:
+                due = self._due.pop(me, None)
+                answer = self._answers.pop(waitfor, None) if waitfor is not None else None
+                reading = False
+                if due is None and answer is None:
+                    if self._broken is not None:
+                        raise self._broken
+                    if self._reader is None:
+                        self._reader = reading = me
+                    else:
+                        turn = self._idle[me] = threading.Condition(self._lock)
+                        try:
+                            turn.wait()
+                        finally:
+                            del self._idle[me]
+                        continue
+                elif self._reader is None:
+                    self._wake_one()          # it may have been woken to read
+            if due:
+                for fileobj, kind, msg, number in due:
+                    fileobj._async_response(kind, msg, number)
+                del due, fileobj
+                if waitfor is None:
+                    return None, None
+            if answer is not None:
+                return self._answered(*answer)
+            if reading:
+                try:
+                    kind, msg = self._read_for(me, waitfor)
+                finally:
+                    with self._lock:
+                        self._reader = None
+                        self._wake_one()      # to read next
+                return (None, None) if waitfor is None else self._answered(kind, msg)
+            # else: objects of this thread got their answers, the awaited one is to come
+
+    def _read_for(self, me, waitfor):
+        """As the reader: reads answers, handing over those of other threads, until
+        one for this thread comes: the answer to ``waitfor``, else (None, None)
+        once an object of this thread was given its answer."""
+        try:
+            while True:
+                kind, data = self._read_packet()
+                msg = Message(data)
+                number = msg.get_int()
+                with self._lock:
+                    fileobj = self._expecting.pop(number, _GONE)
+                    owner = self._owners.pop(number, self._sender)
+                    if fileobj is not _GONE and owner != me:
+                        if fileobj is type(None):
+                            self._answers[number] = (kind, msg)
+                        else:
+                            self._due.setdefault(owner, []).append((fileobj, kind, msg, number))
+                        if owner in self._idle:
+                            self._idle[owner].notify()
+                        fileobj = _GONE
+                if fileobj is _GONE:
+                    continue                  # another thread's, or of a closed file
+                if fileobj is type(None):
+                    if number == waitfor:
+                        return kind, msg
+                    with self._lock:          # sent by this thread, awaited later
+                        self._answers[number] = (kind, msg)
+                    continue
+                fileobj._async_response(kind, msg, number)
+                fileobj = None                # no last reference dropped under the lock
+                if waitfor is None:
+                    return None, None
+        except EOFError as exc:
+            broken = paramiko.SSHException(f'Server connection dropped: {exc}')
+            broken.__context__ = exc
+            self._break(broken)
+            raise broken from None
+        except BaseException as exc:          # the answers may be out of step now
+            self._break(exc)
+            raise
+
+    def _wake_one(self) -> None:
+        """Wakes a waiting thread, if any: it reads answers, or wakes another."""
+        for turn in self._idle.values():
+            turn.notify()
+            break
+
+    def _break(self, exc: BaseException) -> None:
+        with self._lock:
+            self._broken = exc
+            for turn in self._idle.values():
+                turn.notify()
+
+    def _answered(self, kind, msg):
+        if kind == CMD_STATUS:
+            self._convert_status(msg)
+        return kind, msg
