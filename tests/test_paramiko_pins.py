@@ -29,6 +29,7 @@ CALLS = [
     (paramiko.SFTPClient, '_async_request',
      (object(), paramiko.sftp.CMD_READ, b'handle', paramiko.sftp.int64(0), 32768)),
     (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_FSTAT, b'handle')),
+    (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_CLOSE, b'handle')),
     (paramiko.SFTPClient, '_read_response', ()),
     (paramiko.SFTPClient, '_convert_status', (paramiko.Message(),)),
 ]

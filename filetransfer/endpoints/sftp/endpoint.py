@@ -36,7 +36,7 @@ import paramiko
 from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
-from filetransfer.endpoints.sftp import sshpipe
+from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
                                                   PipelinedWriter, server_limits)
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
@@ -282,7 +282,7 @@ class SftpEndpoint(StreamEndpoint):
         key = self._key()
         self._read_host_keys()
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            sock = tcp.connect(self.host, self.port, self.timeout)
         except OSError as exc:
             raise ConnectError(f'cannot connect to {self.where}: {_reason(exc)}') from None
         try:
@@ -535,7 +535,8 @@ class SftpEndpoint(StreamEndpoint):
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size)
+        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size,
+                               expected.size if expected is not None else None)
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,

@@ -11,8 +11,11 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
   without waiting for each answer;
 - ``PipelinedReader``: a remote file read with many read requests in flight.
+
+``batched`` groups requests sent together, so that they leave together.
 """
 
+import contextlib
 import errno
 import logging
 from typing import NamedTuple
@@ -41,6 +44,14 @@ class Limits(NamedTuple):
     write: int
 
 
+def batched(sftp):
+    """A context in which the requests sent leave together (in one SSH packet over
+    an `ssh` child, which batches what it is given; paramiko's transport sends
+    each at once, on a socket without Nagle's delay)."""
+    batch = getattr(sftp.get_channel(), 'batched', None)
+    return batch() if batch else contextlib.nullcontext()
+
+
 def server_limits(sftp) -> Limits | None:
     """The server's limits@openssh.com answer; None when it does not give one."""
     try:
@@ -64,20 +75,33 @@ class PipelinedWriter:
         self.file = handle
         self.most = max(1, IN_FLIGHT // request_size)
         self.pending = {}          # request number -> what it is
+        self.held = None           # the last write's arguments, not sent yet
         self.failure = None
         self.size = None
 
     def send(self, offset: int, data: bytes) -> None:
+        # Each write waits for the next one (or for finish()): the last goes out
+        # with the stat and the close in one batch, so a small file's requests
+        # travel together.
+        self._raise_failure()
+        self._send_held()
+        self.held = (int64(offset), data)
         while len(self.pending) >= self.most:
             self.sftp._read_response()
         self._raise_failure()
-        self._request('write', CMD_WRITE, int64(offset), data)
+
+    def _send_held(self) -> None:
+        if self.held is not None:
+            self._request('write', CMD_WRITE, *self.held)
+            self.held = None
 
     def finish(self) -> int | None:
         """Closes the file once every write is answered; returns its size as the
         server gave it before the close, or None if it cannot tell."""
-        self._request('stat', CMD_FSTAT)
-        self._request('close', CMD_CLOSE)
+        with batched(self.sftp):
+            self._send_held()
+            self._request('stat', CMD_FSTAT)
+            self._request('close', CMD_CLOSE)
         self.file._closed = True          # paramiko must not close it again
         while self.pending:
             self.sftp._read_response()
@@ -139,10 +163,13 @@ class PipelinedReader(RemoteFile):
     error."""
 
     def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE):
+                 request_size: int = REQUEST_SIZE, size: int | None = None):
         self.sftp = sftp
         self.request_size = request_size
         self.most = max(1, IN_FLIGHT // request_size)
+        # The size the listing gave, if any: reads end there, and one more there
+        # tells whether the file ends too; a file read whole in one round trip.
+        self.size = size
         self.handle = handle
         self.guard = guard
         self.position = offset     # next byte handed out
@@ -157,12 +184,28 @@ class PipelinedReader(RemoteFile):
                                           int(length))
         self.pending[number] = (offset, length)
 
+    def _request_more(self) -> None:
+        """Sends read requests up to the most in flight; with a known size, none past
+        the one at the end while that is unanswered."""
+        with batched(self.sftp):
+            while not self.end_seen and len(self.pending) < self.most:
+                size = self.size
+                if size is not None and self.requested > size and self.pending:
+                    return
+                length = self.request_size
+                if size is not None and self.requested < size:
+                    length = min(length, size - self.requested)
+                self._request(self.requested, length)
+                self.requested += length
+
     def _async_response(self, kind, msg, number) -> None:
         """Called by paramiko with the answer to one of our requests."""
         offset, length = self.pending.pop(number)
         if kind == CMD_DATA:
             data = msg.get_string()
             self.ready[offset] = data
+            if data and self.size is not None and offset + len(data) > self.size:
+                self.size = None                     # it grew: read on to its end
             if data and len(data) < length:          # a short read: ask for the rest
                 self._request(offset + len(data), length - len(data))
             elif not data:
@@ -181,9 +224,7 @@ class PipelinedReader(RemoteFile):
         filled = 0
         with self.guard():
             while filled < len(buffer) and not self.eof:
-                while not self.end_seen and len(self.pending) < self.most:
-                    self._request(self.requested, self.request_size)
-                    self.requested += self.request_size
+                self._request_more()
                 while self.position not in self.ready:
                     self.sftp._read_response()
                 piece = self.ready.pop(self.position)
@@ -210,7 +251,20 @@ class PipelinedReader(RemoteFile):
             with self.guard():
                 while self.pending:            # reads past the end, still answered
                     self.sftp._read_response()
-                self.handle.close()
+                # Not waited for: a close of a file read has nothing to report, and
+                # the server handles the requests that follow after it.
+                self.sftp._async_request(_IGNORED, CMD_CLOSE, self.handle.handle)
+                self.handle._closed = True     # paramiko must not close it again
         except (OSError, TransferError) as exc:
             log.debug('closing a remote file: %s', error_text(exc))
+
+
+class _Ignore:
+    """Takes the answer to a request that nobody waits for."""
+
+    def _async_response(self, kind, msg, number) -> None:
+        pass
+
+
+_IGNORED = _Ignore()
 
