@@ -37,10 +37,11 @@ from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe, tcp
-from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
-                                                  PipelinedWriter, server_limits)
+from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
+                                                  PipelinedReader, PipelinedWriter,
+                                                  batched, server_limits)
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
-                                         refuse_unsafe)
+                                         listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
@@ -53,6 +54,9 @@ MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allo
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
+# Sub-directories whose listing a walk starts before it enters them (all on the
+# one session, so their round trips overlap).
+LISTINGS_AHEAD = 16
 AEAD_CIPHERS = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
 _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
 
@@ -499,14 +503,32 @@ class SftpEndpoint(StreamEndpoint):
             real = realpath(one[0])
             return real is not None and real == realpath(other[0])
 
+        started = {}        # relative directory -> its listing, under way
+
+        def list_dir(reldir):
+            listing = started.pop(reldir, None) or self._start_listing(reldir)
+            entries = self._list_dir(reldir, listing)
+            with batched(self._sftp):
+                for entry in sorted(entries or (), key=lambda item: item.name):
+                    if len(started) >= LISTINGS_AHEAD:
+                        break
+                    relpath = f'{reldir}/{entry.name}' if reldir else entry.name
+                    if entry.kind == 'dir' and not listed_name_problem(entry.name) \
+                            and relpath not in started and descend(relpath):
+                        started[relpath] = self._start_listing(relpath)
+            return entries
+
         with self._guard():
             yield from walk_tree(self.where, _listed(self._root_attr), descend,
-                                 self._list_dir, same_directory, self._settle)
+                                 list_dir, same_directory, self._settle)
 
-    def _list_dir(self, reldir):
-        path = self._remote(reldir)
+    def _start_listing(self, reldir) -> DirectoryListing:
+        return DirectoryListing(self._sftp, self._remote(reldir))
+
+    def _list_dir(self, reldir, listing: DirectoryListing):
+        path = listing.path
         try:
-            return [_listed(attr) for attr in self._sftp.listdir_attr(path)]
+            return [_listed(attr) for attr in listing.entries()]
         except OSError as exc:
             if not self._transport.is_active():
                 raise

@@ -10,7 +10,9 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 - ``server_limits``: the server's limits@openssh.com answer;
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
   without waiting for each answer;
-- ``PipelinedReader``: a remote file read with many read requests in flight.
+- ``PipelinedReader``: a remote file read with many read requests in flight;
+- ``DirectoryListing``: a directory listed with several READDIR requests in
+  flight, started before it is needed.
 
 ``batched`` groups requests sent together, so that they leave together.
 """
@@ -21,7 +23,8 @@ import logging
 from typing import NamedTuple
 
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
+                           CMD_FSTAT, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READ,
+                           CMD_READDIR, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
                            SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
+READDIR_IN_FLIGHT = 32        # READDIR requests on one directory awaiting an answer
 # status codes of later SFTP versions that some servers send to version 3 clients too
 NO_SPACE_ON_FILESYSTEM = 14
 QUOTA_EXCEEDED = 15
@@ -268,3 +272,97 @@ class _Ignore:
 
 _IGNORED = _Ignore()
 
+
+
+class DirectoryListing:
+    """One directory's entries (paramiko SFTPAttributes, as listdir_attr gives
+    them), fetched by the answers themselves: the OPENDIR sent at once, then READDIR
+    requests on its handle, more in flight after each answer with names (up to
+    READDIR_IN_FLIGHT), until one answers the end; then the handle's CLOSE, not
+    waited for. A server answers the READDIRs of one handle in turn, each with
+    what follows the last (however many names it puts in one answer), so the
+    answers put together in request order are the directory, each name once.
+
+    Several listings may be under way at once on one session: whoever reads an
+    answer hands it to its listing. `entries` waits for this one's end."""
+
+    def __init__(self, sftp, path: str):
+        self.sftp = sftp
+        self.path = path
+        self.handle = None
+        self.pending = {}          # request number -> 'open', 'close' or a READDIR's index
+        self.answers = {}          # READDIR index -> the names it gave
+        self.sent = 0              # READDIR requests sent
+        self.most = 2              # READDIRs in flight at most, for now
+        self.ended = False         # the end (or an error) was answered
+        self.done = False          # every READDIR is answered
+        self.error = None
+        self._send('open', CMD_OPENDIR, path)
+
+    def entries(self) -> list:
+        """The directory's entries but '.' and '..'; raises the server's error
+        (OSError) when it cannot be listed."""
+        while not self.done:
+            self.sftp._read_response()
+        if self.error is not None:
+            raise self.error
+        return [attr for index in sorted(self.answers) for attr in self.answers[index]]
+
+    def _send(self, what, kind: int, *args) -> None:
+        number = self.sftp._async_request(self, kind, *args)
+        self.pending[number] = what
+
+    def _read_more(self) -> None:
+        with batched(self.sftp):
+            while not self.ended and len(self.pending) < self.most:
+                self._send(self.sent, CMD_READDIR, self.handle)
+                self.sent += 1
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer to one of our requests."""
+        what = self.pending.pop(number)
+        if what == 'close':
+            return
+        if what == 'open':
+            if kind == CMD_HANDLE:
+                self.handle = msg.get_binary()
+                self._read_more()
+            else:
+                self._fail(kind, msg, 'an OPENDIR')
+                self.done = True
+            return
+        if kind == CMD_NAME:
+            self.answers[what] = _names(msg)
+            self.most = min(READDIR_IN_FLIGHT, self.most + 1)
+            self._read_more()
+        else:
+            self._fail(kind, msg, 'a READDIR')
+        if self.ended and not self.pending:
+            self.done = True
+            self._send('close', CMD_CLOSE, self.handle)
+
+    def _fail(self, kind, msg, what: str) -> None:
+        """Takes a status answer: the end, or the first error."""
+        self.ended = True
+        try:
+            if kind != CMD_STATUS:
+                raise OSError(errno.EIO, f'unexpected answer to {what}')
+            self.sftp._convert_status(msg)
+            raise OSError(errno.EIO, f'a success status in answer to {what}')
+        except EOFError:
+            pass
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+
+
+def _names(msg) -> list:
+    """The entries of a NAME answer, but '.' and '..'."""
+    names = []
+    for _ in range(msg.get_int()):
+        filename = msg.get_text()
+        longname = msg.get_text()
+        attr = SFTPAttributes._from_msg(msg, filename, longname)
+        if filename not in ('.', '..'):
+            names.append(attr)
+    return names
