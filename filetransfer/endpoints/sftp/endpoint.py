@@ -38,8 +38,8 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
-                                                  PipelinedReader, PipelinedWriter,
-                                                  batched, server_limits)
+                                                  LimitsRequest, PipelinedReader,
+                                                  PipelinedWriter, batched)
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, StreamEndpoint,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
@@ -187,11 +187,14 @@ class SftpEndpoint(StreamEndpoint):
                 self._open_openssh(argv)
             if self._sftp is None:
                 self._open_paramiko()
-            self.request_size = self._server_request_size()
+            with self._guard():
+                limits = LimitsRequest(self._sftp)    # answered while the root is found
+            self._open_root()
+            with self._guard():
+                self.request_size = _request_size(limits.result())
             log.debug('%s: SFTP over %s, requests of %d bytes', self.where,
                       'paramiko' if isinstance(self._transport, paramiko.Transport) else 'ssh',
                       self.request_size)
-            self._open_root()
         except BaseException as exc:
             self._interrupted = self._interrupted or _interruption(exc)
             self.close()
@@ -269,16 +272,6 @@ class SftpEndpoint(StreamEndpoint):
             log.info('%s: ssh failed (%s); trying paramiko', self.where, last)
             return
         raise ConnectError(f'{self.where}: ssh: {last}', retryable=not sshpipe.refused(errors))
-
-    def _server_request_size(self) -> int:
-        """The largest read and write the server takes (OpenSSH's limits@openssh.com
-        extension), up to MAX_REQUEST_SIZE; the SFTP minimum when it does not say."""
-        with self._guard():
-            limits = server_limits(self._sftp)
-        if limits is None:
-            return REQUEST_SIZE
-        largest = min(limits.read, limits.write)
-        return min(MAX_REQUEST_SIZE, largest) if largest >= REQUEST_SIZE else REQUEST_SIZE
 
     def login(self) -> None:
         """Connects, checks the server's host key and logs in; no SFTP yet.
@@ -616,7 +609,8 @@ class SftpEndpoint(StreamEndpoint):
         returns once the server has confirmed every write and the size of the file."""
         writes = PipelinedWriter(self._sftp, handle, self.request_size)
         total = 0
-        buffer = bytearray(CHUNK_SIZE)
+        # whole requests only: a chunk's remainder would make a small write of its own
+        buffer = bytearray(max(1, CHUNK_SIZE // self.request_size) * self.request_size)
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
@@ -808,6 +802,15 @@ def _read_limited(channel, most: int) -> bytes:
             chunks.append(chunk)
         size += len(chunk)
     return b''.join(chunks)[:most]
+
+
+def _request_size(limits) -> int:
+    """The largest read and write the server takes (its limits@openssh.com answer),
+    up to MAX_REQUEST_SIZE; the SFTP minimum when it does not say."""
+    if limits is None:
+        return REQUEST_SIZE
+    largest = min(limits.read, limits.write)
+    return min(MAX_REQUEST_SIZE, largest) if largest >= REQUEST_SIZE else REQUEST_SIZE
 
 
 def _listed(attr) -> Listed:

@@ -7,7 +7,7 @@ call back an object's ``_async_response`` with each answer. This module uses the
 (and the SFTP message numbers), so that a paramiko release that changes them
 breaks one module, checked by tests/test_paramiko_pins.py:
 
-- ``server_limits``: the server's limits@openssh.com answer;
+- ``server_limits``, ``LimitsRequest``: the server's limits@openssh.com answer;
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
   without waiting for each answer;
 - ``PipelinedReader``: a remote file read with many read requests in flight;
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
-READDIR_IN_FLIGHT = 32        # READDIR requests on one directory awaiting an answer
+READDIR_IN_FLIGHT = 64        # READDIR requests on one directory awaiting an answer
 # status codes of later SFTP versions that some servers send to version 3 clients too
 NO_SPACE_ON_FILESYSTEM = 14
 QUOTA_EXCEEDED = 15
@@ -58,13 +58,30 @@ def batched(sftp):
 
 def server_limits(sftp) -> Limits | None:
     """The server's limits@openssh.com answer; None when it does not give one."""
-    try:
-        kind, msg = sftp._request(CMD_EXTENDED, 'limits@openssh.com')
-    except OSError:       # not supported: a status answer
-        return None
-    if kind != CMD_EXTENDED_REPLY:
-        return None
-    return Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
+    return LimitsRequest(sftp).result()
+
+
+class LimitsRequest:
+    """The limits@openssh.com request, sent at once and answered whenever an answer
+    is read (so that other requests can go meanwhile); `result` waits for it."""
+
+    def __init__(self, sftp):
+        self.sftp = sftp
+        self.answered = False
+        self.limits = None
+        sftp._async_request(self, CMD_EXTENDED, 'limits@openssh.com')
+
+    def result(self) -> Limits | None:
+        """The server's limits; None when it does not give them (a status answer)."""
+        while not self.answered:
+            self.sftp._read_response()
+        return self.limits
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer."""
+        self.answered = True
+        if kind == CMD_EXTENDED_REPLY:
+            self.limits = Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
 
 
 class PipelinedWriter:
