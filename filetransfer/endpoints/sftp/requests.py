@@ -311,8 +311,8 @@ class DirectoryListing:
         self.answers = {}          # READDIR index -> the names it gave
         self.sent = 0              # READDIR requests sent
         self.most = 2              # READDIRs in flight at most, for now
-        self.ended = False         # the end (or an error) was answered
-        self.done = False          # every READDIR is answered
+        self.end = None            # the first READDIR answered with the end (or an error)
+        self.done = False          # every READDIR before that one is answered
         self.error = None
         self._send('open', CMD_OPENDIR, path)
 
@@ -331,15 +331,15 @@ class DirectoryListing:
 
     def _read_more(self) -> None:
         with batched(self.sftp):
-            while not self.ended and len(self.pending) < self.most:
+            while self.end is None and len(self.pending) < self.most:
                 self._send(self.sent, CMD_READDIR, self.handle)
                 self.sent += 1
 
     def _async_response(self, kind, msg, number) -> None:
         """Called by paramiko with the answer to one of our requests."""
         what = self.pending.pop(number)
-        if what == 'close':
-            return
+        if what == 'close' or self.done:
+            return                 # a READDIR past the end: the end again
         if what == 'open':
             if kind == CMD_HANDLE:
                 self.handle = msg.get_binary()
@@ -353,14 +353,17 @@ class DirectoryListing:
             self.most = min(READDIR_IN_FLIGHT, self.most + 1)
             self._read_more()
         else:
+            self.end = what if self.end is None else min(self.end, what)
             self._fail(kind, msg, 'a READDIR')
-        if self.ended and not self.pending:
+        # The READDIRs after the end are answered with the end too: they are not
+        # waited for, and the server takes the CLOSE after them.
+        if self.end is not None and not any(
+                isinstance(index, int) and index < self.end for index in self.pending.values()):
             self.done = True
             self._send('close', CMD_CLOSE, self.handle)
 
     def _fail(self, kind, msg, what: str) -> None:
         """Takes a status answer: the end, or the first error."""
-        self.ended = True
         try:
             if kind != CMD_STATUS:
                 raise OSError(errno.EIO, f'unexpected answer to {what}')
