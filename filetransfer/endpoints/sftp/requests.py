@@ -290,7 +290,6 @@ class _Ignore:
 _IGNORED = _Ignore()
 
 
-
 class DirectoryListing:
     """One directory's entries (paramiko SFTPAttributes, as listdir_attr gives
     them), fetched by the answers themselves: the OPENDIR sent at once, then READDIR
