@@ -17,8 +17,9 @@ USER = 'filetransfer/endpoints/sftp/requests.py'
 
 # draft-ietf-secsh-filexfer-02, section 3 (packet types) and 7 (status codes)
 MESSAGE_NUMBERS = {'CMD_OPEN': 3, 'CMD_CLOSE': 4, 'CMD_READ': 5, 'CMD_WRITE': 6,
-                   'CMD_FSTAT': 8, 'CMD_STATUS': 101, 'CMD_HANDLE': 102, 'CMD_DATA': 103,
-                   'CMD_ATTRS': 105, 'CMD_EXTENDED': 200, 'CMD_EXTENDED_REPLY': 201}
+                   'CMD_FSTAT': 8, 'CMD_OPENDIR': 11, 'CMD_READDIR': 12, 'CMD_STATUS': 101,
+                   'CMD_HANDLE': 102, 'CMD_DATA': 103, 'CMD_NAME': 104, 'CMD_ATTRS': 105,
+                   'CMD_EXTENDED': 200, 'CMD_EXTENDED_REPLY': 201}
 STATUS_CODES = {'SFTP_OK': 0, 'SFTP_EOF': 1, 'SFTP_NO_SUCH_FILE': 2,
                 'SFTP_PERMISSION_DENIED': 3, 'SFTP_FAILURE': 4}
 
@@ -30,6 +31,9 @@ CALLS = [
     (paramiko.SFTPClient, '_async_request',
      (object(), paramiko.sftp.CMD_READ, b'handle', paramiko.sftp.int64(0), 32768)),
     (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_FSTAT, b'handle')),
+    (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_CLOSE, b'handle')),
+    (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_OPENDIR, '/path')),
+    (paramiko.SFTPClient, '_async_request', (object(), paramiko.sftp.CMD_READDIR, b'handle')),
     (paramiko.SFTPClient, '_read_response', ()),
     (paramiko.SFTPClient, '_convert_status', (paramiko.Message(),)),
     (paramiko.SFTPClient, '_read_packet', ()),
@@ -55,13 +59,16 @@ def test_private_methods_take_the_arguments_given(cls, method, args):
                             f'no longer takes the arguments {USER} gives it ({problem})'
 
 
-def test_attributes_are_read_from_a_message():
+@pytest.mark.parametrize('args', [(paramiko.Message(),),
+                                  (paramiko.Message(), 'name', 'long name')],
+                         ids=['a message alone', 'a message, name and long name'])
+def test_attributes_are_read_from_a_message(args):
     from_msg = getattr(paramiko.SFTPAttributes, '_from_msg', None)
     assert callable(from_msg), f'{VERSION} has no SFTPAttributes._from_msg, which {USER} calls'
-    problem = refusal(from_msg, paramiko.Message())
+    problem = refusal(from_msg, *args)
     assert problem is None, f'{VERSION}: SFTPAttributes._from_msg' \
-                            f'{inspect.signature(from_msg)} no longer takes a message alone ' \
-                            f'({problem})'
+                            f'{inspect.signature(from_msg)} no longer takes {len(args)} ' \
+                            f'arguments ({problem})'
 
 
 def test_answers_are_handed_to_the_requesting_object():
@@ -272,3 +279,16 @@ def test_a_broken_session_fails_every_waiting_thread(live_sshd, tmp_path):
     finally:
         live_sshd.start()
         transport.close()
+
+
+def test_a_listing_through_the_pipelined_readdirs(sftp, tmp_path):
+    names = {f'name{number:04d}' for number in range(1234)}    # answers of 100 names
+    for name in names:
+        (tmp_path / name).write_bytes(b'')
+    listing = requests.DirectoryListing(sftp, str(tmp_path))
+    entries = listing.entries()
+    assert sorted(attr.filename for attr in entries) == sorted(names), \
+        f'{VERSION}: the pipelined READDIRs listed other names'
+    assert all(attr.st_size == 0 for attr in entries), f'{VERSION}: attributes misread'
+    with pytest.raises(FileNotFoundError):
+        requests.DirectoryListing(sftp, str(tmp_path / 'missing')).entries()

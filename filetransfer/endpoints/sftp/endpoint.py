@@ -39,12 +39,12 @@ import paramiko
 from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
-from filetransfer.endpoints.sftp import sshpipe
-from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, PipelinedReader,
-                                                  PipelinedWriter, SharedClient,
-                                                  server_limits)
+from filetransfer.endpoints.sftp import sshpipe, tcp
+from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
+                                                  LimitsRequest, PipelinedReader,
+                                                  PipelinedWriter, SharedClient, batched)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
-                                         refuse_unsafe)
+                                         listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
@@ -57,6 +57,9 @@ MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allo
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
+# Sub-directories whose listing a walk starts before it enters them (all on the
+# one session, so their round trips overlap).
+LISTINGS_AHEAD = 16
 AEAD_CIPHERS = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
 _KEY_CLASSES = {'RSA': 'RSAKey', 'ECDSA': 'ECDSAKey', 'Ed25519': 'Ed25519Key', 'DSA': 'DSSKey'}
 
@@ -192,11 +195,14 @@ class SftpEndpoint(StreamEndpoint):
                 self._open_openssh(argv)
             if self._sftp is None:
                 self._open_paramiko()
-            self.request_size = self._server_request_size()
+            with self._guard():
+                limits = LimitsRequest(self._sftp)    # answered while the root is found
+            self._open_root()
+            with self._guard():
+                self.request_size = _request_size(limits.result())
             log.debug('%s: SFTP over %s, requests of %d bytes', self.where,
                       'paramiko' if isinstance(self._transport, paramiko.Transport) else 'ssh',
                       self.request_size)
-            self._open_root()
         except BaseException as exc:
             self._interrupted = self._interrupted or _interruption(exc)
             self.close()
@@ -274,23 +280,13 @@ class SftpEndpoint(StreamEndpoint):
             return
         raise ConnectError(f'{self.where}: ssh: {last}', retryable=not sshpipe.refused(errors))
 
-    def _server_request_size(self) -> int:
-        """The largest read and write the server takes (OpenSSH's limits@openssh.com
-        extension), up to MAX_REQUEST_SIZE; the SFTP minimum when it does not say."""
-        with self._guard():
-            limits = server_limits(self._sftp)
-        if limits is None:
-            return REQUEST_SIZE
-        largest = min(limits.read, limits.write)
-        return min(MAX_REQUEST_SIZE, largest) if largest >= REQUEST_SIZE else REQUEST_SIZE
-
     def login(self) -> None:
         """Connects, checks the server's host key and logs in; no SFTP yet.
         Raises ConnectError (not retryable when another try cannot help)."""
         key = self._key()
         self._read_host_keys()
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            sock = tcp.connect(self.host, self.port, self.timeout)
         except OSError as exc:
             raise ConnectError(f'cannot connect to {self.where}: {_reason(exc)}') from None
         try:
@@ -528,14 +524,32 @@ class SftpEndpoint(StreamEndpoint):
             real = realpath(one[0])
             return real is not None and real == realpath(other[0])
 
+        started = {}        # relative directory -> its listing, under way
+
+        def list_dir(reldir):
+            listing = started.pop(reldir, None) or self._start_listing(reldir)
+            entries = self._list_dir(reldir, listing)
+            with batched(self._sftp):
+                for entry in sorted(entries or (), key=lambda item: item.name):
+                    if len(started) >= LISTINGS_AHEAD:
+                        break
+                    relpath = f'{reldir}/{entry.name}' if reldir else entry.name
+                    if entry.kind == 'dir' and not listed_name_problem(entry.name) \
+                            and relpath not in started and descend(relpath):
+                        started[relpath] = self._start_listing(relpath)
+            return entries
+
         with self._guard():
             yield from walk_tree(self.where, _listed(self._root_attr), descend,
-                                 self._list_dir, same_directory, self._settle)
+                                 list_dir, same_directory, self._settle)
 
-    def _list_dir(self, reldir):
-        path = self._remote(reldir)
+    def _start_listing(self, reldir) -> DirectoryListing:
+        return DirectoryListing(self._sftp, self._remote(reldir))
+
+    def _list_dir(self, reldir, listing: DirectoryListing):
+        path = listing.path
         try:
-            return [_listed(attr) for attr in self._sftp.listdir_attr(path)]
+            return [_listed(attr) for attr in listing.entries()]
         except OSError as exc:
             if not self._transport.is_active():
                 raise
@@ -565,7 +579,8 @@ class SftpEndpoint(StreamEndpoint):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
         return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size,
-                               self._in_flight())
+                               self._in_flight(),
+                               expected.size if expected is not None else None)
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
@@ -631,6 +646,9 @@ class SftpEndpoint(StreamEndpoint):
         writes = PipelinedWriter(self._sftp, handle, self.request_size, self._in_flight())
         total = 0
         buffer = chunk_buffer(reader)
+        if len(buffer) > self.request_size:
+            # whole requests only: a chunk's remainder would make a small write of its own
+            del buffer[len(buffer) // self.request_size * self.request_size:]
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
@@ -828,6 +846,15 @@ def _read_limited(channel, most: int) -> bytes:
             chunks.append(chunk)
         size += len(chunk)
     return b''.join(chunks)[:most]
+
+
+def _request_size(limits) -> int:
+    """The largest read and write the server takes (its limits@openssh.com answer),
+    up to MAX_REQUEST_SIZE; the SFTP minimum when it does not say."""
+    if limits is None:
+        return REQUEST_SIZE
+    largest = min(limits.read, limits.write)
+    return min(MAX_REQUEST_SIZE, largest) if largest >= REQUEST_SIZE else REQUEST_SIZE
 
 
 def _listed(attr) -> Listed:

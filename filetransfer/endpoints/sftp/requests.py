@@ -7,14 +7,19 @@ call back an object's ``_async_response`` with each answer. This module uses the
 (and the SFTP message numbers), so that a paramiko release that changes them
 breaks one module, checked by tests/test_paramiko_pins.py:
 
-- ``server_limits``: the server's limits@openssh.com answer;
+- ``server_limits``, ``LimitsRequest``: the server's limits@openssh.com answer;
 - ``PipelinedWriter``: the writes, size and close of one open remote file, sent
   without waiting for each answer (``in_flight``: a share of IN_FLIGHT when
   several files share the session);
 - ``PipelinedReader``: a remote file read with many read requests in flight;
+- ``DirectoryListing``: a directory listed with several READDIR requests in
+  flight, started before it is needed;
 - ``SharedClient``: an SFTP session that several threads use at once.
+
+``batched`` groups requests sent together, so that they leave together.
 """
 
+import contextlib
 import errno
 import logging
 import threading
@@ -24,7 +29,8 @@ import paramiko
 from paramiko.message import Message
 
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_READ, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
+                           CMD_FSTAT, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READ,
+                           CMD_READDIR, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
                            SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32768          # the read/write size every SFTP server must serve
 IN_FLIGHT = 4 << 20           # bytes of read or write requests awaiting an answer
+READDIR_IN_FLIGHT = 64        # READDIR requests on one directory awaiting an answer
 # status codes of later SFTP versions that some servers send to version 3 clients too
 NO_SPACE_ON_FILESYSTEM = 14
 QUOTA_EXCEEDED = 15
@@ -47,15 +54,40 @@ class Limits(NamedTuple):
     write: int
 
 
+def batched(sftp):
+    """A context in which the requests sent leave together (in one SSH packet over
+    an `ssh` child, which batches what it is given; paramiko's transport sends
+    each at once, on a socket without Nagle's delay)."""
+    batch = getattr(sftp.get_channel(), 'batched', None)
+    return batch() if batch else contextlib.nullcontext()
+
+
 def server_limits(sftp) -> Limits | None:
     """The server's limits@openssh.com answer; None when it does not give one."""
-    try:
-        kind, msg = sftp._request(CMD_EXTENDED, 'limits@openssh.com')
-    except OSError:       # not supported: a status answer
-        return None
-    if kind != CMD_EXTENDED_REPLY:
-        return None
-    return Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
+    return LimitsRequest(sftp).result()
+
+
+class LimitsRequest:
+    """The limits@openssh.com request, sent at once and answered whenever an answer
+    is read (so that other requests can go meanwhile); `result` waits for it."""
+
+    def __init__(self, sftp):
+        self.sftp = sftp
+        self.answered = False
+        self.limits = None
+        sftp._async_request(self, CMD_EXTENDED, 'limits@openssh.com')
+
+    def result(self) -> Limits | None:
+        """The server's limits; None when it does not give them (a status answer)."""
+        while not self.answered:
+            self.sftp._read_response()
+        return self.limits
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer."""
+        self.answered = True
+        if kind == CMD_EXTENDED_REPLY:
+            self.limits = Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
 
 
 class PipelinedWriter:
@@ -70,20 +102,33 @@ class PipelinedWriter:
         self.file = handle
         self.most = max(1, in_flight // request_size)
         self.pending = {}          # request number -> what it is
+        self.held = None           # the last write's arguments, not sent yet
         self.failure = None
         self.size = None
 
     def send(self, offset: int, data: bytes) -> None:
+        # Each write waits for the next one (or for finish()): the last goes out
+        # with the stat and the close in one batch, so a small file's requests
+        # travel together.
+        self._raise_failure()
+        self._send_held()
+        self.held = (int64(offset), data)
         while len(self.pending) >= self.most:
             self.sftp._read_response()
         self._raise_failure()
-        self._request('write', CMD_WRITE, int64(offset), data)
+
+    def _send_held(self) -> None:
+        if self.held is not None:
+            self._request('write', CMD_WRITE, *self.held)
+            self.held = None
 
     def finish(self) -> int | None:
         """Closes the file once every write is answered; returns its size as the
         server gave it before the close, or None if it cannot tell."""
-        self._request('stat', CMD_FSTAT)
-        self._request('close', CMD_CLOSE)
+        with batched(self.sftp):
+            self._send_held()
+            self._request('stat', CMD_FSTAT)
+            self._request('close', CMD_CLOSE)
         self.file._closed = True          # paramiko must not close it again
         while self.pending:
             self.sftp._read_response()
@@ -145,10 +190,14 @@ class PipelinedReader(RemoteFile):
     error."""
 
     def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE, in_flight: int = IN_FLIGHT):
+                 request_size: int = REQUEST_SIZE, in_flight: int = IN_FLIGHT,
+                 size: int | None = None):
         self.sftp = sftp
         self.request_size = request_size
         self.most = max(1, in_flight // request_size)
+        # The size the listing gave, if any: reads end there, and one more there
+        # tells whether the file ends too; a file read whole in one round trip.
+        self.size = size
         self.handle = handle
         self.guard = guard
         self.position = offset     # next byte handed out
@@ -163,12 +212,28 @@ class PipelinedReader(RemoteFile):
                                           int(length))
         self.pending[number] = (offset, length)
 
+    def _request_more(self) -> None:
+        """Sends read requests up to the most in flight; with a known size, none past
+        the one at the end while that is unanswered."""
+        with batched(self.sftp):
+            while not self.end_seen and len(self.pending) < self.most:
+                size = self.size
+                if size is not None and self.requested > size and self.pending:
+                    return
+                length = self.request_size
+                if size is not None and self.requested < size:
+                    length = min(length, size - self.requested)
+                self._request(self.requested, length)
+                self.requested += length
+
     def _async_response(self, kind, msg, number) -> None:
         """Called by paramiko with the answer to one of our requests."""
         offset, length = self.pending.pop(number)
         if kind == CMD_DATA:
             data = msg.get_string()
             self.ready[offset] = data
+            if data and self.size is not None and offset + len(data) > self.size:
+                self.size = None                     # it grew: read on to its end
             if data and len(data) < length:          # a short read: ask for the rest
                 self._request(offset + len(data), length - len(data))
             elif not data:
@@ -187,9 +252,7 @@ class PipelinedReader(RemoteFile):
         filled = 0
         with self.guard():
             while filled < len(buffer) and not self.eof:
-                while not self.end_seen and len(self.pending) < self.most:
-                    self._request(self.requested, self.request_size)
-                    self.requested += self.request_size
+                self._request_more()
                 while self.position not in self.ready:
                     self.sftp._read_response()
                 piece = self.ready.pop(self.position)
@@ -216,10 +279,119 @@ class PipelinedReader(RemoteFile):
             with self.guard():
                 while self.pending:            # reads past the end, still answered
                     self.sftp._read_response()
-                self.handle.close()
+                # Not waited for: a close of a file read has nothing to report, and
+                # the server handles the requests that follow after it.
+                self.sftp._async_request(_IGNORED, CMD_CLOSE, self.handle.handle)
+                self.handle._closed = True     # paramiko must not close it again
         except (OSError, TransferError) as exc:
             log.debug('closing a remote file: %s', error_text(exc))
 
+
+class _Ignore:
+    """Takes the answer to a request that nobody waits for."""
+
+    def _async_response(self, kind, msg, number) -> None:
+        pass
+
+
+_IGNORED = _Ignore()
+
+
+class DirectoryListing:
+    """One directory's entries (paramiko SFTPAttributes, as listdir_attr gives
+    them), fetched by the answers themselves: the OPENDIR sent at once, then READDIR
+    requests on its handle, more in flight after each answer with names (up to
+    READDIR_IN_FLIGHT), until one answers the end; then the handle's CLOSE, not
+    waited for. A server answers the READDIRs of one handle in turn, each with
+    what follows the last (however many names it puts in one answer), so the
+    answers put together in request order are the directory, each name once.
+
+    Several listings may be under way at once on one session: whoever reads an
+    answer hands it to its listing. `entries` waits for this one's end."""
+
+    def __init__(self, sftp, path: str):
+        self.sftp = sftp
+        self.path = path
+        self.handle = None
+        self.pending = {}          # request number -> 'open', 'close' or a READDIR's index
+        self.answers = {}          # READDIR index -> the names it gave
+        self.sent = 0              # READDIR requests sent
+        self.most = 2              # READDIRs in flight at most, for now
+        self.end = None            # the first READDIR answered with the end (or an error)
+        self.done = False          # every READDIR before that one is answered
+        self.error = None
+        self._send('open', CMD_OPENDIR, path)
+
+    def entries(self) -> list:
+        """The directory's entries but '.' and '..'; raises the server's error
+        (OSError) when it cannot be listed."""
+        while not self.done:
+            self.sftp._read_response()
+        if self.error is not None:
+            raise self.error
+        return [attr for index in sorted(self.answers) for attr in self.answers[index]]
+
+    def _send(self, what, kind: int, *args) -> None:
+        number = self.sftp._async_request(self, kind, *args)
+        self.pending[number] = what
+
+    def _read_more(self) -> None:
+        with batched(self.sftp):
+            while self.end is None and len(self.pending) < self.most:
+                self._send(self.sent, CMD_READDIR, self.handle)
+                self.sent += 1
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer to one of our requests."""
+        what = self.pending.pop(number)
+        if what == 'close' or self.done:
+            return                 # a READDIR past the end: the end again
+        if what == 'open':
+            if kind == CMD_HANDLE:
+                self.handle = msg.get_binary()
+                self._read_more()
+            else:
+                self._fail(kind, msg, 'an OPENDIR')
+                self.done = True
+            return
+        if kind == CMD_NAME:
+            self.answers[what] = _names(msg)
+            self.most = min(READDIR_IN_FLIGHT, self.most + 1)
+            self._read_more()
+        else:
+            self.end = what if self.end is None else min(self.end, what)
+            self._fail(kind, msg, 'a READDIR')
+        # The READDIRs after the end are answered with the end too: they are not
+        # waited for, and the server takes the CLOSE after them.
+        if self.end is not None and not any(
+                isinstance(index, int) and index < self.end for index in self.pending.values()):
+            self.done = True
+            self._send('close', CMD_CLOSE, self.handle)
+
+    def _fail(self, kind, msg, what: str) -> None:
+        """Takes a status answer: the end, or the first error."""
+        try:
+            if kind != CMD_STATUS:
+                raise OSError(errno.EIO, f'unexpected answer to {what}')
+            self.sftp._convert_status(msg)
+            raise OSError(errno.EIO, f'a success status in answer to {what}')
+        except EOFError:
+            pass
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+
+
+def _names(msg) -> list:
+    """The entries of a NAME answer, but '.' and '..'."""
+    names = []
+    for _ in range(msg.get_int()):
+        filename = msg.get_text()
+        longname = msg.get_text()
+        attr = SFTPAttributes._from_msg(msg, filename, longname)
+        if filename not in ('.', '..'):
+            names.append(attr)
+    return names
 
 
 _GONE = object()      # an answer to a request nobody waits for any more

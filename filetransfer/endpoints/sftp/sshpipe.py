@@ -10,6 +10,7 @@ configured known-hosts file only, uses only the configured key (no agent), never
 updates a known-hosts file and never forwards anything.
 """
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -18,9 +19,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 
 PIPE_SIZE = 1 << 20     # fewer wake-ups per megabyte than the default 64 KiB
 READ_SIZE = PIPE_SIZE
+HELD_MOST = 256 << 10   # bytes held back by batched() before they are written anyway
 EXIT_WAIT = 5.0
 
 
@@ -98,6 +101,10 @@ class SshPipe:
         self._errors = None
         self._received = b''        # read from ssh, handed out up to _taken
         self._taken = 0
+        self._batching = 0          # depth of batched() blocks
+        self._held = []             # what send() was given in a batch, not written yet
+        self._held_size = 0
+        self._sending = threading.RLock()   # keeps what is sent in order
 
     # -- the channel interface paramiko uses -------------------------------------
     def settimeout(self, timeout: float | None) -> None:
@@ -109,7 +116,46 @@ class SshPipe:
     def get_name(self) -> str:
         return 'ssh'
 
+    @contextlib.contextmanager
+    def batched(self):
+        """Within the block, what is sent goes to ssh in one write at its end (or
+        when HELD_MOST bytes wait): requests sent together then leave in one SSH
+        packet. ssh's socket has Nagle's algorithm on, so requests written to it
+        one by one wait for the acknowledgement of the first (up to the peer's
+        delayed-ACK time, 40 ms on Linux) when ssh happens to read them apart."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching:
+                self._write_held()
+
+    def _write_held(self) -> None:
+        with self._sending:
+            data, self._held, self._held_size = b''.join(self._held), [], 0
+            if data:
+                self._write_all(data)
+
+    def _write_all(self, data) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._write(view)
+            if not written:
+                raise EOFError()          # as paramiko's own writes say it
+            view = view[written:]
+
     def send(self, data) -> int:
+        with self._sending:
+            if not self._batching:
+                return self._write(data)
+            self._held.append(bytes(data))
+            self._held_size += len(data)
+            if self._held_size >= HELD_MOST:
+                self._write_held()
+            return len(data)
+
+    def _write(self, data) -> int:
         while True:
             self._wait(self._out, writing=True)
             try:
@@ -123,6 +169,8 @@ class SshPipe:
         # paramiko reads each SFTP message in two parts (its length, then the rest):
         # reading all there is and handing it out in parts saves system calls
         if self._taken >= len(self._received):
+            if self._held:             # an answer is awaited: what it answers must be out
+                self._write_held()
             while True:
                 self._wait(self._in, writing=False)
                 try:
