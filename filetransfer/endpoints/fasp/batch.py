@@ -15,8 +15,8 @@ FILEERROR a failed one, counted on the source or the target side by its error co
 With checksums (``verify = checksum``) ascp reports each file's SHA-256
 (``--file-checksum=sha-256``) with its STOP; the file counts as transferred only when
 that is the SHA-256 this machine computes of its local copy (an upload's source file,
-a download's file in place). Otherwise it is a target error, and a download's file is
-removed. When the runner has judged the target's files already (``overwrite``), ascp
+a download's file in place). Otherwise it is a target error, and the target's copy is
+removed (an upload's through the remote commands). When the runner has judged the target's files already (``overwrite``), ascp
 replaces what it is given (``--overwrite=always``); with ``keep_mtimes`` it keeps the
 source's modification times (``--preserve-modification-time``). With ``remember``, a
 file is recorded as pending (run/sentfiles.py) when ascp begins to write it, and
@@ -394,16 +394,25 @@ class FaspBatch:
                     return ours, None, None
                 problem = (f'checksum mismatch: ascp reported SHA-256 {reported}, the '
                            f'{copy} has {ours}')
-        if not self.upload:
-            try:
-                os.remove(local)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning('could not remove the unverified %s: %s', path, error_text(exc))
-            else:
-                log.info('removed %s from the target: it could not be verified', path)
+        self._remove_unverified(path, local)
         return None, side, problem
+
+    def _remove_unverified(self, path: str, local: str) -> None:
+        """Removes the target's copy of a file that could not be verified: a
+        download's local file, an upload's file on the FASP host (through the remote
+        commands), so that no later run or reader takes it for a good one."""
+        try:
+            if self.upload:
+                self.remote.remove(path)
+            else:
+                os.remove(local)
+        except FileNotFoundError:
+            pass
+        except (OSError, ConnectError, TransferError) as exc:
+            log.warning('could not remove the unverified %s from the target: %s', path,
+                        error_text(exc) if isinstance(exc, OSError) else exc)
+        else:
+            log.info('removed %s from the target: it could not be verified', path)
 
     def _progress(self, path: str, stats: dict, at: float) -> None:
         ledger = self.batch.ledger
