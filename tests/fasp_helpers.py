@@ -83,14 +83,27 @@ class Recorder:
             return [event for event in self.events if event.event_type.value == name]
 
 
-def kill_job_with_its_ascp(proc, wrapper, partial) -> None:
-    """SIGKILLs the job ``proc`` once ascp wrote some bytes to ``partial``, then waits
-    (bounded) for its one ascp run to end; kills what is left of it anyway."""
+def kill_job_with_its_ascp(proc, wrapper, partial, locks_dir=None) -> None:
+    """SIGKILLs the job ``proc`` once ascp wrote some bytes to ``partial`` and, with
+    ``locks_dir``, the job's journal there records it (after ascp's first STATS
+    event), then waits (bounded) for its one ascp run to end; kills what is left of
+    it anyway."""
     from procs import wait_for
 
+    def recorded():
+        if locks_dir is None:
+            return True
+        name = os.path.basename(partial)
+        for journal in os.listdir(locks_dir):
+            if '.writing.' in journal:
+                with open(os.path.join(locks_dir, journal), errors='replace') as fh:
+                    if name in fh.read():
+                        return True
+        return False
+
     try:
-        assert wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0,
-                        proc=proc), proc.communicate()
+        assert wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0
+                        and recorded(), proc=proc), proc.communicate()
         proc.kill()
         proc.wait()
         [run] = wrapper.runs

@@ -333,7 +333,7 @@ def test_a_killed_upload_with_remember_then_a_complete_one_send_each_file_once(
                  target={'host_id': 'fasp', 'path': place, 'temp': 'ext:.partial'})
     partial = account.path(f'{place}/c.csv.partial')
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
-    kill_job_with_its_ascp(proc, wrapper, partial)
+    kill_job_with_its_ascp(proc, wrapper, partial, ws.locks_dir)
     assert sorted(tree(account.path(place))) == ['a.csv', 'b.csv', 'c.csv.partial']
     write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
     code, data = json_run(ws)
@@ -361,7 +361,8 @@ def test_a_killed_download_with_remember_then_a_complete_one_fetch_each_file_onc
                          'remember': 'yes', 'delete': 'yes'},
                  target={'temp': 'ext:.part'})
     proc = ws.popen('job1', stderr=subprocess.PIPE, text=True)
-    kill_job_with_its_ascp(proc, wrapper, os.path.join(ws.dst, 'c.csv.part'))
+    kill_job_with_its_ascp(proc, wrapper, os.path.join(ws.dst, 'c.csv.part'),
+                           ws.locks_dir)
     assert sorted(tree(ws.dst)) == ['a.csv', 'b.csv', 'c.csv.part']
     write_ini(ws.hosts_cfg, {'fasp': aspera_host(account, ascp_path=wrapper.path)})
     code, data = json_run(ws)
