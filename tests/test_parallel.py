@@ -47,17 +47,21 @@ def test_upload_and_download_with_several_connections(ws, live_sshd, tmp_path, t
     assert '3 files at once' in ws.log_text('down')
 
 
-def test_ftp_upload_with_several_connections(ws, ftp_server):
-    server = ftp_server()
+def upload_many_by_ftp(ws, server, **host) -> str:
+    """Uploads MANY to ``server`` (host options ``host``); all arrive. The job's log."""
     make_files(ws.src, MANY)
-    write_hosts(ws, srv=ftp_host(server, connections='3'))
+    write_hosts(ws, srv=ftp_host(server, **host))
     ws.write_job(job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
                  target={'host_id': 'srv', 'path': '/up', 'temp': 'dot'})
     done = ws.run('--json', 'job1')
     assert done.returncode == 0, done.stderr
     assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
     assert tree(server.path('up')) == MANY
-    assert '3 files at once' in ws.log_text()
+    return ws.log_text()
+
+
+def test_ftp_upload_with_several_connections(ws, ftp_server):
+    assert '3 files at once' in upload_many_by_ftp(ws, ftp_server(), connections='3')
 
 
 def test_a_failed_file_is_counted_and_the_others_arrive(ws, live_sshd, tmp_path):
@@ -161,17 +165,8 @@ def test_a_server_that_refuses_more_connections(ws, ftp_server, connections):
     """The server takes 3 connections from this address: the job goes on with 3.
     Chosen by auto (60 files: 8 wanted) that is a line of the log; set to 8, a
     warning."""
-    server = ftp_server(max_cons_per_ip=3)
-    make_files(ws.src, MANY)
-    write_hosts(ws, srv=ftp_host(server, **({'connections': connections} if connections
-                                             else {})))
-    ws.write_job(job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
-                 target={'host_id': 'srv', 'path': '/up', 'temp': 'dot'})
-    done = ws.run('--json', 'job1')
-    assert done.returncode == 0, done.stderr
-    assert counts(json.loads(done.stdout)) == (len(MANY), 0, 0)
-    assert tree(server.path('up')) == MANY
-    log = ws.log_text()
+    log = upload_many_by_ftp(ws, ftp_server(max_cons_per_ip=3),
+                             **({'connections': connections} if connections else {}))
     assert '8 files at once' in log
     refusals = [line for line in log.splitlines() if 'not opened, going on with fewer' in line]
     assert len(refusals) == 5 and '421' in refusals[0]
