@@ -227,7 +227,7 @@ def test_upload_verifies_each_file_by_ascps_checksum(ws, aspera_account, place, 
     assert tree(ws.src) == {'bad.csv': b'BAD'}          # kept; the verified ones deleted
     assert not os.path.exists(account.path(f'{place}/bad.csv'))    # no damaged copy left
     assert 'removed bad.csv from the target: it could not be verified' in ws.log_text()
-    assert f'transferred good.csv (3000 bytes in ' in ws.log_text()
+    assert 'transferred good.csv (3000 bytes in ' in ws.log_text()
     assert f', sha256 {sha256(files["good.csv"])})' in ws.log_text()
     [run] = wrapper.runs
     assert '--file-checksum=sha-256' in run['argv']
