@@ -54,8 +54,17 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def by_path(data) -> dict:
+    """The files of the JSON result by path."""
+    return {item['path']: item for item in data['files']}
+
+
 def tags(data) -> list:
-    return [(item['tag'], item['path']) for item in data['files']]
+    """(tag, path) of each file of the JSON result, by path: the order files are
+    booked in is not part of the result (skips come first, files in flight end in
+    any order)."""
+    return sorted(((item['tag'], item['path']) for item in data['files']),
+                  key=lambda tagged: tagged[1])
 
 
 # -- min_age and max_age -------------------------------------------------------------
@@ -179,10 +188,11 @@ def test_overwrite_never_skips_what_the_target_has(ws):
     code, data = json_run(ws)
     assert code == 0
     assert (data['files_cnt'], data['skipped_cnt']) == (1, 2)
-    assert data['files'] == [
+    files = sorted(data['files'], key=lambda item: item['path'])   # skips are booked first
+    assert files == [
         {'tag': '-', 'path': 'a.txt', 'skipped': 'the target has it (overwrite = never); '
                                                  'the source was deleted'},
-        {'tag': '=', 'path': 'b.txt', 'duration': data['files'][1]['duration']},
+        {'tag': '=', 'path': 'b.txt', 'duration': files[1]['duration']},
         {'tag': '-', 'path': 'c.txt', 'skipped': "the target has it (overwrite = never); the "
          "source is kept (the target's copy has 10 bytes, the source 1)"}]
     # verify = size: a copy of the same size counts as identical
@@ -219,7 +229,7 @@ def test_overwrite_older_replaces_only_with_a_newer_source(ws):
     ws.write_job(target={'overwrite': 'older'})
     code, data = json_run(ws)
     assert code == 0 and tags(data) == [('=', 'newer.txt'), ('-', 'older.txt')]
-    assert data['files'][1]['skipped'] == \
+    assert by_path(data)['older.txt']['skipped'] == \
         "the target's copy is not older than the source (overwrite = older)"
     assert tree(ws.dst) == {'newer.txt': b'new', 'older.txt': b'target'}
     code, data = json_run(ws)       # the copy has the source's time now: not older

@@ -130,7 +130,7 @@ def _spec(role, host_type=None):
 
 @pytest.mark.parametrize('source, target, count, expected', [
     (None, 'FTP', 1, 1), (None, 'FTP', 7, 1), (None, 'FTP', 8, 2), (None, 'FTPS', 20, 5),
-    ('FTP', None, 1000, 8), (None, 'SFTP', 3, 1), (None, 'SFTP', 4, 2), (None, 'SFTP', 20, 10),
+    ('FTP', None, 1000, 8), (None, 'SFTP', 1, 1), (None, 'SFTP', 3, 3), (None, 'SFTP', 20, 16),
     ('SFTP', None, 5000, 16), ('FTP', 'SFTP', 1000, 8), (None, None, 1000, 1),
     (None, 'FASP', 1000, 1)])
 def test_auto_chooses_by_protocol_and_number_of_files(source, target, count, expected):
@@ -222,6 +222,37 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
         assert journal_leftovers(ws, job_id) == []
     assert tree(back) == SMALL
     assert tree(remote) == {} and tree(ws.src) == {}
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_the_files_the_target_has_are_judged_first_and_only_the_others_move(
+        ws, live_sshd, tmp_path, transport):
+    """overwrite = never, the SFTP target holding most of the files: they are looked
+    at together (STATs in flight) before any file moves, so the files at once are
+    chosen by the files to send; a skip that does nothing is logged at DEBUG only."""
+    remote = tmp_path / 'remote'
+    names = [f'f{number:03d}.txt' for number in range(150)]
+    make_files(ws.src, {name: f'new {name}' for name in names})
+    make_files(remote, {name: 'old' for name in names[:147]})
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    for level in ('DEBUG', 'INFO'):
+        ws.write_job(job={'log_level': level},
+                     target={'host_id': 'srv', 'path': str(remote), 'overwrite': 'never'})
+        since = os.path.getsize(live_sshd.log_path)
+        done = ws.run('--json', 'job1')
+        result = json.loads(done.stdout)
+        sent = 3 if level == 'DEBUG' else 0
+        assert (done.returncode, result['files_cnt'], result['skipped_cnt']) == \
+            (0, sent, 150 - sent), done.stderr
+        assert logins(live_sshd, since) == 1
+        log = ws.log_text()
+        if level == 'DEBUG':
+            assert '3 files at once' in log
+            assert 'DEBUG    skipped f000.txt: the target has it (overwrite = never)' in log
+        else:
+            assert 'skipped f' not in log.split('job1 (job1) started')[-1]
+    assert tree(remote) == {**{name: b'old' for name in names[:147]},
+                            **{name: f'new {name}'.encode() for name in names[147:]}}
 
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])

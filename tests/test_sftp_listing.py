@@ -130,6 +130,33 @@ def test_an_empty_directory_lists_nothing(served):
     assert served.walk() == []
 
 
+def test_a_name_that_is_not_utf8_is_refused_and_the_others_listed(served):
+    if not served.host.get('key_file'):
+        pytest.skip("a name of raw bytes is tested against OpenSSH's sftp-server")
+    served.make(['a.txt', 'z.txt'])
+    with open(os.path.join(os.fsencode(served.local), b'bad\xff.txt'), 'wb') as fh:
+        fh.write(b'x')
+    served.own(served.local)
+    source = create(endpoint_spec('source', path=served.remote, files='*', **served.host))
+    with source:
+        entries = list(source.walk(lambda reldir: True))
+    assert [(entry.path, entry.refused) for entry in entries] == [
+        ('a.txt', None), ('bad\\udcff.txt', 'refused name: the name is not UTF-8'),
+        ('z.txt', None)]
+
+
+def test_many_files_are_looked_at_together(served):
+    served.make(['a.txt', 'sub/b.txt', 'dir/'])
+    target = create(endpoint_spec('target', path=served.remote, **served.host))
+    with target:
+        found = target.stat_many(['a.txt', 'missing.txt', 'dir', 'sub/b.txt'])
+    assert list(found) == ['a.txt', 'missing.txt', 'dir', 'sub/b.txt']
+    assert [(entry.path, entry.size) for entry in (found['a.txt'], found['sub/b.txt'])] == \
+        [('a.txt', 5), ('sub/b.txt', 9)]
+    assert found['missing.txt'] is None and found['dir'] is None
+    assert isinstance(found['a.txt'].mtime, (int, float))
+
+
 def test_readdir_requests_and_the_listings_of_sub_directories_are_sent_together(
         live_sshd, tmp_path, writes_to_ssh):  # noqa: F811 (a fixture)
     """A directory of MANY names takes several READDIR answers from OpenSSH (100

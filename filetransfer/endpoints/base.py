@@ -21,6 +21,7 @@ whole pass and books the per-file outcomes it yields like its own.
 
 import abc
 import errno
+import re
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -205,6 +206,7 @@ class Capabilities:
                                # (else it is read back to be hashed)
     shared: bool = False       # shared(): more files at once over the same connection,
                                # no new login
+    stats_at_once: bool = False  # stat_many() looks at many files in a few round trips
 
 
 class Endpoint(abc.ABC):
@@ -254,6 +256,18 @@ class Endpoint(abc.ABC):
     def stat(self, relpath: str) -> FileEntry | None:
         """A regular file as a listing would give it (symbolic links followed as the
         listing follows them); None when there is no such file."""
+
+    def stat_many(self, relpaths: list[str]) -> dict:
+        """`stat` of each of ``relpaths``, by path: a FileEntry, None, or the OSError
+        that looking at it raised (one file's problem). Raises TransferError (a lost
+        connection)."""
+        found = {}
+        for relpath in relpaths:
+            try:
+                found[relpath] = self.stat(relpath)
+            except OSError as exc:
+                found[relpath] = exc
+        return found
 
     @abc.abstractmethod
     def rename(self, relpath: str, new_relpath: str) -> None:
@@ -410,8 +424,7 @@ def unsafe_path_reason(relpath: str) -> str | None:
         return 'NUL in name'
     if relpath.startswith('/') or '\\' in relpath:
         return 'absolute path or backslash in name'
-    parts = relpath.split('/')
-    if any(part in ('', '.', '..') for part in parts):
+    if _EMPTY_OR_DOTS.search(relpath):
         return "'.', '..' or empty component in path"
     return None
 
@@ -432,17 +445,25 @@ def listed_name_problem(name: str) -> str | None:
         return f'{name!r} is not a file name'
     if '/' in name or '\\' in name:
         return 'path separator in a file name'
-    if any(_is_control(char) for char in name):
+    if _CONTROL.search(name):
         return 'control character in a file name'
+    if _UNDECODED.search(name):
+        return 'the name is not UTF-8'
     return None
 
 
-def _is_control(char: str) -> bool:
-    """C0 and C1 control characters and DEL (line breaks, NUL, escapes ...): the
-    Unicode category Cc, a set of code points that Unicode never changes."""
-    return char < '\x20' or '\x7f' <= char <= '\x9f'
+# C0 and C1 control characters and DEL (line breaks, NUL, escapes ...): the Unicode
+# category Cc, a set of code points that Unicode never changes
+_CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')
+# the bytes of a listed name that is not UTF-8, decoded with 'surrogateescape'
+_UNDECODED = re.compile(r'[\udc80-\udcff]')
+# a component '', '.' or '..' of a relative path
+_EMPTY_OR_DOTS = re.compile(r'(?:^|/)\.{0,2}(?:/|$)')
+
+
+_SHOWN_ESCAPED = re.compile(r'[\x00-\x1f\x7f-\x9f\udc80-\udcff]')
 
 
 def shown_name(name: str) -> str:
     """A listed name as logs can show it (control characters escaped)."""
-    return ''.join(repr(char)[1:-1] if _is_control(char) else char for char in name)
+    return _SHOWN_ESCAPED.sub(lambda found: repr(found[0])[1:-1], name)

@@ -27,7 +27,8 @@ _NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
 
 
 class LocalEndpoint(StreamEndpoint):
-    capabilities = Capabilities(resume=True, cheap_stat=True, mtimes=True, set_mtime=True)
+    capabilities = Capabilities(resume=True, cheap_stat=True, mtimes=True, set_mtime=True,
+                                stats_at_once=True)
 
     def __init__(self, spec):
         super().__init__(spec)

@@ -79,6 +79,7 @@ class Copier:
                                    source.options.recursive,
                                    exclude_names=[ready_file] if ready_file else [])
         self.targets = []     # the target endpoints the pass writes through
+        self.judged = frozenset()   # paths the pass found to be sent by overwrite
 
     def run(self, result: JobResult, on_start=None) -> JobResult:
         """Transfers the files into ``result``; ``on_start`` is called once the
@@ -127,6 +128,10 @@ class Copier:
         copy = self.file_copy(source, target, ledger, refused)
         for entry, held in remembered:
             copy.skip(entry, held.text)
+        if self.overwrite != 'always' and target.capabilities.stats_at_once:
+            # judged here, all at once: the workers are then chosen by what is sent
+            entries = copy.to_send(entries)
+            self.judged = frozenset(entry.path for entry in entries)
         from filetransfer.run import parallel
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
                                    len(entries))
@@ -164,7 +169,7 @@ class Copier:
         self.targets.append(target)
         return FileCopy(source, target, ledger, temp=self.temp, resume=self.resume,
                         delete=self.delete, archive=self.archive, overwrite=self.overwrite,
-                        verify=self.verify, refused=refused)
+                        verify=self.verify, refused=refused, judged=self.judged)
 
     def _remove_temp_dirs(self, target) -> None:
         """Removes the directories the pass made in the temp directory (dir:SUBDIR),

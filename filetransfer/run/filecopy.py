@@ -63,7 +63,8 @@ class FileCopy:
 
     def __init__(self, source, target, ledger: Ledger, *, temp=None, resume: bool = False,
                  delete: bool = False, archive=None, overwrite: str = 'always',
-                 verify: str = 'size', refused: dict | None = None):
+                 verify: str = 'size', refused: dict | None = None,
+                 judged: frozenset = frozenset()):
         self.source, self.target, self.ledger = source, target, ledger
         self.temp = temp
         self.delete = delete
@@ -73,6 +74,7 @@ class FileCopy:
         self.keep_mtimes = keeps_mtimes(overwrite, target)
         self.resuming = resume and _resume.possible(source, target)
         self.refused = refused or {}
+        self.judged = judged       # paths `to_send` found to be sent: not looked at again
 
     def written_as(self, path: str) -> str:
         return self.temp.temp_path(path) if self.temp else path
@@ -82,7 +84,7 @@ class FileCopy:
         ``watch`` is called with each chunk's size while it is written (it may raise
         to abandon the file)."""
         path = entry.path
-        problem = entry.refused or self._name_problem(path) or self.refused.get(path)
+        problem = self._problem(entry)
         if problem:
             return self.ledger.failed(path, 'source', problem)
         started = time.monotonic()
@@ -109,7 +111,9 @@ class FileCopy:
         known); with delete or archive_dir, its source goes only when the target's
         copy is verified identical, else it is kept."""
         if not (self.delete or self.archive):
-            return self.ledger.skipped(entry.path, why)
+            # nothing done: said at DEBUG, as an unchanged file by rsync or rclone (the
+            # run's last line counts the files skipped)
+            return self.ledger.skipped(entry.path, why, logging.DEBUG)
         with signals.deferred():
             try:
                 if found is NOT_LOOKED_AT:
@@ -139,6 +143,30 @@ class FileCopy:
         self.skip(entry, why + note, found)
         return True
 
+    def to_send(self, entries: list[FileEntry]) -> list[FileEntry]:
+        """Books as skipped those of ``entries`` that ``overwrite`` keeps on the
+        target, looked at all together (target.stat_many); returns the others,
+        those the copy refuses included (it books them)."""
+        looked_at = [entry for entry in entries if not self._problem(entry)]
+        found = self.target.stat_many([entry.path for entry in looked_at])
+        booked = set()
+        for entry in looked_at:
+            target_file = found[entry.path]
+            if isinstance(target_file, OSError):
+                self.ledger.failed(entry.path, 'target', 'cannot look at it on the target: '
+                                                         f'{error_text(target_file)}')
+                booked.add(entry.path)
+                continue
+            why = overwrite_skip(self.overwrite, entry, target_file, self.keep_mtimes)
+            if why:
+                self.skip(entry, why, target_file)
+                booked.add(entry.path)
+        return [entry for entry in entries if entry.path not in booked]
+
+    def _problem(self, entry: FileEntry) -> str | None:
+        """Why the copy refuses ``entry`` (booked as a source error), or None."""
+        return entry.refused or self._name_problem(entry.path) or self.refused.get(entry.path)
+
     @staticmethod
     def _name_problem(path: str) -> str | None:
         unsafe = unsafe_path_reason(path)
@@ -146,7 +174,7 @@ class FileCopy:
 
     def _held_by_target(self, entry: FileEntry) -> tuple | None:
         """(why, the target's file) when ``overwrite`` keeps the target's copy."""
-        if self.overwrite == 'always':
+        if self.overwrite == 'always' or entry.path in self.judged:
             return None
         found = self._target_stat(entry.path)
         why = overwrite_skip(self.overwrite, entry, found, self.keep_mtimes)

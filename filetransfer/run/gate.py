@@ -24,6 +24,9 @@ class Held:
     text: str
 
 
+REMEMBERED = Held('remembered', 'sent before, unchanged (remember)')
+
+
 class Gate:
     """The rules of one job's [source] (a config.schema.Source); ``sent`` is the
     record of files sent (a sentfiles.SentFiles) when the job remembers them."""
@@ -42,16 +45,18 @@ class Gate:
         """Why ``entry`` is not taken now, or None when it is. A source that gives
         no modification time for it cannot be judged by age: the caller refuses it
         (see `no_mtime`)."""
-        return self._held(entry, self.sent.get(entry.path) if self.sent is not None else None)
+        return self.held_all([entry])[0]
 
     def held_all(self, entries: list[FileEntry]) -> list[Held | None]:
         """`held` of each of ``entries``, their records of files sent looked up at once."""
-        records = self.sent.get_many([entry.path for entry in entries]) \
-            if self.sent is not None and entries else {}
-        return [self._held(entry, records.get(entry.path)) for entry in entries]
+        unchanged = self.sent.unchanged(entries) if self.sent is not None and entries \
+            else ()
+        if not self.needs_mtimes:
+            return [REMEMBERED if entry.path in unchanged else None for entry in entries]
+        return [self._held(entry, entry.path in unchanged) for entry in entries]
 
-    def _held(self, entry: FileEntry, record) -> Held | None:
-        """`held`, given the record of files sent of ``entry`` (or None)."""
+    def _held(self, entry: FileEntry, remembered: bool) -> Held | None:
+        """`held`, given whether ``entry`` is recorded as sent, unchanged."""
         if self.needs_mtimes and entry.mtime is not None:
             age = self.clock() - entry.mtime
             if self.max_age and age > self.max_age:
@@ -60,9 +65,7 @@ class Gate:
             if self.min_age and age < self.min_age:
                 return Held('too_young', f'not yet stable: modified {_ago(age)} ago, less '
                                          f'than min_age ({duration_text(self.min_age)})')
-        if record is not None and record.matches(entry):
-            return Held('remembered', 'sent before, unchanged (remember)')
-        return None
+        return REMEMBERED if remembered else None
 
     def no_mtime(self, entry: FileEntry) -> str | None:
         """Why ``entry`` must be refused: the job judges files by age and the source

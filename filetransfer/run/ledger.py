@@ -101,14 +101,16 @@ class Ledger:
             except OSError as exc:
                 log.warning('cannot write to the record of files sent: %s', exc)
 
-    def skipped(self, path: str, why: str) -> None:
-        """A file not sent because the target has it (or had it: remember)."""
+    def skipped(self, path: str, why: str, level: int = logging.INFO) -> None:
+        """A file not sent because the target has it (or had it: remember); logged
+        at ``level``."""
         with self._lock:
             self.result.skipped_cnt += 1
             self.done.add(path)
             if self.result.file_list is not None:
                 self.result.file_list.append(FileRecord(path, why, FileTags.SKIPPED))
-        log.info('skipped %s: %s', path, why, extra={'file': path, 'skipped': why})
+        if log.isEnabledFor(level):
+            log.log(level, 'skipped %s: %s', path, why, extra={'file': path, 'skipped': why})
 
     def failed(self, path: str, side: str, text: str) -> None:
         """A file that failed on its ``side`` ('source' or 'target')."""

@@ -10,8 +10,9 @@ which cannot ask for a second file before the first is through) open a connectio
 per worker, and a connection the server refuses only means fewer workers.
 
 `connections = auto` (the default) chooses by the number of files and the
-protocols (`workers`, AUTO_RULES): many files share an SFTP session (up to 16,
-one per 2 files); FTP and FTPS get a connection per 4 files, up to 8.
+protocols (`workers`, AUTO_RULES): the files share an SFTP session, up to 16 at
+once (a file more in flight costs a thread, not a login); FTP and FTPS get a
+connection per 4 files, up to 8.
 
 The main thread only waits, so SIGTERM and Ctrl-C land there; it then stops the
 workers: a file being written is abandoned and removed as in a one-connection
@@ -32,7 +33,7 @@ from filetransfer.errors import ConnectError
 log = logging.getLogger(__name__)
 
 # auto: (files per worker, most workers) by protocol; local directories need none
-AUTO_RULES = {'FTP': (4, 8), 'FTPS': (4, 8), 'SFTP': (2, 16)}
+AUTO_RULES = {'FTP': (4, 8), 'FTPS': (4, 8), 'SFTP': (1, 16)}
 
 
 def workers(setting, specs, count: int) -> int:

@@ -72,6 +72,12 @@ class SentFiles(abc.ABC):
         """The records of those of ``paths`` that have one, by path."""
         return {path: record for path in paths if (record := self.get(path)) is not None}
 
+    def unchanged(self, entries: list[FileEntry]) -> set[str]:
+        """The paths of those of ``entries`` recorded as sent, unchanged (`SentFile.matches`)."""
+        records = self.get_many([entry.path for entry in entries])
+        return {entry.path for entry in entries
+                if (record := records.get(entry.path)) is not None and record.matches(entry)}
+
     @abc.abstractmethod
     def pending(self, entry: FileEntry, written_as: str, checksum: str | None) -> None:
         """``entry`` is complete on the target as ``written_as`` and about to be put
@@ -184,6 +190,20 @@ class SqliteSentFiles(SentFiles):
             found.update((row[0], SentFile(*row)) for row in self._query(
                 'SELECT path, size, mtime, checksum, sent, pending FROM sent WHERE path IN '
                 f'({", ".join("?" * len(chunk))})', tuple(chunk)))
+        return found
+
+    def unchanged(self, entries: list[FileEntry]) -> set[str]:
+        # the rows compared as they come: no SentFile made for each
+        found = set()
+        for start in range(0, len(entries), 500):
+            chunk = {entry.path: entry for entry in entries[start:start + 500]}
+            for path, size, mtime in self._query(
+                    'SELECT path, size, mtime FROM sent WHERE pending IS NULL AND path IN '
+                    f'({", ".join("?" * len(chunk))})', tuple(chunk)):
+                entry = chunk[path]
+                if size == entry.size and (mtime is None or entry.mtime is None
+                                           or mtime == entry.mtime):
+                    found.add(path)
         return found
 
     def records(self, pending_only: bool = False) -> list[SentFile]:

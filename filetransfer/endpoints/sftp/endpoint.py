@@ -41,7 +41,7 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
-                                                  LimitsRequest, PipelinedReader,
+                                                  LimitsRequest, PipelinedReader, PipelinedStats,
                                                   PipelinedWriter, SharedClient, batched)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
@@ -161,8 +161,9 @@ class SftpEndpoint(StreamEndpoint):
     # checksum: the server's `sha256sum` through an SSH exec, where the account may
     # run commands (see checksum())
     # shared: more files at once in the same SFTP session (requests.SharedClient)
+    # stats_at_once: STAT requests pipelined (requests.PipelinedStats)
     capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True,
-                                shared=True)
+                                shared=True, stats_at_once=True)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -742,6 +743,20 @@ class SftpEndpoint(StreamEndpoint):
         if not stat.S_ISREG(attr.st_mode or 0):
             return None
         return FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
+
+    def stat_many(self, relpaths: list[str]) -> dict:
+        with self._guard():
+            answers = PipelinedStats(self._sftp, [self._remote(relpath)
+                                                  for relpath in relpaths]).results()
+        found = {}
+        for relpath, attr in zip(relpaths, answers):
+            if isinstance(attr, OSError):
+                found[relpath] = None if attr.errno == errno.ENOENT else attr
+            elif stat.S_ISREG(attr.st_mode or 0):
+                found[relpath] = FileEntry(relpath, attr.st_size or 0, attr.st_mtime)
+            else:
+                found[relpath] = None
+        return found
 
     def _size(self, path):
         try:
