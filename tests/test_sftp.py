@@ -89,7 +89,8 @@ def test_server_without_posix_rename_gets_replacements_in_steps(ws, tmp_path):
     server = PlainSftpServer(str(tmp_path), str(served))
     try:
         make_files(ws.src, {'a.txt': 'new a', 'sub/b.txt': 'new b', 'c.txt': 'new c'})
-        upload_job(ws, '/up', target={'temp': 'dot'}, type='SFTP',
+        # one file at a time: files in flight together may each ask before one's refusal
+        upload_job(ws, '/up', target={'temp': 'dot', 'connections': '1'}, type='SFTP',
                    host=f'127.0.0.1:{server.port}', user=server.user,
                    password=server.password, known_hosts=server.known_hosts)
         done = ws.run('-v', 'job1')

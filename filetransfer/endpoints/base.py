@@ -105,6 +105,7 @@ class SourceReader:
     def __init__(self, raw: BinaryIO, limit: int | None = None, hashing: bool = False):
         self.raw = raw
         self.limit = limit
+        self.chunk_size = getattr(raw, 'chunk_size', CHUNK_SIZE)    # see chunk_buffer
         self.count = 0
         self._hash = None
         if hashing:
@@ -162,11 +163,13 @@ def sha256_of(fh) -> str:
 
 
 def chunk_buffer(reader) -> bytearray:
-    """A buffer to copy what ``reader`` gives through: CHUNK_SIZE, or less for a
-    SourceReader with less left (its limit, and a byte more to see a file that
+    """A buffer to copy what ``reader`` gives through: CHUNK_SIZE, or the reader's
+    own ``chunk_size`` when it has one (a share of a session's memory), or less for
+    a SourceReader with less left (its limit, and a byte more to see a file that
     grew): many small files in flight at once then hold little memory."""
+    size = min(CHUNK_SIZE, getattr(reader, 'chunk_size', CHUNK_SIZE))
     limit = getattr(reader, 'limit', None)
-    return bytearray(CHUNK_SIZE if limit is None else max(1, min(CHUNK_SIZE, limit + 1)))
+    return bytearray(size if limit is None else max(1, min(size, limit + 1)))
 
 
 def copy_stream(reader, writer, progress: Progress | None = None) -> int:

@@ -41,8 +41,9 @@ from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
-                                                  LimitsRequest, PipelinedReader, PipelinedStats,
-                                                  PipelinedWriter, SharedClient, batched)
+                                                  LimitsRequest, PipelinedReader,
+                                                  PipelinedStats, PipelinedWriter,
+                                                  SharedClient, StatRequest, batched)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
@@ -410,8 +411,9 @@ class SftpEndpoint(StreamEndpoint):
         self.root = open_root(self, self.spec.path, self._makedirs, self._resolve)
 
     def _resolve(self, path: str) -> str:
+        looked_at = StatRequest(self._sftp, path)     # the same directory: one round trip
         root = self._sftp.normalize(path)
-        self._root_attr = self._sftp.stat(root)
+        self._root_attr = looked_at.result()
         if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
         return root
@@ -427,9 +429,15 @@ class SftpEndpoint(StreamEndpoint):
         return other
 
     def _in_flight(self) -> int:
-        """The bytes one file may have in flight: the files moving at once over the
-        session share IN_FLIGHT (the channel's window, and a bound on memory)."""
+        """The bytes one file may have in flight now: the files moving at once over
+        the session share IN_FLIGHT (the channel's window, and a bound on memory)."""
         return IN_FLIGHT // self._owner._users
+
+    def _file_request_size(self) -> int:
+        """The read or write size of a file starting now: no more than its share in
+        flight (but the size every server serves), so that the memory a file holds
+        stays within about twice its share however many move at once."""
+        return min(self.request_size, max(REQUEST_SIZE, self._in_flight()))
 
     def close(self) -> None:
         if self._owner is not self:           # the owner closes the session
@@ -579,8 +587,8 @@ class SftpEndpoint(StreamEndpoint):
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
             handle = self._sftp.open(self._remote(relpath), 'rb')
-        return PipelinedReader(self._sftp, handle, self._guard, offset, self.request_size,
-                               self._in_flight(),
+        return PipelinedReader(self._sftp, handle, self._guard, offset,
+                               self._file_request_size(), self._in_flight,
                                expected.size if expected is not None else None)
 
     # -- target side ----------------------------------------------------------
@@ -644,19 +652,22 @@ class SftpEndpoint(StreamEndpoint):
     def _send(self, path, handle, reader, progress, offset: int) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
         returns once the server has confirmed every write and the size of the file."""
-        writes = PipelinedWriter(self._sftp, handle, self.request_size, self._in_flight())
+        request_size = self._file_request_size()
+        writes = PipelinedWriter(self._sftp, handle, request_size, self._in_flight)
         total = 0
         buffer = chunk_buffer(reader)
-        if len(buffer) > self.request_size:
+        size = min(len(buffer), max(request_size, self._in_flight()))
+        if size > request_size:
             # whole requests only: a chunk's remainder would make a small write of its own
-            del buffer[len(buffer) // self.request_size * self.request_size:]
+            size = size // request_size * request_size
+        del buffer[size:]
         view = memoryview(buffer)
         while True:
             count = reader.readinto(buffer)
             if not count:
                 break
-            for start in range(0, count, self.request_size):
-                piece = view[start:min(count, start + self.request_size)]
+            for start in range(0, count, request_size):
+                piece = view[start:min(count, start + request_size)]
                 writes.send(offset + total + start, bytes(piece))
             total += count
             if progress:
@@ -703,9 +714,11 @@ class SftpEndpoint(StreamEndpoint):
 
     def rename(self, relpath: str, new_relpath: str) -> None:
         source, target = self._remote(relpath), self._remote(new_relpath)
+        session = self._owner      # what the server refuses, the files sharing it learn
+        tried = session._posix_rename
         with self._guard():
             self._makedirs(posixpath.dirname(target))
-            if self._posix_rename:
+            if tried:
                 try:
                     self._sftp.posix_rename(source, target)
                     return
@@ -716,13 +729,13 @@ class SftpEndpoint(StreamEndpoint):
             try:
                 self._rename_replacing(source, target)
             except OSError:
-                if self._posix_rename:
+                if tried:
                     raise first from None
                 raise
-            if self._posix_rename:
+            if tried and session._posix_rename:
                 log.debug('%s: posix-rename refused (%s); renaming in steps', self.where,
                           _reason(first))
-                self._posix_rename = False
+                session._posix_rename = False
 
     def _rename_replacing(self, source, target):
         try:

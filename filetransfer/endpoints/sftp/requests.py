@@ -14,7 +14,8 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 - ``PipelinedReader``: a remote file read with many read requests in flight;
 - ``DirectoryListing``: a directory listed with several READDIR requests in
   flight, started before it is needed;
-- ``PipelinedStats``: many files looked at with their STAT requests in flight;
+- ``StatRequest``, ``PipelinedStats``: files looked at with their STAT requests
+  in flight;
 - ``SharedClient``: an SFTP session that several threads use at once.
 
 ``batched`` groups requests sent together, so that they leave together.
@@ -99,12 +100,15 @@ class PipelinedWriter:
     for their answers while less than IN_FLIGHT bytes await one, then its size
     (FSTAT) and its close, sent together. A refused request is raised (as the
     OSError the server's status maps to) by the next call after its answer.
-    A small file thus costs two round trips: open, then write, stat and close."""
+    A small file thus costs two round trips: open, then write, stat and close.
+    ``in_flight`` is a number of bytes, or a function giving it (a share that grows
+    as other files sharing the session end)."""
 
-    def __init__(self, sftp, handle, request_size: int, in_flight: int = IN_FLIGHT):
+    def __init__(self, sftp, handle, request_size: int, in_flight=IN_FLIGHT):
         self.sftp = sftp
         self.file = handle
-        self.most = max(1, in_flight // request_size)
+        self.request_size = request_size
+        self.in_flight = _as_function(in_flight)
         self.pending = {}          # request number -> what it is
         self.held = None           # the last write's arguments, not sent yet
         self.failure = None
@@ -117,7 +121,7 @@ class PipelinedWriter:
         self._raise_failure()
         self._send_held()
         self.held = (int64(offset), data)
-        while len(self.pending) >= self.most:
+        while len(self.pending) >= max(1, self.in_flight() // self.request_size):
             self.sftp._read_response()
         self._raise_failure()
 
@@ -162,6 +166,10 @@ class PipelinedWriter:
         self.failure = _refusal(what, msg.get_int(), msg.get_text())
 
 
+def _as_function(value):
+    return value if callable(value) else lambda: value
+
+
 def _refusal(what: str, code: int, text: str) -> OSError | None:
     """The error of an SFTP status answer to a write or close (None for success),
     saying what the server said and, where the status tells it, that its disk is
@@ -194,11 +202,14 @@ class PipelinedReader(RemoteFile):
     error."""
 
     def __init__(self, sftp, handle, guard, offset: int = 0,
-                 request_size: int = REQUEST_SIZE, in_flight: int = IN_FLIGHT,
+                 request_size: int = REQUEST_SIZE, in_flight=IN_FLIGHT,
                  size: int | None = None):
         self.sftp = sftp
         self.request_size = request_size
-        self.most = max(1, in_flight // request_size)
+        self.in_flight = _as_function(in_flight)    # as PipelinedWriter's
+        # what a reader should take at once (base.chunk_buffer): the data held
+        # stays about twice the share in flight
+        self.chunk_size = max(request_size, self.in_flight())
         # The size the listing gave, if any: reads end there, and one more there
         # tells whether the file ends too; a file read whole in one round trip.
         self.size = size
@@ -219,8 +230,9 @@ class PipelinedReader(RemoteFile):
     def _request_more(self) -> None:
         """Sends read requests up to the most in flight; with a known size, none past
         the one at the end while that is unanswered."""
+        most = max(1, self.in_flight() // self.request_size)
         with batched(self.sftp):
-            while not self.end_seen and len(self.pending) < self.most:
+            while not self.end_seen and len(self.pending) < most:
                 size = self.size
                 if size is not None and self.requested > size and self.pending:
                     return
@@ -458,6 +470,29 @@ def _string(data: bytes, at: int) -> tuple[str, int]:
     return data[at + 4:end].decode('utf-8', 'surrogateescape'), end
 
 
+class StatRequest:
+    """A STAT request, sent at once and answered whenever an answer is read (so
+    that another request can go meanwhile); `result` waits for it."""
+
+    def __init__(self, sftp, path: str):
+        self.sftp = sftp
+        self.answer = None
+        sftp._async_request(self, CMD_STAT, path)
+
+    def result(self):
+        """The path's attributes (paramiko SFTPAttributes); raises the server's
+        refusal (OSError)."""
+        while self.answer is None:
+            self.sftp._read_response()
+        if isinstance(self.answer, OSError):
+            raise self.answer
+        return self.answer
+
+    def _async_response(self, kind, msg, number) -> None:
+        """Called by paramiko with the answer."""
+        self.answer = _attributes(self.sftp, kind, msg)
+
+
 class PipelinedStats:
     """The STAT answers for ``paths``, up to STATS_IN_FLIGHT requests awaiting an
     answer at a time; `results` waits for them all."""
@@ -484,16 +519,19 @@ class PipelinedStats:
 
     def _async_response(self, kind, msg, number) -> None:
         """Called by paramiko with one answer."""
-        index = self.pending.pop(number)
-        if kind == CMD_ATTRS:
-            self.answers[index] = SFTPAttributes._from_msg(msg)
-            return
-        try:
-            if kind == CMD_STATUS:
-                self.sftp._convert_status(msg)
-            raise OSError(errno.EIO, 'unexpected answer to a STAT')
-        except OSError as exc:
-            self.answers[index] = exc
+        self.answers[self.pending.pop(number)] = _attributes(self.sftp, kind, msg)
+
+
+def _attributes(sftp, kind, msg):
+    """A STAT's answer: the attributes, or the refusal (OSError)."""
+    if kind == CMD_ATTRS:
+        return SFTPAttributes._from_msg(msg)
+    try:
+        if kind == CMD_STATUS:
+            sftp._convert_status(msg)
+        raise OSError(errno.EIO, 'unexpected answer to a STAT')
+    except OSError as exc:
+        return exc
 
 
 _GONE = object()      # an answer to a request nobody waits for any more
