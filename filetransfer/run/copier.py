@@ -131,7 +131,7 @@ class Copier:
         if self.overwrite != 'always' and target.capabilities.stats_at_once:
             # judged here, all at once: the workers are then chosen by what is sent
             entries = copy.to_send(entries)
-            self.judged = frozenset(entry.path for entry in entries)
+            self.judged = copy.judged = frozenset(entry.path for entry in entries)
         from filetransfer.run import parallel
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
                                    len(entries))
