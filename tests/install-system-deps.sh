@@ -50,6 +50,8 @@ missing=""
 [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing=" openssh-server"
 # the Aspera account of the tests runs its programs with a Python every user can read
 [ -x /usr/bin/python3 ] || missing="$missing python3"
+# strace: tests/test_durable.py reads the command's fsync calls
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
 # PostgreSQL's server programs (initdb, postgres, pg_ctl): the tests start a server of
 # their own (tests/servers/postgres.py), the package's own cluster is not used
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 ||

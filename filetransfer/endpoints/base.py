@@ -281,6 +281,11 @@ class Endpoint(abc.ABC):
     def remove(self, relpath: str) -> None:
         """Deletes a file."""
 
+    def sync(self, relpath: str) -> None:
+        """Makes a file written here, and its name, survive a crash of this
+        machine (fsync), where the endpoint can; OSError when it fails. A server
+        keeps what it was sent as it keeps any file: nothing is done."""
+
     def relative_dir(self, folder: str) -> str | None:
         """The directory ``folder`` of this side (from the configuration: relative to
         the root, or absolute) as a path relative to the (open) root when it is

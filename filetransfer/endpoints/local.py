@@ -209,6 +209,15 @@ class LocalEndpoint(StreamEndpoint):
         self._refuse_outside(os.path.dirname(path))
         os.unlink(path)
 
+    def sync(self, relpath: str) -> None:
+        path = self._path(relpath)
+        for name, flags in ((path, os.O_RDONLY), (os.path.dirname(path), os.O_DIRECTORY)):
+            fd = os.open(name, flags | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
     def remove_dir(self, relpath: str) -> None:
         path = self._path(relpath)
         self._refuse_outside(os.path.dirname(path))

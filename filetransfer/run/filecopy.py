@@ -332,11 +332,24 @@ class FileCopy:
             if not self.resuming:     # with resume it is complete there
                 self._discard(written_as, missing_ok=True)
             raise
+        if self.delete or self.archive or self.ledger.sent is not None:
+            self._sync(path)
         self.ledger.finished(written_as)
         self.ledger.in_place(path)
         if self.delete or self.archive:
             self._check_in_place(path, size)
             self._dispose(entry, 'transferred')
+
+    def _sync(self, path: str) -> None:
+        """Makes the copy in place outlast a crash of the target's machine: its source
+        is about to go, or the record of files sent to say it was sent. A copy
+        that cannot be made so is removed."""
+        try:
+            self.target.sync(path)
+        except OSError as exc:
+            self._discard(path, missing_ok=True)
+            raise _FileFailed('target', f'cannot be written for good (fsync): '
+                                        f'{error_text(exc)}') from None
 
     def dispose_transferred(self, entry: FileEntry) -> tuple | None:
         """Deletes or archives the source of ``entry``, which another operation (a
