@@ -2,11 +2,14 @@
 
 import signal
 from contextlib import contextmanager
+from fnmatch import fnmatchcase
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import filetransfer
 from filetransfer.run.selection import Pattern, Selection
-from helpers import make_files, tree
+from helpers import examples, make_files, tree
 
 FILES = {
     'a.txt': 'a', 'b.csv': 'b', 'c.log': 'c', '.hidden.txt': 'h',
@@ -96,3 +99,20 @@ def test_pathological_files_and_ignore_patterns_on_a_deep_tree(tmp_path):
             {'path': str(src), 'files': '*', 'ignore': hostile, 'recursive': 'yes'},
             {'path': str(tmp_path / 'dst2')})
         assert (result.error_cnt, set(tree(tmp_path / 'dst2'))) == (0, {f'{deep}/keep', 'top'})
+
+
+ALPHABET = 'ab/.*?[]!'
+
+
+@given(st.lists(st.text(ALPHABET, max_size=7), min_size=1, max_size=3),
+       st.text('ab/.', min_size=1, max_size=8))
+@settings(max_examples=examples(2000), deadline=None)
+def test_patterns_match_as_the_rule_says(patterns, path):
+    """One search per path gives what the rule of the module says: a pattern (or
+    '*/' + it, unless anchored) matching the path or the path with '/' appended."""
+    def rule(text):
+        forms = [text[1:]] if text.startswith('/') else [text, '*/' + text]
+        return any(fnmatchcase(name, form) for form in forms for name in (path, path + '/'))
+    assert Selection(patterns).wants(path) == any(rule(text) for text in patterns)
+    assert Selection(['*'], ignore=patterns).wants(path) == \
+        (not any(rule(text) for text in patterns))

@@ -23,7 +23,7 @@ import abc
 import errno
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from filetransfer.errors import ConnectError
 
@@ -32,8 +32,7 @@ CHUNK_SIZE = 1 << 20
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """A file found on the source: relative path, size in bytes, mtime (epoch s).
 
     ``identity`` holds what else tells this version of the file from another where
@@ -42,7 +41,10 @@ class FileEntry:
     one, see `listed_name_problem`); the runner counts such an entry as a source
     error, with that text, instead of transferring it. A ``directory`` entry is a
     directory the listing did not enter (a loop, see endpoints/remote.py): refused,
-    and counted whatever the job's file patterns."""
+    and counted whatever the job's file patterns.
+
+    A named tuple, not a frozen dataclass: a listing makes one per file, and this
+    is made in a third of the time."""
 
     path: str
     size: int

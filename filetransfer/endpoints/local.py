@@ -75,18 +75,19 @@ class LocalEndpoint(StreamEndpoint):
                                     f'{exc.strerror}') from None
             log.warning('cannot list directory %s: %s', self._path(reldir), exc.strerror)
             return
+        prefix = reldir + '/' if reldir else ''
         for entry in entries:
-            relpath = f'{reldir}/{entry.name}' if reldir else entry.name
+            relpath = prefix + entry.name
             try:
-                if entry.is_symlink():
+                if entry.is_file(follow_symlinks=False):    # the common case first
+                    yield _entry(relpath, entry.stat(follow_symlinks=False))
+                elif entry.is_symlink():
                     file_stat = self._linked_file(entry.path)
                     if file_stat is not None:
                         yield _entry(relpath, file_stat)
                 elif entry.is_dir(follow_symlinks=False):
                     if descend(relpath):
                         yield from self._walk(relpath, descend)
-                elif entry.is_file(follow_symlinks=False):
-                    yield _entry(relpath, entry.stat(follow_symlinks=False))
             except OSError as exc:
                 log.warning('cannot read %s: %s', entry.path, exc.strerror)
 
@@ -391,7 +392,7 @@ def _raise_read_error_if_source(in_fd, offset):
 
 
 def _entry(relpath: str, file_stat: os.stat_result) -> FileEntry:
-    return FileEntry(relpath, file_stat.st_size, file_stat.st_mtime,
-                     identity=(file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns,
-                               file_stat.st_ctime_ns))
+    return FileEntry(relpath, file_stat.st_size, file_stat.st_mtime, None,
+                     (file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns,
+                      file_stat.st_ctime_ns))
 

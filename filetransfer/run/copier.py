@@ -271,17 +271,19 @@ class Copier:
                               f'({self.source_spec.describe()}) lists no modification times '
                               '(an FTP server without MLSD): files cannot be judged by age')
         seen, listed = set(), []      # files judged together (gate.held_all), in order
+        wants, done = self.selection.wants, self.done
+        no_mtime = self.gate.no_mtime if self.gate.needs_mtimes else None
         for entry in source.walk(self._descend(source)):
-            if (entry.directory or self.selection.wants(entry.path)) \
-                    and entry.path not in self.done:
-                if entry.path in seen:    # a server's listing names a file twice
-                    log.warning('%s is listed twice by the source; taken once', entry.path)
+            path = entry.path
+            if (entry.directory or wants(path)) and path not in done:
+                if path in seen:    # a server's listing names a file twice
+                    log.warning('%s is listed twice by the source; taken once', path)
                     continue
-                seen.add(entry.path)
-                problem = None if entry.refused or entry.directory else \
-                    self.gate.no_mtime(entry)
+                seen.add(path)
+                problem = no_mtime and not (entry.refused or entry.directory) \
+                    and no_mtime(entry)
                 if problem:
-                    entry = FileEntry(entry.path, entry.size, refused=problem)
+                    entry = FileEntry(path, entry.size, refused=problem)
                 listed.append(entry)
                 if len(listed) >= together:
                     yield from self._judged(listed)

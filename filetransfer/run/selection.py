@@ -43,12 +43,20 @@ class Pattern:
 def _any_of(patterns):
     """Whether a file's path (relative to the source directory) matches any of
     ``patterns``: one regular expression for them all."""
-    match = re.compile('|'.join(regex for pattern in patterns for regex in pattern.regexes)
-                       or '(?!)').match      # no pattern: nothing matches
+    if not patterns:
+        return _nothing
+    regexes = [regex for pattern in patterns for regex in pattern.regexes]
+    if all(regex.endswith(r'\Z') for regex in regexes):
+        # A regex R matches the path or the path + '/' when R with '/?' before its
+        # end matches the path + '/': one search instead of two.
+        match = re.compile('|'.join(regex[:-2] + r'/?\Z' for regex in regexes)).match
+        return lambda relpath: match(relpath + '/') is not None
+    match = re.compile('|'.join(regexes)).match
+    return lambda relpath: bool(match(relpath) or match(relpath + '/'))
 
-    def matches(relpath: str) -> bool:
-        return bool(match(relpath) or match(relpath + '/'))
-    return matches
+
+def _nothing(relpath: str) -> bool:
+    return False
 
 
 class Selection:
