@@ -9,7 +9,9 @@ neither delays the mail, and the end waits for them no longer than their
 import logging
 
 from filetransfer.config import AppConfig, JobConfig
-from filetransfer.notify import http, mail, metrics, ping, webhook
+# http, ping, webhook and metrics load only when a run has them to send: every
+# run of a cron job that has none starts quicker
+from filetransfer.notify import mail
 from filetransfer.outcome import JobReport
 from filetransfer.secret import reveal
 
@@ -36,22 +38,28 @@ class Notices:
         self.ca_file = _chosen(app, job_cfg, 'ca_file')
         self._start = None     # the start ping (http.Sending)
 
-    def _send(self, url: str, body: bytes, after=None) -> http.Sending:
+    def _send(self, url: str, body: bytes, after=None):
+        from filetransfer.notify import http
+
         return http.Sending(url, body, JSON, self.timeout, self.ca_file, after)
 
     def started(self) -> None:
         """The run has started: pings URL/start (in the background)."""
         if self.ping_url:
+            from filetransfer.notify import ping
+
             self._start = self._send(ping.url_for(self.ping_url, self.job_id, 'start'), b'')
 
     def ended(self, report: JobReport) -> None:
         """The run has ended: the mail, the end ping, the webhook, the metrics file."""
         sendings = [('ping start', self._start)] if self._start is not None else []
         if self.ping_url:
+            from filetransfer.notify import ping
+
             code = str(int(report.exit_code))
             self._post(sendings, 'ping', self.ping_url, lambda: (
                 ping.url_for(self.ping_url, self.job_id, code), ping.body(report)))
-        if self.webhook_url and webhook.wanted(_chosen(self.app, self.job_cfg, 'webhook_on'),
+        if self.webhook_url and _webhook().wanted(_chosen(self.app, self.job_cfg, 'webhook_on'),
                                                report.exit_code):
             self._post(sendings, 'webhook', self.webhook_url, lambda: (
                 self.webhook_url, self._webhook_body(report)))
@@ -73,6 +81,8 @@ class Notices:
         try:
             url, body = request()
         except Exception as exc:
+            from filetransfer.notify import http
+
             log.warning('%s to %s not sent: unexpected error: %s', what, http.shown(url),
                         type(exc).__name__)
             return
@@ -87,12 +97,14 @@ class Notices:
             name = mail.template_name(self.app.notify, self.job_cfg.notify if self.job_cfg
                                       else None)
             subject, _ = template.render_named(name, self.app.global_.mail_cfgs_dir, report)
-        return webhook.body(report, webhook_format, subject)
+        return _webhook().body(report, webhook_format, subject)
 
     def _write_metrics(self, report: JobReport) -> None:
         metrics_dir = self.app.global_.metrics_dir
         if not metrics_dir:
             return
+        from filetransfer.notify import metrics
+
         try:
             path = metrics.write(metrics_dir, report)
         except OSError as exc:
@@ -103,3 +115,9 @@ class Notices:
             log.warning('metrics not written: unexpected error: %s: %s', type(exc).__name__, exc)
         else:
             log.debug('metrics written to %s', path)
+
+
+def _webhook():
+    from filetransfer.notify import webhook
+
+    return webhook
