@@ -253,3 +253,38 @@ def remember(lab: Lab, settings) -> list:
                    f'records them. {peer.name} finds the target identical (the same sizes and '
                    'modification times) and copies nothing.']))
     return cases
+
+
+def proftpd(lab: Lab, settings) -> list:
+    """Tiny files downloaded from ProFTPD's mod_sftp, against OpenSSH's sftp client
+    on the same server; sftp's password comes from SSH_ASKPASS (the server takes
+    passwords only)."""
+    login = lab.start_proftpd_sftp()
+    if login is None:
+        return []
+    count = settings.tiny_files
+    served = login.path('tiny')
+    make_small_files(served, count, size=100)
+    login.own(served)
+    far = lab.path('proftpd-down')
+    prepare, check = clear(far), has_files(far, count)
+    job = lab.job('proftpd-down', {'host_id': 'proftpd-sftp', 'path': login.remote('tiny')},
+                  {'path': far})
+    askpass, batch = lab.path('proftpd-askpass'), lab.path('proftpd-batch')
+    with open(askpass, 'w') as fh:
+        fh.write(f'#!/bin/sh\necho {login.password}\n')
+    os.chmod(askpass, 0o700)
+    with open(batch, 'w') as fh:
+        fh.write(f'get -r {login.remote("tiny")} {far}\n')
+    sftp = Contender('sftp -b', ['sftp', '-q', '-o', f'Port={login.port}',
+                                 '-o', f'UserKnownHostsFile={login.known_hosts}',
+                                 '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=no',
+                                 '-o', 'PreferredAuthentications=password', '-b', batch,
+                                 f'{login.user}@{login.host}'],
+                     prepare=prepare, check=check,
+                     env={**os.environ, 'SSH_ASKPASS': askpass, 'SSH_ASKPASS_REQUIRE': 'force'})
+    return [Case(f'ProFTPD mod_sftp download {count} files of 100 bytes', 'files/s', count,
+                 [lab.ours('filetransfer', job, prepare=prepare, check=check), sftp],
+                 {'sftp -b': 1 / 1.5},
+                 notes=['Both log in with a password (ProFTPD delays each login by a '
+                        'varying time: mod_delay).'])]

@@ -114,6 +114,7 @@ class Lab:
         self.ws = Workspace(os.path.join(root, 'ws'))
         self.sshd = None
         self.ftpd = {}
+        self.proftpd = None          # (server, its system user)
         self.proxies = {}            # round-trip ms -> DelayProxy in front of sshd
         self.hosts = {}              # the sections of the workspace's hosts file
         self.skipped = []
@@ -194,7 +195,36 @@ class Lab:
         self.add_host(kind.lower(), ftp_host(server, timeout='60'))
         return server
 
+    def start_proftpd_sftp(self):
+        """ProFTPD's mod_sftp (tests/servers/proftpd.py), password logins of a system
+        user of its own, as host ``proftpd-sftp``; its Login, or None when it cannot
+        run here."""
+        from servers import proftpd
+        from servers.users import make_user, remove_user
+        if not proftpd.available() or os.getuid() != 0:
+            self.skipped.append('ProFTPD cases: ProFTPD is not unpacked '
+                                '(tests/install-system-deps.sh), or not root')
+            return None
+        user = make_user('ftwbench', logs_in_home=True)
+        try:
+            folder = self.path('proftpd')
+            os.makedirs(folder, exist_ok=True)
+            server = proftpd.Proftpd(folder, user, sftp=True)
+            server.start()
+        except BaseException:
+            remove_user(user)
+            raise
+        self.proftpd = server, user
+        login = server.login('SFTP')
+        self.add_host('proftpd-sftp', login.host_section(timeout='60'))
+        return login
+
     def stop(self) -> None:
+        if self.proftpd:
+            from servers.users import remove_user
+            server, user = self.proftpd
+            server.stop()
+            remove_user(user)
         for proxy in self.proxies.values():
             proxy.stop()
         if self.sshd:

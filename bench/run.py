@@ -43,6 +43,7 @@ BUILDERS = {
     'growth': cases.growth,
     'remember': cases.remember,
     'fewnew': latency.few_new,
+    'proftpd': cases.proftpd,
 }
 NEEDS_SSHD = {'sftp', 'small', 'latency', 'growth', 'remember', 'fewnew', 'proxy'}
 CHOICES = ('proxy', *BUILDERS)
@@ -77,6 +78,8 @@ def settings_from(argv: list) -> argparse.Namespace:
     parser.add_argument('--new', type=int, default=10, help='of them new (fewnew)')
     parser.add_argument('--few-new-rtts', type=numbers(float), default=[0, 50],
                         help='round-trip times (ms) of the fewnew cases')
+    parser.add_argument('--tiny-files', type=int, default=100,
+                        help='number of 100-byte files (proftpd)')
     parser.add_argument('--results', default=os.path.join(HERE, 'RESULTS.md'),
                         help='where the results go (- for nowhere)')
     settings = parser.parse_args(argv)
