@@ -73,3 +73,74 @@ def test_a_plain_copy_is_not_synced(tmp_path):
     calls = traced(ws, tmp_path)
     assert not [line for line in calls if 'sync(' in line and ws.dst in line]
     assert os.path.exists(os.path.join(ws.dst, 'a.txt'))
+
+
+def tracer_of(pid: int) -> int:
+    with open(f'/proc/{pid}/status') as fh:
+        return int(next(line for line in fh if line.startswith('TracerPid:')).split()[1])
+
+
+def stamped(path, pattern: str) -> float:
+    """The time (strace -ttt) of the first call in ``path`` that matches."""
+    with open(path) as fh:
+        for line in fh:
+            if re.search(pattern, line):
+                return float(re.match(r'\s*(?:\d+\s+)?(\d+\.\d+) ', line).group(1))
+    raise AssertionError(f'no call matches {pattern}')
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_an_sftp_server_syncs_the_copy_before_its_source_is_deleted(live_sshd, tmp_path,
+                                                                    transport):
+    """fsync@openssh.com: OpenSSH's sftp-server calls fsync() on each file before the
+    job deletes its source."""
+    from remote import sftp_host, write_hosts
+    from procs import wait_for
+
+    ws = Workspace(tmp_path)
+    far = tmp_path / 'far'
+    make_files(ws.src, {'a.txt': b'a' * 100, 'b.txt': b'b' * 5000})
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    ws.write_job(source={'delete': 'yes'}, target={'host_id': 'srv', 'path': str(far)})
+    server_calls, client_calls = tmp_path / 'server.strace', tmp_path / 'client.strace'
+    tracer = subprocess.Popen(['strace', '-f', '-y', '-qq', '-ttt', '-e', 'trace=fsync',
+                               '-o', str(server_calls), '-p', str(live_sshd.proc.pid)])
+    try:
+        wait_for(lambda: tracer_of(live_sshd.proc.pid) == tracer.pid, proc=tracer)
+        done = subprocess.run(['strace', '-f', '-qq', '-ttt', '-e', 'trace=unlink,unlinkat',
+                               '-o', str(client_calls), *command_argv('-c', ws.app_cfg, 'job1')],
+                              capture_output=True, text=True, timeout=120, cwd=ws.root)
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(far)) == ['a.txt', 'b.txt'] and not os.listdir(ws.src)
+    for name in ('a.txt', 'b.txt'):
+        synced_at = stamped(server_calls, rf'fsync\(\d+<{re.escape(str(far / name))}>\)')
+        deleted_at = stamped(client_calls, rf'unlink.*{re.escape(os.path.join(ws.src, name))}')
+        assert synced_at < deleted_at
+
+
+def test_a_server_without_fsync_gets_the_files_all_the_same(tmp_path):
+    """A server without fsync@openssh.com (paramiko's) answers 'unsupported': the job
+    says so once and moves every file."""
+    from remote import write_hosts
+    from servers.paramiko_sftp import PlainSftpServer
+
+    ws = Workspace(tmp_path)
+    served = tmp_path / 'served'
+    served.mkdir()
+    make_files(ws.src, {name: name.encode() for name in ('a.txt', 'b.txt', 'c.txt')})
+    server = PlainSftpServer(str(tmp_path), str(served))
+    try:
+        write_hosts(ws, srv={'type': 'SFTP', 'host': f'127.0.0.1:{server.port}',
+                             'user': server.user, 'password': server.password,
+                             'known_hosts': server.known_hosts, 'timeout': '30'})
+        ws.write_job(source={'delete': 'yes'},
+                     target={'host_id': 'srv', 'path': '/', 'connections': '1'})
+        done = ws.run('job1')
+    finally:
+        server.stop()
+    assert (done.returncode, done.stderr) == (0, '')
+    assert sorted(os.listdir(served)) == ['a.txt', 'b.txt', 'c.txt'] and not os.listdir(ws.src)
+    assert ws.log_text().count('no fsync@openssh.com') == 1

@@ -43,7 +43,8 @@ from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
                                                   LimitsRequest, PipelinedReader,
                                                   PipelinedStats, PipelinedWriter,
-                                                  SharedClient, StatRequest, batched)
+                                                  SharedClient, StatRequest, batched,
+                                                  synced_and_closed)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
@@ -180,6 +181,7 @@ class SftpEndpoint(StreamEndpoint):
         self._sftp = None
         self._dirs = set()            # target directories known to exist
         self._posix_rename = True     # until the server refuses it
+        self._fsync = True            # until the server says it has no fsync@openssh.com
         self._interrupted = False     # a SIGTERM or Ctrl-C came in the middle of a request
         self.request_size = REQUEST_SIZE
         self._commands = None         # the SSH connection that runs sha256sum (checksum())
@@ -736,6 +738,22 @@ class SftpEndpoint(StreamEndpoint):
                 log.debug('%s: posix-rename refused (%s); renaming in steps', self.where,
                           _reason(first))
                 session._posix_rename = False
+
+    def sync(self, relpath: str) -> None:
+        # fsync@openssh.com (OpenSSH, ProFTPD) on the file opened again: two round trips
+        session = self._owner
+        if not session._fsync:
+            return
+        with self._guard():
+            handle = self._sftp.open(self._remote(relpath), 'r')
+            code, text = synced_and_closed(self._sftp, handle)
+        if code == paramiko.sftp.SFTP_OP_UNSUPPORTED:
+            if session._fsync:
+                session._fsync = False
+                log.info('%s: the server cannot be asked to write files to its disk at '
+                         'once (no fsync@openssh.com); files are left to it', self.where)
+        elif code != paramiko.sftp.SFTP_OK:
+            raise OSError(errno.EIO, f'the server could not sync it ({text or code})')
 
     def _rename_replacing(self, source, target):
         try:

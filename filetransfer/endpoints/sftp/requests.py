@@ -16,6 +16,7 @@ breaks one module, checked by tests/test_paramiko_pins.py:
   flight, started before it is needed;
 - ``StatRequest``, ``PipelinedStats``: files looked at with their STAT requests
   in flight;
+- ``synced_and_closed``: fsync@openssh.com and the close of an open file;
 - ``SharedClient``: an SFTP session that several threads use at once.
 
 ``batched`` groups requests sent together, so that they leave together.
@@ -164,6 +165,32 @@ class PipelinedWriter:
             self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
             return
         self.failure = _refusal(what, msg.get_int(), msg.get_text())
+
+
+def synced_and_closed(sftp, handle) -> tuple[int, str]:
+    """Sends fsync@openssh.com for the open remote file ``handle`` (a paramiko
+    SFTPFile) and its close together; the sync's status: (code, text). A server
+    without the extension answers OP_UNSUPPORTED."""
+    answers = {}
+    sink = _Answers(answers)
+    with batched(sftp):
+        sync = sftp._async_request(sink, CMD_EXTENDED, 'fsync@openssh.com', handle.handle)
+        sftp._async_request(sink, CMD_CLOSE, handle.handle)
+    handle._closed = True                 # paramiko must not close it again
+    while len(answers) < 2:
+        sftp._read_response()
+    return answers[sync]
+
+
+class _Answers:
+    """Keeps the (code, text) of each status answer, by request number."""
+
+    def __init__(self, answers: dict):
+        self.answers = answers
+
+    def _async_response(self, kind, msg, number) -> None:
+        self.answers[number] = (msg.get_int(), msg.get_text()) if kind == CMD_STATUS \
+            else (SFTP_FAILURE, 'unexpected answer')
 
 
 def _as_function(value):
