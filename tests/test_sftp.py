@@ -484,3 +484,26 @@ def test_big_file_streams_with_flat_memory(ws, live_sshd, tmp_path):
     assert os.path.getsize(tmp_path / 'back' / 'big.bin') == size
     assert subprocess.run(['cmp', os.path.join(ws.src, 'big.bin'),
                            str(tmp_path / 'back' / 'big.bin')]).returncode == 0
+
+
+@pytest.mark.parametrize('exists', [True, False])
+def test_the_target_directory_is_looked_at_once_and_made_only_when_missing(ws, tmp_path,
+                                                                           exists):
+    """An existing target directory costs one look; a missing one whose parent exists
+    is made at once (no look at the parent), then looked at."""
+    from servers.paramiko_sftp import PlainSftpServer
+    served = tmp_path / 'served'
+    (served / 'up' if exists else served).mkdir(parents=True)
+    make_files(ws.src, {'a.txt': 'a'})
+    server = PlainSftpServer(str(tmp_path), str(served))
+    try:
+        upload_job(ws, '/up', type='SFTP', host=f'127.0.0.1:{server.port}', user=server.user,
+                   password=server.password, known_hosts=server.known_hosts)
+        done = ws.run('job1')
+    finally:
+        server.stop()
+    assert (done.returncode, done.stderr) == (0, '')
+    assert tree(served) == {'up/a.txt': b'a'}
+    before_open = server.requests[:[op for op, _ in server.requests].index('open')]
+    assert before_open == ([('stat', '/up')] if exists else
+                           [('stat', '/up'), ('mkdir', '/up'), ('stat', '/up')])

@@ -135,3 +135,44 @@ def test_no_ssh_process_outlives_the_job(ws, live_sshd, tmp_path):
     listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
                             capture_output=True, text=True)
     assert listed.stdout == ''
+
+
+SPY_ON_SSH = '''
+import json, subprocess, sys
+started = []
+real_init = subprocess.Popen.__init__
+def init(self, argv, *args, **kwargs):
+    started.append([argv[0], 'paramiko' in sys.modules])
+    real_init(self, argv, *args, **kwargs)
+subprocess.Popen.__init__ = init
+import filetransfer
+run, _ = filetransfer.configure(sys.argv[1], sys.argv[2])
+result, code = run()
+print(json.dumps([code, started]))
+'''
+
+
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_ssh_logs_in_while_the_sftp_code_loads(ws, live_sshd, tmp_path, direction):
+    """The `ssh` child starts before paramiko is imported (some 100 ms), so that the
+    login is under way meanwhile; the job then uses that child."""
+    import json
+    import sys
+
+    far = tmp_path / 'far'
+    make_files(ws.src, {'a.txt': 'a'})
+    make_files(far, {'b.txt': 'b'})
+    write_hosts(ws, srv=sftp_host(live_sshd, transport='openssh'))
+    remote = {'host_id': 'srv', 'path': str(far)}
+    if direction == 'up':
+        ws.write_job('job1', target=remote)
+    else:
+        ws.write_job('job1', source=remote)
+    done = subprocess.run([sys.executable, '-c', SPY_ON_SSH, ws.app_cfg, 'job1'],
+                          capture_output=True, text=True, timeout=120)
+    code, started = json.loads(done.stdout)
+    assert code == 0, done.stderr
+    assert [os.path.basename(program) for program, _ in started] == ['ssh']
+    assert started[0][1] is False
+    assert tree(far if direction == 'up' else ws.dst) == \
+        ({'a.txt': b'a', 'b.txt': b'b'} if direction == 'up' else {'b.txt': b'b'})

@@ -14,7 +14,11 @@ def create(spec) -> 'Endpoint':
         from filetransfer.endpoints.local import LocalEndpoint
         return LocalEndpoint(spec)
     from filetransfer.endpoints.registry import protocol
-    return protocol(spec.type).endpoint().create(spec)
+    chosen = protocol(spec.type)
+    if chosen.start_early is None:
+        return chosen.endpoint().create(spec)
+    early = chosen.start_early(spec)
+    return chosen.endpoint().create(spec, early)
 
 
 def __getattr__(name: str):

@@ -139,18 +139,26 @@ class _Walk:
         return None
 
 
-def open_root(endpoint, path: str, make_dirs: Callable[[str], None],
+def open_root(endpoint, path: str, make_dirs: Callable[[str, bool], None],
               resolve: Callable[[str], str]) -> str:
     """Opens the root directory ``path`` of a server's ``endpoint`` (one with
-    ``where``, ``role`` and ``_guard``): a target's is made first (``make_dirs``, mkdir
-    -p); ``resolve`` returns the root as the server names it. Raises ConnectError, or
-    TransferError for a source directory that cannot be opened."""
+    ``where``, ``role`` and ``_guard``): ``resolve`` returns the root as the server
+    names it; a target's is made when missing (``make_dirs(path, absent)``, mkdir -p;
+    ``absent``: a look found it missing). Raises ConnectError, or TransferError for a
+    source directory that cannot be opened."""
     where, role = endpoint.where, endpoint.role
     try:
         if role == 'target' and endpoint.creates_root:
+            # mostly it exists: one look finds it, and nothing is made
+            absent = False
             try:
                 with endpoint._guard():
-                    make_dirs(path)
+                    return resolve(path)
+            except OSError as exc:
+                absent = exc.errno == errno.ENOENT
+            try:
+                with endpoint._guard():
+                    make_dirs(path, absent)
             except OSError as exc:
                 raise ConnectError(f'{where}: cannot create target directory {path}: '
                                    f'{error_text(exc)}') from None
@@ -189,14 +197,25 @@ def moved_path(root: str, folder: str, new_relpath: str, error: type) -> str:
 
 def make_remote_dirs(path: str, known: set, is_dir: Callable[[str], bool],
                       mkdir: Callable[[str], None], refused: type,
-                      made: Callable[[str], None] = lambda path: None) -> None:
+                      made: Callable[[str], None] = lambda path: None,
+                      absent: bool = False) -> None:
     """mkdir -p on a server. ``known`` holds the directories known to exist (and
     gets those made); ``mkdir`` raising ``refused`` is ignored when the directory
     exists after all (made by someone else meanwhile). ``made`` is told of each
-    directory made here."""
+    directory made here. ``absent``: ``path`` was just found missing (not looked at
+    again)."""
     if not path or path in known:
         return
-    if is_dir(path):
+    if absent:
+        try:
+            mkdir(path)          # its parent mostly exists: one request instead of two
+        except refused:
+            pass                 # its parent first, then again
+        else:
+            made(path)
+            known.add(path)
+            return
+    elif is_dir(path):
         known.add(path)
         return
     parent = posixpath.dirname(path.rstrip('/'))

@@ -232,7 +232,9 @@ class FtpEndpoint(StreamEndpoint):
 
     def _enter(self, path: str) -> str:
         self._ftp.cwd(path)
-        return self._ftp.pwd()
+        root = self._ftp.pwd()
+        self._dirs.add(root)
+        return root
 
     def close(self) -> None:
         ftp, self._ftp = self._ftp, None
@@ -279,10 +281,10 @@ class FtpEndpoint(StreamEndpoint):
             raise ServerFileError(errno.EINVAL, 'FTP cannot carry a line break in a name')
         return path
 
-    def _makedirs(self, path: str) -> None:
+    def _makedirs(self, path: str, absent: bool = False) -> None:
         """mkdir -p (inside _guard)."""
         make_remote_dirs(path, self._dirs, self._is_dir, self._ftp.mkd, ftplib.error_perm,
-                         record_made(self))
+                         record_made(self), absent)
 
     def _is_dir(self, path: str) -> bool:
         try:

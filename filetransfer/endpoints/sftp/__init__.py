@@ -9,8 +9,17 @@ from filetransfer.endpoints.registry import Protocol
 from filetransfer.endpoints.sftp.options import SftpDefaults, SftpHost, check_host
 
 APP_SECTIONS = {'sftp': SftpDefaults}
+
+
+def _start_early(spec):
+    from filetransfer.endpoints.sftp import sshpipe
+
+    return sshpipe.start_early(spec)
+
+
 PROTOCOLS = (
-    Protocol('SFTP', SftpHost, 22, 'filetransfer.endpoints.sftp.endpoint', check_host),
+    Protocol('SFTP', SftpHost, 22, 'filetransfer.endpoints.sftp.endpoint', check_host,
+             start_early=_start_early),
 )
 
 

@@ -25,7 +25,6 @@ import dataclasses
 import errno
 import io
 import logging
-import os
 import posixpath
 import re
 import shlex
@@ -167,8 +166,10 @@ class SftpEndpoint(StreamEndpoint):
     capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True,
                                 shared=True, stats_at_once=True)
 
-    def __init__(self, spec):
+    def __init__(self, spec, early: sshpipe.SshPipe | None = None):
         super().__init__(spec)
+        self._early = early            # an ssh child started already (start_early)
+        self._first_listing = None     # the root's listing, begun with its first look
         self.server = server = spec.host       # an options.SftpHost
         self.host, self.port = server.host, server.port
         self.user = server.user
@@ -193,10 +194,17 @@ class SftpEndpoint(StreamEndpoint):
     # -- life cycle -----------------------------------------------------------
     def open(self) -> None:
         self._interrupted = False
+        early, self._early = self._early, None
+        argv = None
         try:
-            argv = self._openssh_command()
+            try:
+                argv = self._openssh_command()
+            finally:
+                if early is not None and (argv is None or early.argv != argv):
+                    early.kill()
+                    early = None
             if argv:
-                self._open_openssh(argv)
+                self._open_openssh(argv, early)
             if self._sftp is None:
                 self._open_paramiko()
             with self._guard():
@@ -230,7 +238,7 @@ class SftpEndpoint(StreamEndpoint):
         self._key()                # a key ssh cannot use is refused the same way
         self._read_host_keys()
         program = sshpipe.ssh_program()
-        reason = self._openssh_unusable(program)
+        reason = sshpipe.unusable(program, self.server, self._known)
         if reason is None:
             return sshpipe.ssh_argv(program, self.server)
         if choice == 'openssh':
@@ -238,33 +246,13 @@ class SftpEndpoint(StreamEndpoint):
         log.debug('%s: using paramiko, not ssh: %s', self.where, reason)
         return None
 
-    def _openssh_unusable(self, program: str | None) -> str | None:
-        key_file = self.server.key_file
-        if program is None:
-            return 'the OpenSSH client (ssh) is not installed'
-        if not key_file:
-            return 'ssh logs in with a key only, and this host has no key_file'
-        if self.server.key_pass:
-            return 'ssh cannot be given the passphrase of the key (key_pass)'
-        if self.server.key_type == 'DSA':
-            return 'ssh no longer takes DSA keys'
+    def _open_openssh(self, argv: list[str], pipe: sshpipe.SshPipe | None = None) -> None:
+        """Starts SFTP over an `ssh` child (``pipe``, when started already). When ssh
+        fails for a reason other than an unreachable server, and the transport was
+        not chosen explicitly, leaves ``self._sftp`` None so that paramiko's
+        transport is tried (and says exactly what is wrong, when something is)."""
         try:
-            info = os.stat(key_file)
-        except OSError as exc:
-            return f'cannot read key file {key_file}: {_reason(exc)}'
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
-            return f'ssh refuses a key file that others may read ({key_file}: chmod 600)'
-        if not self._known.keys_for(hostkeys.host_name(self.host, self.port)):
-            return f'the host is not in {self.server.known_hosts}'
-        return None
-
-    def _open_openssh(self, argv: list[str]) -> None:
-        """Starts SFTP over an `ssh` child. When ssh fails for a reason other than
-        an unreachable server, and the transport was not chosen explicitly, leaves
-        ``self._sftp`` None so that paramiko's transport is tried (and says exactly
-        what is wrong, when something is)."""
-        try:
-            pipe = sshpipe.SshPipe(argv)
+            pipe = pipe or sshpipe.SshPipe(argv)
         except OSError as exc:
             raise ConnectError(f'{self.where}: cannot run {argv[0]}: {_reason(exc)}') from None
         self._transport = pipe
@@ -414,10 +402,13 @@ class SftpEndpoint(StreamEndpoint):
 
     def _resolve(self, path: str) -> str:
         looked_at = StatRequest(self._sftp, path)     # the same directory: one round trip
+        if self.role == 'source':      # and, for a source, its listing begins
+            self._first_listing = DirectoryListing(self._sftp, path)
         root = self._sftp.normalize(path)
         self._root_attr = looked_at.result()
         if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
+        self._dirs.add(root)
         return root
 
     def shared(self) -> 'SftpEndpoint':
@@ -442,6 +433,9 @@ class SftpEndpoint(StreamEndpoint):
         return min(self.request_size, max(REQUEST_SIZE, self._in_flight()))
 
     def close(self) -> None:
+        if self._early is not None:           # never opened
+            self._early.kill()
+            self._early = None
         if self._owner is not self:           # the owner closes the session
             if self._sftp is not None:
                 with self._owner._sharing:
@@ -498,10 +492,10 @@ class SftpEndpoint(StreamEndpoint):
             refuse_unsafe(relpath)
         return posixpath.join(self.root, relpath) if relpath else self.root
 
-    def _makedirs(self, path: str) -> None:
+    def _makedirs(self, path: str, absent: bool = False) -> None:
         """mkdir -p; raises OSError."""
         make_remote_dirs(path, self._dirs, self._is_dir, self._sftp.mkdir, OSError,
-                         record_made(self))
+                         record_made(self), absent)
 
     def _is_dir(self, path: str) -> bool:
         try:
@@ -535,7 +529,9 @@ class SftpEndpoint(StreamEndpoint):
             real = realpath(one[0])
             return real is not None and real == realpath(other[0])
 
-        started = {}        # relative directory -> its listing, under way
+        # relative directory -> its listing, under way (the root's since _resolve)
+        started = {'': self._first_listing} if self._first_listing else {}
+        self._first_listing = None
 
         def list_dir(reldir):
             listing = started.pop(reldir, None) or self._start_listing(reldir)
@@ -911,5 +907,5 @@ def _listed(attr) -> Listed:
                   (mode, attr.st_uid, attr.st_gid, attr.st_size, attr.st_mtime))
 
 
-def create(spec) -> StreamEndpoint:
-    return SftpEndpoint(spec)
+def create(spec, early: sshpipe.SshPipe | None = None) -> StreamEndpoint:
+    return SftpEndpoint(spec, early)

@@ -72,12 +72,58 @@ def ssh_argv(program: str, server) -> list[str]:
     return [*argv, '--', server.host, 'sftp']
 
 
+def unusable(program: str | None, server, known) -> str | None:
+    """Why an `ssh` child cannot log in to ``server`` (an SftpHost) whose host keys
+    are ``known`` (a hostkeys.KnownHosts), or None. What only paramiko tells (a
+    key file it cannot load) is the endpoint's to check."""
+    from filetransfer.endpoints.sftp import hostkeys
+
+    key_file = server.key_file
+    if program is None:
+        return 'the OpenSSH client (ssh) is not installed'
+    if not key_file:
+        return 'ssh logs in with a key only, and this host has no key_file'
+    if server.key_pass:
+        return 'ssh cannot be given the passphrase of the key (key_pass)'
+    if server.key_type == 'DSA':
+        return 'ssh no longer takes DSA keys'
+    try:
+        info = os.stat(key_file)
+    except OSError as exc:
+        return f'cannot read key file {key_file}: {exc.strerror or exc}'
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        return f'ssh refuses a key file that others may read ({key_file}: chmod 600)'
+    if not known.keys_for(hostkeys.host_name(server.host, server.port)):
+        return f'the host is not in {server.known_hosts}'
+    return None
+
+
+def start_early(spec) -> 'SshPipe | None':
+    """The `ssh` child of an SFTP endpoint of ``spec`` (a config.EndpointSpec),
+    started before the endpoint's module loads (paramiko: some 100 ms), so that
+    the login goes on meanwhile; None when ssh will not be used. The endpoint
+    adopts it when it chooses the same command line, and ends it otherwise."""
+    from filetransfer.endpoints.sftp import hostkeys
+
+    server = spec.host
+    if server.transport == 'paramiko':
+        return None
+    program = ssh_program()
+    try:
+        if unusable(program, server, hostkeys.KnownHosts.read(server.known_hosts)):
+            return None
+        return SshPipe(ssh_argv(program, server))
+    except (OSError, ValueError):
+        return None      # the endpoint finds it again, and says it
+
+
 class SshPipe:
     """What paramiko's SFTPClient needs of a channel (send, recv, recv_ready,
     settimeout, close, get_name), over an `ssh` child's pipes. A read or write that
     waits longer than the timeout raises socket.timeout, as a channel would."""
 
     def __init__(self, argv: list[str]):
+        self.argv = argv
         self._stderr = tempfile.TemporaryFile()
         # A session of its own: a Ctrl-C meant for us must not kill ssh before the
         # job has cleaned up.
