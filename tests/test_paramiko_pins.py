@@ -287,8 +287,9 @@ def test_a_listing_through_the_pipelined_readdirs(sftp, tmp_path):
         (tmp_path / name).write_bytes(b'')
     listing = requests.DirectoryListing(sftp, str(tmp_path))
     entries = listing.entries()
-    assert sorted(attr.filename for attr in entries) == sorted(names), \
+    assert sorted(entry.name for entry in entries) == sorted(names), \
         f'{VERSION}: the pipelined READDIRs listed other names'
-    assert all(attr.st_size == 0 for attr in entries), f'{VERSION}: attributes misread'
+    assert all((entry.kind, entry.size) == ('file', 0) for entry in entries), \
+        f'{VERSION}: attributes misread'
     with pytest.raises(FileNotFoundError):
         requests.DirectoryListing(sftp, str(tmp_path / 'missing')).entries()

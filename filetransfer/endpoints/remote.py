@@ -17,6 +17,7 @@ import errno
 import logging
 import os
 import posixpath
+import stat
 import threading
 import time
 from typing import Callable, Iterator, NamedTuple
@@ -43,6 +44,12 @@ class Listed(NamedTuple):
     size: int | None = None
     mtime: float | None = None
     stamp: object = None
+
+
+def kind_of(mode: int) -> str:
+    """A Listed ``kind`` of a file mode (as stat gives it)."""
+    return 'file' if stat.S_ISREG(mode) else 'dir' if stat.S_ISDIR(mode) \
+        else 'link' if stat.S_ISLNK(mode) else 'other'
 
 
 Place = tuple[str, Listed]       # a directory: its path relative to the root, its entry

@@ -46,7 +46,7 @@ from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, Direc
                                                   synced_and_closed)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
-from filetransfer.endpoints.remote import (Listed, make_remote_dirs, moved_path,
+from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
                                            replace_by_steps, walk_tree)
@@ -556,7 +556,7 @@ class SftpEndpoint(StreamEndpoint):
     def _list_dir(self, reldir, listing: DirectoryListing):
         path = listing.path
         try:
-            return [_listed(attr) for attr in listing.entries()]
+            return listing.entries()
         except OSError as exc:
             if not self._transport.is_active():
                 raise
@@ -901,9 +901,7 @@ def _request_size(limits) -> int:
 
 def _listed(attr) -> Listed:
     mode = attr.st_mode or 0
-    kind = 'dir' if stat.S_ISDIR(mode) else 'file' if stat.S_ISREG(mode) \
-        else 'link' if stat.S_ISLNK(mode) else 'other'
-    return Listed(getattr(attr, 'filename', ''), kind, attr.st_size, attr.st_mtime,
+    return Listed(getattr(attr, 'filename', ''), kind_of(mode), attr.st_size, attr.st_mtime,
                   (mode, attr.st_uid, attr.st_gid, attr.st_size, attr.st_mtime))
 
 

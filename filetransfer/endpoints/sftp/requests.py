@@ -38,7 +38,7 @@ from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXT
                            SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
-from filetransfer.endpoints.remote import RemoteFile
+from filetransfer.endpoints.remote import Listed, RemoteFile, kind_of
 from filetransfer.errors import TransferError, error_text
 
 log = logging.getLogger(__name__)
@@ -341,8 +341,7 @@ _IGNORED = _Ignore()
 
 
 class DirectoryListing:
-    """One directory's entries (paramiko SFTPAttributes, as listdir_attr gives
-    them), fetched by the answers themselves: the OPENDIR sent at once, then READDIR
+    """One directory's entries (remote.Listed), fetched by the answers themselves: the OPENDIR sent at once, then READDIR
     requests on its handle, more in flight after each answer with names (up to
     READDIR_IN_FLIGHT), until one answers the end; then the handle's CLOSE, not
     waited for. A server answers the READDIRs of one handle in turn, each with
@@ -404,7 +403,8 @@ class DirectoryListing:
                 self.error = self.error or exc
                 self.end = what if self.end is None else min(self.end, what)
             else:
-                self.most = min(READDIR_IN_FLIGHT, self.most + 1)
+                # two more per answer with names: in flight triple each round trip
+                self.most = min(READDIR_IN_FLIGHT, self.most + 2)
                 self._read_more()
         else:
             self.end = what if self.end is None else min(self.end, what)
@@ -430,26 +430,13 @@ class DirectoryListing:
                 self.error = exc
 
 
-class ListedAttributes:
-    """One entry of a NAME answer: the fields of paramiko's SFTPAttributes that a
-    listing uses (None where the server does not give them)."""
-
-    __slots__ = ('filename', 'longname', 'st_size', 'st_uid', 'st_gid', 'st_mode',
-                 'st_atime', 'st_mtime')
-
-    def __init__(self, filename, longname, size, uid, gid, mode, atime, mtime):
-        self.filename, self.longname = filename, longname
-        self.st_size, self.st_uid, self.st_gid, self.st_mode = size, uid, gid, mode
-        self.st_atime, self.st_mtime = atime, mtime
-
-
 _UINT32 = struct.Struct('>I')
 _UINT64 = struct.Struct('>Q')
 _TWO_UINT32 = struct.Struct('>II')
 
 
 def _names(msg) -> list:
-    """The entries of a NAME answer, but '.' and '..' (ListedAttributes). Read here
+    """The entries of a NAME answer, but '.' and '..', as remote.Listed. Read here
     rather than by paramiko's SFTPAttributes (a listing of 20,000 names took 0.3 s of
     CPU there); a name that is not UTF-8 keeps its bytes as surrogates (see
     base.listed_name_problem). Raises OSError for an answer cut short."""
@@ -459,10 +446,12 @@ def _names(msg) -> list:
         names = []
         for _ in range(count):
             filename, at = _string(data, at)
-            longname, at = _string(data, at)
+            (length,) = _UINT32.unpack_from(data, at)      # the long name: not used
+            at += 4 + length
             (flags,) = _UINT32.unpack_from(data, at)
             at += 4
-            size = uid = gid = mode = atime = mtime = None
+            size = uid = gid = mtime = None
+            mode = 0
             if flags & SFTPAttributes.FLAG_SIZE:
                 (size,) = _UINT64.unpack_from(data, at)
                 at += 8
@@ -473,7 +462,7 @@ def _names(msg) -> list:
                 (mode,) = _UINT32.unpack_from(data, at)
                 at += 4
             if flags & SFTPAttributes.FLAG_AMTIME:
-                atime, mtime = _TWO_UINT32.unpack_from(data, at)
+                _, mtime = _TWO_UINT32.unpack_from(data, at)
                 at += 8
             if flags & SFTPAttributes.FLAG_EXTENDED:
                 (extended,) = _UINT32.unpack_from(data, at)
@@ -481,8 +470,10 @@ def _names(msg) -> list:
                 for _ in range(2 * extended):
                     _, at = _string(data, at)
             if filename not in ('.', '..'):
-                names.append(ListedAttributes(filename, longname, size, uid, gid, mode,
-                                              atime, mtime))
+                names.append(Listed(filename, kind_of(mode), size, mtime,
+                                    (mode, uid, gid, size, mtime)))
+        if at > len(data):
+            raise struct.error('the last long name runs past the end')
     except struct.error:
         raise OSError(errno.EIO, 'an answer to a READDIR is cut short') from None
     return names
