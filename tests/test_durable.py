@@ -43,6 +43,8 @@ def synced(calls: list[str], path: str) -> int:
 @pytest.mark.parametrize('source', [{'delete': 'yes'}, {'archive_dir': '../archive'},
                                     {'remember': 'yes'}])
 def test_the_copy_is_on_disk_before_its_source_goes_or_is_recorded(tmp_path, source):
+    """The file written is synced before it takes its final name, its directory
+    after; both before the source is deleted or archived."""
     ws = Workspace(tmp_path)
     make_files(ws.src, {'a.txt': b'a' * 100, 'sub/b.txt': b'b' * 200})
     ws.write_job(source={'recursive': 'yes', **source}, target={'temp': 'ext:part'})
@@ -50,17 +52,15 @@ def test_the_copy_is_on_disk_before_its_source_goes_or_is_recorded(tmp_path, sou
     for name in ('a.txt', 'sub/b.txt'):
         final = os.path.join(ws.dst, name)
         rename = first(calls, rf'rename.*{re.escape(final)}\.part.*{re.escape(final)}')
-        file_synced = synced(calls, final)
-        folder_synced = max(number for number, line in enumerate(calls)
-                            if re.search(rf'fsync\(\d+<{re.escape(os.path.dirname(final))}>\)',
-                                         line))
-        assert rename < file_synced and rename < folder_synced
+        data_synced = synced(calls, final + '.part')
+        folder = re.escape(os.path.dirname(final))
+        name_synced = max(number for number, line in enumerate(calls)
+                          if re.search(rf'fsync\(\d+<{folder}>\)', line))
+        assert data_synced < rename < name_synced
         if 'delete' in source:
-            assert max(file_synced, folder_synced) < first(
-                calls, rf'unlink.*{re.escape(os.path.join(ws.src, name))}')
+            assert name_synced < first(calls, rf'unlink.*{re.escape(os.path.join(ws.src, name))}')
         if 'archive_dir' in source:
-            assert max(file_synced, folder_synced) < first(
-                calls, rf'rename.*{re.escape(os.path.join(ws.src, name))}"')
+            assert name_synced < first(calls, rf'rename.*{re.escape(os.path.join(ws.src, name))}"')
     with open(os.path.join(ws.dst, 'sub/b.txt'), 'rb') as fh:
         assert fh.read() == b'b' * 200
 

@@ -152,6 +152,10 @@ class SourceReader:
         return self.raw.fileno()
 
 
+# what an fsync() that fails for these means: the data may not be on disk
+SYNC_FAILURES = {errno.EIO, errno.ENOSPC, errno.EDQUOT}
+
+
 def sha256_of(fh) -> str:
     """The SHA-256 (hex) of what ``fh`` (readinto()) gives until its end."""
     import hashlib
@@ -284,9 +288,9 @@ class Endpoint(abc.ABC):
         """Deletes a file."""
 
     def sync(self, relpath: str) -> None:
-        """Makes a file written here, and its name, survive a crash of this
-        machine (fsync), where the endpoint can; OSError when it fails. A server
-        keeps what it was sent as it keeps any file: nothing is done."""
+        """Makes the name of a file written ``durable`` (and renamed) survive a
+        crash of this machine (fsync of its directory), where the endpoint can;
+        OSError when it fails. A server keeps its names as it keeps them."""
 
     def relative_dir(self, folder: str) -> str | None:
         """The directory ``folder`` of this side (from the configuration: relative to
@@ -332,12 +336,15 @@ class StreamEndpoint(Endpoint):
 
     @abc.abstractmethod
     def write(self, relpath: str, reader, progress: Progress | None = None, *,
-              offset: int = 0, keep_partial: bool = False, exclusive: bool = False) -> int:
+              offset: int = 0, keep_partial: bool = False, exclusive: bool = False,
+              durable: bool = False) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
         creating missing parent directories and replacing an existing file, or,
         ``exclusive``, raising FileExistsError (and leaving it alone) when there is
         one. Returns the number of bytes written. A server's file of another size
         than what was sent (a server losing data without a word) is an OSError.
+        ``durable``: its data is on disk before this returns (fsync), where the
+        endpoint can ask for that.
 
         With ``offset``, the first ``offset`` bytes of the existing file are kept
         and the reader's data is written after them; a server that will not do that

@@ -17,7 +17,7 @@ import stat
 from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, RootMissing,
                                          SourceChanged, SourceReadError, StreamEndpoint,
-                                         change_of, copy_stream, refuse_unsafe)
+                                         SYNC_FAILURES, change_of, copy_stream, refuse_unsafe)
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class LocalEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False) -> int:
+              keep_partial=False, exclusive=False, durable=False) -> int:
         path = self._path(relpath)
         self._makedirs(os.path.dirname(path))
         in_fd = _fileno(reader)
@@ -157,11 +157,14 @@ class LocalEndpoint(StreamEndpoint):
                 if offset:
                     out.truncate(offset)
                     out.seek(offset)
-                if in_fd is not None:
-                    copied = _kernel_copy(in_fd, out.fileno(), progress, reader)
-                    if copied is not None:
-                        return copied
-                return copy_stream(reader, out, progress)
+                copied = _kernel_copy(in_fd, out.fileno(), progress, reader) \
+                    if in_fd is not None else None
+                if copied is None:
+                    copied = copy_stream(reader, out, progress)
+                if durable:
+                    out.flush()
+                    _fsync(out.fileno())
+                return copied
             except OSError:
                 _unlink_quietly(path)
                 raise
@@ -225,13 +228,16 @@ class LocalEndpoint(StreamEndpoint):
         os.unlink(path)
 
     def sync(self, relpath: str) -> None:
-        path = self._path(relpath)
-        for name, flags in ((path, os.O_RDONLY), (os.path.dirname(path), os.O_DIRECTORY)):
-            fd = os.open(name, flags | os.O_CLOEXEC)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        try:
+            fd = os.open(os.path.dirname(self._path(relpath)),
+                         os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:       # a drop box without read permission, say
+            log.debug('cannot sync the directory of %s: %s', relpath, exc.strerror)
+            return
+        try:
+            _fsync(fd)
+        finally:
+            os.close(fd)
 
     def remove_dir(self, relpath: str) -> None:
         path = self._path(relpath)
@@ -280,6 +286,17 @@ def _open_for_writing(path: str, offset: int, exclusive: bool):
         os.unlink(path)
         fd = os.open(path, flags, 0o666)
     return open(fd, 'wb')
+
+
+def _fsync(fd: int) -> None:
+    """fsync(); a file system that cannot do it (EINVAL, ENOTSUP...) is left to
+    itself, a failure that may have lost data is raised."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno in SYNC_FAILURES:
+            raise
+        log.debug('fsync not done: %s', exc.strerror)
 
 
 def _unlink_quietly(path):

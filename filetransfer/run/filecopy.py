@@ -274,7 +274,7 @@ class FileCopy:
                                   hashing=self.checksums and not offset)
             size = offset + self.target.write(
                 self.written_as(entry.path), reader, progress, offset=offset,
-                keep_partial=self.resuming, exclusive=exclusive)
+                keep_partial=self.resuming, exclusive=exclusive, durable=self._durable)
         return size, reader
 
     def _source_checksum(self, entry: FileEntry) -> str:
@@ -332,7 +332,7 @@ class FileCopy:
             if not self.resuming:     # with resume it is complete there
                 self._discard(written_as, missing_ok=True)
             raise
-        if self.delete or self.archive or self.ledger.sent is not None:
+        if self._durable:
             self._sync(path)
         self.ledger.finished(written_as)
         self.ledger.in_place(path)
@@ -340,10 +340,15 @@ class FileCopy:
             self._check_in_place(path, size)
             self._dispose(entry, 'transferred')
 
+    @property
+    def _durable(self) -> bool:
+        """Whether a copy must outlast a crash of the target's machine: its source
+        goes, or the record of files sent will say it was sent."""
+        return bool(self.delete or self.archive or self.ledger.sent is not None)
+
     def _sync(self, path: str) -> None:
-        """Makes the copy in place outlast a crash of the target's machine: its source
-        is about to go, or the record of files sent to say it was sent. A copy
-        that cannot be made so is removed."""
+        """Makes the name of the copy in place (written durable) outlast a crash; a
+        copy whose name cannot be made so is removed."""
         try:
             self.target.sync(path)
         except OSError as exc:

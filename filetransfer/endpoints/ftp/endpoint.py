@@ -523,7 +523,8 @@ class FtpEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False) -> int:
+              keep_partial=False, exclusive=False, durable=False) -> int:
+        # durable: FTP has no way to ask for it
         path = self._remote(relpath)
         started = False
         try:

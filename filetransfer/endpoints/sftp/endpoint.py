@@ -42,8 +42,7 @@ from filetransfer.endpoints.sftp import sshpipe, tcp
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
                                                   LimitsRequest, PipelinedReader,
                                                   PipelinedStats, PipelinedWriter,
-                                                  SharedClient, StatRequest, batched,
-                                                  synced_and_closed)
+                                                  SharedClient, StatRequest, batched)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
@@ -591,7 +590,7 @@ class SftpEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False) -> int:
+              keep_partial=False, exclusive=False, durable=False) -> int:
         path = self._remote(relpath)
         handle = None
         try:
@@ -601,7 +600,7 @@ class SftpEndpoint(StreamEndpoint):
                 if offset:
                     handle.truncate(offset)
                     handle.seek(offset)
-                total = self._send(path, handle, reader, progress, offset)
+                total = self._send(path, handle, reader, progress, offset, durable)
             return total
         except TransferError:
             raise            # the connection is gone or hangs: nothing can be removed
@@ -647,11 +646,12 @@ class SftpEndpoint(StreamEndpoint):
             raise
         return True
 
-    def _send(self, path, handle, reader, progress, offset: int) -> int:
+    def _send(self, path, handle, reader, progress, offset: int, durable: bool) -> int:
         """Writes what ``reader`` gives at ``offset`` on and closes ``handle``;
         returns once the server has confirmed every write and the size of the file."""
         request_size = self._file_request_size()
-        writes = PipelinedWriter(self._sftp, handle, request_size, self._in_flight)
+        writes = PipelinedWriter(self._sftp, handle, request_size, self._in_flight,
+                                 sync=durable and self._owner._fsync)
         total = 0
         buffer = chunk_buffer(reader)
         size = min(len(buffer), max(request_size, self._in_flight()))
@@ -671,6 +671,8 @@ class SftpEndpoint(StreamEndpoint):
             if progress:
                 progress(count)
         stored = writes.finish()
+        if writes.synced is not None:
+            self._synced(*writes.synced)
         if stored is None:         # the server cannot stat an open file
             stored = self._size(path)
         if stored != offset + total:
@@ -678,6 +680,22 @@ class SftpEndpoint(StreamEndpoint):
             # (a quota, a broken disk)
             raise OSError(errno.EIO, f'the server stored {stored} bytes of {offset + total}')
         return total
+
+    def _synced(self, code: int, text: str) -> None:
+        """Takes the answer to fsync@openssh.com. A server without it, or whose
+        disk cannot do it, is told once and not asked again; as with OpenSSH's
+        `sftp -f`, the file counts as written all the same."""
+        session = self._owner
+        if code == paramiko.sftp.SFTP_OK or not session._fsync:
+            return
+        session._fsync = False
+        if code == paramiko.sftp.SFTP_OP_UNSUPPORTED:
+            log.info('%s: the server cannot be asked to write files to its disk at once '
+                     '(no fsync@openssh.com); files are left to it', self.where)
+        else:
+            log.warning('%s: the server could not write a file to its disk at once '
+                        '(fsync@openssh.com: %s); it is not asked again', self.where,
+                        text or f'status {code}')
 
     def _remove_partial(self, path, handle) -> None:
         """After a failed write on a working session: closes and removes the file."""
@@ -734,22 +752,6 @@ class SftpEndpoint(StreamEndpoint):
                 log.debug('%s: posix-rename refused (%s); renaming in steps', self.where,
                           _reason(first))
                 session._posix_rename = False
-
-    def sync(self, relpath: str) -> None:
-        # fsync@openssh.com (OpenSSH, ProFTPD) on the file opened again: two round trips
-        session = self._owner
-        if not session._fsync:
-            return
-        with self._guard():
-            handle = self._sftp.open(self._remote(relpath), 'r')
-            code, text = synced_and_closed(self._sftp, handle)
-        if code == paramiko.sftp.SFTP_OP_UNSUPPORTED:
-            if session._fsync:
-                session._fsync = False
-                log.info('%s: the server cannot be asked to write files to its disk at '
-                         'once (no fsync@openssh.com); files are left to it', self.where)
-        elif code != paramiko.sftp.SFTP_OK:
-            raise OSError(errno.EIO, f'the server could not sync it ({text or code})')
 
     def _rename_replacing(self, source, target):
         try:

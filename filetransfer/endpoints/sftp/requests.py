@@ -16,7 +16,6 @@ breaks one module, checked by tests/test_paramiko_pins.py:
   flight, started before it is needed;
 - ``StatRequest``, ``PipelinedStats``: files looked at with their STAT requests
   in flight;
-- ``synced_and_closed``: fsync@openssh.com and the close of an open file;
 - ``SharedClient``: an SFTP session that several threads use at once.
 
 ``batched`` groups requests sent together, so that they leave together.
@@ -101,15 +100,19 @@ class PipelinedWriter:
     for their answers while less than IN_FLIGHT bytes await one, then its size
     (FSTAT) and its close, sent together. A refused request is raised (as the
     OSError the server's status maps to) by the next call after its answer.
-    A small file thus costs two round trips: open, then write, stat and close.
+    A small file thus costs two round trips: open, then write, stat and close
+    (and, with ``sync``, fsync@openssh.com between those two).
     ``in_flight`` is a number of bytes, or a function giving it (a share that grows
     as other files sharing the session end)."""
 
-    def __init__(self, sftp, handle, request_size: int, in_flight=IN_FLIGHT):
+    def __init__(self, sftp, handle, request_size: int, in_flight=IN_FLIGHT,
+                 sync: bool = False):
         self.sftp = sftp
         self.file = handle
         self.request_size = request_size
         self.in_flight = _as_function(in_flight)
+        self.sync = sync           # fsync@openssh.com before the close
+        self.synced = None         # then: the (code, text) of its status answer
         self.pending = {}          # request number -> what it is
         self.held = None           # the last write's arguments, not sent yet
         self.failure = None
@@ -137,6 +140,10 @@ class PipelinedWriter:
         with batched(self.sftp):
             self._send_held()
             self._request('stat', CMD_FSTAT)
+            if self.sync:
+                number = self.sftp._async_request(self, CMD_EXTENDED, 'fsync@openssh.com',
+                                                  self.file.handle)
+                self.pending[number] = 'sync'
             self._request('close', CMD_CLOSE)
         self.file._closed = True          # paramiko must not close it again
         while self.pending:
@@ -159,38 +166,16 @@ class PipelinedWriter:
             if kind == CMD_ATTRS:
                 self.size = SFTPAttributes._from_msg(msg).st_size
             return                        # not supported: the caller stats the path
+        if what == 'sync':               # the caller judges it
+            self.synced = (msg.get_int(), msg.get_text()) if kind == CMD_STATUS \
+                else (SFTP_FAILURE, 'unexpected answer')
+            return
         if self.failure is not None:
             return
         if kind != CMD_STATUS:
             self.failure = OSError(errno.EIO, f'unexpected answer to a {what}')
             return
         self.failure = _refusal(what, msg.get_int(), msg.get_text())
-
-
-def synced_and_closed(sftp, handle) -> tuple[int, str]:
-    """Sends fsync@openssh.com for the open remote file ``handle`` (a paramiko
-    SFTPFile) and its close together; the sync's status: (code, text). A server
-    without the extension answers OP_UNSUPPORTED."""
-    answers = {}
-    sink = _Answers(answers)
-    with batched(sftp):
-        sync = sftp._async_request(sink, CMD_EXTENDED, 'fsync@openssh.com', handle.handle)
-        sftp._async_request(sink, CMD_CLOSE, handle.handle)
-    handle._closed = True                 # paramiko must not close it again
-    while len(answers) < 2:
-        sftp._read_response()
-    return answers[sync]
-
-
-class _Answers:
-    """Keeps the (code, text) of each status answer, by request number."""
-
-    def __init__(self, answers: dict):
-        self.answers = answers
-
-    def _async_response(self, kind, msg, number) -> None:
-        self.answers[number] = (msg.get_int(), msg.get_text()) if kind == CMD_STATUS \
-            else (SFTP_FAILURE, 'unexpected answer')
 
 
 def _as_function(value):
