@@ -152,10 +152,6 @@ class SourceReader:
         return self.raw.fileno()
 
 
-# what an fsync() that fails for these means: the data may not be on disk
-SYNC_FAILURES = {errno.EIO, errno.ENOSPC, errno.EDQUOT}
-
-
 def sha256_of(fh) -> str:
     """The SHA-256 (hex) of what ``fh`` (readinto()) gives until its end."""
     import hashlib

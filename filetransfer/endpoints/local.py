@@ -17,7 +17,7 @@ import stat
 from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, RootMissing,
                                          SourceChanged, SourceReadError, StreamEndpoint,
-                                         SYNC_FAILURES, change_of, copy_stream, refuse_unsafe)
+                                         change_of, copy_stream, refuse_unsafe)
 
 log = logging.getLogger(__name__)
 
@@ -288,13 +288,17 @@ def _open_for_writing(path: str, offset: int, exclusive: bool):
     return open(fd, 'wb')
 
 
+# an fsync() that fails with these may have lost data
+_SYNC_FAILURES = {errno.EIO, errno.ENOSPC, errno.EDQUOT}
+
+
 def _fsync(fd: int) -> None:
     """fsync(); a file system that cannot do it (EINVAL, ENOTSUP...) is left to
     itself, a failure that may have lost data is raised."""
     try:
         os.fsync(fd)
     except OSError as exc:
-        if exc.errno in SYNC_FAILURES:
+        if exc.errno in _SYNC_FAILURES:
             raise
         log.debug('fsync not done: %s', exc.strerror)
 
