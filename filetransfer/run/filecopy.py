@@ -332,9 +332,9 @@ class FileCopy:
             if not self.resuming:     # with resume it is complete there
                 self._discard(written_as, missing_ok=True)
             raise
+        self.ledger.finished(written_as)
         if self._durable:
             self._sync(path)
-        self.ledger.finished(written_as)
         self.ledger.in_place(path)
         if self.delete or self.archive:
             self._check_in_place(path, size)
