@@ -178,3 +178,36 @@ def test_a_readable_file_with_the_password_is_warned_about(ws):
             if 'can be read by other users' in warning] != []
     os.chmod(ws.app_cfg, 0o600)
     assert config.load_app(ws.app_cfg).warnings == []
+
+
+def test_a_sigterm_as_the_run_is_stored_leaves_one_finished_row(state_ws, monkeypatch):
+    """The signal (sent by the process to itself) comes right after the run's row was
+    inserted: the run ends terminated and that same row holds its end; no second row,
+    no row left unfinished."""
+    import filetransfer
+    import filetransfer.run.job
+    from filetransfer.state.postgres import Database
+    from filetransfer.state.sqlite import SqliteHistory
+
+    ws = state_ws
+    make_files(ws.src, {'a.txt': 'A'})
+    ws.write_job()
+    with open(ws.app_cfg) as fh:
+        store = Database if 'state_db' in fh.read() else SqliteHistory
+    begin = store.begin
+
+    def begin_then_sigterm(self, *args):
+        run_id = begin(self, *args)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return run_id
+
+    monkeypatch.setattr(store, 'begin', begin_then_sigterm)
+    previous = signal.getsignal(signal.SIGTERM)
+    filetransfer.set_sigterm_handler()
+    try:
+        job = filetransfer.run.job.load(ws.app_cfg, 'job1')
+        with pytest.raises(filetransfer.Terminated):
+            job.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [(run['status'], run['exit_code']) for run in stored_runs(ws)] == [('terminated', 5)]

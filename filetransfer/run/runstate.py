@@ -85,12 +85,14 @@ class RunState:
                 from filetransfer.state.postgres import WritingTable
 
                 db = self._session()
-                self._run_id = db.begin(self.job_id, self.started)
+                with signals.deferred():    # a stored row whose id is lost stays unfinished
+                    self._run_id = db.begin(self.job_id, self.started)
                 self.journal.store = WritingTable(db, self.job_id, self._run_id, self._lose)
         elif self.locks_dir and self._history is None:
             self._history = self._sqlite()
             try:
-                self._run_id = self._history.begin(self.job_id, self.started)
+                with signals.deferred():
+                    self._run_id = self._history.begin(self.job_id, self.started)
             except Error as exc:
                 log.warning('cannot store the run in the run history: %s', exc)
         self.journal.open()
