@@ -1,4 +1,6 @@
-"""Frozen dataclasses declared cheaply: the classes of the configuration.
+"""Frozen dataclasses declared cheaply: the classes of the configuration, and the
+few others every start of the command loads (the run's, the endpoints') that are
+made a few times per run. (Those made once per file are named tuples instead.)
 
 A `@record` class is a dataclass (``dataclasses.fields``, ``replace`` and ``asdict``
 see its fields) that behaves as one declared ``frozen=True``, but its ``__init__``,

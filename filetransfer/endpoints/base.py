@@ -22,9 +22,9 @@ whole pass and books the per-file outcomes it yields like its own.
 import abc
 import errno
 import re
-from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
+from filetransfer.config.record import Record, record
 from filetransfer.errors import ConnectError
 
 CHUNK_SIZE = 1 << 20
@@ -195,8 +195,8 @@ def copy_stream(reader, writer, progress: Progress | None = None) -> int:
             progress(count)
 
 
-@dataclass(frozen=True)
-class Capabilities:
+@record
+class Capabilities(Record):
     """What an endpoint can do beyond the core, for the runner to read in one place.
     An endpoint may know some only once it is open (an FTP server's FEAT)."""
 
@@ -365,8 +365,7 @@ class StreamEndpoint(Endpoint):
         return None
 
 
-@dataclass(frozen=True)
-class FileOutcome:
+class FileOutcome(NamedTuple):
     """What a batch did with one file (path relative to the roots): transferred
     (``error`` None; ``checksum`` its verified SHA-256 with checksums), ``skipped``
     (the target has it already), or failed with ``error`` on ``side`` ('source' or
@@ -381,8 +380,8 @@ class FileOutcome:
     checksum: str | None = None
 
 
-@dataclass(frozen=True)
-class Batch:
+@record
+class Batch(Record):
     """A whole pass handed to a `BatchEndpoint`.
 
     ``entries`` are the files chosen on a local source when the batch endpoint is the

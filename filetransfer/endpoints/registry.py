@@ -6,16 +6,17 @@ Adding a protocol: a package under endpoints/ with its PROTOCOLS, named in _PACK
 """
 
 import importlib
-from dataclasses import dataclass
 from typing import Callable
+
+from filetransfer.config.record import Record, record
 
 
 def _no_check(*args) -> None:
     pass
 
 
-@dataclass(frozen=True)
-class Protocol:
+@record
+class Protocol(Record):
     name: str                    # the `type` of a host section
     host_class: type             # its options
     default_port: int

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import posixpath
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from filetransfer import endpoints
 from filetransfer.config.model import EndpointSpec
@@ -34,8 +34,7 @@ log = logging.getLogger(__name__)
 JUDGED_TOGETHER = 500     # files whose records of files sent are looked up at once
 
 
-@dataclass(frozen=True)
-class PlannedFile:
+class PlannedFile(NamedTuple):
     """A file of a dry run: sent, or not (``held`` says why)."""
 
     entry: FileEntry

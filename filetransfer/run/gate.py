@@ -9,14 +9,13 @@ a server whose clock is ahead makes its files look younger.
 """
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from filetransfer.config.types import duration_text
 from filetransfer.endpoints.base import FileEntry
 
 
-@dataclass(frozen=True)
-class Held:
+class Held(NamedTuple):
     """Why a selected file is not taken now: ``kind`` is 'too_young', 'too_old' or
     'remembered'; ``text`` says it for a log line."""
 

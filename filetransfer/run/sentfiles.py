@@ -29,8 +29,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from filetransfer.endpoints.base import FileEntry
 from filetransfer.errors import error_text
@@ -41,8 +40,7 @@ log = logging.getLogger(__name__)
 SUFFIX = '.sent.sqlite'
 
 
-@dataclass(frozen=True)
-class SentFile:
+class SentFile(NamedTuple):
     """One file of the record. ``pending`` is the name it was written as while it is
     not known to have arrived (see the module doc), else None."""
 

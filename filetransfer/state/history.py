@@ -9,8 +9,8 @@ The stores (state/sqlite.py, state/postgres.py) share these rows and their value
 import datetime
 import json
 import os
-from dataclasses import dataclass
 
+from filetransfer.config.record import Record, record
 from filetransfer.errors import ConfigError, Error
 
 SQLITE_NAME = 'state.sqlite3'
@@ -23,8 +23,8 @@ class StateError(Error):
     """The state database cannot be read or written (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class RunRecord:
+@record
+class RunRecord(Record):
     """One run as the history holds it. ``ended`` is None (and ``status``
     'unfinished') for a run that is still going on, or was killed."""
 
