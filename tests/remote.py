@@ -1,5 +1,6 @@
 """Helpers for jobs against the test servers: host sections, remote job files."""
 
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -15,6 +16,25 @@ def sftp_host(sshd, **options) -> dict:
                'timeout': '30'}
     section.update(options)
     return {name: value for name, value in section.items() if value is not None}
+
+
+@contextlib.contextmanager
+def far_sftp_host(sshd, folder, rtt: float, **options):
+    """A hosts-file section for the test sshd reached through the bench's delay
+    proxy (bench/delayproxy.py) with a round trip of ``rtt`` seconds, for the
+    block; its known-hosts file (in ``folder``) names the proxy's port."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'bench'))
+    try:
+        from delayproxy import DelayProxy
+    finally:
+        sys.path.pop(0)
+    with DelayProxy(sshd.host, sshd.port, rtt=rtt) as proxy:
+        known = pathlib.Path(folder) / f'known_hosts_{proxy.port}'
+        with open(sshd.known_hosts) as fh:
+            known.write_text(fh.read().replace(f'[{sshd.host}]:{sshd.port} ',
+                                               f'[{sshd.host}]:{proxy.port} '))
+        yield sftp_host(sshd, host=f'{sshd.host}:{proxy.port}', known_hosts=str(known),
+                        **options)
 
 
 def known_hosts_with_another_key(folder, sshd):

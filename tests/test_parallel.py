@@ -3,6 +3,7 @@ FTP server, through the real command."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from faults import counts
 from helpers import make_files, tree
 from procs import make_sparse, wait_for
-from remote import ftp_host, sftp_host, write_hosts
+from remote import far_sftp_host, ftp_host, sftp_host, write_hosts
 
 MANY = {f'{folder}f{number:02d}.txt': os.urandom(number * 997)
         for number in range(30) for folder in ('', 'sub/')}
@@ -140,6 +141,20 @@ def test_auto_chooses_by_protocol_and_number_of_files(source, target, count, exp
     assert workers('auto', specs, count) == expected
 
 
+@pytest.mark.parametrize('round_trip, expected', [
+    (None, 64), (0.0001, 4), (0.0007, 5), (0.005, 14), (0.03, 64), (0.05, 64)])
+def test_auto_over_sftp_grows_with_the_round_trip(round_trip, expected):
+    """Near the server a few files at once keep it busy (more only take turns in the
+    process); far from it, more files wait for answers at the same time."""
+    from filetransfer.run.parallel import workers
+
+    for source, target in ((None, 'SFTP'), ('SFTP', None)):
+        specs = (_spec('source', source), _spec('target', target))
+        assert workers('auto', specs, 5000, round_trip) == expected
+    ftp = (_spec('source', 'FTP'), _spec('target'))
+    assert workers('auto', ftp, 1000, round_trip) == 8       # FTP: by the files only
+
+
 def test_a_number_set_is_taken_up_to_the_number_of_files():
     from filetransfer.run.parallel import workers
 
@@ -204,7 +219,6 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
     remote, back = tmp_path / 'remote', tmp_path / 'back'
     make_files(ws.src, SMALL)
     write_hosts(ws, srv=sftp_host(live_sshd, transport=transport, connections=connections))
-    expected = '5' if connections else '64'
     jobs = {'up': ({'path': ws.src}, {'host_id': 'srv', 'path': str(remote)}),
             'down': ({'host_id': 'srv', 'path': str(remote)}, {'path': str(back)})}
     for job_id, (source, target) in jobs.items():
@@ -217,7 +231,12 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
         assert counts(json.loads(done.stdout)) == (len(SMALL), 0, 0)
         assert logins(live_sshd, since) == 1, job_id
         log = ws.log_text(job_id)
-        assert f'{expected} files at once' in log
+        if connections:
+            assert '5 files at once (' in log
+        else:       # by the round trip, timed on the session's first request
+            chosen = re.search(r'(\d+) files at once \(round trip to the server \d+\.\d ms\)',
+                               log)
+            assert chosen and 4 <= int(chosen[1]) <= 64
         assert f'over {"ssh" if transport == "openssh" else "paramiko"}' in log
         assert journal_leftovers(ws, job_id) == []
     assert tree(back) == SMALL
@@ -234,7 +253,7 @@ def test_the_files_the_target_has_are_judged_first_and_only_the_others_move(
     names = [f'f{number:03d}.txt' for number in range(150)]
     make_files(ws.src, {name: f'new {name}' for name in names})
     make_files(remote, {name: 'old' for name in names[:144]})
-    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
+    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport, connections='16'))
     for level in ('DEBUG', 'INFO'):
         ws.write_job(job={'log_level': level},
                      target={'host_id': 'srv', 'path': str(remote), 'overwrite': 'never'})
@@ -247,7 +266,7 @@ def test_the_files_the_target_has_are_judged_first_and_only_the_others_move(
         assert logins(live_sshd, since) == 1
         log = ws.log_text()
         if level == 'DEBUG':
-            assert '6 files at once' in log
+            assert '6 files at once (' in log
             assert 'DEBUG    skipped f000.txt: the target has it (overwrite = never)' in log
         else:
             assert 'skipped f' not in log.split('job1 (job1) started')[-1]
@@ -327,11 +346,12 @@ print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
-    """3000 small files and large ones (2 MiB) up then down, 64 at once in one
-    session: the command's peak resident memory stays under 64 MiB (a file's
-    buffers are a share of the session's). 70 large files over ssh; 20 over
-    paramiko's transport, whose peak with 70 was measured at 55-67 MiB (its channel
-    buffer, the whole window, is read from the front of one bytearray)."""
+    """3000 small files and large ones (2 MiB) up then down over a 40 ms round trip,
+    where auto moves 64 at once in one session: the command's peak resident memory
+    stays under 64 MiB (a file's buffers are a share of the session's). 70 large
+    files over ssh; 20 over paramiko's transport, whose peak with 70 was measured at
+    55-67 MiB (its channel buffer, the whole window, is read from the front of one
+    bytearray)."""
     from helpers import command_argv
 
     remote, back = tmp_path / 'remote', tmp_path / 'back'
@@ -340,18 +360,19 @@ def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path,
     files.update({f'big/b{number:02d}': big
                   for number in range(70 if transport == 'openssh' else 20)})
     make_files(ws.src, files)
-    write_hosts(ws, srv=sftp_host(live_sshd, transport=transport))
-    ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
-                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
-    ws.write_job('down', job={'log_level': 'DEBUG'},
-                 source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
-                 target={'path': str(back), 'temp': 'dot'})
-    for job_id in ('up', 'down'):
-        done = subprocess.run([sys.executable, '-c', PEAK_RSS,
-                               *command_argv('-c', ws.app_cfg, job_id)],
-                              capture_output=True, text=True, timeout=600, cwd=ws.root)
-        code, peak_kib = map(int, done.stdout.split())
-        assert code == 0, ws.log_text(job_id)
-        assert '64 files at once' in ws.log_text(job_id)
-        assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
+    with far_sftp_host(live_sshd, tmp_path, rtt=0.04, transport=transport) as far:
+        write_hosts(ws, srv=far)
+        ws.write_job('up', job={'log_level': 'DEBUG'}, source={'recursive': 'yes'},
+                     target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+        ws.write_job('down', job={'log_level': 'DEBUG'},
+                     source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
+                     target={'path': str(back), 'temp': 'dot'})
+        for job_id in ('up', 'down'):
+            done = subprocess.run([sys.executable, '-c', PEAK_RSS,
+                                   *command_argv('-c', ws.app_cfg, job_id)],
+                                  capture_output=True, text=True, timeout=600, cwd=ws.root)
+            code, peak_kib = map(int, done.stdout.split())
+            assert code == 0, ws.log_text(job_id)
+            assert '64 files at once (' in ws.log_text(job_id)
+            assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
     assert tree(back) == files

@@ -221,6 +221,7 @@ class Endpoint(abc.ABC):
 
     capabilities = Capabilities()
     creates_root = True    # False: open() makes no directory (RootMissing instead)
+    round_trip = None      # seconds a request to the server took at set-up, if measured
 
     def __init__(self, spec):
         self.spec = spec

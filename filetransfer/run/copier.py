@@ -132,10 +132,13 @@ class Copier:
             entries = copy.to_send(entries)
             self.judged = copy.judged = frozenset(entry.path for entry in entries)
         from filetransfer.run import parallel
+        round_trip = max((end.round_trip for end in (source, target) if end.round_trip),
+                         default=None)
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
-                                   len(entries))
+                                   len(entries), round_trip)
         if workers > 1:
-            log.debug('%d files at once', workers)
+            log.debug('%d files at once%s', workers, '' if round_trip is None else
+                      f' (round trip to the server {round_trip * 1000:.1f} ms)')
             parallel.copy_files(self, ledger, refused, source, target, entries, workers)
         else:
             for entry in entries:

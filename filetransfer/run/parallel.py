@@ -9,11 +9,14 @@ gives the other workers endpoints on it (`shared()`): no new login. Others (FTP,
 which cannot ask for a second file before the first is through) open a connection
 per worker, and a connection the server refuses only means fewer workers.
 
-`connections = auto` (the default) chooses by the number of files and the
-protocols (`workers`, AUTO_RULES): fewer than 4 files move one at a time; more
-share an SFTP session, up to 64 at once (a file more in flight costs a thread, not a login; over a long round trip
-that is what keeps small files moving); FTP and FTPS get a connection per 4
-files, up to 8.
+`connections = auto` (the default) chooses by the number of files, the
+protocols and the round trip to the server (`workers`, AUTO_RULES): fewer than 4
+files move one at a time; more share an SFTP session, 4 at once near the server
+and up to 64 far from it (a file more in flight costs a thread, not a login; over
+a long round trip that is what keeps small files moving, while near the server
+the threads only take turns: measured on one host, 5,000 small files took a
+third longer with 64 than with 4); FTP and FTPS get a connection per 4 files, up
+to 8.
 
 The main thread only waits, so SIGTERM and Ctrl-C land there; it then stops the
 workers: a file being written is abandoned and removed as in a one-connection
@@ -36,20 +39,31 @@ log = logging.getLogger(__name__)
 # auto: (files per worker, most workers) by protocol; local directories need none
 AUTO_RULES = {'FTP': (4, 8), 'FTPS': (4, 8), 'SFTP': (1, 64)}
 AUTO_FEWEST = 4      # fewer files move one at a time, in the order listed
+# auto, SFTP: 4 files at once, and one more per this much of the round trip
+AUTO_NEAR = 4
+AUTO_SECONDS_PER_FILE = 0.0005
 
 
-def workers(setting, specs, count: int) -> int:
+def workers(setting, specs, count: int, round_trip: float | None = None) -> int:
     """How many files to move at once: ``setting`` (1-16, or AUTO) for ``count``
     files between the endpoints of ``specs`` (config.EndpointSpec). AUTO takes the
     rule of each remote side's protocol (AUTO_RULES), the least of them; another
-    protocol (FASP) gets one."""
+    protocol (FASP) gets one. An SFTP session's files at once grow with
+    ``round_trip`` (seconds, as measured at set-up; None: not known, the most)."""
     if setting != AUTO:
         return max(1, min(setting, count))
     if count < AUTO_FEWEST:
         return 1
-    chosen = [min(most, count // per) for per, most in
-              (AUTO_RULES.get(spec.type, (1, 1)) for spec in specs if spec.host is not None)]
+    chosen = [min(_most(spec.type, most, round_trip), count // per) for spec, (per, most) in
+              ((spec, AUTO_RULES.get(spec.type, (1, 1))) for spec in specs
+               if spec.host is not None)]
     return max(1, min(chosen, default=1))
+
+
+def _most(protocol: str, most: int, round_trip: float | None) -> int:
+    if protocol != 'SFTP' or round_trip is None:
+        return most
+    return min(most, AUTO_NEAR + int(round_trip / AUTO_SECONDS_PER_FILE))
 
 
 class Stopped(BaseException):

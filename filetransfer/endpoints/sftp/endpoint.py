@@ -403,7 +403,9 @@ class SftpEndpoint(StreamEndpoint):
         looked_at = StatRequest(self._sftp, path)     # the same directory: one round trip
         if self.role == 'source':      # and, for a source, its listing begins
             self._first_listing = DirectoryListing(self._sftp, path)
+        asked = time.monotonic()
         root = self._sftp.normalize(path)
+        self.round_trip = time.monotonic() - asked     # for connections = auto
         self._root_attr = looked_at.result()
         if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
