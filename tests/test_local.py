@@ -1,5 +1,6 @@
 """The local endpoint and the per-file rules of the copier."""
 
+import io
 import os
 
 import pytest
@@ -94,6 +95,29 @@ def test_partial_file_removed_when_the_target_write_fails(tmp_path):
     with pytest.raises(OSError):
         endpoint.write('f.bin', BrokenReader())
     assert tree(dst) == {}
+
+
+@pytest.mark.parametrize('swapped', ['root', 'parent'])
+def test_a_target_swapped_for_a_link_after_it_was_opened_is_not_written_through(
+        tmp_path, swapped):
+    """The target directory (or its parent) replaced by a symbolic link to elsewhere
+    while the job runs: files are refused, nothing lands there."""
+    parent, outside = tmp_path / 'parent', tmp_path / 'outside'
+    dst = parent / 'dst'
+    os.makedirs(dst)
+    os.makedirs(outside / 'dst')
+    endpoint = LocalEndpoint(endpoint_spec('target', path=str(dst)))
+    endpoint.open()
+    endpoint.write('before.txt', io.BytesIO(b'B'))
+    moved = dst if swapped == 'root' else parent
+    os.rename(moved, tmp_path / 'moved')
+    os.symlink(outside / 'dst' if swapped == 'root' else outside, moved)
+    for write in (lambda: endpoint.write('a.txt', io.BytesIO(b'A')),
+                  lambda: endpoint.rename('a.txt', 'b.txt'),
+                  lambda: endpoint.set_mtime('a.txt', 0)):
+        with pytest.raises(OSError, match='leads outside the target'):
+            write()
+    assert tree(outside) == {}
 
 
 def test_same_file_is_refused(tmp_path):

@@ -34,6 +34,8 @@ class LocalEndpoint(StreamEndpoint):
         super().__init__(spec)
         self.root = spec.path
         self._real_root = None
+        self._root_folder = os.path.dirname(os.path.join(self.root, '-'))   # as _path() has it
+        self._root_id = None       # (device, inode) of the root opened
 
     def open(self) -> None:
         if self.role == 'target' and self.creates_root:
@@ -51,6 +53,7 @@ class LocalEndpoint(StreamEndpoint):
                 error = TransferError if self.role == 'source' else ConnectError
             raise error(f'{self.role} directory {self.root} {what}')
         self._real_root = os.path.realpath(self.root)
+        self._root_id = _identity(self.root)
 
     def close(self) -> None:
         pass
@@ -181,6 +184,8 @@ class LocalEndpoint(StreamEndpoint):
     def _makedirs(self, folder: str) -> None:
         """Creates a directory of the target and its missing parents (see
         `_refuse_outside`), each made one told to ``made_dirs``."""
+        if self._is_root(folder):
+            return
         self._refuse_outside(folder)
         missing = []
         while not os.path.isdir(folder) and folder != os.path.dirname(folder):
@@ -201,6 +206,8 @@ class LocalEndpoint(StreamEndpoint):
         """Raises OSError when a symbolic link (planted in the directory) puts
         ``folder``, or the part of it that exists, outside the root (or outside the
         job's temp directory, for a folder in it)."""
+        if self._is_root(folder):
+            return
         existing = folder
         while not os.path.lexists(existing) and existing != os.path.dirname(existing):
             existing = os.path.dirname(existing)
@@ -214,6 +221,12 @@ class LocalEndpoint(StreamEndpoint):
         if not _inside(real, root):
             raise OSError(errno.EXDEV, f'a symbolic link on the way leads outside the '
                                        f'{self.role}', existing)
+
+    def _is_root(self, folder: str) -> bool:
+        """Whether ``folder`` is the root and still the directory opened (one stat
+        for the folder of most files; one swapped since is checked the long way)."""
+        return (folder == self._root_folder and self._root_id is not None
+                and _identity(folder) == self._root_id)
 
     def _temp_dir(self) -> str | None:
         """The job's temp directory (absolute) when it has one (``temp = dir:``)."""
@@ -263,6 +276,14 @@ class LocalEndpoint(StreamEndpoint):
         if os.path.lexists(new_path):
             raise FileExistsError(errno.EEXIST, 'a file exists under this name', new_path)
         os.rename(self._path(relpath), new_path)
+
+
+def _identity(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _inside(path: str, folder: str) -> bool:
