@@ -164,6 +164,10 @@ class DelayProxy:
         loop = asyncio.get_running_loop()
         while True:
             client, _ = await loop.sock_accept(self._listener)
+            # asyncio sets TCP_NODELAY on the connections it opens, not on an accepted
+            # socket (whose proto is 0): without it, Nagle's algorithm held a second
+            # small write towards the client until the client's delayed ACK, ~40 ms
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._clients.add(client)
             self._spawn(self._connection(client))
 
