@@ -14,8 +14,8 @@ protocols and, for files downloaded over SFTP, the round trip to the server
 (`workers`, AUTO_RULES): fewer than 4 files move one at a time; more share an
 SFTP session, up to 64 at once (a file more in flight costs a thread, not a login;
 over a long round trip that is what keeps small files moving), and downloads 4
-near the server (where the threads only take turns: 5,000 small files took 6-40 %
-longer with 64 than with 4); FTP and FTPS get a connection per 4 files, up to 8.
+near the server (where the threads only take turns: 5,000 small files took 5-55 %
+longer with 64 than with 4, on disk and in RAM); FTP and FTPS get a connection per 4 files, up to 8.
 
 The main thread only waits, so SIGTERM and Ctrl-C land there; it then stops the
 workers: a file being written is abandoned and removed as in a one-connection
