@@ -6,14 +6,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from faults import counts
 from helpers import make_files, tree
 from procs import make_sparse, wait_for
-from remote import far_sftp_host, ftp_host, sftp_host, write_hosts
+from remote import far_sftp_host, ftp_host, max_rss_kib, sftp_host, write_hosts
 
 MANY = {f'{folder}f{number:02d}.txt': os.urandom(number * 997)
         for number in range(30) for folder in ('', 'sub/')}
@@ -340,12 +339,6 @@ def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_
     assert listed.stdout == ''                                       # no ssh child left
 
 
-PEAK_RSS = '''import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-'''
-
-
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
     """3000 small files and 70 large ones (2 MiB) up then down over a 40 ms round
@@ -354,13 +347,10 @@ def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path,
     of the session's). Measured: 47-55 MiB. Before malloc's limit for a mapping of
     its own was fixed (parallel._steady_malloc), one download out of two peaked at
     64-70 MiB over ssh, and paramiko's transport at 55-67 MiB."""
-    from helpers import command_argv
-
     remote, back = tmp_path / 'remote', tmp_path / 'back'
     files = {f'd{number % 7}/f{number:04d}': os.urandom(4096) for number in range(3000)}
     big = os.urandom(2 << 20)
-    files.update({f'big/b{number:02d}': big
-                  for number in range(70)})
+    files.update({f'big/b{number:02d}': big for number in range(70)})
     make_files(ws.src, files)
     with far_sftp_host(live_sshd, tmp_path, rtt=0.04, transport=transport) as far:
         write_hosts(ws, srv=far)
@@ -370,11 +360,8 @@ def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path,
                      source={'host_id': 'srv', 'path': str(remote), 'recursive': 'yes'},
                      target={'path': str(back), 'temp': 'dot'})
         for job_id in ('up', 'down'):
-            done = subprocess.run([sys.executable, '-c', PEAK_RSS,
-                                   *command_argv('-c', ws.app_cfg, job_id)],
-                                  capture_output=True, text=True, timeout=600, cwd=ws.root)
-            code, peak_kib = map(int, done.stdout.split())
-            assert code == 0, ws.log_text(job_id)
+            done, peak_kib = max_rss_kib(ws, job_id)
+            assert done.returncode == 0, ws.log_text(job_id)
             assert '64 files at once' in ws.log_text(job_id)
             assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
     assert tree(back) == files
