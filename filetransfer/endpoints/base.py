@@ -458,9 +458,10 @@ def listed_name_problem(name: str) -> str | None:
         return f'{name!r} is not a file name'
     if '/' in name or '\\' in name:
         return 'path separator in a file name'
-    if _CONTROL.search(name):
+    found = _SHOWN_ESCAPED.search(name)     # one search for the two below
+    if found and _CONTROL.search(name):
         return 'control character in a file name'
-    if _UNDECODED.search(name):
+    if found:
         return 'the name is not UTF-8'
     return None
 
@@ -468,13 +469,11 @@ def listed_name_problem(name: str) -> str | None:
 # C0 and C1 control characters and DEL (line breaks, NUL, escapes ...): the Unicode
 # category Cc, a set of code points that Unicode never changes
 _CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')
-# the bytes of a listed name that is not UTF-8, decoded with 'surrogateescape'
-_UNDECODED = re.compile(r'[\udc80-\udcff]')
+# those, or the bytes of a listed name that is not UTF-8 (decoded with
+# 'surrogateescape')
+_SHOWN_ESCAPED = re.compile(r'[\x00-\x1f\x7f-\x9f\udc80-\udcff]')
 # a component '', '.' or '..' of a relative path
 _EMPTY_OR_DOTS = re.compile(r'(?:^|/)\.{0,2}(?:/|$)')
-
-
-_SHOWN_ESCAPED = re.compile(r'[\x00-\x1f\x7f-\x9f\udc80-\udcff]')
 
 
 def shown_name(name: str) -> str:

@@ -267,8 +267,6 @@ class Copier:
         why the pass does not take it now (gate.py), or None. The files of a job
         that remembers them are judged ``together`` at a time: one look-up in the
         record of files sent for them all."""
-        if self.gate.sent is None:
-            together = 1
         if self.gate.needs_mtimes and not source.capabilities.mtimes:
             name = 'min_age' if self.source_spec.options.min_age else 'max_age'
             raise ConfigError(f'{self.where}: [source] {name}: the source '
@@ -277,6 +275,10 @@ class Copier:
         seen, listed = set(), []      # files judged together (gate.held_all), in order
         wants, done = self.selection.wants, self.done
         no_mtime = self.gate.no_mtime if self.gate.needs_mtimes else None
+        # nothing to look up (no remember): each file is judged as it comes, by age
+        # or not at all
+        at_once = self.gate.sent is None
+        held = self.gate.held if self.gate.needs_mtimes else None
         for entry in source.walk(self._descend(source)):
             path = entry.path
             if (entry.directory or wants(path)) and path not in done:
@@ -288,6 +290,10 @@ class Copier:
                     and no_mtime(entry)
                 if problem:
                     entry = FileEntry(path, entry.size, refused=problem)
+                if at_once:
+                    judged = held is not None and not (entry.refused or entry.directory)
+                    yield entry, held(entry) if judged else None
+                    continue
                 listed.append(entry)
                 if len(listed) >= together:
                     yield from self._judged(listed)

@@ -537,13 +537,14 @@ class SftpEndpoint(StreamEndpoint):
         def list_dir(reldir):
             listing = started.pop(reldir, None) or self._start_listing(reldir)
             entries = self._list_dir(reldir, listing)
+            directories = [entry.name for entry in entries or () if entry.kind == 'dir']
             with batched(self._sftp):
-                for entry in sorted(entries or (), key=lambda item: item.name):
+                for name in sorted(directories):
                     if len(started) >= LISTINGS_AHEAD:
                         break
-                    relpath = f'{reldir}/{entry.name}' if reldir else entry.name
-                    if entry.kind == 'dir' and not listed_name_problem(entry.name) \
-                            and relpath not in started and descend(relpath):
+                    relpath = f'{reldir}/{name}' if reldir else name
+                    if not listed_name_problem(name) and relpath not in started \
+                            and descend(relpath):
                         started[relpath] = self._start_listing(relpath)
             return entries
 
