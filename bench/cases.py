@@ -5,10 +5,9 @@ the cases of one name of ``run.py --only``."""
 
 import os
 import shutil
-import sys
 
 from filetransfer.run.sentfiles import open_sent_files
-from lab import (Lab, clear, clear_and_create, command_argv, has_file, has_files, kept,
+from lab import (Lab, clear, clear_and_create, has_file, has_files, kept,
                  make_small_files)
 from peers import GCM, Transfer, peers
 from timing import Case, Contender, installed, run_timed
@@ -20,8 +19,8 @@ BOTH_CIPHERS = (GCM, None)
 def startup(lab: Lab, settings) -> list:
     lab.ws.write_job('notready', job={'ready_file': 'go.now'},
                      source={'path': lab.path('big')}, target={'path': lab.path('never')})
-    click = Contender(CLICK, [sys.executable, '-c', 'import click'])
-    version = Contender('filetransfer', command_argv('-V'), ours=True)
+    click = Contender(CLICK, [lab.python, '-c', 'import click'])
+    version = Contender('filetransfer', lab.command('-V'), ours=True)
     return [Case('start-up: filetransfer -V', 's', 0, [version, click], {CLICK: 0.8}),
             Case('start-up: job without its ready file', 's', 0,
                  [lab.ours('filetransfer', 'notready'), click], {CLICK: 0.8})]

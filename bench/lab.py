@@ -12,7 +12,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
 
-from helpers import Workspace, command_argv  # noqa: E402
+from helpers import Workspace  # noqa: E402
 from remote import ftp_host, sftp_host, write_hosts  # noqa: E402
 
 from delayproxy import DelayProxy  # noqa: E402
@@ -133,10 +133,12 @@ def _identity(path: str) -> tuple:
 
 class Lab:
     """The bench's temp directory ``root``, its servers and its workspace. ``skipped``
-    collects what could not be measured, and why."""
+    collects what could not be measured, and why. ``python``: the Python of the
+    installation whose `filetransfer` command is timed."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, python: str = sys.executable):
         self.root = root
+        self.python = python
         self.ws = Workspace(os.path.join(root, 'ws'))
         self.sshd = None
         self.ftpd = {}
@@ -148,9 +150,13 @@ class Lab:
     def path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
 
+    def command(self, *args: str) -> list[str]:
+        """argv of the timed installation's `filetransfer` command."""
+        return [os.path.join(os.path.dirname(self.python), 'filetransfer'), *args]
+
     def ours(self, name: str, job: str, *args: str, **kwargs) -> Contender:
         """The filetransfer command running ``job`` of the workspace."""
-        return Contender(name, command_argv('-v', '-c', self.ws.app_cfg, *args, job),
+        return Contender(name, self.command('-v', '-c', self.ws.app_cfg, *args, job),
                          ours=True, **kwargs)
 
     def job(self, job_id: str, source: dict, target: dict) -> str:

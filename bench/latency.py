@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 from cases import many_files, one_file
-from lab import Lab, command_argv, kept, make_random, make_small_files
+from lab import Lab, kept, make_random, make_small_files
 from peers import GCM, Transfer, peers
 from timing import Case
 
@@ -40,7 +40,7 @@ def overwrite_never_accepted(lab: Lab) -> bool:
     (`filetransfer check` of a job that sets it)."""
     lab.ws.write_job('probe-overwrite', target={'path': lab.path('probe'),
                                                 'overwrite': 'never'})
-    done = subprocess.run(command_argv('check', '-c', lab.ws.app_cfg, 'probe-overwrite'),
+    done = subprocess.run(lab.command('check', '-c', lab.ws.app_cfg, 'probe-overwrite'),
                           capture_output=True, text=True, timeout=120)
     return done.returncode == 0
 

@@ -191,6 +191,8 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
              'peer").', '',
              '## Machine', '']
     lines += [f'- {name}: {value}' for name, value in machine.details()]
+    lines.append(f'- filetransfer timed: `{os.path.dirname(settings.python)}/filetransfer`'
+                 ' (make bench: an ordinary `pip install .`, as README\'s Install does)')
     if proxy:
         lines += ['', '## The delay proxy', '',
                   'The latency cases go through `bench/delayproxy.py`, which delays each '

@@ -80,6 +80,10 @@ def settings_from(argv: list) -> argparse.Namespace:
                         help='round-trip times (ms) of the fewnew cases')
     parser.add_argument('--tiny-files', type=int, default=100,
                         help='number of 100-byte files (proftpd)')
+    parser.add_argument('--python', default=sys.executable,
+                        help='the Python of the installation timed: its filetransfer '
+                             'command and its "import click" (make bench: .venv-bench, '
+                             'installed by pip install . as a user installs it)')
     parser.add_argument('--results', default=os.path.join(HERE, 'RESULTS.md'),
                         help='where the results go (- for nowhere)')
     settings = parser.parse_args(argv)
@@ -99,7 +103,7 @@ def main(argv: list) -> int:
     if not rss_available():
         print('GNU time (/usr/bin/time) is not installed: no peak RSS', flush=True)
     root = tempfile.mkdtemp(prefix='filetransfer-bench-')
-    lab = Lab(root)
+    lab = Lab(root, settings.python)
     measured, proxy_figures = [], ''
     started = datetime.datetime.now()
     clock = time.monotonic()
