@@ -28,6 +28,7 @@ class _State:
     depth = 0            # nesting of deferred blocks
     in_run = False       # inside one_run()
     settled = False      # the run's outcome is decided
+    ctrl_c = None        # inside ctrl_c_held(): the Ctrl-Cs that came
     until_exit = False   # settled stays so after one_run(), for the process's life
     told = False         # a SIGTERM that changed nothing was logged
 
@@ -128,6 +129,34 @@ def deferred():
                 _state.raised = True
         if name:
             raise Terminated(f'terminated by signal {name}')
+
+
+def stop_requested() -> bool:
+    """Whether a SIGTERM (or a Ctrl-C, in `ctrl_c_held`) waits for the end of a
+    `deferred` block: work that cannot be interrupted anywhere (files taking turns
+    in the main thread) stops at its next step."""
+    return bool(_state.ctrl_c) or (
+        _state.pending is not None and not (_state.raised or _state.settled))
+
+
+@contextlib.contextmanager
+def ctrl_c_held():
+    """In the main thread, with Python's own Ctrl-C handler: a Ctrl-C (SIGINT)
+    inside the block raises KeyboardInterrupt when the block ends, not where it
+    lands; `stop_requested` tells of it meanwhile."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    came = _state.ctrl_c = []
+    signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _state.ctrl_c = None
+        if came:
+            raise KeyboardInterrupt()
 
 
 def settle() -> None:

@@ -233,8 +233,9 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
         if connections:
             assert '5 files at once' in log
         elif job_id == 'up':
-            assert '64 files at once\n' in log
-        else:       # a download: by the round trip, timed on the session's first request
+            assert '64 files at once, taking turns in one thread\n' in log
+        else:       # a download whose files are made durable (delete): threads, by the
+            # round trip timed on the session's first request
             chosen = re.search(r'(\d+) files at once \(round trip to the server \d+\.\d ms\)',
                                log)
             assert chosen and 4 <= int(chosen[1]) <= 64
@@ -299,12 +300,10 @@ def test_a_failed_file_in_a_shared_session_is_counted_both_ways(ws, live_sshd, t
                           if name not in ('s007.txt', 'deep/er/s011.txt')}
 
 
-@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
-@pytest.mark.parametrize('direction', ['up', 'down'])
-def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_path, transport,
-                                                             direction):
-    """Four files being written at once in one session: each is removed, the
-    journal forgets it, no other login cleans up, no ssh child is left."""
+def start_big_files(ws, live_sshd, tmp_path, transport: str, direction: str, **source):
+    """Starts a job moving 8 large files 4 at once in one session ``direction`` ('up'
+    or 'down'); returns (its process, the folder written, the names), once 3 or more
+    temp files are being written."""
     remote, back = tmp_path / 'remote', tmp_path / 'back'
     names = [f'big{number}.bin' for number in range(8)]
     folder = ws.src if direction == 'up' else remote
@@ -314,15 +313,32 @@ def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_
     write_hosts(ws, srv=sftp_host(live_sshd, transport=transport, connections='4'))
     local = {'path': str(back)} if direction == 'down' else {'path': ws.src}
     there = {'host_id': 'srv', 'path': str(remote)}
-    source, target = (local, there) if direction == 'up' else (there, local)
+    source, target = ({**local, **source}, there) if direction == 'up' \
+        else ({**there, **source}, local)
     ws.write_job(job={'log_level': 'DEBUG'}, source=source, target={**target, 'temp': 'dot'})
     written = remote if direction == 'up' else back
-    since = os.path.getsize(live_sshd.log_path)
     proc = ws.popen('job1')
+    wait_for(lambda: sum(os.path.exists(written / f'.{name}') for name in names) >= 3,
+             proc=proc)
+    return proc, written, names
+
+
+def threads_of(pid: int) -> int:
+    return len(os.listdir(f'/proc/{pid}/task'))
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+@pytest.mark.parametrize('direction', ['up', 'down'])
+@pytest.mark.parametrize('stop', [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_path,
+                                                              transport, direction, stop):
+    """Four files being written at once in one session: each is removed, the
+    journal forgets it, no other login cleans up (each file stopped between two
+    requests, the session in step), no ssh child is left. SIGTERM and Ctrl-C alike."""
+    since = os.path.getsize(live_sshd.log_path)
+    proc, written, names = start_big_files(ws, live_sshd, tmp_path, transport, direction)
     try:
-        wait_for(lambda: sum(os.path.exists(written / f'.{name}') for name in names) >= 3,
-                 proc=proc)
-        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, stop)
         assert proc.wait(timeout=60) == 5
     finally:
         if proc.poll() is None:
@@ -337,6 +353,31 @@ def test_sigterm_stops_every_file_and_leaves_no_partial_file(ws, live_sshd, tmp_
     listed = subprocess.run(['pgrep', '-f', f'UserKnownHostsFile={live_sshd.known_hosts}'],
                             capture_output=True, text=True)
     assert listed.stdout == ''                                       # no ssh child left
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_files_at_once_in_one_session_take_turns_in_one_thread(ws, live_sshd, tmp_path,
+                                                               transport, direction):
+    """Local files moving 4 at once over SFTP run as tasks of the main thread, not a
+    thread each (paramiko's transport has a thread of its own); a download whose
+    files are made durable one by one (delete) keeps a thread per file, so that
+    one file's fsync does not hold up the others."""
+    most = 1 if transport == 'openssh' else 2
+    for delete in ('no', 'yes'):
+        proc, written, names = start_big_files(ws, live_sshd, tmp_path, transport,
+                                               direction, delete=delete)
+        try:
+            threads = threads_of(proc.pid)
+            os.kill(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=60) == 5
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        if direction == 'down' and delete == 'yes':
+            assert threads >= most + 4
+        else:
+            assert threads == most
 
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])

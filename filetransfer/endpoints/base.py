@@ -212,6 +212,8 @@ class Capabilities(Record):
     shared: bool = False       # shared(): more files at once over the same connection,
                                # no new login
     stats_at_once: bool = False  # stat_many() looks at many files in a few round trips
+    turns: bool = False        # in_turns(): the files sharing the connection may run as
+                               # tasks taking turns in one thread (no thread per file)
 
 
 class Endpoint(abc.ABC):
@@ -293,6 +295,13 @@ class Endpoint(abc.ABC):
         """The directory ``folder`` of this side (from the configuration: relative to
         the root, or absolute) as a path relative to the (open) root when it is
         inside it, '' for the root itself; None when it is elsewhere."""
+        raise NotImplementedError
+
+    def in_turns(self, tasks: list[Callable[[], None]]) -> None:
+        """Runs the callables ``tasks``, each copying files over this endpoint or
+        one it `shared()`, as tasks taking turns in the calling thread: one that
+        waits for the server lets the others go on (``capabilities.turns``). A
+        task must catch what it raises."""
         raise NotImplementedError
 
     def move_into(self, relpath: str, folder: str, new_relpath: str) -> None:

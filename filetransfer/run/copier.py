@@ -132,16 +132,19 @@ class Copier:
             entries = copy.to_send(entries)
             self.judged = copy.judged = frozenset(entry.path for entry in entries)
         from filetransfer.run import parallel
-        # Files downloaded: by the round trip. Uploaded: the server's work per file
-        # (making it on its disk) adds to the wait that more files at once hide, and
-        # the round trip timed at set-up does not show it.
-        round_trip = source.round_trip
+        turns = parallel.turns_endpoint(self, ledger, source, target)
+        # Files downloaded by threads: by the round trip. Uploaded: the server's work
+        # per file (making it on its disk) adds to the wait that more files at once
+        # hide, and the round trip timed at set-up does not show it.
+        round_trip = source.round_trip if turns is None else None
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
                                    len(entries), round_trip)
         if workers > 1:
-            log.debug('%d files at once%s', workers, '' if round_trip is None else
-                      f' (round trip to the server {round_trip * 1000:.1f} ms)')
-            parallel.copy_files(self, ledger, refused, source, target, entries, workers)
+            log.debug('%d files at once%s%s', workers, '' if round_trip is None else
+                      f' (round trip to the server {round_trip * 1000:.1f} ms)',
+                      ', taking turns in one thread' if turns is not None else '')
+            parallel.copy_files(self, ledger, refused, source, target, entries, workers,
+                                turns)
         else:
             for entry in entries:
                 copy.copy(entry)

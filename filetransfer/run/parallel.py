@@ -1,30 +1,39 @@
 """Several files at once: the `connections` option.
 
-Each worker thread takes the next file of the pass and copies it with the same
-code as a one-connection pass, over its own source and target endpoints (the first
-worker uses those the pass opened). Small files are limited by round trips, not by
+Each worker takes the next file of the pass and copies it with the same code as a
+one-connection pass, over its own source and target endpoints (the first worker
+uses those the pass opened). Small files are limited by round trips, not by
 bandwidth, so several in flight move many more per second. An endpoint that can
 carry several files at once on its connection (``capabilities.shared``: SFTP)
 gives the other workers endpoints on it (`shared()`): no new login. Others (FTP,
 which cannot ask for a second file before the first is through) open a connection
 per worker, and a connection the server refuses only means fewer workers.
 
+The workers are tasks taking turns in the main thread where the pass allows it
+(`turns_endpoint`: SFTP with a local other side; one that waits for the server lets
+the others go on), else a thread each. Turns move many small files at about twice
+the rate: no answer is handed from thread to thread (5,000 files of 4 KiB
+uploaded 64 at once: 1.6-1.8 s against 3.5-3.6 s, on 127.0.0.1).
+
 `connections = auto` (the default) chooses by the number of files, the
-protocols and, for files downloaded over SFTP, the round trip to the server
-(`workers`, AUTO_RULES): fewer than 4 files move one at a time; more share an
-SFTP session, up to 64 at once (a file more in flight costs a thread, not a login;
-over a long round trip that is what keeps small files moving), and downloads 4
-near the server (where the threads only take turns: 5,000 small files took 5-55 %
-longer with 64 than with 4, on disk and in RAM); FTP and FTPS get a connection per 4 files, up to 8.
+protocols and, for files downloaded over SFTP by threads, the round trip to the
+server (`workers`, AUTO_RULES): fewer than 4 files move one at a time; more share an
+SFTP session, up to 64 at once (a file more in flight costs a task or a thread, not a
+login; over a long round trip that is what keeps small files moving), and threads
+downloading 4 near the server (where they only take turns: 5,000 small files took
+5-55 % longer with 64 than with 4, on disk and in RAM); FTP and FTPS get a
+connection per 4 files, up to 8.
 
-The main thread only waits, so SIGTERM and Ctrl-C land there; it then stops the
-workers: a file being written is abandoned and removed as in a one-connection
-pass (its progress callback raises `Stopped`), a file being put in place is
-finished first. A lost connection in one worker stops the others the same way and
-ends the try with that error; the files already in place count as done.
+SIGTERM and Ctrl-C stop the workers: a file being written is abandoned and
+removed as in a one-connection pass (its progress callback raises `Stopped`), a
+file being put in place is finished first. With threads, the signal lands in the
+main thread, which only waits; with turns, it is held until the workers have
+stopped at their next step (never in the middle of a request: the session stays
+in step). A lost connection in one worker stops the others the same way and ends
+the try with that error; the files already in place count as done.
 """
-
 import contextlib
+import functools
 import logging
 import threading
 
@@ -69,21 +78,45 @@ class Stopped(BaseException):
     """Raised in a worker's transfer when the pass stops; never leaves this module."""
 
 
-def copy_files(copier, ledger, refused, source, target, entries, workers: int) -> None:
-    """Copies ``entries`` with up to ``workers`` files at once; raises what the
-    first failing worker raised (TransferError, Terminated, ...)."""
+def turns_endpoint(copier, ledger, source, target):
+    """The endpoint on whose connection the files of the pass may take turns in
+    this thread (`Endpoint.in_turns`), or None: a thread per file. Turns need that
+    capability of the remote side and a local other side whose work per file
+    never blocks for long (while it blocks, every file waits): not a download
+    whose files are each made durable (an fsync each: delete, archive_dir,
+    remember), nor checksums (the server's command for each file uploaded, a
+    file read back and hashed for each downloaded)."""
+    remote, local = (target, source) if target.spec.host is not None else (source, target)
+    if not remote.capabilities.turns or local.spec.host is not None \
+            or copier.verify == 'checksum':
+        return None
+    if remote is source and (copier.delete or copier.archive or ledger.sent is not None):
+        return None
+    return remote
+
+
+def copy_files(copier, ledger, refused, source, target, entries, workers: int,
+               turns=None) -> None:
+    """Copies ``entries`` with up to ``workers`` files at once: as tasks taking
+    turns on the connection of ``turns`` (`turns_endpoint`), else a thread each;
+    raises what the first failing worker raised (TransferError, Terminated, ...)."""
     _steady_malloc()
     pending = iter(entries)
     taking = threading.Lock()
     stop = threading.Event()
     failures = []
 
+    def stopping():
+        # signals.stop_requested: a SIGTERM held while files take turns (or while a
+        # thread puts a file in place)
+        return stop.is_set() or signals.stop_requested()
+
     def next_entry():
         with taking:
-            return None if stop.is_set() else next(pending, None)
+            return None if stopping() else next(pending, None)
 
     def watch(count):
-        if stop.is_set():
+        if stopping():
             raise Stopped()
 
     # The endpoints sharing the pass's connections (no new login) are made before
@@ -112,13 +145,33 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int) -
         finally:
             finished[number].set()
 
+    finished = [threading.Event() for _ in range(workers)]
+    try:
+        if turns is not None:
+            # signals held: the workers see them (stopping) at their next step
+            with signals.deferred(), signals.ctrl_c_held():
+                turns.in_turns([functools.partial(work, number) for number in range(workers)])
+        else:
+            _run_threads(work, finished, stop)
+    finally:
+        for ends in sharing.values():       # those of workers never started
+            for end in ends:
+                if end is not None:
+                    end.close()
+    if failures:
+        raise failures[0]
+
+
+def _run_threads(work, finished: list, stop: threading.Event) -> None:
+    """Runs ``work(number)`` in a thread per event of ``finished`` (set by each
+    when it ends) and waits for them; a signal's exception stops them, then is
+    raised."""
     # Events, not Thread.join(): a join interrupted by a signal handler's exception
     # can take a running thread for finished (seen with CPython 3.11).
-    finished = [threading.Event() for _ in range(workers)]
     started = 0
     try:
         with signals.deferred():    # a signal now comes once all are started
-            for number in range(workers):
+            for number in range(len(finished)):
                 threading.Thread(target=work, args=(number,), daemon=True,
                                  name=f'connection-{number + 1}').start()
                 started += 1
@@ -129,13 +182,6 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int) -
         for event in finished[:started]:
             signals.wait_for(event)
         raise
-    finally:
-        for ends in sharing.values():       # those of workers never started
-            for end in ends:
-                if end is not None:
-                    end.close()
-    if failures:
-        raise failures[0]
 
 
 def _steady_malloc() -> None:

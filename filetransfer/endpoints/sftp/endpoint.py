@@ -38,7 +38,7 @@ import paramiko
 from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
-from filetransfer.endpoints.sftp import sshpipe, tcp
+from filetransfer.endpoints.sftp import sshpipe, tcp, turns
 from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
                                                   LimitsRequest, PipelinedReader,
                                                   PipelinedStats, PipelinedWriter,
@@ -162,8 +162,9 @@ class SftpEndpoint(StreamEndpoint):
     # run commands (see checksum())
     # shared: more files at once in the same SFTP session (requests.SharedClient)
     # stats_at_once: STAT requests pipelined (requests.PipelinedStats)
+    # turns: the files sharing the session run in one thread (turns.py)
     capabilities = Capabilities(resume=True, mtimes=True, set_mtime=True, checksum=True,
-                                shared=True, stats_at_once=True)
+                                shared=True, stats_at_once=True, turns=turns.AVAILABLE)
 
     def __init__(self, spec, early: sshpipe.SshPipe | None = None):
         super().__init__(spec)
@@ -422,6 +423,12 @@ class SftpEndpoint(StreamEndpoint):
             owner._users += 1
         return other
 
+    def in_turns(self, tasks) -> None:
+        owner = self._owner
+        if owner._sftp is None:
+            raise TransferError(f'{self.where}: not connected')
+        turns.Turns(owner._sftp).run(tasks)
+
     def _in_flight(self) -> int:
         """The bytes one file may have in flight now: the files moving at once over
         the session share IN_FLIGHT (the channel's window, and a bound on memory)."""
@@ -617,9 +624,11 @@ class SftpEndpoint(StreamEndpoint):
         except BaseException:
             if keep_partial:
                 raise
-            if threading.current_thread() is not threading.main_thread():
+            if threading.current_thread() is not threading.main_thread() \
+                    or getattr(self._sftp, 'turns', None) is not None:
                 # stopped by its progress callback, between requests (signals land
-                # in the main thread): the session, maybe shared, is in step
+                # in the main thread, and while files take turns they stop the files
+                # at their next step): the session, maybe shared, is in step
                 if handle is not None:
                     self._remove_partial(path, handle)
                 raise

@@ -557,7 +557,11 @@ class SharedClient(paramiko.SFTPClient):
     Sends and the bookkeeping share one re-entrant lock: paramiko closes a file
     object that is garbage collected with a request, from whatever thread collects
     it, maybe one holding the lock. A broken session (an error while reading) is
-    raised to every thread."""
+    raised to every thread.
+
+    While ``turns`` (turns.Turns) runs, the users are tasks of one thread instead:
+    a task whose answer has not come lets the others go on, and the turns' loop
+    reads the answers (`deliver_one`)."""
 
     def __init__(self, sock):
         super().__init__(sock)
@@ -569,9 +573,14 @@ class SharedClient(paramiko.SFTPClient):
         self._due = {}              # thread -> [(object, kind, message, number)]
         self._idle = {}             # thread -> its Condition, while it waits
         self._broken = None         # what broke the session
+        self.turns = None           # turns.Turns, while tasks take turns on the session
+
+    def _user(self):
+        """Who sends a request now: a thread, or the task whose turn it is."""
+        return threading.get_ident() if self.turns is None else self.turns.current()
 
     def _async_request(self, fileobj, t, *args):
-        me = threading.get_ident()
+        me = self._user()
         with self._lock:
             before, self._sender = self._sender, me
             try:
@@ -587,6 +596,8 @@ class SharedClient(paramiko.SFTPClient):
         message), raising a status answer's error; with None, until at least one
         answer to this thread's objects was handed to them, and returns (None,
         None)."""
+        if self.turns is not None:
+            return self._read_in_turn(waitfor)
         me = threading.get_ident()
         while True:
             with self._lock:
@@ -625,6 +636,63 @@ class SharedClient(paramiko.SFTPClient):
                 return (None, None) if waitfor is None else self._answered(kind, msg)
             # else: objects of this thread got their answers, the awaited one is to come
 
+    def _read_in_turn(self, waitfor):
+        """`_read_response` for a task of ``turns``: the others go on while its
+        answer has not come."""
+        me = self.turns.current()
+        while True:
+            due = self._due.pop(me, None)
+            if due:
+                for fileobj, kind, msg, number in due:
+                    fileobj._async_response(kind, msg, number)
+                del due, fileobj
+                if waitfor is None:
+                    return None, None
+            answer = self._answers.pop(waitfor, None) if waitfor is not None else None
+            if answer is not None:
+                return self._answered(*answer)
+            if self._broken is not None:
+                raise self._broken
+            self.turns.wait(me)
+
+    def deliver_one(self):
+        """For ``turns``: reads one answer and hands it to the task that sent its
+        request; returns that task (None: an answer nobody waits for). Raises what
+        broke the session."""
+        kind, msg, number = self._next_answer()
+        fileobj = self._expecting.pop(number, _GONE)
+        owner = self._owners.pop(number, None)
+        if fileobj is _GONE:
+            return None
+        if fileobj is type(None):
+            self._answers[number] = (kind, msg)
+        else:
+            self._due.setdefault(owner, []).append((fileobj, kind, msg, number))
+        return owner
+
+    def _next_answer(self):
+        """(kind, message, request number) of the next answer; what breaks the
+        session on the way is kept (raised to every user) and raised."""
+        try:
+            kind, data = self._read_packet()
+        except BaseException as exc:
+            broken = self._breaking(exc)
+            if broken is exc:
+                raise
+            raise broken from None
+        msg = Message(data)
+        return kind, msg, msg.get_int()
+
+    def _breaking(self, exc: BaseException) -> BaseException:
+        """Keeps what broke the session, to raise to every user; returns it (a closed
+        connection as paramiko says it)."""
+        if isinstance(exc, EOFError):
+            broken = paramiko.SSHException(f'Server connection dropped: {exc}')
+            broken.__context__ = exc
+            exc = broken
+        self._break(exc)
+        return exc
+
     def _read_for(self, me, waitfor):
         """As the reader: reads answers, handing over those of other threads, until
         one for this thread comes: the answer to ``waitfor``, else (None, None)
@@ -657,14 +725,11 @@ class SharedClient(paramiko.SFTPClient):
                 fileobj = None                # no last reference dropped under the lock
                 if waitfor is None:
                     return None, None
-        except EOFError as exc:
-            broken = paramiko.SSHException(f'Server connection dropped: {exc}')
-            broken.__context__ = exc
-            self._break(broken)
-            raise broken from None
         except BaseException as exc:          # the answers may be out of step now
-            self._break(exc)
-            raise
+            broken = self._breaking(exc)
+            if broken is exc:
+                raise
+            raise broken from None
 
     def _wake_one(self) -> None:
         """Wakes a waiting thread, if any: it reads answers, or wakes another."""
