@@ -81,17 +81,24 @@ def test_a_failed_file_is_counted_and_the_others_arrive(ws, live_sshd, tmp_path)
     assert tree(remote) == {name: data for name, data in MANY.items() if name != 'f07.txt'}
 
 
-def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd, tmp_path):
-    remote = tmp_path / 'remote'
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+@pytest.mark.parametrize('direction', ['up', 'down'])
+def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd, tmp_path,
+                                                                  transport, direction):
+    remote, back = tmp_path / 'remote', tmp_path / 'back'
     names = [f'big{number}.bin' for number in range(4)]
+    folder = ws.src if direction == 'up' else remote
+    os.makedirs(folder, exist_ok=True)
     for name in names:
-        make_sparse(os.path.join(ws.src, name), 64 << 20)
-    write_hosts(ws, srv=sftp_host(live_sshd, connections='2'))
-    ws.write_job(job={'retries': '3'},
-                 target={'host_id': 'srv', 'path': str(remote), 'temp': 'dot'})
+        make_sparse(os.path.join(folder, name), 64 << 20)
+    write_hosts(ws, srv=sftp_host(live_sshd, connections='2', transport=transport))
+    there = {'host_id': 'srv', 'path': str(remote)}
+    source, target = ({'path': ws.src}, there) if direction == 'up' else (there, {'path': str(back)})
+    ws.write_job(job={'retries': '3'}, source=source, target={**target, 'temp': 'dot'})
+    written = remote if direction == 'up' else back
     proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: any(os.path.exists(remote / f'.{name}') for name in names),
+        wait_for(lambda: any(os.path.exists(written / f'.{name}') for name in names),
                  proc=proc)
         live_sshd.stop()
         live_sshd.start()
@@ -101,7 +108,7 @@ def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd,
             proc.kill()
     assert proc.returncode == 0, stderr
     assert 'try 1 of 4 failed' in ws.log_text()
-    assert tree(remote) == tree(ws.src)
+    assert tree(written) == tree(folder)
 
 
 @pytest.mark.parametrize('value', ['0', '17', 'many'])

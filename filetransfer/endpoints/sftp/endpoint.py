@@ -427,7 +427,10 @@ class SftpEndpoint(StreamEndpoint):
         owner = self._owner
         if owner._sftp is None:
             raise TransferError(f'{self.where}: not connected')
-        turns.Turns(owner._sftp).run(tasks)
+        # what the files send is written to the connection when all of them wait
+        # (an ssh child then gets the requests of many files in one write)
+        with batched(owner._sftp):
+            turns.Turns(owner._sftp).run(tasks)
 
     def _in_flight(self) -> int:
         """The bytes one file may have in flight now: the files moving at once over
