@@ -93,7 +93,8 @@ def test_a_lost_connection_ends_the_try_and_the_next_one_finishes(ws, live_sshd,
         make_sparse(os.path.join(folder, name), 64 << 20)
     write_hosts(ws, srv=sftp_host(live_sshd, connections='2', transport=transport))
     there = {'host_id': 'srv', 'path': str(remote)}
-    source, target = ({'path': ws.src}, there) if direction == 'up' else (there, {'path': str(back)})
+    source, target = ({'path': ws.src}, there) if direction == 'up' \
+        else (there, {'path': str(back)})
     ws.write_job(job={'retries': '3'}, source=source, target={**target, 'temp': 'dot'})
     written = remote if direction == 'up' else back
     proc = ws.popen('-v', 'job1', stderr=subprocess.PIPE, text=True)
