@@ -540,6 +540,12 @@ def _attributes(sftp, kind, msg):
 _GONE = object()      # an answer to a request nobody waits for any more
 
 
+def _hand_over(due: list) -> None:
+    """Gives each (object, kind, message, number) of ``due`` its answer."""
+    for fileobj, kind, msg, number in due:
+        fileobj._async_response(kind, msg, number)
+
+
 class SharedClient(paramiko.SFTPClient):
     """An SFTP session that several threads may use at once, each with its own
     requests (stat, open, rename, a PipelinedWriter or PipelinedReader...).
@@ -619,9 +625,8 @@ class SharedClient(paramiko.SFTPClient):
                 elif self._reader is None:
                     self._wake_one()          # it may have been woken to read
             if due:
-                for fileobj, kind, msg, number in due:
-                    fileobj._async_response(kind, msg, number)
-                del due, fileobj
+                _hand_over(due)
+                del due
                 if waitfor is None:
                     return None, None
             if answer is not None:
@@ -643,9 +648,8 @@ class SharedClient(paramiko.SFTPClient):
         while True:
             due = self._due.pop(me, None)
             if due:
-                for fileobj, kind, msg, number in due:
-                    fileobj._async_response(kind, msg, number)
-                del due, fileobj
+                _hand_over(due)
+                del due
                 if waitfor is None:
                     return None, None
             answer = self._answers.pop(waitfor, None) if waitfor is not None else None
