@@ -138,7 +138,8 @@ def _spec(role, host_type=None):
 
 @pytest.mark.parametrize('source, target, count, expected', [
     (None, 'FTP', 1, 1), (None, 'FTP', 7, 1), (None, 'FTP', 8, 2), (None, 'FTPS', 20, 5),
-    ('FTP', None, 1000, 8), (None, 'SFTP', 1, 1), (None, 'SFTP', 3, 1), (None, 'SFTP', 4, 4), (None, 'SFTP', 20, 20), (None, 'SFTP', 100, 64),
+    ('FTP', None, 1000, 8), (None, 'SFTP', 1, 1), (None, 'SFTP', 3, 1), (None, 'SFTP', 4, 4),
+    (None, 'SFTP', 20, 20), (None, 'SFTP', 100, 64),
     ('SFTP', None, 5000, 64), ('FTP', 'SFTP', 1000, 8), (None, None, 1000, 1),
     (None, 'FASP', 1000, 1)])
 def test_auto_chooses_by_protocol_and_number_of_files(source, target, count, expected):
@@ -160,6 +161,18 @@ def test_auto_over_sftp_grows_with_the_round_trip(round_trip, expected):
         assert workers('auto', specs, 5000, round_trip) == expected
     ftp = (_spec('source', 'FTP'), _spec('target'))
     assert workers('auto', ftp, 1000, round_trip) == 8       # FTP: by the files only
+
+
+@pytest.mark.parametrize('count, expected', [(3, 1), (100, 100), (5000, 128)])
+def test_auto_in_turns_takes_more_files_at_once(count, expected):
+    """Files taking turns in one thread cost a task each: up to 128 at once, whatever
+    the round trip."""
+    from filetransfer.run.parallel import workers
+
+    for source, target in ((None, 'SFTP'), ('SFTP', None)):
+        specs = (_spec('source', source), _spec('target', target))
+        for round_trip in (None, 0.0001, 0.05):
+            assert workers('auto', specs, count, round_trip, in_turns=True) == expected
 
 
 def test_a_number_set_is_taken_up_to_the_number_of_files():
@@ -241,7 +254,7 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
         if connections:
             assert '5 files at once' in log
         elif job_id == 'up':
-            assert '64 files at once, taking turns in one thread\n' in log
+            assert f'{len(SMALL)} files at once, taking turns in one thread\n' in log
         else:       # a download whose files are made durable (delete): threads, by the
             # round trip timed on the session's first request
             chosen = re.search(r'(\d+) files at once \(round trip to the server \d+\.\d ms\)',
@@ -391,9 +404,9 @@ def test_files_at_once_in_one_session_take_turns_in_one_thread(ws, live_sshd, tm
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
     """3000 small files and 70 large ones (2 MiB) up then down over a 40 ms round
-    trip, where auto moves 64 at once in one session, over both transports: the
+    trip, where auto moves 128 at once in one session, over both transports: the
     command's peak resident memory stays under 64 MiB (a file's buffers are a share
-    of the session's). Measured: 47-55 MiB. Before malloc's limit for a mapping of
+    of the session's). Measured: 47-49 MiB (47-55 MiB with 64 threads). Before malloc's limit for a mapping of
     its own was fixed (parallel._steady_malloc), one download out of two peaked at
     64-70 MiB over ssh, and paramiko's transport at 55-67 MiB."""
     remote, back = tmp_path / 'remote', tmp_path / 'back'
@@ -411,6 +424,6 @@ def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path,
         for job_id in ('up', 'down'):
             done, peak_kib = max_rss_kib(ws, job_id)
             assert done.returncode == 0, ws.log_text(job_id)
-            assert '64 files at once' in ws.log_text(job_id)
+            assert '128 files at once, taking turns' in ws.log_text(job_id)
             assert peak_kib < 64 << 10, f'{job_id}: peak RSS {peak_kib} KiB'
     assert tree(back) == files

@@ -138,7 +138,7 @@ class Copier:
         # hide, and the round trip timed at set-up does not show it.
         round_trip = source.round_trip if turns is None else None
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
-                                   len(entries), round_trip)
+                                   len(entries), round_trip, turns is not None)
         if workers > 1:
             log.debug('%d files at once%s%s', workers, '' if round_trip is None else
                       f' (round trip to the server {round_trip * 1000:.1f} ms)',

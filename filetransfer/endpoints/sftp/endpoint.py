@@ -428,8 +428,9 @@ class SftpEndpoint(StreamEndpoint):
         if owner._sftp is None:
             raise TransferError(f'{self.where}: not connected')
         # what the files send is written to the connection when all of them wait
-        # (an ssh child then gets the requests of many files in one write)
-        with batched(owner._sftp):
+        # (an ssh child then gets the requests of many files in one write); the
+        # last of it (requests nobody waits for) may meet a connection lost
+        with self._guard(), batched(owner._sftp):
             turns.Turns(owner._sftp).run(tasks)
 
     def _in_flight(self) -> int:
