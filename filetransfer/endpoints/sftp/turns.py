@@ -5,7 +5,8 @@ it must wait for an answer, lets the other tasks go on: while no task can, the
 loop here reads the next answer and wakes the task it is for. The requests of many
 files are thus in flight at once as with a thread per file, without the cost of
 threads handing each answer over to another (5,000 files of 4 KiB uploaded 64 at
-once: 1.6-1.8 s in turns, 3.5-3.6 s with threads, on 127.0.0.1).
+once: 1.6-1.8 s in turns, 3.5-3.6 s with threads, on 127.0.0.1). The endpoint
+holds what the tasks send until all of them wait (SftpEndpoint.in_turns).
 
 Only the code that waits for an answer switches tasks (SharedClient in
 requests.py); any other blocking call (a local read, an fsync) holds up every
