@@ -21,10 +21,9 @@ protocols and, for files downloaded over SFTP by threads, the round trip to the
 server (`workers`, AUTO_RULES): fewer than 4 files move one at a time; more share an
 SFTP session, up to 128 at once in turns and 64 with threads (a file more in flight
 costs a task or a thread, not a login; over a long round trip that is what keeps
-small files moving), and threads
-downloading 4 near the server (where they only take turns: 5,000 small files took
-5-55 % longer with 64 than with 4, on disk and in RAM); FTP and FTPS get a
-connection per 4 files, up to 8.
+small files moving), and threads downloading 4 near the server (where they only
+take turns: 5,000 small files took 5-55 % longer with 64 than with 4, on disk and
+in RAM); FTP and FTPS get a connection per 4 files, up to 8.
 
 SIGTERM and Ctrl-C stop the workers: a file being written is abandoned and
 removed as in a one-connection pass (its progress callback raises `Stopped`), a
@@ -34,6 +33,7 @@ stopped at their next step (never in the middle of a request: the session stays
 in step). A lost connection in one worker stops the others the same way and ends
 the try with that error; the files already in place count as done.
 """
+
 import contextlib
 import functools
 import logging
