@@ -97,6 +97,29 @@ def test_a_file_of_known_size_is_read_with_one_batch_of_requests(live_sshd, tmp_
     assert reads == [[SFTP_READ, SFTP_READ]], writes_to_ssh
 
 
+def test_a_file_of_known_size_is_read_in_one_batch_when_many_share_the_session(
+        live_sshd, tmp_path, writes_to_ssh):
+    """200 files sharing the session leave each less than one read request's worth
+    in flight: the read at the end still goes with the data's (one round trip)."""
+    served = tmp_path / 'served'
+    served.mkdir()
+    data = os.urandom(4096)
+    (served / 'small.bin').write_bytes(data)
+    endpoint = open_endpoint(live_sshd, 'source', served, 'openssh')
+    sharing = [endpoint.shared() for _ in range(200)]
+    try:
+        del writes_to_ssh[:]
+        with sharing[0].open_read('small.bin', expected=FileEntry('small.bin', 4096, 0)) \
+                as reader:
+            assert reader.read() == data
+    finally:
+        for other in sharing:
+            other.close()
+        endpoint.close()
+    reads = [types for types in writes_to_ssh if SFTP_READ in types]
+    assert reads == [[SFTP_READ, SFTP_READ]], writes_to_ssh
+
+
 @pytest.mark.parametrize('grown', [False, True], ids=['same size', 'grown'])
 def test_a_file_read_with_a_size_hint_is_read_to_its_end(live_sshd, tmp_path, grown):
     """The listed size is a hint: a file that grew since is read whole, as is one

@@ -241,12 +241,17 @@ class PipelinedReader(RemoteFile):
 
     def _request_more(self) -> None:
         """Sends read requests up to the most in flight; with a known size, none past
-        the one at the end while that is unanswered."""
+        the one at the end while that is unanswered. The one at the end goes with
+        the last of the data even when the most are in flight (many files sharing
+        the session leave each one request): it asks for nothing the listing knows
+        of, and saves a round trip per file."""
         most = max(1, self.in_flight() // self.request_size)
         with batched(self.sftp):
-            while not self.end_seen and len(self.pending) < most:
+            while not self.end_seen:
                 size = self.size
                 if size is not None and self.requested > size and self.pending:
+                    return
+                if len(self.pending) >= most and (size is None or self.requested < size):
                     return
                 length = self.request_size
                 if size is not None and self.requested < size:
