@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -149,3 +150,18 @@ def test_paramikos_connection_sends_at_once(live_sshd, tmp_path):
     finally:
         endpoint.close()
     assert (tmp_path / 'remote' / 'small.bin').read_bytes() == b'x' * 10
+
+
+def test_the_end_of_the_ssh_child_is_seen_when_it_comes():
+    """An ssh child that ends is reaped as it ends; one that does not is left to the
+    caller once the time is up (it kills it)."""
+    quick = subprocess.Popen(['sleep', '0.2'])
+    assert sshpipe._ended(quick, 30)
+    assert quick.returncode == 0
+    stuck = subprocess.Popen(['sleep', '30'])
+    try:
+        assert not sshpipe._ended(stuck, 0.1)
+        assert stuck.poll() is None
+    finally:
+        stuck.kill()
+        stuck.wait()

@@ -274,13 +274,33 @@ class SshPipe:
             except OSError as exc:
                 if exc.errno != errno.EPIPE:
                     raise
-        try:
-            self.process.wait(EXIT_WAIT)
-        except subprocess.TimeoutExpired:
+        if not _ended(self.process, EXIT_WAIT):
             self.process.kill()
             self.process.wait()
         self._errors = self.errors()
         self._stderr.close()
+
+
+def _ended(process: subprocess.Popen, timeout: float) -> bool:
+    """Waits up to ``timeout`` seconds for ``process`` to end (and reaps it);
+    whether it did. Woken by the end itself where the system can say it (a pidfd):
+    Popen.wait(timeout) looks in steps that grow to 50 ms, a good part of a round
+    trip that ssh's goodbye to the server takes."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):       # not Linux 5.3+, or already reaped
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        if not select.select([pidfd], [], [], timeout)[0]:
+            return False
+    finally:
+        os.close(pidfd)
+    process.wait()
+    return True
 
 
 _UNREACHABLE = ('ssh: connect to host', 'ssh: Could not resolve hostname',
