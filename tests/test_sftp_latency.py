@@ -3,6 +3,7 @@ against the real OpenSSH sshd: requests sent together leave together, the TCP
 connection of paramiko's transport sends at once, a file of a known size is read
 in one round trip."""
 
+import gc
 import io
 import os
 import socket
@@ -165,3 +166,40 @@ def test_the_end_of_the_ssh_child_is_seen_when_it_comes():
     finally:
         stuck.kill()
         stuck.wait()
+
+
+def held_open(path) -> bool:
+    """Whether a process of this machine (this user's: the test server's) holds
+    ``path`` open."""
+    path = os.path.realpath(path)
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            fds = os.listdir(f'/proc/{pid}/fd')
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f'/proc/{pid}/fd/{fd}') == path:
+                    return True
+            except OSError:
+                pass
+    return False
+
+
+def test_a_read_stopped_early_leaves_no_file_open_on_the_server(live_sshd, tmp_path):
+    served = tmp_path / 'served'
+    served.mkdir()
+    data = os.urandom(1 << 20)
+    (served / 'big.bin').write_bytes(data)
+    endpoint = open_endpoint(live_sshd, 'source', served, 'openssh')
+    try:
+        reader = endpoint.open_read('big.bin', expected=FileEntry('big.bin', len(data), 0))
+        assert reader.readinto(bytearray(1000)) == 1000
+        assert held_open(served / 'big.bin')
+        reader.close()             # stopped early (an error, SIGTERM)
+        del reader
+        gc.collect()
+        endpoint.stat('big.bin')   # answered after whatever was sent before it
+        assert not held_open(served / 'big.bin')
+    finally:
+        endpoint.close()

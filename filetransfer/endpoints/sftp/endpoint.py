@@ -39,10 +39,12 @@ from filetransfer.endpoints.sftp import hostkeys
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.smallfile import UnsuitableFile, read_small_file
 from filetransfer.endpoints.sftp import sshpipe, tcp, turns
-from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, REQUEST_SIZE, DirectoryListing,
+from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, READING, REQUEST_SIZE, WRITING,
+                                                  WRITING_NEW, DirectoryListing,
                                                   LimitsRequest, PipelinedReader,
                                                   PipelinedStats, PipelinedWriter,
-                                                  SharedClient, StatRequest, batched)
+                                                  SharedClient, StatRequest, batched,
+                                                  open_file)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
@@ -597,7 +599,7 @@ class SftpEndpoint(StreamEndpoint):
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
         with self._guard():
-            handle = self._sftp.open(self._remote(relpath), 'rb')
+            handle = open_file(self._sftp, self._remote(relpath), READING)
         return PipelinedReader(self._sftp, handle, self._guard, offset,
                                self._file_request_size(), self._in_flight,
                                expected.size if expected is not None else None)
@@ -645,9 +647,10 @@ class SftpEndpoint(StreamEndpoint):
         """The remote file opened for writing; with ``exclusive`` FileExistsError
         when there is one (servers answer a refused exclusive open with a plain
         failure, so it is looked up)."""
-        mode = 'r+b' if offset else 'wbx' if exclusive else 'wb'
         try:
-            return self._sftp.open(path, mode, bufsize=0)
+            if offset:        # paramiko's file object, which can truncate and seek
+                return self._sftp.open(path, 'r+b', bufsize=0)
+            return open_file(self._sftp, path, WRITING_NEW if exclusive else WRITING)
         except OSError:
             if exclusive and self._transport.is_active() and self._exists(path):
                 raise FileExistsError(errno.EEXIST, 'a file exists under this name') from None
