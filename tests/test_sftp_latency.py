@@ -19,6 +19,7 @@ from helpers import endpoint_spec
 from remote import sftp_host
 
 SFTP_WRITE, SFTP_READ, SFTP_FSTAT, SFTP_CLOSE = 6, 5, 8, 4
+SFTP_MKDIR, SFTP_STAT, SFTP_REALPATH = 14, 17, 16
 
 
 def open_endpoint(sshd, role: str, path, transport: str):
@@ -77,6 +78,24 @@ def test_a_small_files_write_stat_and_close_reach_ssh_in_one_write(live_sshd, tm
         endpoint.close()
     assert (tmp_path / 'remote' / 'small.bin').read_bytes() == b'x' * 4096
     assert [SFTP_WRITE, SFTP_FSTAT, SFTP_CLOSE] in writes_to_ssh, writes_to_ssh
+
+
+@pytest.mark.parametrize('depth', [1, 3])
+def test_a_missing_target_directory_is_made_with_its_looks(live_sshd, tmp_path, writes_to_ssh,
+                                                           depth):
+    """A target directory found missing: its MKDIR goes with the STAT and REALPATH
+    that follow it, one round trip; one whose parent is missing too is made all
+    the same."""
+    remote = tmp_path.joinpath(*['new'] * depth)
+    endpoint = open_endpoint(live_sshd, 'target', remote, 'openssh')
+    try:
+        endpoint.write('small.bin', io.BytesIO(b'x' * 10))
+    finally:
+        endpoint.close()
+    assert (remote / 'small.bin').read_bytes() == b'x' * 10
+    if depth == 1:
+        assert [SFTP_MKDIR, SFTP_STAT, SFTP_REALPATH] in writes_to_ssh, writes_to_ssh
+        assert writes_to_ssh.count([SFTP_STAT, SFTP_REALPATH]) == 1, writes_to_ssh
 
 
 def test_a_file_of_known_size_is_read_with_one_batch_of_requests(live_sshd, tmp_path,

@@ -43,8 +43,8 @@ from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, READING, REQUEST_SI
                                                   WRITING_NEW, DirectoryListing,
                                                   LimitsRequest, PipelinedReader,
                                                   PipelinedStats, PipelinedWriter,
-                                                  SharedClient, StatRequest, batched,
-                                                  open_file)
+                                                  SharedClient, batched, mkdir_request,
+                                                  open_file, realpath_request, stat_request)
 from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
                                          listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
@@ -172,6 +172,7 @@ class SftpEndpoint(StreamEndpoint):
         super().__init__(spec)
         self._early = early            # an ssh child started already (start_early)
         self._first_listing = None     # the root's listing, begun with its first look
+        self._ahead = None             # (root, its looks and when they left) sent with its MKDIR
         self.server = server = spec.host       # an options.SftpHost
         self.host, self.port = server.host, server.port
         self.user = server.user
@@ -403,17 +404,27 @@ class SftpEndpoint(StreamEndpoint):
         self.root = open_root(self, self.spec.path, self._makedirs, self._resolve)
 
     def _resolve(self, path: str) -> str:
-        looked_at = StatRequest(self._sftp, path)     # the same directory: one round trip
-        if self.role == 'source':      # and, for a source, its listing begins
-            self._first_listing = DirectoryListing(self._sftp, path)
-        asked = time.monotonic()
-        root = self._sftp.normalize(path)
+        ahead, self._ahead = self._ahead, None
+        looked_at, named, asked = ahead[1:] if ahead and ahead[0] == path \
+            else self._look_at(path)
+        root = named.result()
         self.round_trip = time.monotonic() - asked     # for connections = auto
         self._root_attr = looked_at.result()
         if not stat.S_ISDIR(self._root_attr.st_mode or 0):
             raise NotADirectoryError(errno.ENOTDIR, 'not a directory')
         self._dirs.add(root)
         return root
+
+    def _look_at(self, path: str) -> tuple:
+        """The root's STAT and REALPATH (and, for a source, the start of its
+        listing), sent together: one round trip. Returns the two requests and when
+        they left."""
+        with batched(self._sftp):
+            looked_at = stat_request(self._sftp, path)
+            if self.role == 'source':
+                self._first_listing = DirectoryListing(self._sftp, path)
+            named = realpath_request(self._sftp, path)
+        return looked_at, named, time.monotonic()
 
     def shared(self) -> 'SftpEndpoint':
         owner = self._owner
@@ -507,7 +518,21 @@ class SftpEndpoint(StreamEndpoint):
         return posixpath.join(self.root, relpath) if relpath else self.root
 
     def _makedirs(self, path: str, absent: bool = False) -> None:
-        """mkdir -p; raises OSError."""
+        """mkdir -p; raises OSError. ``absent``: the root, just found missing; its
+        MKDIR goes with the looks that `_resolve` takes next (one round trip for
+        the three where its parent exists)."""
+        if absent and path not in self._dirs:
+            with batched(self._sftp):
+                made = mkdir_request(self._sftp, path)
+                self._ahead = (path, *self._look_at(path))
+            try:
+                made.result()
+            except OSError:
+                self._ahead = None        # its parent first, then again
+            else:
+                record_made(self)(path)
+                self._dirs.add(path)
+                return
         make_remote_dirs(path, self._dirs, self._is_dir, self._sftp.mkdir, OSError,
                          record_made(self), absent)
 

@@ -15,8 +15,9 @@ breaks one module, checked by tests/test_paramiko_pins.py:
 - ``PipelinedReader``: a remote file read with many read requests in flight;
 - ``DirectoryListing``: a directory listed with several READDIR requests in
   flight, started before it is needed;
-- ``StatRequest``, ``PipelinedStats``: files looked at with their STAT requests
-  in flight;
+- ``LaterAnswer`` (``stat_request``, ``realpath_request``, ``mkdir_request``): a
+  request whose answer is taken when it comes; ``PipelinedStats``: files looked at
+  with their STAT requests in flight;
 - ``SharedClient``: an SFTP session that several threads use at once.
 
 ``batched`` groups requests sent together, so that they leave together.
@@ -33,11 +34,11 @@ import paramiko
 from paramiko.message import Message
 
 from paramiko.sftp import (CMD_ATTRS, CMD_CLOSE, CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY,
-                           CMD_FSTAT, CMD_HANDLE, CMD_NAME, CMD_OPEN, CMD_OPENDIR, CMD_READ,
-                           CMD_READDIR, CMD_STAT, CMD_STATUS, CMD_WRITE, SFTP_FAILURE,
-                           SFTP_FLAG_CREATE, SFTP_FLAG_EXCL, SFTP_FLAG_READ, SFTP_FLAG_TRUNC,
-                           SFTP_FLAG_WRITE, SFTP_NO_SUCH_FILE, SFTP_OK,
-                           SFTP_PERMISSION_DENIED, int64)
+                           CMD_FSTAT, CMD_HANDLE, CMD_MKDIR, CMD_NAME, CMD_OPEN, CMD_OPENDIR,
+                           CMD_READ, CMD_READDIR, CMD_REALPATH, CMD_STAT, CMD_STATUS,
+                           CMD_WRITE, SFTP_FAILURE, SFTP_FLAG_CREATE, SFTP_FLAG_EXCL,
+                           SFTP_FLAG_READ, SFTP_FLAG_TRUNC, SFTP_FLAG_WRITE, SFTP_NO_SUCH_FILE,
+                           SFTP_OK, SFTP_PERMISSION_DENIED, int64)
 from paramiko.sftp_attr import SFTPAttributes
 
 from filetransfer.endpoints.remote import Listed, RemoteFile, kind_of
@@ -525,19 +526,21 @@ def _string(data: bytes, at: int) -> tuple[str, int]:
     return data[at + 4:end].decode('utf-8', 'surrogateescape'), end
 
 
-class StatRequest:
-    """A STAT request, sent at once and answered whenever an answer is read (so
-    that another request can go meanwhile); `result` waits for it."""
+class LaterAnswer:
+    """A request sent at once and answered whenever an answer is read (so that
+    others can go meanwhile); `result` waits for it. ``take(sftp, kind, msg)``
+    makes the result of the answer, or the refusal (an OSError, which `result`
+    raises)."""
 
-    def __init__(self, sftp, path: str):
+    def __init__(self, sftp, take, kind: int, *args):
         self.sftp = sftp
+        self.take = take
+        self.answered = False
         self.answer = None
-        sftp._async_request(self, CMD_STAT, path)
+        sftp._async_request(self, kind, *args)
 
     def result(self):
-        """The path's attributes (paramiko SFTPAttributes); raises the server's
-        refusal (OSError)."""
-        while self.answer is None:
+        while not self.answered:
             self.sftp._read_response()
         if isinstance(self.answer, OSError):
             raise self.answer
@@ -545,7 +548,47 @@ class StatRequest:
 
     def _async_response(self, kind, msg, number) -> None:
         """Called by paramiko with the answer."""
-        self.answer = _attributes(self.sftp, kind, msg)
+        self.answer = self.take(self.sftp, kind, msg)
+        self.answered = True
+
+
+def stat_request(sftp, path: str) -> LaterAnswer:
+    """STAT: its result is the path's attributes (paramiko SFTPAttributes)."""
+    return LaterAnswer(sftp, _attributes, CMD_STAT, path)
+
+
+def realpath_request(sftp, path: str) -> LaterAnswer:
+    """REALPATH: its result is the path as the server names it (absolute)."""
+    return LaterAnswer(sftp, _realpath, CMD_REALPATH, path)
+
+
+def mkdir_request(sftp, path: str) -> LaterAnswer:
+    """MKDIR (mode 0777, less the server's umask): its result is None."""
+    attributes = SFTPAttributes()
+    attributes.st_mode = 0o777
+    return LaterAnswer(sftp, _done, CMD_MKDIR, path, attributes)
+
+
+def _realpath(sftp, kind, msg):
+    try:
+        if kind == CMD_NAME and msg.get_int() == 1:
+            return msg.get_text()
+        if kind == CMD_STATUS:
+            sftp._convert_status(msg)
+        raise OSError(errno.EIO, 'unexpected answer to a REALPATH')
+    except OSError as exc:
+        return exc
+
+
+def _done(sftp, kind, msg):
+    """A status answer: None for success, else the refusal (OSError)."""
+    try:
+        if kind != CMD_STATUS:
+            raise OSError(errno.EIO, 'unexpected answer')
+        sftp._convert_status(msg)
+    except OSError as exc:
+        return exc
+    return None
 
 
 class PipelinedStats:
