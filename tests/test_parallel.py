@@ -267,6 +267,39 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
 
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_files_at_once_stay_within_the_files_the_server_lets_a_session_open(ws, tmp_path,
+                                                                          transport):
+    """OpenSSH's sftp-server says in its limits@openssh.com answer how many files a
+    session may hold open (its open-file limit, less 5): here 14 - 5 = 9, of which
+    the job takes 7, where it would take 60 in turns. Beyond the server's limit an
+    open fails, and so would the file."""
+    from servers.sshd import SFTP_SERVER, SshServer, available
+    if not available():
+        pytest.skip('sshd is not installed')
+    server = SshServer(str(tmp_path / 'sshd'), sftp_command=f'ulimit -n 14; exec {SFTP_SERVER}')
+    server.setup()
+    server.start()
+    try:
+        files = {f'f{number:02d}.bin': os.urandom(3000) for number in range(60)}
+        make_files(ws.src, files)
+        remote, back = tmp_path / 'remote', tmp_path / 'back'
+        write_hosts(ws, srv=sftp_host(server, transport=transport))
+        jobs = {'up': ({'path': ws.src}, {'host_id': 'srv', 'path': str(remote)}),
+                'down': ({'host_id': 'srv', 'path': str(remote)}, {'path': str(back)})}
+        for job_id, (source, target) in jobs.items():
+            ws.write_job(job_id, job={'log_level': 'DEBUG'}, source=source, target=target)
+            done = ws.run('--json', job_id)
+            assert done.returncode == 0, done.stderr
+            assert counts(json.loads(done.stdout)) == (len(files), 0, 0)
+            log = ws.log_text(job_id)
+            assert 'the server lets a session hold 7 files open at once' in log
+            assert '7 files at once' in log
+        assert tree(back) == files
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 def test_the_files_the_target_has_are_judged_first_and_only_the_others_move(
         ws, live_sshd, tmp_path, transport):
     """overwrite = never, the SFTP target holding most of the files: they are looked

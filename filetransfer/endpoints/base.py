@@ -224,6 +224,7 @@ class Endpoint(abc.ABC):
     capabilities = Capabilities()
     creates_root = True    # False: open() makes no directory (RootMissing instead)
     round_trip = None      # seconds a request to the server took at set-up, if measured
+    open_files_most = None  # files the session may hold open at once, where the server says
 
     def __init__(self, spec):
         self.spec = spec

@@ -139,6 +139,11 @@ class Copier:
         round_trip = source.round_trip if turns is None else None
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
                                    len(entries), round_trip, turns is not None)
+        for side in (source, target):
+            if side.open_files_most is not None and side.open_files_most < workers:
+                log.info('%s: the server lets a session hold %d files open at once',
+                         side.where, side.open_files_most)
+                workers = side.open_files_most
         if workers > 1:
             log.debug('%d files at once%s%s', workers, '' if round_trip is None else
                       f' (round trip to the server {round_trip * 1000:.1f} ms)',

@@ -46,6 +46,7 @@ class SshServer:
     host_keys: dict = field(default_factory=dict)
     account: User | None = None     # the password-only user (root only)
     proc: subprocess.Popen | None = None
+    sftp_command: str = SFTP_SERVER  # run by the user's shell for each SFTP session
 
     @property
     def known_hosts(self) -> str:
@@ -102,7 +103,7 @@ class SshServer:
             'PubkeyAuthentication yes', 'PasswordAuthentication yes',
             'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
             'PermitRootLogin yes', 'MaxStartups 100:30:200', 'MaxSessions 50',
-            'LogLevel VERBOSE', f'Subsystem sftp {SFTP_SERVER}',
+            'LogLevel VERBOSE', f'Subsystem sftp {self.sftp_command}',
         ]
 
     def start(self) -> None:

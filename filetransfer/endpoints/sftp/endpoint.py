@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 hostkeys.quiet_paramiko_logging()
 
 MAX_REQUEST_SIZE = 255 << 10  # the most asked for, even from a server that allows more
+HANDLES_SPARE = 2             # of the handles a server allows, those kept from files at once
 # The SSH channel window must hold all the data in flight, else the server stalls.
 CHANNEL_WINDOW = IN_FLIGHT
 CLEANUP_TIMEOUT = 10.0
@@ -214,7 +215,10 @@ class SftpEndpoint(StreamEndpoint):
                 limits = LimitsRequest(self._sftp)    # answered while the root is found
             self._open_root()
             with self._guard():
-                self.request_size = _request_size(limits.result())
+                said = limits.result()
+            self.request_size = _request_size(said)
+            if said is not None and said.handles:
+                self.open_files_most = max(1, said.handles - HANDLES_SPARE)
             log.debug('%s: SFTP over %s, requests of %d bytes', self.where,
                       'paramiko' if isinstance(self._transport, paramiko.Transport) else 'ssh',
                       self.request_size)

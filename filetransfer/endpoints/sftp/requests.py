@@ -57,10 +57,13 @@ QUOTA_EXCEEDED = 15
 
 
 class Limits(NamedTuple):
-    """What a server says of itself in its limits@openssh.com answer (0: no limit)."""
+    """What a server says of itself in its limits@openssh.com answer (0: no limit;
+    ``handles``: the files one session may hold open at once, 0 too where the
+    answer leaves it out)."""
     packet: int
     read: int
     write: int
+    handles: int = 0
 
 
 def batched(sftp):
@@ -96,7 +99,10 @@ class LimitsRequest:
         """Called by paramiko with the answer."""
         self.answered = True
         if kind == CMD_EXTENDED_REPLY:
-            self.limits = Limits(msg.get_int64(), msg.get_int64(), msg.get_int64())
+            sizes = msg.get_int64(), msg.get_int64(), msg.get_int64()
+            rest = msg.get_remainder()
+            handles = _UINT64.unpack_from(rest)[0] if len(rest) >= 8 else 0
+            self.limits = Limits(*sizes, handles)
 
 
 READING = SFTP_FLAG_READ
