@@ -4,6 +4,7 @@ each failure names what the installed paramiko changed."""
 import contextlib
 import inspect
 import os
+import struct
 import threading
 
 import paramiko
@@ -293,3 +294,33 @@ def test_a_listing_through_the_pipelined_readdirs(sftp, tmp_path):
         f'{VERSION}: attributes misread'
     with pytest.raises(FileNotFoundError):
         requests.DirectoryListing(sftp, str(tmp_path / 'missing')).entries()
+
+
+@pytest.mark.parametrize('kind, args', [
+    (3, ('/tmp/ü/f.bin', 0x1a, 0)),
+    (6, (b'\0\1\2\3', paramiko.sftp.int64(1 << 40), b'data')),
+    (14, ('/d', 'attributes')),
+    (200, ('limits@openssh.com',)),
+    (4, ()),
+], ids=['open', 'write', 'mkdir', 'extended', 'no arguments'])
+def test_requests_are_packed_as_paramikos_message_packs_them(kind, args):
+    """SharedClient packs its requests itself (requests.request_packet), as
+    SFTPClient._async_request does with a Message."""
+    if 'attributes' in args:
+        attributes = paramiko.SFTPAttributes()
+        attributes.st_mode, attributes.st_atime, attributes.st_mtime = 0o777, 5, 6
+        args = tuple(attributes if arg == 'attributes' else arg for arg in args)
+    message = paramiko.Message()
+    message.add_int(77)
+    for item in args:
+        if isinstance(item, paramiko.sftp.int64):
+            message.add_int64(item)
+        elif isinstance(item, int):
+            message.add_int(item)
+        elif isinstance(item, paramiko.SFTPAttributes):
+            item._pack(message)
+        else:
+            message.add_string(item)
+    body = message.asbytes()
+    expected = struct.pack('>IB', len(body) + 1, kind) + body
+    assert requests.request_packet(kind, 77, args) == expected
