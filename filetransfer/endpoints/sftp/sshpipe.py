@@ -230,6 +230,23 @@ class SshPipe:
         self._taken = min(end, len(self._received))
         return data
 
+    def take(self, size: int) -> bytes:
+        """The next ``size`` bytes from ssh, all of them (EOFError at its end):
+        SharedClient reads an SFTP message with three of these."""
+        start = self._taken
+        end = start + size
+        if end <= len(self._received):
+            self._taken = end
+            return self._received[start:end]
+        parts = []
+        while size:
+            piece = self.recv(size)
+            if not piece:
+                raise EOFError()
+            parts.append(piece)
+            size -= len(piece)
+        return b''.join(parts)
+
     def recv_ready(self) -> bool:
         return self._taken < len(self._received) or \
             bool(select.select([self._in], [], [], 0)[0])
