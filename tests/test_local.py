@@ -200,3 +200,31 @@ def test_a_sparse_file_continued_at_an_offset_and_its_limit(tmp_path):
         with pytest.raises(SourceReadError, match='grew past the 8388608 bytes listed'):
             target.write('g.bin', SourceReader(raw, limit=8 << 20))
     assert not os.path.exists(dst / 'g.bin')
+
+
+def test_files_looked_at_together_are_seen_as_one_by_one(tmp_path):
+    """stat_many (a directory opened once, its files looked at from it) says of
+    each path what stat says, or raises the same error."""
+    dst = tmp_path / 'dst'
+    make_files(dst, {'a.txt': b'a', 'sub/b.txt': b'bb', 'sub/deeper/c.txt': b'ccc',
+                     'back\\slash': b'x'})
+    (dst / 'dir').mkdir()
+    (dst / 'link').symlink_to(dst / 'a.txt')
+    (dst / 'dangling').symlink_to(dst / 'nowhere')
+    (dst / 'sub' / 'linked-dir').symlink_to(dst / 'sub' / 'deeper')
+    endpoint = LocalEndpoint(endpoint_spec('target', path=str(dst)))
+    endpoint.open()
+    paths = ['a.txt', 'missing.txt', 'dir', 'link', 'dangling', 'sub/b.txt', 'sub/missing',
+             'sub/deeper/c.txt', 'sub/linked-dir/c.txt', 'nodir/x', 'a.txt/x', '../a.txt',
+             'sub/../a.txt', 'back\\slash', 'nul\0name', 'sub/', '']
+    one_by_one = {}
+    for path in paths:
+        try:
+            one_by_one[path] = endpoint.stat(path)
+        except OSError as exc:
+            one_by_one[path] = (type(exc), exc.errno)
+    together = {path: (type(found), found.errno) if isinstance(found, OSError) else found
+                for path, found in endpoint.stat_many(paths).items()}
+    assert together == one_by_one
+    assert together['sub/linked-dir/c.txt'].size == 3 and together['link'].size == 1
+    assert isinstance(together['../a.txt'], tuple)
