@@ -8,6 +8,7 @@ faster.
 
 import datetime
 import os
+import tempfile
 
 import machine
 from timing import Case, Contender
@@ -193,6 +194,8 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
     lines += [f'- {name}: {value}' for name, value in machine.details()]
     lines.append(f'- filetransfer timed: `{os.path.dirname(settings.python)}/filetransfer`'
                  ' (make bench: an ordinary `pip install .`, as README\'s Install does)')
+    lines.append(f'- the lab (data, servers\' folders, targets): a new directory in '
+                 f'{tempfile.gettempdir()} (`TMPDIR`)')
     if proxy:
         lines += ['', '## The delay proxy', '',
                   'The latency cases go through `bench/delayproxy.py`, which delays each '
