@@ -96,6 +96,7 @@ def measure(case: Case, runs: int, budget: float) -> None:
             try:
                 if contender.prepare:
                     contender.prepare()
+                os.sync()        # no run pays for what the one before left to write
                 seconds, rss = run_timed(contender)
                 if contender.check:
                     contender.check()
