@@ -273,9 +273,10 @@ def test_files_at_once_stay_within_the_files_the_server_lets_a_session_open(ws, 
     session may hold open (its open-file limit, less 5): here 14 - 5 = 9, of which
     the job takes 7, where it would take 60 in turns. Beyond the server's limit an
     open fails, and so would the file."""
+    from servers.common import unavailable
     from servers.sshd import SFTP_SERVER, SshServer, available
     if not available():
-        pytest.skip('sshd is not installed')
+        unavailable('sshd is not installed')
     server = SshServer(str(tmp_path / 'sshd'), sftp_command=f'ulimit -n 14; exec {SFTP_SERVER}')
     server.setup()
     server.start()
