@@ -14,12 +14,9 @@ paramiko is imported only by `fetch`, which talks to a server.
 
 import base64
 import binascii
-import hashlib
-import hmac
 import logging
 import os
 import re
-import socket
 from dataclasses import dataclass, field
 
 from filetransfer.errors import ConnectError
@@ -46,12 +43,16 @@ class HostKey:
     @property
     def fingerprint(self) -> str:
         """``SHA256:...`` as OpenSSH prints it."""
+        import hashlib    # here: OpenSSL's start-up is not on the way to a login
+
         digest = hashlib.sha256(self.blob).digest()
         return 'SHA256:' + base64.b64encode(digest).decode().rstrip('=')
 
     @property
     def md5_fingerprint(self) -> str:
         """The MD5 of the key as hex pairs joined by ':' (OpenSSH's old form)."""
+        import hashlib
+
         return ':'.join(f'{byte:02x}' for byte in hashlib.md5(self.blob).digest())
 
     def line_fields(self) -> str:
@@ -71,6 +72,9 @@ def host_name(host: str, port: int | None = None) -> str:
 
 def hash_name(name: str, salt: bytes | None = None) -> str:
     """The hashed form of a host name (``|1|salt|hmac-sha1``)."""
+    import hashlib
+    import hmac
+
     salt = os.urandom(20) if salt is None else salt
     digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
     return f'{HASH_MAGIC}{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}'
@@ -81,6 +85,8 @@ def _hashed_matches(pattern: str, name: str) -> bool:
         salt = base64.b64decode(pattern[len(HASH_MAGIC):].split('|')[0], validate=True)
     except (binascii.Error, ValueError):
         return False
+    import hmac
+
     return hmac.compare_digest(hash_name(name, salt), pattern)
 
 
@@ -276,6 +282,8 @@ def _handshake_key(host: str, port: int, timeout: float,
                    algorithm: str | None = None) -> HostKey | None:
     """The key of one handshake (offering only ``algorithm`` when given); None when
     the server has no key of that algorithm. Raises ConnectError."""
+    import socket
+
     import paramiko
     quiet_paramiko_logging()
 

@@ -15,10 +15,7 @@ import errno
 import fcntl
 import os
 import select
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 
 PIPE_SIZE = 1 << 20     # fewer wake-ups per megabyte than the default 64 KiB
@@ -28,8 +25,14 @@ EXIT_WAIT = 5.0
 
 
 def ssh_program() -> str | None:
-    """Where the OpenSSH client is, or None when it is not installed."""
-    return shutil.which('ssh')
+    """Where the OpenSSH client is (as shutil.which finds it, without loading
+    shutil's compression modules before the login), or None when it is not
+    installed."""
+    for folder in os.get_exec_path():
+        path = os.path.join(folder, 'ssh')
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
 
 def ssh_argv(program: str, server) -> list[str]:
@@ -120,11 +123,12 @@ def start_early(spec) -> 'SshPipe | None':
 class SshPipe:
     """What paramiko's SFTPClient needs of a channel (send, recv, recv_ready,
     settimeout, close, get_name), over an `ssh` child's pipes. A read or write that
-    waits longer than the timeout raises socket.timeout, as a channel would."""
+    waits longer than the timeout raises TimeoutError (socket.timeout), as a channel
+    would."""
 
     def __init__(self, argv: list[str]):
         self.argv = argv
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = _scratch_file()
         # A session of its own: a Ctrl-C meant for us must not kill ssh before the
         # job has cleaned up.
         try:
@@ -259,7 +263,7 @@ class SshPipe:
         else:
             ready = select.select([fd], [], [], self._timeout)[0]
         if not ready:
-            raise socket.timeout('timed out')
+            raise TimeoutError('timed out')
 
     # -- the child ----------------------------------------------------------------
     def is_active(self) -> bool:
@@ -296,6 +300,17 @@ class SshPipe:
             self.process.wait()
         self._errors = self.errors()
         self._stderr.close()
+
+
+def _scratch_file():
+    """An anonymous file in memory for ssh's messages (tempfile's module, with what
+    it loads, is not on the way to a login)."""
+    try:
+        return open(os.memfd_create('ssh-errors', os.MFD_CLOEXEC), 'w+b')
+    except (AttributeError, OSError):     # not Linux
+        import tempfile
+
+        return tempfile.TemporaryFile()
 
 
 def _ended(process: subprocess.Popen, timeout: float) -> bool:
