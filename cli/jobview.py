@@ -33,11 +33,10 @@ class JobView:
             if not_ready:
                 raise not_ready
 
-            from filetransfer.cli import progress
             from filetransfer.run.job import load
 
             self.job = load(app, self.job_id, job_cfg)
-            self.progress = progress.for_terminal()
+            self.progress = _terminal_progress()
             # the file list is part of the JSON
             return self.job.run(progress=self.progress, collect_data=self.as_json or None)
         except BaseException as exc:
@@ -65,3 +64,18 @@ class JobView:
             sys.stdout.write('\n')
             sys.stdout.flush()
         return code
+
+
+def _terminal_progress():
+    """The progress display when stderr is a terminal. Its module (and the run's
+    modules it needs) loads only then: under cron, they load once the login has
+    started."""
+    try:
+        on_terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return None
+    if not on_terminal:
+        return None
+    from filetransfer.cli import progress
+
+    return progress.for_terminal(sys.stderr)

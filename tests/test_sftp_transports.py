@@ -1,8 +1,10 @@
 """The two SFTP transports (OpenSSH's `ssh -s sftp` and paramiko's own) and how
 `transport = auto` chooses between them, against the real OpenSSH sshd."""
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -176,3 +178,70 @@ def test_ssh_logs_in_while_the_sftp_code_loads(ws, live_sshd, tmp_path, directio
     assert started[0][1] is False
     assert tree(far if direction == 'up' else ws.dst) == \
         ({'a.txt': b'a', 'b.txt': b'b'} if direction == 'up' else {'b.txt': b'b'})
+
+
+def counted_ssh(tmp_path, then: str = ''):
+    """An environment whose `ssh` notes each start (its pid) in the file returned,
+    then runs OpenSSH's ssh, or ``then``."""
+    real = shutil.which('ssh')
+    folder = tmp_path / 'counting-bin'
+    folder.mkdir()
+    starts = tmp_path / 'ssh-starts'
+    script = folder / 'ssh'
+    then = then or f'exec {real} "$@"'
+    script.write_text(f'#!/bin/sh\necho $$ >> {starts}\n{then}\n')
+    script.chmod(0o755)
+    return {**os.environ, 'PATH': f'{folder}:{os.environ["PATH"]}'}, starts
+
+
+def started(starts) -> list[int]:
+    return [int(pid) for pid in starts.read_text().split()] if starts.exists() else []
+
+
+def test_the_login_starts_once_and_after_the_before_command(ws, live_sshd, tmp_path):
+    """The login begins as soon as the run holds its lock, while the rest loads, and
+    the endpoint takes it over; a before command (which may set up the way to the
+    server) still runs before the target's login starts."""
+    env, starts = counted_ssh(tmp_path)
+    seen = tmp_path / 'seen-by-before'
+    note = tmp_path / 'note-starts'
+    note.write_text(f'#!/bin/sh\ncat {starts} 2>/dev/null | wc -l > {seen}\n')
+    note.chmod(0o755)
+    make_files(ws.src, {'a.txt': 'A'})
+    remote = tmp_path / 'remote'
+    write_hosts(ws, srv=sftp_host(live_sshd))
+    ws.write_job('up', job={'before': str(note)}, target={'host_id': 'srv', 'path': str(remote)})
+    done = ws.run('up', env=env)
+    assert (done.returncode, done.stderr) == (0, '')
+    assert seen.read_text().strip() == '0'
+    assert len(started(starts)) == 1
+
+    ws.write_job('up2', target={'host_id': 'srv', 'path': str(tmp_path / 'remote2')})
+    ws.write_job('down', source={'host_id': 'srv', 'path': str(remote)},
+                 target={'path': str(tmp_path / 'back')})
+    for job_id in ('up2', 'down'):
+        starts.unlink()
+        done = ws.run(job_id, env=env)
+        assert (done.returncode, done.stderr) == (0, '')
+        assert len(started(starts)) == 1, job_id
+    assert tree(tmp_path / 'back') == {'a.txt': b'A'}
+
+
+def test_a_login_started_early_ends_with_a_run_that_fails_before_it(ws, live_sshd, tmp_path):
+    """The source is missing: the target is never opened, and the login begun for it
+    does not outlive the run (here an `ssh` that would wait 30 s)."""
+    env, starts = counted_ssh(tmp_path, then='exec sleep 30')
+    write_hosts(ws, srv=sftp_host(live_sshd))
+    ws.write_job(source={'path': str(tmp_path / 'missing')},
+                 target={'host_id': 'srv', 'path': str(tmp_path / 'remote')})
+    done = ws.run('job1', env=env)
+    pids = started(starts)
+    try:
+        assert done.returncode == 2, done.stderr
+        assert len(pids) == 1
+        with pytest.raises(ProcessLookupError):
+            os.kill(pids[0], 0)
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

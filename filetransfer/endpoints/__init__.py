@@ -8,8 +8,9 @@ import importlib
 _FROM_BASE = ('Endpoint', 'FileEntry', 'SourceReadError', 'SourceReader')
 
 
-def create(spec) -> 'Endpoint':
-    """An unopened endpoint for a config.EndpointSpec."""
+def create(spec, early: 'EarlyLogin | None' = None) -> 'Endpoint':
+    """An unopened endpoint for a config.EndpointSpec; it takes over the login
+    ``early`` started for the same spec, if it is still there."""
     if spec.host is None:
         from filetransfer.endpoints.local import LocalEndpoint
         return LocalEndpoint(spec)
@@ -17,8 +18,39 @@ def create(spec) -> 'Endpoint':
     chosen = protocol(spec.type)
     if chosen.start_early is None:
         return chosen.endpoint().create(spec)
-    early = chosen.start_early(spec)
-    return chosen.endpoint().create(spec, early)
+    started = early.take() if early is not None and early.spec is spec else None
+    return chosen.endpoint().create(spec, started or chosen.start_early(spec))
+
+
+class EarlyLogin:
+    """The login of an endpoint, started while the run does its other work before
+    opening it (the protocol's start_early): create() of the same spec takes it
+    over; end() stops it when nothing did."""
+
+    def __init__(self, spec, started):
+        self.spec = spec
+        self._started = started
+
+    def take(self):
+        started, self._started = self._started, None
+        return started
+
+    def end(self) -> None:
+        started = self.take()
+        if started is not None:
+            started.kill()
+
+
+def log_in_early(spec) -> EarlyLogin | None:
+    """The login of ``spec``'s endpoint started now, or None when its protocol
+    starts nothing ahead of the endpoint."""
+    if spec is None or spec.host is None:
+        return None
+    from filetransfer.endpoints.registry import protocol
+    chosen = protocol(spec.type)
+    if chosen.start_early is None:
+        return None
+    return EarlyLogin(spec, chosen.start_early(spec))
 
 
 def __getattr__(name: str):
@@ -29,4 +61,4 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = [*_FROM_BASE, 'create']
+__all__ = [*_FROM_BASE, 'EarlyLogin', 'create', 'log_in_early']

@@ -23,8 +23,9 @@ class Protocol(Record):
     endpoint_module: str         # has create(spec) -> Endpoint
     check_host: Callable = _no_check    # (Place, dict of values, AppConfig | None)
     check_job: Callable | None = None   # (where, source spec, target spec) with this side
-    # (spec) -> what the endpoint module's create(spec, early) takes over, or None:
-    # work started before that module (and what it imports) loads
+    # (spec) -> what the endpoint module's create(spec, early) takes over (with a
+    # kill() that ends it when nothing does), or None: work started before that
+    # module (and what it imports) loads
     start_early: Callable | None = None
 
     def endpoint(self):

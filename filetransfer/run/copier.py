@@ -80,15 +80,16 @@ class Copier:
         self.targets = []     # the target endpoints the pass writes through
         self.judged = frozenset()   # paths the pass found to be sent by overwrite
 
-    def run(self, result: JobResult, on_start=None) -> JobResult:
+    def run(self, result: JobResult, on_start=None,
+            early: endpoints.EarlyLogin | None = None) -> JobResult:
         """Transfers the files into ``result``; ``on_start`` is called once the
-        source is open and ready. Raises NotReadyError, ConnectError, TransferError,
-        ConfigError."""
+        source is open and ready; the side of ``early`` takes over that login.
+        Raises NotReadyError, ConnectError, TransferError, ConfigError."""
         with contextlib.ExitStack() as stack:
-            source = stack.enter_context(self._ready_source())
+            source = stack.enter_context(self._ready_source(early))
             if on_start:
                 on_start()
-            target = stack.enter_context(endpoints.create(self.target_spec))
+            target = stack.enter_context(endpoints.create(self.target_spec, early))
             ledger = Ledger(result, self.journal, self.target_spec.describe(),
                             progress=self.progress, done=self.done, sent=self.sent)
             if source.capabilities.batch or target.capabilities.batch:
@@ -102,9 +103,9 @@ class Copier:
         return result
 
     @contextlib.contextmanager
-    def _ready_source(self):
+    def _ready_source(self, early=None):
         """The open source; NotReadyError when the job's ready file is missing."""
-        with endpoints.create(self.source_spec) as source:
+        with endpoints.create(self.source_spec, early) as source:
             if self.ready_file and not self._ready_present(source):
                 raise NotReadyError(f'ready file {self.ready_file} not present')
             yield source

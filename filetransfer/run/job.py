@@ -9,13 +9,12 @@ import logging
 import time
 from collections.abc import Mapping
 
-from filetransfer import config, logs, signals
+from filetransfer import config, endpoints, logs, signals
 from filetransfer.config import schema
 from filetransfer.errors import (ConfigError, ConnectError, ExitCode, NotReadyError,
                                  SingleInstanceError, Terminated, TransferError,
                                  error_text, exit_code_of)
 from filetransfer.outcome import JobResult
-from filetransfer.run.copier import Copier
 from filetransfer.run import ready
 from filetransfer.run.runstate import RunState
 
@@ -121,7 +120,9 @@ class Job:
         with self._sent_files(create=False) as sent:
             return self._copier(sent).has_work()
 
-    def _copier(self, sent) -> Copier:
+    def _copier(self, sent):
+        from filetransfer.run.copier import Copier
+
         return Copier(self.cfg.source, self.cfg.target, ready_file=self.cfg.job.ready_file,
                       sent=sent, where=self.cfg.path)
 
@@ -153,11 +154,27 @@ class Job:
     def _tries(self, result: JobResult, state: RunState) -> None:
         try:
             with self._sent_files() as sent:
-                return self._tries_with(result, state, sent)
+                early = endpoints.log_in_early(self._logs_in_first())
+                try:
+                    return self._tries_with(result, state, sent, early)
+                finally:
+                    if early is not None:
+                        early.end()
         finally:
             state.journal.close()
 
-    def _tries_with(self, result: JobResult, state: RunState, sent) -> None:
+    def _logs_in_first(self):
+        """The side whose login can start as soon as the run holds its lock, going
+        on while the rest loads: the source when it is on a server (opened first),
+        else the target, unless a before command must run before it is opened."""
+        source, target = self.cfg.source, self.cfg.target
+        if source.host is not None:
+            return source
+        return None if self.cfg.job.before else target
+
+    def _tries_with(self, result: JobResult, state: RunState, sent, early) -> None:
+        from filetransfer.run.copier import Copier
+
         retries = self.cfg.job.retries
         done = set()
         for attempt in range(retries + 1):
@@ -165,7 +182,7 @@ class Job:
                               done=done, progress=self.progress, journal=state.journal,
                               sent=sent, where=self.cfg.path)
             try:
-                transfer.run(result, on_start=functools.partial(self._begin, state))
+                transfer.run(result, on_start=functools.partial(self._begin, state), early=early)
                 return
             except (ConnectError, TransferError) as exc:
                 if attempt == retries:
@@ -328,6 +345,8 @@ def transfer(src_cfg, tgt_cfg=None, *, collect_data: bool = False) -> JobResult:
     if source.options.remember:
         raise ConfigError(f'{where}: [source] remember: needs a job with [global] locks_dir '
                           '(see configure()), where the record of the files sent is kept')
+    from filetransfer.run.copier import Copier
+
     result = JobResult(file_list=[] if collect_data else None)
     with signals.one_run():
         return Copier(source, target).run(result)
