@@ -266,24 +266,24 @@ def test_many_files_move_in_one_session_both_ways(ws, live_sshd, tmp_path, trans
     assert tree(remote) == {} and tree(ws.src) == {}
 
 
-@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
-def test_files_at_once_stay_within_the_files_the_server_lets_a_session_open(ws, tmp_path,
-                                                                          transport):
-    """OpenSSH's sftp-server says in its limits@openssh.com answer how many files a
-    session may hold open (its open-file limit, less 5): here 14 - 5 = 9, of which
-    the job takes 7, where it would take 60 in turns. Beyond the server's limit an
-    open fails, and so would the file."""
+def sixty_files_up_and_down(ws, tmp_path, transport: str, sftp_options: str = '') -> dict:
+    """Uploads 60 files, then downloads them back, through a server whose
+    sftp-server (run with ``sftp_options``) may hold 14 file descriptors; checks that
+    none failed; returns the logs of the two jobs."""
     from servers.common import unavailable
     from servers.sshd import SFTP_SERVER, SshServer, available
     if not available():
         unavailable('sshd is not installed')
-    server = SshServer(str(tmp_path / 'sshd'), sftp_command=f'ulimit -n 14; exec {SFTP_SERVER}')
+    server = SshServer(str(tmp_path / 'sshd'),
+                       sftp_command=f'ulimit -n 14; exec {SFTP_SERVER} {sftp_options}')
     server.setup()
     server.start()
+    logs = {}
     try:
         files = {f'f{number:02d}.bin': os.urandom(3000) for number in range(60)}
         make_files(ws.src, files)
         remote, back = tmp_path / 'remote', tmp_path / 'back'
+        make_files(remote, {'f59.bin': 'an older f59.bin, replaced'})
         write_hosts(ws, srv=sftp_host(server, transport=transport))
         jobs = {'up': ({'path': ws.src}, {'host_id': 'srv', 'path': str(remote)}),
                 'down': ({'host_id': 'srv', 'path': str(remote)}, {'path': str(back)})}
@@ -292,12 +292,39 @@ def test_files_at_once_stay_within_the_files_the_server_lets_a_session_open(ws, 
             done = ws.run('--json', job_id)
             assert done.returncode == 0, done.stderr
             assert counts(json.loads(done.stdout)) == (len(files), 0, 0)
-            log = ws.log_text(job_id)
-            assert 'the server lets a session hold 7 files open at once' in log
-            assert '7 files at once' in log
+            assert journal_leftovers(ws, job_id) == []
+            logs[job_id] = ws.log_text(job_id)
         assert tree(back) == files
     finally:
         server.stop()
+    return logs
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_files_at_once_stay_within_the_files_the_server_lets_a_session_open(ws, tmp_path,
+                                                                          transport):
+    """OpenSSH's sftp-server says in its limits@openssh.com answer how many files a
+    session may hold open (its open-file limit, less 5): here 14 - 5 = 9, of which
+    the job takes 7, where it would take 60 in turns."""
+    for log in sixty_files_up_and_down(ws, tmp_path, transport).values():
+        assert 'the server lets a session hold 7 files open at once' in log
+        assert '7 files at once' in log
+        assert 'it goes again later' not in log
+
+
+@pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
+def test_a_server_that_limits_open_files_without_saying_so_gets_fewer_at_once(ws, tmp_path,
+                                                                              transport):
+    """The same server denying limits@openssh.com: it says nothing of its limit, and
+    refuses the opens beyond it with a plain failure. Those files go again later,
+    each refusal leaving one file fewer at once, and none fails."""
+    for log in sixty_files_up_and_down(ws, tmp_path, transport, '-P limits').values():
+        assert 'session hold' not in log
+        assert '60 files at once' in log
+        again = [line for line in log.splitlines()
+                 if line.endswith('it goes again later, with fewer files at once')]
+        assert len(again) > 1 and ' INFO ' in again[0], log    # said once at INFO
+        assert all(' DEBUG ' in line for line in again[1:]), log
 
 
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])

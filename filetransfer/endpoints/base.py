@@ -84,6 +84,12 @@ class OffsetRefused(OSError):
     the file can still be transferred from its start."""
 
 
+class OpenRefused(OSError):
+    """The server refused to open a file without saying why (SFTP's plain
+    failure). A server that limits the files a session holds open answers so when
+    one more is asked for: with fewer files at once, it may open it."""
+
+
 class SourceReadError(Exception):
     """Reading the source failed while the target was writing; wraps the OSError."""
 

@@ -33,7 +33,7 @@ import errno
 import logging
 import time
 
-from filetransfer.endpoints.base import (FileEntry, OffsetRefused, SourceReader,
+from filetransfer.endpoints.base import (FileEntry, OffsetRefused, OpenRefused, SourceReader,
                                          SourceReadError, change_of, sha256_of,
                                          unsafe_path_reason)
 from filetransfer.errors import error_text
@@ -52,6 +52,16 @@ class _FileFailed(Exception):
     def __init__(self, side: str, text: str):
         super().__init__(text)
         self.side, self.text = side, text
+
+
+class _OpenRefused(_FileFailed):
+    """The file failed because a side would not open it, for no reason given."""
+
+
+class Crowded(Exception):
+    """A side would not open the file while others were open (see OpenRefused),
+    and it was given back to be copied again with fewer files at once. Nothing of
+    it was booked."""
 
 
 class FileCopy:
@@ -79,10 +89,12 @@ class FileCopy:
     def written_as(self, path: str) -> str:
         return self.temp.temp_path(path) if self.temp else path
 
-    def copy(self, entry: FileEntry, watch=None) -> None:
+    def copy(self, entry: FileEntry, watch=None, given_back=None) -> None:
         """Transfers one file (or skips it, by ``overwrite``) and books its outcome.
         ``watch`` is called with each chunk's size while it is written (it may raise
-        to abandon the file)."""
+        to abandon the file). When a side will not open it (OpenRefused) and
+        ``given_back(entry)`` takes it back (to be copied again with fewer files at
+        once), raises Crowded instead."""
         path = entry.path
         problem = self._problem(entry)
         if problem:
@@ -102,6 +114,9 @@ class FileCopy:
                 else:
                     self.ledger.transferred(path, size, time.monotonic() - started, checksum)
         except _FileFailed as failure:
+            if isinstance(failure, _OpenRefused) and given_back is not None \
+                    and given_back(entry):
+                raise Crowded(failure.text) from None
             self.ledger.failed(path, failure.side, failure.text)
         finally:
             self.ledger.file_end(entry)
@@ -211,7 +226,8 @@ class FileCopy:
             else:
                 raw, offset = source.open_read(path, expected=entry), 0
         except OSError as exc:
-            raise _FileFailed('source', error_text(exc)) from None
+            failed = _OpenRefused if isinstance(exc, OpenRefused) else _FileFailed
+            raise failed('source', error_text(exc)) from None
         # After a failure the endpoint has already removed what it started writing;
         # once write() returned, the file is ours and any failure removes it. The
         # journal keeps the name until the file is in place or surely gone.
@@ -251,6 +267,9 @@ class FileCopy:
         except SourceReadError as exc:
             self._discard(written_as, missing_ok=True)
             raise _FileFailed('source', error_text(exc.error)) from None
+        except OpenRefused as exc:       # not opened: nothing there is this run's
+            self.ledger.finished(written_as)
+            raise _OpenRefused('target', error_text(exc)) from None
         except OSError as exc:
             self._discard(written_as, missing_ok=True)
             raise _FileFailed('target', error_text(exc)) from None

@@ -34,6 +34,7 @@ in step). A lost connection in one worker stops the others the same way and ends
 the try with that error; the files already in place count as done.
 """
 
+import collections
 import contextlib
 import functools
 import logging
@@ -43,6 +44,7 @@ from filetransfer import endpoints
 from filetransfer import signals
 from filetransfer.config.types import AUTO
 from filetransfer.errors import ConnectError
+from filetransfer.run.filecopy import Crowded
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
     raises what the first failing worker raised (TransferError, Terminated, ...)."""
     _steady_malloc()
     pending = iter(entries)
+    again = collections.deque()     # files a crowded server would not open
+    moving = collections.Counter()  # 'files': those being copied now
     taking = threading.Lock()
     stop = threading.Event()
     failures = []
@@ -123,7 +127,23 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
 
     def next_entry():
         with taking:
-            return None if stopping() else next(pending, None)
+            if stopping():
+                return None
+            entry = again.popleft() if again else next(pending, None)
+            moving['files'] += entry is not None
+            return entry
+
+    def given_back(entry) -> bool:
+        # A server that limits the files a session holds open refuses one more
+        # (OpenRefused): while other files move, the file goes again later and its
+        # worker ends, so that one fewer moves at once; a file refused alone fails
+        # as any other. Given back under the lock while another file is being
+        # copied: that file's worker takes it next.
+        with taking:
+            if moving['files'] < 2:
+                return False
+            again.append(entry)
+            return True
 
     def watch(count):
         if stopping():
@@ -146,7 +166,17 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
                         return
                 copy = copier.file_copy(*ends, ledger, refused)
                 while (entry := next_entry()) is not None:
-                    copy.copy(entry, watch)
+                    try:
+                        copy.copy(entry, watch, given_back)
+                    except Crowded as exc:
+                        log.log(logging.DEBUG if again_said else logging.INFO,
+                                '%s: not opened while other files were (%s): it goes '
+                                'again later, with fewer files at once', entry.path, exc)
+                        again_said.append(entry)
+                        return
+                    finally:
+                        with taking:
+                            moving['files'] -= 1
         except Stopped:
             pass
         except BaseException as exc:   # reported by the main thread
@@ -155,6 +185,7 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
         finally:
             finished[number].set()
 
+    again_said = []
     finished = [threading.Event() for _ in range(workers)]
     try:
         if turns is not None:

@@ -45,8 +45,8 @@ from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, READING, REQUEST_SI
                                                   PipelinedStats, PipelinedWriter,
                                                   SharedClient, batched, mkdir_request,
                                                   open_file, realpath_request, stat_request)
-from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
-                                         listed_name_problem, refuse_unsafe)
+from filetransfer.endpoints.base import (Capabilities, FileEntry, OpenRefused, StreamEndpoint,
+                                         chunk_buffer, listed_name_problem, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
@@ -71,6 +71,19 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, paramiko.SSHException) and isinstance(exc.__context__, EOFError):
         exc = exc.__context__          # paramiko's 'Server connection dropped: ' (no reason)
     return error_text(exc)
+
+
+@contextlib.contextmanager
+def _open_refused():
+    """An open the server refuses without a reason (no errno: SFTP's plain failure,
+    which is also what OpenSSH's sftp-server answers when it has no file descriptor
+    left) raises OpenRefused."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None and type(exc) in (OSError, IOError):
+            raise OpenRefused(*exc.args) from None
+        raise
 
 
 def _interruption(exc: BaseException) -> bool:
@@ -627,7 +640,7 @@ class SftpEndpoint(StreamEndpoint):
         return _listed(attr)._replace(name=entry.name)
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
-        with self._guard():
+        with self._guard(), _open_refused():
             handle = open_file(self._sftp, self._remote(relpath), READING)
         return PipelinedReader(self._sftp, handle, self._guard, offset,
                                self._file_request_size(), self._in_flight,
@@ -677,9 +690,10 @@ class SftpEndpoint(StreamEndpoint):
         when there is one (servers answer a refused exclusive open with a plain
         failure, so it is looked up)."""
         try:
-            if offset:        # paramiko's file object, which can truncate and seek
-                return self._sftp.open(path, 'r+b', bufsize=0)
-            return open_file(self._sftp, path, WRITING_NEW if exclusive else WRITING)
+            with _open_refused():
+                if offset:        # paramiko's file object, which can truncate and seek
+                    return self._sftp.open(path, 'r+b', bufsize=0)
+                return open_file(self._sftp, path, WRITING_NEW if exclusive else WRITING)
         except OSError:
             if exclusive and self._transport.is_active() and self._exists(path):
                 raise FileExistsError(errno.EEXIST, 'a file exists under this name') from None
