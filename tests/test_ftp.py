@@ -95,6 +95,21 @@ def test_refused_download_is_a_source_error_and_the_job_goes_on(ws, ftp_server):
     assert 'source error: b.txt: 550 Permission denied.' in ws.log_text()
 
 
+def test_a_refused_store_leaves_the_servers_file_of_that_name(ws, ftp_server):
+    """The login may list, read and delete, not store: STOR is refused, nothing of
+    the file was written, so the server's own a.txt is not removed (DELE would be
+    allowed)."""
+    server = ftp_server(perm='elrd')
+    make_files(server.path('up'), {'a.txt': 'theirs'})
+    make_files(ws.src, {'a.txt': 'ours'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(target={'host_id': 'srv', 'path': 'up'})
+    done = ws.run('-v', 'job1')
+    assert done.returncode == 1, done.stderr
+    assert 'target error: a.txt: 550' in ws.log_text()
+    assert tree(server.path('up')) == {'a.txt': b'theirs'}
+
+
 def test_upload_cut_short_by_the_server_is_a_target_error(ws, ftp_server):
     server = ftp_server(lose_data=True)
     make_files(ws.src, {'a.txt': b'0123456789'})

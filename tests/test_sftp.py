@@ -263,6 +263,28 @@ def test_password_login_both_ways(ws, live_sshd, password_user, tmp_path):
     assert tree(os.path.join(home, 'pw-up')) == {}
 
 
+def test_a_file_the_login_may_not_write_is_left_as_it_was(ws, live_sshd, password_user):
+    """The target directory (the login's) holds a file of another account, which the
+    login may not open for writing but could remove: that file fails and stays as it
+    was (nothing of it was written, so nothing is removed); the others go."""
+    name, password, home = password_user
+    remote = os.path.join(home, f'theirs-{os.getpid()}')
+    login = pwd.getpwnam(name)
+    os.makedirs(remote)
+    try:
+        os.chown(remote, login.pw_uid, login.pw_gid)
+        make_files(remote, {'a.txt': 'theirs'})        # root's, 0644
+        make_files(ws.src, {'a.txt': 'ours', 'b.txt': 'B'})
+        upload_job(ws, remote, **sftp_host(live_sshd, user=name, password=password,
+                                           key_file=None))
+        done = ws.run('job1')
+        assert done.returncode == 1, done.stderr
+        assert 'a.txt' in ws.log_text('job1')
+        assert tree(remote) == {'a.txt': b'theirs', 'b.txt': b'B'}
+    finally:
+        subprocess.run(['rm', '-rf', remote], check=True)
+
+
 def test_wrong_password_fails_without_showing_it(ws, live_sshd, password_user):
     name, password, home = password_user
     wrong = password + 'X'

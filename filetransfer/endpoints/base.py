@@ -85,9 +85,16 @@ class OffsetRefused(OSError):
 
 
 class OpenRefused(OSError):
-    """The server refused to open a file without saying why (SFTP's plain
-    failure). A server that limits the files a session holds open answers so when
-    one more is asked for: with fewer files at once, it may open it."""
+    """The endpoint refused to open a file (to read it, or to write it: then
+    nothing of it was written, and what has that name is not the run's to remove).
+    Without an errno the server gave no reason (SFTP's plain failure): a server
+    that limits the files a session holds open answers so when one more is asked
+    for, and with fewer files at once it may open it."""
+
+
+def open_refused(exc: OSError) -> OpenRefused:
+    """``exc``, the refusal of an open, as an OpenRefused with its errno and words."""
+    return OpenRefused(exc.errno, exc.strerror) if exc.errno else OpenRefused(*exc.args)
 
 
 class SourceReadError(Exception):

@@ -17,8 +17,8 @@ import stat
 from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, RootMissing,
                                          SourceChanged, SourceReadError, StreamEndpoint,
-                                         change_of, copy_stream, refuse_unsafe,
-                                         unsafe_path_reason)
+                                         change_of, copy_stream, open_refused,
+                                         refuse_unsafe, unsafe_path_reason)
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,13 @@ class LocalEndpoint(StreamEndpoint):
         in_fd = _fileno(reader)
         if in_fd is not None:
             _refuse_same_file(in_fd, path)
-        with _open_for_writing(path, offset, exclusive) as out:
+        try:
+            opened = _open_for_writing(path, offset, exclusive)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise open_refused(exc) from None
+        with opened as out:
             try:
                 if offset:
                     out.truncate(offset)

@@ -58,6 +58,11 @@ class _OpenRefused(_FileFailed):
     """The file failed because a side would not open it, for no reason given."""
 
 
+def _failure(side: str, exc: OSError) -> _FileFailed:
+    reasonless = isinstance(exc, OpenRefused) and exc.errno is None
+    return (_OpenRefused if reasonless else _FileFailed)(side, error_text(exc))
+
+
 class Crowded(Exception):
     """A side would not open the file while others were open (see OpenRefused),
     and it was given back to be copied again with fewer files at once. Nothing of
@@ -226,8 +231,7 @@ class FileCopy:
             else:
                 raw, offset = source.open_read(path, expected=entry), 0
         except OSError as exc:
-            failed = _OpenRefused if isinstance(exc, OpenRefused) else _FileFailed
-            raise failed('source', error_text(exc)) from None
+            raise _failure('source', exc) from None
         # After a failure the endpoint has already removed what it started writing;
         # once write() returned, the file is ours and any failure removes it. The
         # journal keeps the name until the file is in place or surely gone.
@@ -267,9 +271,9 @@ class FileCopy:
         except SourceReadError as exc:
             self._discard(written_as, missing_ok=True)
             raise _FileFailed('source', error_text(exc.error)) from None
-        except OpenRefused as exc:       # not opened: nothing there is this run's
+        except OpenRefused as exc:       # not opened: what has that name is not the run's
             self.ledger.finished(written_as)
-            raise _OpenRefused('target', error_text(exc)) from None
+            raise _failure('target', exc) from None
         except OSError as exc:
             self._discard(written_as, missing_ok=True)
             raise _FileFailed('target', error_text(exc)) from None

@@ -81,6 +81,7 @@ class FtpServer:
     hostile: list | None = None
     list_lines: list | None = None
     max_cons_per_ip: int = 0
+    perm: str = 'elradfmwMT'     # pyftpdlib's permissions of the user
     ca_file: str | None = None
     cert_file: str | None = None
     port: int = 0
@@ -110,7 +111,7 @@ class FtpServer:
                        'abrupt_tls_close': self.abrupt_tls_close, 'throttle': self.throttle,
                        'slow_read': self.slow_read, 'login_replies': list(self.login_replies),
                        'hostile': self.hostile, 'list_lines': self.list_lines,
-                       'max_cons_per_ip': self.max_cons_per_ip,
+                       'max_cons_per_ip': self.max_cons_per_ip, 'perm': self.perm,
                        'commands_log': self.commands_log}, fh)
         return self
 
@@ -316,7 +317,7 @@ def _handler_class(options: dict):
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(options['user'], options['password'], options['home'],
-                        perm='elradfmwMT')
+                        perm=options['perm'])
     Handler.authorizer = authorizer
     if options['quota']:
         Handler.abstracted_fs = _quota_filesystem(options['quota'])

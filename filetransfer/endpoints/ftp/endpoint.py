@@ -34,7 +34,7 @@ import time
 
 from filetransfer.errors import ConnectError, TransferError, error_text
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, OffsetRefused,
-                                         StreamEndpoint, refuse_unsafe)
+                                         StreamEndpoint, open_refused, refuse_unsafe)
 from filetransfer.endpoints.ftp.listing import mlsd_facts, parse_list_line, parse_mlsd_line
 from filetransfer.endpoints.remote import (Listed, RemoteFile, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
@@ -547,6 +547,8 @@ class FtpEndpoint(StreamEndpoint):
         except Exception as exc:
             if started and (isinstance(exc, OSError) or not keep_partial):
                 self._remove_partial(path)
+            if not started and type(exc) is ServerFileError:    # STOR (or MKD) refused
+                raise open_refused(exc) from None
             raise
         except BaseException:
             # Interrupted (SIGTERM, Ctrl-C), maybe between a command and its reply:

@@ -45,8 +45,8 @@ from filetransfer.endpoints.sftp.requests import (IN_FLIGHT, READING, REQUEST_SI
                                                   PipelinedStats, PipelinedWriter,
                                                   SharedClient, batched, mkdir_request,
                                                   open_file, realpath_request, stat_request)
-from filetransfer.endpoints.base import (Capabilities, FileEntry, OpenRefused, StreamEndpoint,
-                                         chunk_buffer, listed_name_problem, refuse_unsafe)
+from filetransfer.endpoints.base import (Capabilities, FileEntry, StreamEndpoint, chunk_buffer,
+                                         listed_name_problem, open_refused, refuse_unsafe)
 from filetransfer.endpoints.remote import (Listed, kind_of, make_remote_dirs, moved_path,
                                            open_root, record_made, relative_dir,
                                            remove_after_interrupt,
@@ -73,16 +73,21 @@ def _reason(exc: BaseException) -> str:
     return error_text(exc)
 
 
+# what paramiko makes of the server's refusal of a request (_convert_status)
+_REFUSALS = (OSError, FileNotFoundError, PermissionError)
+
+
 @contextlib.contextmanager
-def _open_refused():
-    """An open the server refuses without a reason (no errno: SFTP's plain failure,
-    which is also what OpenSSH's sftp-server answers when it has no file descriptor
-    left) raises OpenRefused."""
+def _open_refused(writing: bool):
+    """The server's refusal of an open raises OpenRefused: any refusal of an open
+    for writing, and for reading one without a reason (no errno: SFTP's plain
+    failure, which is also what OpenSSH's sftp-server answers when it has no file
+    descriptor left). A lost or silent connection is not a refusal."""
     try:
         yield
     except OSError as exc:
-        if exc.errno is None and type(exc) in (OSError, IOError):
-            raise OpenRefused(*exc.args) from None
+        if type(exc) in _REFUSALS and (writing or exc.errno is None):
+            raise open_refused(exc) from None
         raise
 
 
@@ -640,7 +645,7 @@ class SftpEndpoint(StreamEndpoint):
         return _listed(attr)._replace(name=entry.name)
 
     def open_read(self, relpath: str, offset: int = 0, expected=None):
-        with self._guard(), _open_refused():
+        with self._guard(), _open_refused(writing=False):
             handle = open_file(self._sftp, self._remote(relpath), READING)
         return PipelinedReader(self._sftp, handle, self._guard, offset,
                                self._file_request_size(), self._in_flight,
@@ -690,7 +695,7 @@ class SftpEndpoint(StreamEndpoint):
         when there is one (servers answer a refused exclusive open with a plain
         failure, so it is looked up)."""
         try:
-            with _open_refused():
+            with _open_refused(writing=True):
                 if offset:        # paramiko's file object, which can truncate and seek
                     return self._sftp.open(path, 'r+b', bufsize=0)
                 return open_file(self._sftp, path, WRITING_NEW if exclusive else WRITING)
