@@ -25,6 +25,12 @@ small files moving), and threads downloading 4 near the server (where they only
 take turns: 5,000 small files took 5-55 % longer with 64 than with 4, on disk and
 in RAM); FTP and FTPS get a connection per 4 files, up to 8.
 
+A file the server will not open, for no reason given, while other files are being
+copied (a server that limits the files a session holds open, without saying so) goes
+again later, and its worker ends: each refusal leaves one file fewer at once, until
+the server takes them all; a file refused while it is the only one fails as any
+other (`given_back`).
+
 SIGTERM and Ctrl-C stop the workers: a file being written is abandoned and
 removed as in a one-connection pass (its progress callback raises `Stopped`), a
 file being put in place is finished first. With threads, the signal lands in the
@@ -115,7 +121,7 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
     _steady_malloc()
     pending = iter(entries)
     again = collections.deque()     # files a crowded server would not open
-    moving = collections.Counter()  # 'files': those being copied now
+    moving = 0                      # files being copied now
     taking = threading.Lock()
     stop = threading.Event()
     failures = []
@@ -126,12 +132,18 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
         return stop.is_set() or signals.stop_requested()
 
     def next_entry():
+        nonlocal moving
         with taking:
             if stopping():
                 return None
             entry = again.popleft() if again else next(pending, None)
-            moving['files'] += entry is not None
+            moving += entry is not None
             return entry
+
+    def copied():
+        nonlocal moving
+        with taking:
+            moving -= 1
 
     def given_back(entry) -> bool:
         # A server that limits the files a session holds open refuses one more
@@ -140,7 +152,7 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
         # as any other. Given back under the lock while another file is being
         # copied: that file's worker takes it next.
         with taking:
-            if moving['files'] < 2:
+            if moving < 2:
                 return False
             again.append(entry)
             return True
@@ -175,8 +187,7 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
                         again_said.append(entry)
                         return
                     finally:
-                        with taking:
-                            moving['files'] -= 1
+                        copied()
         except Stopped:
             pass
         except BaseException as exc:   # reported by the main thread
