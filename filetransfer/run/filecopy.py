@@ -271,8 +271,13 @@ class FileCopy:
         except SourceReadError as exc:
             self._discard(written_as, missing_ok=True)
             raise _FileFailed('source', error_text(exc.error)) from None
-        except OpenRefused as exc:       # not opened: what has that name is not the run's
-            self.ledger.finished(written_as)
+        except OpenRefused as exc:
+            # Not opened: nothing was written, and what has that name stays unless
+            # the journal says an earlier run of the job left it there.
+            if ours:
+                self._discard(written_as, missing_ok=True)
+            else:
+                self.ledger.finished(written_as)
             raise _failure('target', exc) from None
         except OSError as exc:
             self._discard(written_as, missing_ok=True)
