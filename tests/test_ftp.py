@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from helpers import make_files, tree
-from procs import make_sparse, stop_while_writing
+from procs import make_sparse, stop_while_writing, wait_for
 from remote import ftp_host, max_rss_kib, sftp_host, write_hosts
 
 FILES = {'a.txt': b'A' * 10, 'empty.txt': b'', 'sub/b.bin': os.urandom(2_500_000),
@@ -108,6 +108,27 @@ def test_a_refused_store_leaves_the_servers_file_of_that_name(ws, ftp_server):
     assert done.returncode == 1, done.stderr
     assert 'target error: a.txt: 550' in ws.log_text()
     assert tree(server.path('up')) == {'a.txt': b'theirs'}
+
+
+def test_an_upload_stopped_before_its_store_leaves_the_servers_file(ws, ftp_server):
+    """SIGTERM while the client waits for the server before it sends the STOR of a
+    file the server has under that name (here the CWD that finds its folder):
+    nothing of the file was written, so the server's file stays, and the run's
+    record does not take it for a partial file of the job (the next run would
+    remove it)."""
+    server = ftp_server(mute=('CWD /up/sub',))
+    make_files(server.path('up'), {'sub/a.txt': 'theirs'})
+    make_files(ws.src, {'sub/a.txt': 'ours'})
+    write_hosts(ws, srv=ftp_host(server))
+    ws.write_job(source={'recursive': 'yes'}, target={'host_id': 'srv', 'path': 'up'})
+    proc = ws.popen('-v', 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: 'CWD /up/sub' in server.commands(), proc=proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 5, err
+    assert tree(server.path('up')) == {'sub/a.txt': b'theirs'}
+    assert [name for name in os.listdir(ws.locks_dir) if '.writing.' in name] == []
+    assert not any(line.startswith('DELE') for line in server.commands())
 
 
 def test_upload_cut_short_by_the_server_is_a_target_error(ws, ftp_server):

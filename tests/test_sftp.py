@@ -104,6 +104,34 @@ def test_server_without_posix_rename_gets_replacements_in_steps(ws, tmp_path):
     assert operations.count('rename') == 3 + 2 * 2        # a, b: aside, new; c: new
 
 
+def test_an_upload_stopped_before_its_open_leaves_the_servers_file(ws, tmp_path):
+    """SIGTERM while the client waits for the server before it opens a file the
+    server has under that name (here the look at its folder): nothing of the file
+    was written, so the server's file stays, and the run's record does not take
+    it for a partial file of the job (the next run would remove it)."""
+    from servers.paramiko_sftp import PlainSftpServer
+    served = tmp_path / 'served'
+    make_files(served, {'up/sub/a.txt': 'theirs'})
+    server = PlainSftpServer(str(tmp_path), str(served), mute=(('stat', 'up/sub'),))
+    try:
+        make_files(ws.src, {'sub/a.txt': 'ours'})
+        upload_job(ws, '/up', type='SFTP',
+                   host=f'127.0.0.1:{server.port}', user=server.user,
+                   password=server.password, known_hosts=server.known_hosts)
+        proc = ws.popen('-v', 'job1', stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True)
+        wait_for(lambda: any(request == 'stat' and path.endswith('/up/sub')
+                             for request, path in server.requests), proc=proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert proc.returncode == 5, err
+    assert tree(served) == {'up/sub/a.txt': b'theirs'}
+    assert [name for name in os.listdir(ws.locks_dir) if '.writing.' in name] == []
+    assert [path for request, path in server.requests if request == 'remove'] == []
+
+
 def test_ready_file_on_a_local_source_with_a_remote_target(ws, live_sshd, tmp_path):
     remote = tmp_path / 'remote'
     make_files(ws.src, {'a.txt': 'A', 'b.txt': 'B'})

@@ -357,7 +357,7 @@ class StreamEndpoint(Endpoint):
     @abc.abstractmethod
     def write(self, relpath: str, reader, progress: Progress | None = None, *,
               offset: int = 0, keep_partial: bool = False, exclusive: bool = False,
-              durable: bool = False) -> int:
+              durable: bool = False, opening=None) -> int:
         """Writes a file from ``reader`` (read()/readinto(); maybe fileno()),
         creating missing parent directories and replacing an existing file, or,
         ``exclusive``, raising FileExistsError (and leaving it alone) when there is
@@ -371,7 +371,11 @@ class StreamEndpoint(Endpoint):
         raises OffsetRefused, the file left as it was. A write that fails removes
         what it wrote; with ``keep_partial`` only a failure of the target itself
         (an OSError) does, while an interruption or a lost connection leaves the
-        partial file for a later write to continue."""
+        partial file for a later write to continue.
+
+        ``opening`` (a callable) is called just before the endpoint asks to open
+        the file, which may create or truncate it. Until then nothing of that name
+        was touched, and an interruption (or a failure) removes nothing."""
 
     @abc.abstractmethod
     def remove_dir(self, relpath: str) -> None:

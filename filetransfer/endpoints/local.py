@@ -186,12 +186,14 @@ class LocalEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False, durable=False) -> int:
+              keep_partial=False, exclusive=False, durable=False, opening=None) -> int:
         path = self._path(relpath)
         self._makedirs(os.path.dirname(path))
         in_fd = _fileno(reader)
         if in_fd is not None:
             _refuse_same_file(in_fd, path)
+        if opening:
+            opening()
         try:
             opened = _open_for_writing(path, offset, exclusive)
         except FileExistsError:

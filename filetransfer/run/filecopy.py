@@ -232,15 +232,17 @@ class FileCopy:
                 raw, offset = source.open_read(path, expected=entry), 0
         except OSError as exc:
             raise _failure('source', exc) from None
-        # After a failure the endpoint has already removed what it started writing;
-        # once write() returned, the file is ours and any failure removes it. The
-        # journal keeps the name until the file is in place or surely gone.
-        self.ledger.writing(written_as)
+        # The journal gets the name when the target is about to open the file
+        # (`opened`), and keeps it until the file is in place or surely gone. After
+        # a failure the endpoint has already removed what it started writing; once
+        # write() returned, the file is ours and any failure removes it. A file that
+        # was never opened was not touched: what has its name stays.
+        opened = _Opening(self.ledger, written_as, ours)
         progress = self._progress(watch)
         exclusive = self.temp is not None and not ours
         try:
             try:
-                size, reader = self._send(raw, entry, offset, progress, exclusive)
+                size, reader = self._send(raw, entry, offset, progress, exclusive, opened)
             except OffsetRefused:
                 # The target cannot continue its temp file (a server that announces
                 # REST and refuses it): the whole file, now.
@@ -249,7 +251,7 @@ class FileCopy:
                     raw = source.open_read(path, expected=entry)
                 except OSError as exc:
                     raise _FileFailed('source', error_text(exc)) from None
-                size, reader = self._send(raw, entry, 0, progress, exclusive)
+                size, reader = self._send(raw, entry, 0, progress, exclusive, opened)
             if size != entry.size:
                 raise _FileFailed('source', f'changed while being transferred '
                                             f'(listed {entry.size} bytes, read {size})')
@@ -269,7 +271,7 @@ class FileCopy:
                 'is left alone (remove it if an earlier run left it behind, or choose '
                 'another temp)')) from None
         except SourceReadError as exc:
-            self._discard(written_as, missing_ok=True)
+            self._discard_touched(opened)
             raise _FileFailed('source', error_text(exc.error)) from None
         except OpenRefused as exc:
             # Not opened: nothing was written, and what has that name stays unless
@@ -280,18 +282,18 @@ class FileCopy:
                 self.ledger.finished(written_as)
             raise _failure('target', exc) from None
         except OSError as exc:
-            self._discard(written_as, missing_ok=True)
+            self._discard_touched(opened)
             raise _FileFailed('target', error_text(exc)) from None
         except _FileFailed:
             self._discard(written_as)
             raise
         except BaseException:
             if not self.resuming:
-                self._discard(written_as, missing_ok=True)
+                self._discard_touched(opened)
             raise
 
-    def _send(self, raw, entry: FileEntry, offset: int, progress,
-              exclusive: bool) -> tuple[int, SourceReader]:
+    def _send(self, raw, entry: FileEntry, offset: int, progress, exclusive: bool,
+              opened: '_Opening') -> tuple[int, SourceReader]:
         """Writes the source file ``raw``, read from ``offset``, after the first
         ``offset`` bytes of its temp file; returns the size of the file and the
         reader (its SHA-256, with checksums, when read from the start)."""
@@ -302,7 +304,9 @@ class FileCopy:
                                   hashing=self.checksums and not offset)
             size = offset + self.target.write(
                 self.written_as(entry.path), reader, progress, offset=offset,
-                keep_partial=self.resuming, exclusive=exclusive, durable=self._durable)
+                keep_partial=self.resuming, exclusive=exclusive, durable=self._durable,
+                opening=opened)
+        opened()        # written: the file is the job's (an endpoint that never said)
         return size, reader
 
     def _source_checksum(self, entry: FileEntry) -> str:
@@ -446,6 +450,29 @@ class FileCopy:
         """Removes a file the run wrote; once it is gone, the journal forgets it."""
         if discard(self.target, written_as, missing_ok):
             self.ledger.finished(written_as)
+
+    def _discard_touched(self, opened: '_Opening') -> None:
+        """After a failed write: removes the file if the target may have opened it,
+        or the journal says the job left it there; else leaves what has its name."""
+        if opened.touched:
+            self._discard(opened.written_as, missing_ok=True)
+
+
+class _Opening:
+    """What the target calls just before it asks to open (create or truncate) a
+    file for writing (Endpoint.write's ``opening``): from then on the file may be
+    the job's, and the journal says so. ``touched`` too when the journal said it
+    already (an earlier run left it: ``ours``)."""
+
+    def __init__(self, ledger: Ledger, written_as: str, ours: bool):
+        self.ledger = ledger
+        self.written_as = written_as
+        self.touched = ours
+
+    def __call__(self) -> None:
+        if not self.touched:
+            self.ledger.writing(self.written_as)
+            self.touched = True
 
 
 def overwrite_skip(overwrite: str, entry: FileEntry, found: FileEntry | None,

@@ -20,6 +20,8 @@ Variants, chosen by `FtpServer` options:
 - ``login_replies``: the first logins are refused with these replies, one each, in
   order (a 421 also closes the connection); later ones log in.
 - ``max_cons_per_ip``: connections beyond this many from one address get 421.
+- ``mute``: command lines (as sent, e.g. ``CWD /up/sub``) the server never answers:
+  the client waits there until the test interrupts it.
 - ``throttle``: bytes per second for data connections (long transfers; pyftpdlib
   reads a second's worth at once, then pauses up to 2 s).
 - ``slow_read``: bytes per second an upload is read at, evenly (a twentieth
@@ -81,6 +83,7 @@ class FtpServer:
     hostile: list | None = None
     list_lines: list | None = None
     max_cons_per_ip: int = 0
+    mute: tuple = ()
     perm: str = 'elradfmwMT'     # pyftpdlib's permissions of the user
     ca_file: str | None = None
     cert_file: str | None = None
@@ -112,6 +115,7 @@ class FtpServer:
                        'slow_read': self.slow_read, 'login_replies': list(self.login_replies),
                        'hostile': self.hostile, 'list_lines': self.list_lines,
                        'max_cons_per_ip': self.max_cons_per_ip, 'perm': self.perm,
+                       'mute': list(self.mute),
                        'commands_log': self.commands_log}, fh)
         return self
 
@@ -238,6 +242,8 @@ def _handler_class(options: dict):
         def pre_process_command(self, line, cmd, arg):
             shown = 'PASS ******' if cmd == 'PASS' else line
             commands_log.write(shown + '\n')
+            if line in options['mute']:
+                return                       # no answer, ever
             if cmd == 'LIST' and arg.startswith('-') and not options['list_options']:
                 self.respond('501 Options are not supported.')
                 return

@@ -264,14 +264,23 @@ class PlainSftpServer(ParamikoSftpServer):
     ``keep_at_most`` it answers every write with success but drops the data past
     that many bytes of a file (a server that loses data without saying so); with
     ``refuse_past`` = (size, status code) it answers a write past that size of a
-    file with that status (a full disk, a quota)."""
+    file with that status (a full disk, a quota). ``mute``: (operation, path in
+    ``base``) pairs of the requests it does not answer until it stops (``stat``: a
+    client waits there until the test interrupts it)."""
 
     def __init__(self, root: str, base: str, keep_at_most: int | None = None,
-                 window: int | None = None, refuse_past: tuple | None = None):
+                 window: int | None = None, refuse_past: tuple | None = None,
+                 mute: tuple = ()):
         super().__init__(root, window)
         self.base = base
         self.keep_at_most = keep_at_most
         self.refuse_past = refuse_past
+        self.mute = mute
+        self.unmuted = threading.Event()
+
+    def stop(self):
+        self.unmuted.set()
+        super().stop()
 
     def interface(self):
         return _plain_interface(self)
@@ -312,6 +321,8 @@ def _plain_interface(server: PlainSftpServer):
 
         def stat(self, path):
             server.requests.append(('stat', path))
+            if ('stat', os.path.relpath(local(path), server.base)) in server.mute:
+                server.unmuted.wait()
             try:
                 return paramiko.SFTPAttributes.from_stat(os.stat(local(path)))
             except OSError as exc:

@@ -523,15 +523,19 @@ class FtpEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False, durable=False) -> int:
+              keep_partial=False, exclusive=False, durable=False, opening=None) -> int:
         # durable: FTP has no way to ask for it
         path = self._remote(relpath)
+        touched = False       # the STOR may have gone out: the file may be ours
         started = False
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
                 if exclusive and self._size(path) is not None:   # FTP has no exclusive STOR
                     raise FileExistsError(errno.EEXIST, 'a file exists under this name')
+                if opening:
+                    opening()
+                touched = True
                 conn, keep_alive = self._transfer('STOR ' + path, offset)
                 started = True
                 try:
@@ -554,7 +558,7 @@ class FtpEndpoint(StreamEndpoint):
             # Interrupted (SIGTERM, Ctrl-C), maybe between a command and its reply:
             # this connection may be out of step, so a new one removes the file.
             self._in_step = False
-            if not keep_partial:
+            if touched and not keep_partial:
                 self._remove_after_interrupt(relpath)
             raise
 

@@ -653,12 +653,16 @@ class SftpEndpoint(StreamEndpoint):
 
     # -- target side ----------------------------------------------------------
     def write(self, relpath: str, reader, progress=None, *, offset=0,
-              keep_partial=False, exclusive=False, durable=False) -> int:
+              keep_partial=False, exclusive=False, durable=False, opening=None) -> int:
         path = self._remote(relpath)
         handle = None
+        touched = False       # the open may have gone out: the file may be ours
         try:
             with self._guard():
                 self._makedirs(posixpath.dirname(path))
+                if opening:
+                    opening()
+                touched = True
                 handle = self._open_for_writing(path, offset, exclusive)
                 if offset:
                     handle.truncate(offset)
@@ -675,7 +679,7 @@ class SftpEndpoint(StreamEndpoint):
                     self._close_kept(path, handle)
             raise
         except BaseException:
-            if keep_partial:
+            if keep_partial or not touched:
                 raise
             if threading.current_thread() is not threading.main_thread() \
                     or getattr(self._sftp, 'turns', None) is not None:
