@@ -20,6 +20,7 @@ import threading
 
 PIPE_SIZE = 1 << 20     # fewer wake-ups per megabyte than the default 64 KiB
 READ_SIZE = PIPE_SIZE
+TAKEN_IN_PLACE = 16 << 10   # a message this long is handed out without a copy of it
 HELD_MOST = 256 << 10   # bytes held back by batched() before they are written anyway
 EXIT_WAIT = 5.0
 
@@ -234,14 +235,20 @@ class SshPipe:
         self._taken = min(end, len(self._received))
         return data
 
-    def take(self, size: int) -> bytes:
+    def take(self, size: int):
         """The next ``size`` bytes from ssh, all of them (EOFError at its end):
-        SharedClient reads an SFTP message with three of these."""
+        SharedClient reads an SFTP message with three of these. A long one (the
+        data of a file) comes as a memoryview, without a copy: a view of what was
+        read, or read at once into a buffer of its own."""
         start = self._taken
         end = start + size
         if end <= len(self._received):
             self._taken = end
-            return self._received[start:end]
+            if size < TAKEN_IN_PLACE:
+                return self._received[start:end]
+            return memoryview(self._received)[start:end]
+        if size >= TAKEN_IN_PLACE:
+            return self._take_into(size)
         parts = []
         while size:
             piece = self.recv(size)
@@ -250,6 +257,26 @@ class SshPipe:
             parts.append(piece)
             size -= len(piece)
         return b''.join(parts)
+
+    def _take_into(self, size: int) -> memoryview:
+        """`take` of a long message that was not read whole yet: what was read of
+        it, then the rest read into the same buffer."""
+        view = memoryview(bytearray(size))
+        have = len(self._received) - self._taken
+        view[:have] = memoryview(self._received)[self._taken:]
+        self._taken = len(self._received)
+        if self._held:             # an answer is awaited: what it answers must be out
+            self._write_held()
+        while have < size:
+            self._wait(self._in, writing=False)
+            try:
+                count = os.readv(self._in, [view[have:]])
+            except BlockingIOError:
+                continue
+            if not count:
+                raise EOFError()
+            have += count
+        return view
 
     def recv_ready(self) -> bool:
         return self._taken < len(self._received) or \
