@@ -188,7 +188,8 @@ def chunk_buffer(reader) -> bytearray:
 
 
 def copy_stream(reader, writer, progress: Progress | None = None) -> int:
-    """Copies ``reader`` to ``writer`` in chunks; returns the number of bytes."""
+    """Copies ``reader`` to ``writer`` (a file, maybe unbuffered: a call may write
+    part of what it is given) in chunks; returns the number of bytes."""
     buffer = chunk_buffer(reader)
     view = memoryview(buffer)
     total = 0
@@ -202,7 +203,8 @@ def copy_stream(reader, writer, progress: Progress | None = None) -> int:
             count = len(data)
         if not count:
             return total
-        writer.write(data)
+        while data:
+            data = data[writer.write(data):]
         total += count
         if progress:
             progress(count)
