@@ -750,14 +750,18 @@ class SftpEndpoint(StreamEndpoint):
             # whole requests only: a chunk's remainder would make a small write of its own
             size = size // request_size * request_size
         del buffer[size:]
-        view = memoryview(buffer)
+        # Two buffers in turn: the last write of a chunk is sent with the next one,
+        # so it must stay as it is while the other buffer is read into. The writes
+        # go out as views of them, not copied.
+        views = memoryview(buffer), memoryview(bytearray(size))
+        turn = 0
         while True:
-            count = reader.readinto(buffer)
+            view, turn = views[turn], 1 - turn
+            count = reader.readinto(view)
             if not count:
                 break
             for start in range(0, count, request_size):
-                piece = view[start:min(count, start + request_size)]
-                writes.send(offset + total + start, bytes(piece))
+                writes.send(offset + total + start, view[start:min(count, start + request_size)])
             total += count
             if progress:
                 progress(count)

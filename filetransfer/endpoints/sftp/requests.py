@@ -156,7 +156,8 @@ class OpenFile:
 class PipelinedWriter:
     """The requests that write one open remote file: writes sent without waiting
     for their answers while less than IN_FLIGHT bytes await one, then its size
-    (FSTAT) and its close, sent together. A refused request is raised (as the
+    (FSTAT) and its close, sent together. The data of a write (bytes or a view)
+    must stay as it is until the next `send` or `finish`, which send it. A refused request is raised (as the
     OSError the server's status maps to) by the next call after its answer.
     A small file thus costs two round trips: open, then write, stat and close
     (and, with ``sync``, fsync@openssh.com between those two).
@@ -552,12 +553,13 @@ class Answer:
         self.at = 0
 
 
-def request_packet(kind: int, number: int, args) -> bytes:
+def request_parts(kind: int, number: int, args) -> list:
     """The SFTP request ``kind`` number ``number`` with ``args`` as paramiko's
     SFTPClient._async_request packs them (int64 in 8 bytes, int in 4, attributes
     as paramiko packs them, anything else a string: its length, then its bytes,
-    str as UTF-8), in one piece: a third of the time paramiko's Message takes,
-    on every request of every file."""
+    str as UTF-8), as the parts to send one after the other: a third of the time
+    paramiko's Message takes, on every request of every file, and a file's data
+    (a view) is not copied."""
     parts = [b'']
     size = _REQUEST_HEAD.size - 4
     for item in args:
@@ -570,13 +572,18 @@ def request_packet(kind: int, number: int, args) -> bytes:
             item._pack(packed)
             part = packed.asbytes()
         else:
-            part = asbytes(item)
+            part = item if isinstance(item, memoryview) else asbytes(item)
             parts.append(_UINT32.pack(len(part)))
             size += 4
         parts.append(part)
         size += len(part)
     parts[0] = _REQUEST_HEAD.pack(size, kind, number)
-    return b''.join(parts)
+    return parts
+
+
+def request_packet(kind: int, number: int, args) -> bytes:
+    """`request_parts` in one piece."""
+    return b''.join(request_parts(kind, number, args))
 
 
 def _names(msg) -> list:
@@ -776,6 +783,8 @@ class SharedClient(paramiko.SFTPClient):
         # object dropped gets no answers, as with paramiko's WeakValueDictionary,
         # at a tenth of its cost per request
         self._expecting = {}
+        # an ssh child's pipe writes a request's parts as they are (no joined copy)
+        self._send_parts = getattr(sock, 'send_parts', None)
         self._lock = threading.RLock()
         self._reader = None         # the thread reading answers, if any
         self._sender = None         # the thread sending a request, if any
@@ -799,7 +808,11 @@ class SharedClient(paramiko.SFTPClient):
                 self.request_number += 1
                 self._expecting[number] = weakref.ref(fileobj)
                 self._owners[number] = me
-                self._write_all(request_packet(t, number, args))
+                parts = request_parts(t, number, args)
+                if self._send_parts is not None:
+                    self._send_parts(parts)
+                else:
+                    self._write_all(b''.join(parts))
             finally:
                 self._sender = before
         return number

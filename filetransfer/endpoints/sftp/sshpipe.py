@@ -188,6 +188,28 @@ class SshPipe:
                 raise EOFError()          # as paramiko's own writes say it
             view = view[written:]
 
+    def send_parts(self, parts: list) -> None:
+        """Sends ``parts`` (bytes or views) as one message: written together
+        (writev) without joining them, or held, copied, in a batch."""
+        with self._sending:
+            if self._batching:
+                for part in parts:
+                    self.send(part)
+                return
+            views = [memoryview(part) for part in parts]
+            while views:
+                self._wait(self._out, writing=True)
+                try:
+                    written = os.writev(self._out, views)
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    raise EOFError() from None     # as paramiko's own writes say it
+                while views and written >= len(views[0]):
+                    written -= len(views.pop(0))
+                if written:
+                    views[0] = views[0][written:]
+
     def send(self, data) -> int:
         with self._sending:
             if not self._batching:
