@@ -343,6 +343,8 @@ class PipelinedReader(RemoteFile):
 
     def readinto(self, buffer) -> int:
         filled = 0
+        # into a view: a bytearray given a view copies it once more first
+        buffer = memoryview(buffer)
         with self.guard():
             while filled < len(buffer) and not self.eof:
                 self._request_more()

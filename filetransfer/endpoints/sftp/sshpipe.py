@@ -193,8 +193,7 @@ class SshPipe:
         (writev) without joining them, or held, copied, in a batch."""
         with self._sending:
             if self._batching:
-                for part in parts:
-                    self.send(part)
+                self.send(b''.join(parts))
                 return
             views = [memoryview(part) for part in parts]
             while views:
