@@ -468,7 +468,7 @@ def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path,
     trip, where auto moves 128 at once in one session, over both transports: the
     command's peak resident memory stays under 64 MiB (a file's buffers are a share
     of the session's). Measured: 47-49 MiB (47-55 MiB with 64 threads). Before malloc's limit for a mapping of
-    its own was fixed (parallel._steady_malloc), one download out of two peaked at
+    its own was fixed (malloc.steady_malloc), one download out of two peaked at
     64-70 MiB over ssh, and paramiko's transport at 55-67 MiB."""
     remote, back = tmp_path / 'remote', tmp_path / 'back'
     files = {f'd{number % 7}/f{number:04d}': os.urandom(4096) for number in range(3000)}

@@ -27,6 +27,7 @@ from filetransfer.run.filecopy import FileCopy, keeps_mtimes, overwrite_skip
 from filetransfer.run.gate import Gate, Held
 from filetransfer.run.journal import Journal
 from filetransfer.run.ledger import Ledger, ProgressObserver
+from filetransfer.run.malloc import steady_malloc
 from filetransfer.run.selection import Selection
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class Copier:
                 log.info('%s: the server lets a session hold %d files open at once',
                          side.where, side.open_files_most)
                 workers = side.open_files_most
+        steady_malloc()
         if workers > 1:
             log.debug('%d files at once%s%s', workers, '' if round_trip is None else
                       f' (round trip to the server {round_trip * 1000:.1f} ms)',

@@ -118,7 +118,6 @@ def copy_files(copier, ledger, refused, source, target, entries, workers: int,
     """Copies ``entries`` with up to ``workers`` files at once: as tasks taking
     turns on the connection of ``turns`` (`turns_endpoint`), else a thread each;
     raises what the first failing worker raised (TransferError, Terminated, ...)."""
-    _steady_malloc()
     pending = iter(entries)
     again = collections.deque()     # files a crowded server would not open
     moving = 0                      # files being copied now
@@ -234,30 +233,6 @@ def _run_threads(work, finished: list, stop: threading.Event) -> None:
         for event in finished[:started]:
             signals.wait_for(event)
         raise
-
-
-def _steady_malloc() -> None:
-    """Has glibc's malloc keep to two arenas, and give every block of 128 KiB or
-    more its own mapping, returned when freed. By default each thread that
-    allocates may get an arena of its own (up to 8 per CPU), and the limit for a
-    mapping of its own rises to the size of the largest block freed (up to 32
-    MiB): the large buffers of files moving at once then stay in the arenas,
-    which fragment. With 64 files at once that took the command's peak memory
-    from about 49 MiB to 64-70 MiB in one run out of two (70 files of 2 MiB and
-    3,000 small ones, downloaded over a 40 ms round trip); with the limit fixed,
-    49-51 MiB in each of 8 runs. Elsewhere than glibc, nothing is done."""
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):
-        return
-    mallopt(M_ARENA_MAX, 2)
-    mallopt(M_MMAP_THRESHOLD, 128 << 10)   # fixed: no longer raised by frees
-
-
-M_MMAP_THRESHOLD = -3     # glibc's malloc.h
-M_ARENA_MAX = -8
 
 
 def _open_more(stack, copier, number, sharing):
