@@ -157,8 +157,9 @@ class PipelinedWriter:
     """The requests that write one open remote file: writes sent without waiting
     for their answers while less than IN_FLIGHT bytes await one, then its size
     (FSTAT) and its close, sent together. The data of a write (bytes or a view)
-    must stay as it is until the next `send` or `finish`, which send it. A refused request is raised (as the
-    OSError the server's status maps to) by the next call after its answer.
+    must stay as it is until the next `send` or `finish`, which send it. A
+    refused request is raised (as the OSError the server's status maps to) by the
+    next call after its answer.
     A small file thus costs two round trips: open, then write, stat and close
     (and, with ``sync``, fsync@openssh.com between those two).
     ``in_flight`` is a number of bytes, or a function giving it (a share that grows

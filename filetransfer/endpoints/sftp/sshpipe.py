@@ -197,11 +197,8 @@ class SshPipe:
                 return
             views = [memoryview(part) for part in parts]
             while views:
-                self._wait(self._out, writing=True)
                 try:
-                    written = os.writev(self._out, views)
-                except BlockingIOError:
-                    continue
+                    written = self._when_ready(self._out, lambda: os.writev(self._out, views))
                 except BrokenPipeError:
                     raise EOFError() from None     # as paramiko's own writes say it
                 while views and written >= len(views[0]):
@@ -220,14 +217,20 @@ class SshPipe:
             return len(data)
 
     def _write(self, data) -> int:
+        try:
+            return self._when_ready(self._out, lambda: os.write(self._out, data))
+        except BrokenPipeError:
+            return 0            # paramiko takes 0 for a closed channel
+
+    def _when_ready(self, fd: int, operation):
+        """``operation()`` (a read or write of ``fd``, which does not block) once
+        ``fd`` is ready for it."""
         while True:
-            self._wait(self._out, writing=True)
+            self._wait(fd, writing=fd == self._out)
             try:
-                return os.write(self._out, data)
+                return operation()
             except BlockingIOError:
                 continue
-            except BrokenPipeError:
-                return 0            # paramiko takes 0 for a closed channel
 
     def recv(self, size: int) -> bytes:
         # paramiko reads each SFTP message in two parts (its length, then the rest):
@@ -235,13 +238,8 @@ class SshPipe:
         if self._taken >= len(self._received):
             if self._held:             # an answer is awaited: what it answers must be out
                 self._write_held()
-            while True:
-                self._wait(self._in, writing=False)
-                try:
-                    self._received = os.read(self._in, max(size, READ_SIZE))
-                    break
-                except BlockingIOError:
-                    continue
+            self._received = self._when_ready(
+                self._in, lambda: os.read(self._in, max(size, READ_SIZE)))
             self._taken = 0
         end = self._taken + size
         data = self._received[self._taken:end]     # the whole of it: no copy
@@ -281,11 +279,7 @@ class SshPipe:
         if self._held:             # an answer is awaited: what it answers must be out
             self._write_held()
         while have < size:
-            self._wait(self._in, writing=False)
-            try:
-                count = os.readv(self._in, [view[have:]])
-            except BlockingIOError:
-                continue
+            count = self._when_ready(self._in, lambda: os.readv(self._in, [view[have:]]))
             if not count:
                 raise EOFError()
             have += count
