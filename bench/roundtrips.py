@@ -4,9 +4,10 @@ download of small files through the delay proxy in front of the test sshd.
 
     .venv/bin/python bench/roundtrips.py [--rtt-ms 50] [--files 20]
 
-The job runs in this process (one connection), with paramiko's SFTP packet calls
-wrapped: a read of an answer that blocks for more than half the round-trip time
-counts as one round trip waited for.
+The job runs in this process (its default settings), with the SFTP session's
+calls wrapped: every request sent is counted by kind, and a read of an answer
+that blocks for more than half the round-trip time counts as one round trip
+waited for.
 """
 
 import argparse
@@ -23,6 +24,7 @@ sys.path.insert(0, HERE)
 from lab import Lab, make_small_files  # noqa: E402
 
 import filetransfer  # noqa: E402
+from filetransfer.endpoints.sftp.requests import SharedClient  # noqa: E402
 from paramiko import sftp  # noqa: E402
 
 NAMES = {value: name.removeprefix('CMD_') for name, value in vars(sftp).items()
@@ -30,14 +32,17 @@ NAMES = {value: name.removeprefix('CMD_') for name, value in vars(sftp).items()
 
 
 class Counter:
-    """Wraps paramiko's SFTP packet calls while counting."""
+    """Wraps the session's calls while counting: the requests (SharedClient's, and
+    paramiko's own packets: INIT) and the reads of answers (SharedClient's, over
+    either transport)."""
 
     def __init__(self, rtt: float):
         self.rtt = rtt
         self.sent = collections.Counter()
         self.waits = 0
         self.waited = 0.0
-        self._send, self._read = sftp.BaseSFTP._send_packet, sftp.BaseSFTP._read_packet
+        self._send, self._request = sftp.BaseSFTP._send_packet, SharedClient._async_request
+        self._read = SharedClient._read_packet
 
     def __enter__(self) -> 'Counter':
         counter = self
@@ -45,6 +50,10 @@ class Counter:
         def send(self, kind, packet):
             counter.sent[NAMES.get(kind, kind)] += 1
             return counter._send(self, kind, packet)
+
+        def request(self, fileobj, kind, *args):
+            counter.sent[NAMES.get(kind, kind)] += 1
+            return counter._request(self, fileobj, kind, *args)
 
         def read(self):
             started = time.perf_counter()
@@ -55,11 +64,13 @@ class Counter:
                 counter.waited += seconds
             return found
 
-        sftp.BaseSFTP._send_packet, sftp.BaseSFTP._read_packet = send, read
+        sftp.BaseSFTP._send_packet = send
+        SharedClient._async_request, SharedClient._read_packet = request, read
         return self
 
     def __exit__(self, *exc) -> None:
-        sftp.BaseSFTP._send_packet, sftp.BaseSFTP._read_packet = self._send, self._read
+        sftp.BaseSFTP._send_packet = self._send
+        SharedClient._async_request, SharedClient._read_packet = self._request, self._read
 
 
 def profile(lab: Lab, job: str, files: int, rtt: float) -> str:
