@@ -45,3 +45,22 @@ def test_data_cut_short_is_what_there_is():
     answer = Answer(b'\0\0\0\x09abc')
     assert bytes(answer.get_data()) == b'abc'
     assert answer.get_remainder() == b''
+
+
+@settings(max_examples=examples(300))
+@given(packet=st.binary(max_size=48), flags=st.integers(0, 2**32 - 1), size=st.integers(0, 2**64 - 1))
+def test_the_size_of_attributes_is_what_paramiko_reads(packet, flags, size):
+    """A file's size in an ATTRS answer (requests._size, after a write) is what
+    paramiko's SFTPAttributes reads, with or without a size, whatever follows."""
+    from paramiko.sftp_attr import SFTPAttributes
+    from filetransfer.endpoints.sftp.requests import _size
+
+    # (with extended attributes, paramiko reads as many as the bytes after say,
+    # up to 2**32 of them)
+    flags &= ~SFTPAttributes.FLAG_EXTENDED
+    attrs = flags.to_bytes(4, 'big') + size.to_bytes(8, 'big') + packet
+    try:
+        expected = SFTPAttributes._from_msg(Message(attrs)).st_size
+    except Exception:          # paramiko gives up on what follows; the size came first
+        expected = size if flags & SFTPAttributes.FLAG_SIZE else None
+    assert _size(Answer(attrs)) == expected
