@@ -179,7 +179,10 @@ def document(started: datetime.datetime, settings, proxy: str, cases: list,
              'login included). MB = 10^6 bytes. Servers on 127.0.0.1: OpenSSH sshd (its '
              'sftp-server), pyftpdlib (FTP, FTPS). ' + CONVENTION + ' Peak RSS is that of '
              'the largest single process of the tool (GNU time, in a process of its own). '
-             'Only ratios measured in one run count.', '',
+             'Only ratios measured in one run count. Each run starts after a `sync`, its '
+             'target emptied; a folder of many files is moved aside, not deleted, until the '
+             'bench ends (files deleted in their thousands slow the next files created on '
+             'the same disk, whichever tool creates them).', '',
              f'Other work on the machine slows the tools unevenly: the load average (1 '
              f'minute) was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end, on '
              f'{os.cpu_count()} CPUs; each case gives its own (column "load"); a wide '
