@@ -137,8 +137,9 @@ class Copier:
         turns = parallel.turns_endpoint(self, ledger, source, target)
         # Files downloaded by threads: by the round trip. Uploaded: the server's work
         # per file (making it on its disk) adds to the wait that more files at once
-        # hide, and the round trip timed at set-up does not show it.
-        round_trip = source.round_trip if turns is None else None
+        # hide, and the round trip timed at set-up does not show it. In turns, by the
+        # round trip beyond the most near the server.
+        round_trip = source.round_trip if turns is None else turns.round_trip
         workers = parallel.workers(self.connections, (self.source_spec, self.target_spec),
                                    len(entries), round_trip, turns is not None)
         for side in (source, target):

@@ -17,13 +17,15 @@ uploaded 64 at once: 1.6-1.8 s against 3.5-3.6 s, on 127.0.0.1; 1.5-1.7 s once t
 files' requests were also written together).
 
 `connections = auto` (the default) chooses by the number of files, the
-protocols and, for files downloaded over SFTP by threads, the round trip to the
-server (`workers`, AUTO_RULES): fewer than 4 files move one at a time; more share an
-SFTP session, up to 128 at once in turns and 64 with threads (a file more in flight
-costs a task or a thread, not a login; over a long round trip that is what keeps
-small files moving), and threads downloading 4 near the server (where they only
-take turns: 5,000 small files took 5-55 % longer with 64 than with 4, on disk and
-in RAM); FTP and FTPS get a connection per 4 files, up to 8.
+protocols and, over SFTP, the round trip to the server (`workers`, AUTO_RULES):
+fewer than 4 files move one at a time; more share an SFTP session (a file more in
+flight costs a task or a thread, not a login; over a long round trip that is what
+keeps small files moving): in turns up to 128 at once, and far from the server one
+more per 0.1 ms of the round trip, up to 512; with threads up to 64, and threads
+downloading 4 near the server (where they only take turns: 5,000 small files took
+5-55 % longer with 64 than with 4, on disk and in RAM); FTP and FTPS get a
+connection per 4 files, up to 8. Each file at once holds a local file open: auto
+stays within half of the process's limit of open files (RLIMIT_NOFILE).
 
 A file the server will not open, for no reason given, while other files are being
 copied (a server that limits the files a session holds open, without saying so) goes
@@ -60,6 +62,12 @@ AUTO_RULES = {'FTP': (4, 8), 'FTPS': (4, 8), 'SFTP': (1, 64)}
 # more files wait at once (100 files of 4 KiB over 50 ms: 1.13-1.20 s with 128,
 # 1.22-1.35 s with 64; 5,000 near the server: the same)
 AUTO_SFTP_IN_TURNS = 128
+# ... and far from the server, one more per this much of the round trip, up to the
+# most (500 files of 4 KiB over 50 ms, up / down: 1.56-1.75 / 1.45-1.60 s with 128,
+# 1.27-1.37 / 1.23-1.31 s with 512; 5,000 near the server moved 128 at once: 3 %
+# fewer instructions and 8 MiB less memory than 512)
+AUTO_SFTP_IN_TURNS_FAR = 512
+AUTO_SECONDS_PER_FILE_IN_TURNS = 0.0001
 AUTO_FEWEST = 4      # fewer files move one at a time, in the order listed
 # auto, SFTP: 4 files at once, and one more per this much of the round trip
 AUTO_NEAR = 4
@@ -73,17 +81,37 @@ def workers(setting, specs, count: int, round_trip: float | None = None,
     rule of each remote side's protocol (AUTO_RULES), the least of them; another
     protocol (FASP) gets one. An SFTP session's files at once grow with
     ``round_trip`` (seconds, as measured at set-up; None: not known, the most) with
-    threads; in turns (``in_turns``) up to AUTO_SFTP_IN_TURNS whatever it is."""
+    threads; in turns (``in_turns``) at least AUTO_SFTP_IN_TURNS, more far away
+    (`_most_in_turns`)."""
     if setting != AUTO:
         return max(1, min(setting, count))
     if count < AUTO_FEWEST:
         return 1
-    rules = {**AUTO_RULES, 'SFTP': (1, AUTO_SFTP_IN_TURNS)} if in_turns else AUTO_RULES
-    far = None if in_turns else round_trip
-    chosen = [min(_most(spec.type, most, far), count // per) for spec, (per, most) in
+    if in_turns:
+        rules = {**AUTO_RULES, 'SFTP': (1, _most_in_turns(round_trip))}
+        round_trip = None
+    else:
+        rules = AUTO_RULES
+    chosen = [min(_most(spec.type, most, round_trip), count // per) for spec, (per, most) in
               ((spec, rules.get(spec.type, (1, 1))) for spec in specs
                if spec.host is not None)]
-    return max(1, min(chosen, default=1))
+    return max(1, min(min(chosen, default=1), _open_files_allowed()))
+
+
+def _most_in_turns(round_trip: float | None) -> int:
+    if round_trip is None:
+        return AUTO_SFTP_IN_TURNS
+    return max(AUTO_SFTP_IN_TURNS,
+               min(AUTO_SFTP_IN_TURNS_FAR, int(round_trip / AUTO_SECONDS_PER_FILE_IN_TURNS)))
+
+
+def _open_files_allowed() -> int:
+    """Half the files this process may hold open (the soft RLIMIT_NOFILE): a file
+    moving holds one, the rest is left to the logs, the journal and the connections."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft // 2 if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 def _most(protocol: str, most: int, round_trip: float | None) -> int:
