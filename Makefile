@@ -52,7 +52,7 @@ test-quick: install-test system-test-deps
 # Measures filetransfer against sftp, scp, rsync, rclone, lftp and cp on this machine,
 # on 127.0.0.1 and through a delay proxy (0, 10, 50 ms round trip); writes
 # bench/RESULTS.md. BENCH_ARGS narrows or widens it: '--runs 5 --only sftp,latency',
-# '--latency-files 500' (the many-files cases over latency take about 5 times longer).
+# '--latency-files 100' (the many-files cases over latency take about a fifth as long).
 # Then the overhead of the lock and the run history per run (SQLite, PostgreSQL):
 # bench/LOCK_OVERHEAD.md; LOCK_BENCH_ARGS='--runs 50'.
 bench-tools:

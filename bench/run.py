@@ -5,7 +5,7 @@ the test sshd). Prints the results and writes them, with the machine's details, 
 bench/RESULTS.md.
 
     make bench                      # installs the tools first (Debian packages, as root)
-    make bench BENCH_ARGS='--runs 5 --only sftp,latency --latency-files 500'
+    make bench BENCH_ARGS='--runs 5 --only sftp,latency --latency-files 100'
     .venv/bin/python bench/run.py --help
 
 The cases are built by cases.py (127.0.0.1) and latency.py (through the proxy), run by
@@ -69,7 +69,7 @@ def settings_from(argv: list) -> argparse.Namespace:
                         help='round-trip times (ms) of the latency cases')
     parser.add_argument('--latency-size', type=int, default=64,
                         help='MiB of the file of the latency cases')
-    parser.add_argument('--latency-files', type=int, default=100,
+    parser.add_argument('--latency-files', type=int, default=500,
                         help='number of 4 KiB files of the latency cases')
     parser.add_argument('--growth', type=numbers(int), default=[500, 5000, 20000],
                         help='numbers of 4 KiB files of the growth cases')
