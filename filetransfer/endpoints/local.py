@@ -22,7 +22,7 @@ from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, Ro
 
 log = logging.getLogger(__name__)
 
-KERNEL_CHUNK = 16 * CHUNK_SIZE
+KERNEL_CHUNK = 16 << 20
 _NO_KERNEL_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
                    errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
