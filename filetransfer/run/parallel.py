@@ -46,6 +46,7 @@ import collections
 import contextlib
 import functools
 import logging
+import resource
 import threading
 
 from filetransfer import endpoints
@@ -108,8 +109,6 @@ def _most_in_turns(round_trip: float | None) -> int:
 def _open_files_allowed() -> int:
     """Half the files this process may hold open (the soft RLIMIT_NOFILE): a file
     moving holds one, the rest is left to the logs, the journal and the connections."""
-    import resource
-
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return soft // 2 if soft != resource.RLIM_INFINITY else 1 << 20
 
