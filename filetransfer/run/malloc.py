@@ -2,17 +2,23 @@
 
 
 def steady_malloc() -> None:
-    """Has glibc's malloc keep to two arenas, and give every block of 128 KiB or
-    more its own mapping, returned when freed. By default each thread that
-    allocates may get an arena of its own (up to 8 per CPU), and the limit for a
-    mapping of its own rises to the size of the largest block freed (up to 32
-    MiB): the large buffers of files moving then stay in the arenas, which
-    fragment. With 64 files at once that took the command's peak memory from
-    about 49 MiB to 64-70 MiB in one run out of two (70 files of 2 MiB and 3,000
-    small ones, downloaded over a 40 ms round trip); with the limit fixed, 49-51
-    MiB in each of 8 runs. One file of 1 GiB downloaded over SFTP, whose pieces
-    (256 KiB) and reads from ssh (up to 1 MiB) live for different times: 69-78 MiB
-    without, 42 MiB with. Elsewhere than glibc, nothing is done."""
+    """Has glibc's malloc keep to two arenas, give every block of 2 MiB or more its
+    own mapping, returned when freed, and keep up to 4 MiB free at the top of its
+    heap. By default each thread that allocates may get an arena of its own (up to
+    8 per CPU), and the limit for a mapping of its own rises to the size of the
+    largest block freed (up to 32 MiB): with 64 files at once that took the
+    command's peak memory from about 49 MiB to 64-70 MiB in one run out of two (70
+    files of 2 MiB and 3,000 small ones, downloaded over a 40 ms round trip).
+
+    The limit is above the buffers that come and go while data moves (reads from
+    ssh of up to 1 MiB, the pieces of a file of 256 KiB): from the heap they are
+    reused, where a mapping of their own is new memory the kernel zeroes and faults
+    in each time. One file of 1 GiB downloaded over SFTP: 155,000-206,000 page
+    faults and 1.32-1.45 s of system time with a limit of 128 KiB, 22,000-29,000
+    and 0.96-1.21 s with 2 MiB; a peak of 41 MiB against 42-49 MiB. The files above
+    (up and down, 420-440 at once, both transports; tests/test_parallel.py) peaked
+    at 52-57 MiB with 128 KiB and 55-58 MiB with 2 MiB, two runs each. Elsewhere
+    than glibc, nothing is done."""
     import ctypes
 
     try:
@@ -20,8 +26,10 @@ def steady_malloc() -> None:
     except (AttributeError, OSError):
         return
     mallopt(M_ARENA_MAX, 2)
-    mallopt(M_MMAP_THRESHOLD, 128 << 10)   # fixed: no longer raised by frees
+    mallopt(M_MMAP_THRESHOLD, 2 << 20)     # fixed: no longer raised by frees
+    mallopt(M_TRIM_THRESHOLD, 4 << 20)
 
 
-M_MMAP_THRESHOLD = -3     # glibc's malloc.h
+M_TRIM_THRESHOLD = -1     # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
