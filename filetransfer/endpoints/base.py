@@ -28,8 +28,8 @@ from filetransfer.config.record import Record, record
 from filetransfer.errors import ConnectError
 
 # Small enough to stay in the CPU's cache between the copy into it and the write
-# out of it: 1 GiB downloaded over SFTP on 127.0.0.1 took 2.6-2.9 s of system time
-# with 1 MiB (the kernel's copy into the page cache), 1.5-1.7 s with 128-512 KiB.
+# out of it: 1 GiB downloaded over SFTP on 127.0.0.1 took 2.5-2.9 s of system time
+# with 1 MiB (the kernel's copy into the page cache), 1.4-1.7 s with 128-512 KiB.
 CHUNK_SIZE = 256 << 10
 
 Progress = Callable[[int], None]
