@@ -15,9 +15,9 @@ def steady_malloc() -> None:
     reused, where a mapping of their own is new memory the kernel zeroes and faults
     in each time. One file of 1 GiB downloaded over SFTP: 155,000-206,000 page
     faults and 1.32-1.45 s of system time with a limit of 128 KiB, 22,000-29,000
-    and 1.01-1.19 s with 2 MiB; a peak of 41 MiB against 41-56 MiB. The files above
+    and 1.01-1.19 s with 2 MiB; a peak of 40 MiB against 41-55 MiB. The files above
     (up and down, 420-440 at once, both transports; tests/test_parallel.py) peaked
-    at 52-57 MiB with 128 KiB and 55-58 MiB with 2 MiB, two runs each. Elsewhere
+    at 51-55 MiB with 128 KiB and 54-57 MiB with 2 MiB, two runs each. Elsewhere
     than glibc, nothing is done."""
     import ctypes
 
