@@ -486,10 +486,11 @@ def test_files_at_once_in_one_session_take_turns_in_one_thread(ws, live_sshd, tm
 @pytest.mark.parametrize('transport', ['openssh', 'paramiko'])
 def test_memory_stays_bounded_with_many_files_in_flight(ws, live_sshd, tmp_path, transport):
     """3000 small files and 70 large ones (2 MiB) up then down over a 40 ms round
-    trip, where auto moves 400 at once in one session, over both transports: the
-    command's peak resident memory stays under 64 MiB (a file's buffers are a share
-    of the session's). Measured: 52-55 MiB with 420-458 at once (47-49 MiB with 128,
-    47-55 MiB with 64 threads). Before malloc's limit for a mapping of
+    trip, where auto moves 400 or more at once in one session, over both transports:
+    the command's peak resident memory stays under 64 MiB (a file's buffers are a
+    share of the session's). Measured: 52-55 MiB with 420-458 at once, 54-57 MiB
+    once malloc's limit for a mapping of its own was 2 MiB (47-49 MiB with 128 at
+    once, 47-55 MiB with 64 threads). Before malloc's limit for a mapping of
     its own was fixed (malloc.steady_malloc), one download out of two peaked at
     64-70 MiB over ssh, and paramiko's transport at 55-67 MiB."""
     remote, back = tmp_path / 'remote', tmp_path / 'back'
