@@ -23,6 +23,8 @@ import contextlib
 import socket
 import threading
 
+from argtypes import host_port, number
+
 READ_SIZE = 256 << 10
 CAPACITY = 16 << 20       # per direction; above any SSH window the bench meets
 
@@ -211,12 +213,14 @@ class DelayProxy:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('target', help='HOST:PORT to forward to')
-    parser.add_argument('--rtt-ms', type=float, default=0.0, help='round-trip time added')
-    parser.add_argument('--rate', type=float, help='bytes/s per direction (default: no cap)')
+    parser.add_argument('target', type=host_port, help='HOST:PORT to forward to')
+    parser.add_argument('--rtt-ms', type=number(float, 0), default=0.0,
+                        help='round-trip time added (ms, default 0)')
+    parser.add_argument('--rate', type=number(float, 0, above=True),
+                        help='bytes/s per direction (default: no cap)')
     args = parser.parse_args()
-    host, _, port = args.target.rpartition(':')
-    proxy = DelayProxy(host, int(port), args.rtt_ms / 1000, args.rate).start()
+    host, port = args.target
+    proxy = DelayProxy(host, port, args.rtt_ms / 1000, args.rate).start()
     print(proxy.port, flush=True)
     try:
         threading.Event().wait()

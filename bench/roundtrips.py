@@ -21,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from argtypes import number  # noqa: E402
 from lab import Lab, make_small_files  # noqa: E402
 
 import filetransfer  # noqa: E402
@@ -89,8 +90,8 @@ def profile(lab: Lab, job: str, files: int, rtt: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--rtt-ms', type=float, default=50.0)
-    parser.add_argument('--files', type=int, default=20)
+    parser.add_argument('--rtt-ms', type=number(float, 0, above=True), default=50.0)
+    parser.add_argument('--files', type=number(int, 1), default=20)
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix='filetransfer-bench-')
     lab = Lab(root)

@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cases  # noqa: E402
+from argtypes import number, numbers  # noqa: E402
 import latency  # noqa: E402
 import proxycheck  # noqa: E402
 import report  # noqa: E402
@@ -49,36 +50,30 @@ NEEDS_SSHD = {'sftp', 'small', 'latency', 'growth', 'remember', 'fewnew', 'proxy
 CHOICES = ('proxy', *BUILDERS)
 
 
-def numbers(kind):
-    def parse(text: str) -> list:
-        return [kind(item) for item in text.split(',') if item.strip()]
-    return parse
-
-
 def settings_from(argv: list) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--runs', type=int, default=3, help='runs of each tool per case')
-    parser.add_argument('--budget', type=float, default=40.0,
+    parser.add_argument('--runs', type=number(int, 1), default=3, help='runs of each tool per case')
+    parser.add_argument('--budget', type=number(float, 0, above=True), default=40.0,
                         help='seconds of runs after which a tool runs no more in a case')
     parser.add_argument('--only', default=','.join(CHOICES),
                         help=f'comma-separated cases of {", ".join(CHOICES)}')
-    parser.add_argument('--size', type=int, default=1024, help='MiB of the big file')
-    parser.add_argument('--files', type=int, default=5000,
+    parser.add_argument('--size', type=number(int, 1), default=1024, help='MiB of the big file')
+    parser.add_argument('--files', type=number(int, 1), default=5000,
                         help='number of 4 KiB files (small, remember)')
-    parser.add_argument('--rtts', type=numbers(float), default=[0, 10, 50],
+    parser.add_argument('--rtts', type=numbers(float, 0), default=[0, 10, 50],
                         help='round-trip times (ms) of the latency cases')
-    parser.add_argument('--latency-size', type=int, default=64,
+    parser.add_argument('--latency-size', type=number(int, 1), default=64,
                         help='MiB of the file of the latency cases')
-    parser.add_argument('--latency-files', type=int, default=500,
+    parser.add_argument('--latency-files', type=number(int, 1), default=500,
                         help='number of 4 KiB files of the latency cases')
-    parser.add_argument('--growth', type=numbers(int), default=[500, 5000, 20000],
+    parser.add_argument('--growth', type=numbers(int, 1), default=[500, 5000, 20000],
                         help='numbers of 4 KiB files of the growth cases')
-    parser.add_argument('--among', type=int, default=20000,
+    parser.add_argument('--among', type=number(int, 1), default=20000,
                         help='files in the server folder of the fewnew cases')
-    parser.add_argument('--new', type=int, default=10, help='of them new (fewnew)')
-    parser.add_argument('--few-new-rtts', type=numbers(float), default=[0, 50],
+    parser.add_argument('--new', type=number(int, 1), default=10, help='of them new (fewnew)')
+    parser.add_argument('--few-new-rtts', type=numbers(float, 0), default=[0, 50],
                         help='round-trip times (ms) of the fewnew cases')
-    parser.add_argument('--tiny-files', type=int, default=100,
+    parser.add_argument('--tiny-files', type=number(int, 1), default=100,
                         help='number of 100-byte files (proftpd)')
     parser.add_argument('--python', default=sys.executable,
                         help='the Python of the installation timed: its filetransfer '
@@ -91,6 +86,14 @@ def settings_from(argv: list) -> argparse.Namespace:
     unknown = set(chosen) - set(CHOICES)
     if unknown:
         parser.error(f'unknown cases: {", ".join(sorted(unknown))}')
+    if not chosen:
+        parser.error('--only names no case')
+    if settings.new > settings.among:
+        parser.error(f'--new {settings.new} is more than --among {settings.among}')
+    command = os.path.join(os.path.dirname(settings.python), 'filetransfer')
+    if not os.access(settings.python, os.X_OK) or not os.access(command, os.X_OK):
+        parser.error(f'--python {settings.python}: no such Python, or no filetransfer '
+                     'command beside it (make bench-install)')
     settings.chosen = chosen
     settings.command = shlex.join(['bench/run.py', *argv])
     settings.size <<= 20
