@@ -228,3 +228,31 @@ def test_files_looked_at_together_are_seen_as_one_by_one(tmp_path):
     assert together == one_by_one
     assert together['sub/linked-dir/c.txt'].size == 3 and together['link'].size == 1
     assert isinstance(together['../a.txt'], tuple)
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_told_apart(tmp_path):
+    # what a listed file is checked against before its source is deleted
+    from filetransfer.endpoints.base import change_of
+    endpoint = LocalEndpoint(endpoint_spec('source', path=str(tmp_path), files='*'))
+    make_files(tmp_path, {'a.txt': 'AAAA'})
+    listed = endpoint.stat('a.txt')
+    assert change_of(listed, endpoint.stat('a.txt')) is None
+    mtime = os.stat(tmp_path / 'a.txt').st_mtime_ns
+    os.rename(tmp_path / 'a.txt', tmp_path / 'old.txt')
+    make_files(tmp_path, {'a.txt': 'BBBB'})
+    os.utime(tmp_path / 'a.txt', ns=(mtime, mtime))
+    now = endpoint.stat('a.txt')
+    assert (now.size, now.mtime) == (listed.size, listed.mtime)
+    assert change_of(listed, now) == 'it was modified or replaced'
+
+
+def test_a_file_dated_after_2262_is_listed_sent_and_deleted(tmp_path):
+    # past 2262 a time in ns no longer fits in 64 bits (ext4 takes dates up to 2446)
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    make_files(src, {'far.txt': 'F', 'near.txt': 'N'})
+    far = 13569465600 * 10**9          # 2400-01-01
+    os.utime(src / 'far.txt', ns=(far, far))
+    result = filetransfer.transfer({'path': str(src), 'files': '*', 'delete': 'yes'},
+                                   {'path': str(dst)}, collect_data=True)
+    assert (result.files_cnt, result.error_cnt) == (2, 0)
+    assert tree(dst) == {'far.txt': b'F', 'near.txt': b'N'} and tree(src) == {}

@@ -39,7 +39,8 @@ class FileEntry(NamedTuple):
     """A file found on the source: relative path, size in bytes, mtime (epoch s).
 
     ``identity`` holds what else tells this version of the file from another where
-    the endpoint knows it (a local file: device, inode, mtime and ctime in ns).
+    the endpoint knows it (a local file: device, inode, mtime and ctime in ns,
+    packed in bytes when they fit); it is only compared for equality.
     ``refused`` says why the entry must not be used (a listed name that cannot be
     one, see `listed_name_problem`); the runner counts such an entry as a source
     error, with that text, instead of transferring it. A ``directory`` entry is a
@@ -53,7 +54,7 @@ class FileEntry(NamedTuple):
     size: int
     mtime: float | None = None
     refused: str | None = None
-    identity: tuple | None = None
+    identity: bytes | tuple | None = None
     directory: bool = False
 
 

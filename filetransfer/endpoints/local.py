@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+import struct
 
 from filetransfer.errors import ConnectError, TransferError
 from filetransfer.endpoints.base import (CHUNK_SIZE, Capabilities, FileEntry, RootMissing,
@@ -494,8 +495,16 @@ def _raise_read_error_if_source(in_fd, offset):
         raise SourceReadError(exc) from exc
 
 
+# A listing holds an identity per file until the run ends: packed, it takes 65 bytes
+# instead of some 190 (a tuple of four ints); 100,000 files listed, 12 MiB less.
+_IDENTITY = struct.Struct('<QQqq')
+
+
 def _entry(relpath: str, file_stat: os.stat_result) -> FileEntry:
-    return FileEntry(relpath, file_stat.st_size, file_stat.st_mtime, None,
-                     (file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns,
-                      file_stat.st_ctime_ns))
+    found = (file_stat.st_dev, file_stat.st_ino, file_stat.st_mtime_ns, file_stat.st_ctime_ns)
+    try:
+        identity = _IDENTITY.pack(*found)
+    except struct.error:      # a time past 2262 (ext4 takes up to 2446): kept unpacked
+        identity = found
+    return FileEntry(relpath, file_stat.st_size, file_stat.st_mtime, None, identity)
 
