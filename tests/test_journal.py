@@ -85,3 +85,21 @@ def test_entries_taken_over_and_finished_are_not_handed_on(tmp_path):
         assert third.leftovers(TARGET) == ['.b.txt']
         third.finished(TARGET, '.b.txt')
     assert os.listdir(tmp_path) == []
+
+
+def test_any_name_comes_back_as_it_was_written(tmp_path):
+    # names are kept as the OS gives them: undecodable bytes as surrogates
+    names = ['quote"back\\slash', 'new\nline\ttab', 'é ü 漢字 \u2028', os.fsdecode(b'raw\xff\xfe'),
+             '{"finished": "x", "target": "y"}']
+    first = Journal(str(tmp_path), 'job1')
+    first.open()
+    for name in names:
+        first.writing(TARGET, name)
+    first.finished(TARGET, names[0])
+    first.close()
+    os.rename(first.path, tmp_path / 'job1.writing.999999999')    # as if killed
+    with Journal(str(tmp_path), 'job1') as second:
+        assert second.leftovers(TARGET) == names[1:]
+        for name in names[1:]:
+            second.finished(TARGET, name)
+    assert os.listdir(tmp_path) == []

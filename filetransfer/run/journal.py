@@ -165,18 +165,21 @@ class RecordFile:
         self._fd = None
 
     def add(self, target: str, path: str) -> None:
-        self._append({'writing': path, 'target': target})
+        self._append('writing', target, path)
 
     def remove(self, target: str, path: str) -> None:
-        self._append({'finished': path, 'target': target})
+        self._append('finished', target, path)
 
-    def _append(self, entry: dict) -> None:
+    def _append(self, kind: str, target: str, path: str) -> None:
         if self._fd is None:
             return
-        import json
+        # the line json.dumps({kind: path, 'target': target}) makes, in half its time
+        # (two lines per file sent)
+        from json.encoder import encode_basestring_ascii as quoted
 
+        line = f'{{"{kind}": {quoted(path)}, "target": {quoted(target)}}}\n'
         try:
-            os.write(self._fd, (json.dumps(entry) + '\n').encode())
+            os.write(self._fd, line.encode())
         except OSError as exc:
             log.warning('cannot write to %s: %s; going on without it', self.path,
                         exc.strerror or exc)
